@@ -1,0 +1,303 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DefaultBufferSize is the size of a [Reader]'s buffer from [NewReader]. It is
+// also the longest admin text line, and the longest run of leading arguments
+// (function name, unique id, handle) a packet may carry before its data.
+const DefaultBufferSize = 64 << 10
+
+// DefaultMaxPacketSize is the largest body [Reader.Next] reads into memory
+// unless [Reader.SetMaxPacketSize] says otherwise.
+const DefaultMaxPacketSize = 64 << 20
+
+// Reader decodes packets and admin text lines from a stream.
+//
+// A Reader is not safe for concurrent use. Packets it returns alias its
+// buffers and are valid only until the next call of Next or NextHeader.
+// After a decoding error the stream's position is unknown: every later call
+// returns the same error.
+type Reader struct {
+	br      *bufio.Reader
+	maxSize int64
+	off     int64 // offset of the next byte of the stream
+	pending int64 // data bytes NextHeader left unread
+	err     error // sticky decoding error
+
+	args [MaxArgs][]byte
+	big  []byte // body buffer for bodies larger than br's buffer
+	lead []byte // copy of the leading arguments from NextHeader
+	data dataReader
+}
+
+// NewReader returns a Reader with a buffer of [DefaultBufferSize] bytes.
+func NewReader(r io.Reader) *Reader {
+	return NewReaderSize(r, DefaultBufferSize)
+}
+
+// NewReaderSize returns a Reader whose buffer holds size bytes (at least 4096):
+// the longest admin line and the longest run of leading arguments it accepts.
+func NewReaderSize(r io.Reader, size int) *Reader {
+	if size < 4096 {
+		size = 4096
+	}
+	rd := &Reader{br: bufio.NewReaderSize(r, size), maxSize: DefaultMaxPacketSize}
+	rd.data.r = rd
+	return rd
+}
+
+// SetMaxPacketSize sets the largest body [Reader.Next] accepts, and the
+// largest body without a data argument [Reader.NextHeader] accepts; a larger
+// one is an [ErrTooLarge] error. NextHeader does not hold data arguments in
+// memory, so it applies no limit to them.
+func (r *Reader) SetMaxPacketSize(n int64) { r.maxSize = n }
+
+// Offset returns the number of bytes consumed from the stream so far.
+func (r *Reader) Offset() int64 { return r.off }
+
+// Buffered returns the number of bytes that can be read without blocking.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
+// Next reads the next packet or admin text line whole. Its arguments alias
+// the Reader's buffers until the next call. It returns [io.EOF] when the stream
+// ends cleanly between packets.
+func (r *Reader) Next() (Packet, error) {
+	return r.next(false)
+}
+
+// NextHeader reads the next packet like [Reader.Next], except that for a type
+// that carries data ([Type.HasData]) the data argument is left unread: the
+// packet's Args hold the leading arguments only, and the data is read, as it
+// arrives, from [Reader.Data], whose length [Reader.DataLen] reports. Data not
+// read by the next call is skipped.
+func (r *Reader) NextHeader() (Packet, error) {
+	return r.next(true)
+}
+
+// Data returns a reader of the data argument left unread by the last call of
+// [Reader.NextHeader]. It returns [io.EOF] at the end of the data and
+// [io.ErrUnexpectedEOF] if the stream ends first. It is the same reader every
+// time (no allocation).
+func (r *Reader) Data() io.Reader { return &r.data }
+
+// DataLen returns the number of data bytes left to read from [Reader.Data].
+func (r *Reader) DataLen() int64 { return r.pending }
+
+func (r *Reader) next(split bool) (Packet, error) {
+	if r.err != nil {
+		return Packet{}, r.err
+	}
+	if r.pending > 0 {
+		n, err := r.br.Discard(int(min(r.pending, 1<<62)))
+		r.off += int64(n)
+		r.pending -= int64(n)
+		if err != nil {
+			return Packet{}, r.fail(r.off, 0, io.ErrUnexpectedEOF, "stream ended inside a data argument")
+		}
+	}
+	first, err := r.br.Peek(1)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return Packet{}, io.EOF
+		}
+		return Packet{}, err
+	}
+	if first[0] != 0 {
+		return r.line()
+	}
+	start := r.off
+	hdr, err := r.br.Peek(HeaderSize)
+	if err != nil {
+		return Packet{}, r.ioFail(start, 0, err, "stream ended inside a packet header")
+	}
+	var m Magic
+	switch [4]byte(hdr[:4]) {
+	case magicReq:
+		m = Req
+	case magicRes:
+		m = Res
+	default:
+		return Packet{}, r.fail(start, 0, ErrBadMagic, fmt.Sprintf("got %q", hdr[:4]))
+	}
+	t := Type(binary.BigEndian.Uint32(hdr[4:8]))
+	size := int64(binary.BigEndian.Uint32(hdr[8:12]))
+	if !t.Valid() {
+		return Packet{}, r.fail(start, 0, ErrUnknownType, fmt.Sprintf("type %d", uint32(t)))
+	}
+	r.discard(HeaderSize)
+	p := Packet{Magic: m, Type: t}
+	if split && t.HasData() {
+		return r.leading(p, start, size)
+	}
+	if size > r.maxSize {
+		return Packet{}, r.fail(start, t, ErrTooLarge, fmt.Sprintf("body of %d bytes exceeds the limit of %d", size, r.maxSize))
+	}
+	body, err := r.body(int(size))
+	if err != nil {
+		return Packet{}, r.ioFail(start, t, err, fmt.Sprintf("stream ended inside a body of %d bytes", size))
+	}
+	p.Args, err = r.split(t, body, t.NArgs())
+	if err != nil {
+		return Packet{}, r.fail(start, t, ErrArgCount, err.Error())
+	}
+	return p, nil
+}
+
+// body returns the next n bytes of the stream, from the bufio buffer when
+// they fit, else from r.big.
+func (r *Reader) body(n int) ([]byte, error) {
+	if n <= r.br.Size() {
+		b, err := r.br.Peek(n)
+		if err != nil {
+			return nil, err
+		}
+		r.discard(n)
+		return b, nil
+	}
+	if cap(r.big) < n {
+		r.big = make([]byte, n)
+	}
+	b := r.big[:n]
+	k, err := io.ReadFull(r.br, b)
+	r.off += int64(k)
+	return b, err
+}
+
+// split cuts body into nargs arguments at the first nargs-1 NUL bytes.
+func (r *Reader) split(t Type, body []byte, nargs int) ([][]byte, error) {
+	if nargs == 0 {
+		if len(body) != 0 {
+			return nil, fmt.Errorf("takes no arguments, got a body of %d bytes", len(body))
+		}
+		return nil, nil
+	}
+	args := r.args[:nargs]
+	for i := 0; i < nargs-1; i++ {
+		j := bytes.IndexByte(body, 0)
+		if j < 0 {
+			return nil, fmt.Errorf("takes %d arguments, got %d", t.NArgs(), i+1)
+		}
+		args[i] = body[:j:j]
+		body = body[j+1:]
+	}
+	if t == WorkFail && len(body) > 0 && body[len(body)-1] == 0 {
+		// gearmand sends "handle\0" when it turns an exception into a failure.
+		body = body[:len(body)-1]
+	}
+	args[nargs-1] = body[:len(body):len(body)]
+	return args, nil
+}
+
+// leading reads the arguments before the data argument of a packet whose body
+// is size bytes, and leaves the data pending.
+func (r *Reader) leading(p Packet, start, size int64) (Packet, error) {
+	nuls := p.Type.NArgs() - 1
+	limit := min(size, int64(r.br.Size()))
+	end := 0 // bytes of the body holding the leading arguments, NULs included
+	for found, scanned := 0, 0; found < nuls; {
+		if scanned >= int(limit) {
+			if limit < size {
+				return Packet{}, r.fail(start, p.Type, ErrTooLarge, fmt.Sprintf("leading arguments longer than %d bytes", limit))
+			}
+			return Packet{}, r.fail(start, p.Type, ErrArgCount, fmt.Sprintf("takes %d arguments, got %d", nuls+1, found+1))
+		}
+		avail := min(r.br.Buffered(), int(limit))
+		if avail <= scanned {
+			if _, err := r.br.Peek(scanned + 1); err != nil {
+				return Packet{}, r.ioFail(start, p.Type, err, fmt.Sprintf("stream ended inside a body of %d bytes", size))
+			}
+			continue
+		}
+		buf, _ := r.br.Peek(avail)
+		for ; scanned < avail && found < nuls; scanned++ {
+			if buf[scanned] == 0 {
+				found++
+				end = scanned + 1
+			}
+		}
+	}
+	if end > 0 {
+		buf, _ := r.br.Peek(end)
+		r.lead = append(r.lead[:0], buf...)
+		r.discard(end)
+		args, _ := r.split(p.Type, r.lead[:end-1], nuls)
+		p.Args = args
+	} else {
+		p.Args = r.args[:0]
+	}
+	r.pending = size - int64(end)
+	return p, nil
+}
+
+// line reads an admin text line.
+func (r *Reader) line() (Packet, error) {
+	start := r.off
+	b, err := r.br.ReadSlice('\n')
+	r.off += int64(len(b))
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return Packet{}, r.fail(start, 0, ErrLineTooLong, fmt.Sprintf("no line end within %d bytes", r.br.Size()))
+	case errors.Is(err, io.EOF):
+		return Packet{}, r.fail(start, 0, io.ErrUnexpectedEOF, "stream ended inside an admin line")
+	case err != nil:
+		return Packet{}, err
+	}
+	b = b[:len(b)-1]
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	r.args[0] = b[:len(b):len(b)]
+	return Packet{Magic: Text, Args: r.args[:1]}, nil
+}
+
+func (r *Reader) discard(n int) {
+	k, _ := r.br.Discard(n)
+	r.off += int64(k)
+}
+
+// ioFail reports a read error: an end of stream inside a packet becomes an
+// [io.ErrUnexpectedEOF] protocol error; other errors pass through.
+func (r *Reader) ioFail(off int64, t Type, err error, detail string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return r.fail(off, t, io.ErrUnexpectedEOF, detail)
+	}
+	return err
+}
+
+func (r *Reader) fail(off int64, t Type, err error, detail string) error {
+	r.err = &ProtocolError{Offset: off, Type: t, Err: err, Detail: detail}
+	return r.err
+}
+
+// dataReader reads the data argument left pending by NextHeader.
+type dataReader struct{ r *Reader }
+
+func (d *dataReader) Read(p []byte) (int, error) {
+	r := d.r
+	if r.pending == 0 {
+		return 0, io.EOF
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	if int64(len(p)) > r.pending {
+		p = p[:r.pending]
+	}
+	n, err := r.br.Read(p)
+	r.off += int64(n)
+	r.pending -= int64(n)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return n, r.fail(r.off, 0, io.ErrUnexpectedEOF, "stream ended inside a data argument")
+		}
+		return n, err
+	}
+	return n, nil
+}
