@@ -1,0 +1,198 @@
+// Package peertest starts and drives the real Gearman peers installed by
+// ../shared/peers/install.sh (the C gearmand, its gearman and gearadmin tools,
+// and the others) for the tests of this module.
+//
+// A missing peer skips the test with a clear message, except under CI=true,
+// where it fails it: CI installs every peer, so a missing one is a defect.
+// Every process a helper starts is stopped by t.Cleanup.
+package peertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// GearmandPath is the C job server (the Perl server is /usr/bin/gearmand).
+const GearmandPath = "/usr/sbin/gearmand"
+
+// Require returns the path of the command name, or skips t when it is not
+// installed (fails it under CI=true).
+func Require(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, fmt.Sprintf("%s is not installed (run ../shared/peers/install.sh)", name))
+	}
+	return path
+}
+
+// Missing skips t with why, or fails it under CI=true.
+func Missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("peer missing under CI: %s", why)
+	}
+	t.Skipf("peer missing: %s", why)
+}
+
+// SharedDir returns the ../shared directory beside the module root.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared")
+	if _, err := os.Stat(dir); err != nil {
+		Missing(t, "no ../shared directory beside the module")
+	}
+	return dir
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Gearmand starts the C gearmand on a free loopback port with the extra
+// arguments (such as "-t", "0" or "--job-retries", "2"), waits until it
+// answers, and returns its address. t.Cleanup stops it.
+func Gearmand(t testing.TB, args ...string) string {
+	t.Helper()
+	if _, err := os.Stat(GearmandPath); err != nil {
+		Missing(t, GearmandPath+" is not installed (run ../shared/peers/install.sh)")
+	}
+	for attempt := 0; ; attempt++ {
+		port := FreePort(t)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		logf := filepath.Join(t.TempDir(), "gearmand.log")
+		argv := append([]string{"-L", "127.0.0.1", "-p", strconv.Itoa(port), "-l", logf, "--verbose", "WARNING"}, args...)
+		cmd := exec.Command(GearmandPath, argv...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start gearmand: %v", err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		stop := func() {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		}
+		if waitReady(addr, done) {
+			t.Cleanup(stop)
+			return addr
+		}
+		stop()
+		if attempt == 2 {
+			log, _ := os.ReadFile(logf)
+			t.Fatalf("gearmand did not start on %s: %s %s", addr, out.String(), log)
+		}
+	}
+}
+
+// waitReady waits until a server at addr answers the admin "version" command.
+func waitReady(addr string, exited <-chan struct{}) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.Write([]byte("version\r\n"))
+			buf := make([]byte, 64)
+			n, _ := c.Read(buf)
+			c.Close()
+			if n > 0 {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// HostPort splits addr into the -h and -p arguments of the C tools.
+func HostPort(t testing.TB, addr string) (string, string) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("address %q: %v", addr, err)
+	}
+	return h, p
+}
+
+// Run runs a command to completion with a time limit and returns its standard
+// output; a non-zero exit fails t with the command's output.
+func Run(t testing.TB, stdin []byte, timeout time.Duration, name string, args ...string) []byte {
+	t.Helper()
+	out, err := RunErr(stdin, timeout, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// RunErr runs a command to completion with a time limit and returns its
+// standard output, or an error that carries its standard error.
+func RunErr(stdin []byte, timeout time.Duration, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%w (stderr: %s)", err, stderr.String())
+	}
+	return out, nil
+}
+
+// Start starts a long-running command (a worker) and stops it with t.Cleanup.
+// Its combined output is returned by the function it returns, for failures.
+func Start(t testing.TB, name string, args ...string) (output func() string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return out.String
+}
