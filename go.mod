@@ -2,7 +2,4 @@ module github.com/seed749d6d6d/gearman
 
 go 1.26
 
-require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-)
+require go.uber.org/goleak v1.3.0

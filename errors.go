@@ -1,0 +1,63 @@
+package gearman
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors. Errors the package returns wrap them; test for them with
+// [errors.Is].
+var (
+	// ErrJobFailed means the job ended with WORK_FAIL: the worker (or the
+	// server, after too many retries or a cancel) gave up on it.
+	ErrJobFailed = errors.New("gearman: job failed")
+	// ErrJobException means the job ended with an exception; the error is a
+	// [*JobException] carrying the worker's message.
+	ErrJobException = errors.New("gearman: job exception")
+	// ErrConnLost means the connection to the job server failed: the job
+	// itself may or may not have run. A task that was running on it ends with
+	// an error wrapping ErrConnLost.
+	ErrConnLost = errors.New("gearman: connection lost")
+	// ErrClosed means the connection, pool or task was closed by its owner.
+	ErrClosed = errors.New("gearman: closed")
+	// ErrServerClosed is returned by [Server.Serve] and
+	// [Server.ListenAndServe] after [Server.Shutdown] or [Server.Close].
+	ErrServerClosed = errors.New("gearman: server closed")
+	// ErrNotSupported means the job server refused an option or a packet
+	// this call needs (for example OPTION_REQ streaming against gearmand).
+	ErrNotSupported = errors.New("gearman: not supported by the server")
+)
+
+// JobException is the error of a job that ended with WORK_EXCEPTION, or with
+// WORK_WARNING then WORK_FAIL from a server without exceptions.
+type JobException struct {
+	Handle  string // the job's handle
+	Message string // the worker's exception data
+}
+
+// Error returns "gearman: job H:host:1 exception: message".
+func (e *JobException) Error() string {
+	return "gearman: job " + e.Handle + " exception: " + e.Message
+}
+
+// Unwrap returns [ErrJobException].
+func (e *JobException) Unwrap() error { return ErrJobException }
+
+// ServerError is an ERROR packet from a job server, such as
+// QUEUE_ERROR "Job queue is full" for a submit over the maxqueue limit.
+type ServerError struct {
+	Code    string // the server's error code, such as UNKNOWN_OPTION
+	Message string // the server's text
+}
+
+// Error returns "gearman: server error CODE: message".
+func (e *ServerError) Error() string {
+	var b strings.Builder
+	b.WriteString("gearman: server error ")
+	b.WriteString(e.Code)
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
