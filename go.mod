@@ -3,3 +3,5 @@ module github.com/seed749d6d6d/gearman
 go 1.26
 
 require go.uber.org/goleak v1.3.0
+
+require github.com/google/go-cmp v0.7.0 // indirect

@@ -47,9 +47,11 @@ func ParseReply(line []byte) (string, error) {
 		return "", nil
 	case strings.HasPrefix(s, "OK "):
 		return s[3:], nil
-	case s == "ERR" || strings.HasPrefix(s, "ERR "):
-		rest := strings.TrimPrefix(strings.TrimPrefix(s, "ERR"), " ")
-		code, msg, _ := strings.Cut(rest, " ")
+	case strings.HasPrefix(s, "ERR "):
+		code, msg, _ := strings.Cut(s[4:], " ")
+		if code == "" {
+			break
+		}
 		return "", &ReplyError{Code: code, Message: strings.ReplaceAll(msg, "+", " ")}
 	}
 	return "", fmt.Errorf("%w: %q is neither OK nor ERR", ErrBadReply, s)
@@ -156,8 +158,8 @@ func ParseWorkers(line []byte) (WorkerInfo, error) {
 	if i < 0 {
 		return bad(`no " :" separator`)
 	}
-	n, err := strconv.Atoi(string(fd))
-	if err != nil {
+	n, ok := atoi(string(fd))
+	if !ok {
 		return bad("fd is not a number")
 	}
 	w := WorkerInfo{FD: n, Addr: string(addr), ClientID: string(rest[:i])}
@@ -188,11 +190,21 @@ func splitTabs(line []byte, dst []string, cmd string) error {
 
 func atois(cmd string, fields []string, dst ...*int) error {
 	for i, f := range fields {
-		n, err := strconv.Atoi(f)
-		if err != nil {
+		n, ok := atoi(f)
+		if !ok {
 			return fmt.Errorf("%w: %s field %d is %q, not a number", ErrBadReply, cmd, i+2, f)
 		}
 		*dst[i] = n
 	}
 	return nil
+}
+
+// atoi parses a count: decimal digits only, no sign (strconv.Atoi takes
+// "+1" and "-1", which no server sends).
+func atoi(s string) (int, bool) {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
 }

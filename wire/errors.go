@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Decoding errors wrap them in a [*ProtocolError]; test for
@@ -45,6 +46,9 @@ type ProtocolError struct {
 // Error returns a message that says what was wrong and where.
 func (e *ProtocolError) Error() string {
 	msg := e.Err.Error()
+	if !strings.HasPrefix(msg, "gearman/wire: ") {
+		msg = "gearman/wire: " + msg // io.ErrUnexpectedEOF
+	}
 	if e.Type != 0 {
 		msg += " in " + e.Type.String()
 	}

@@ -97,10 +97,10 @@ func AppendHeader(dst []byte, m Magic, t Type, bodyLen uint32) []byte {
 //
 // It checks what would make the packet unreadable: the type must be valid,
 // args must number exactly [Type.NArgs], no argument but the last may hold a
-// NUL byte, and the body must fit the 32-bit length field. m is [Req] or
-// [Res].
+// NUL byte, and the body must fit the 32-bit length field. m must be [Req] or
+// [Res] (else the error wraps [ErrBadMagic]).
 func AppendPacket(dst []byte, m Magic, t Type, args ...[]byte) ([]byte, error) {
-	n, err := bodyLen(t, args, 0)
+	n, err := bodyLen(m, t, args, 0)
 	if err != nil {
 		return dst, err
 	}
@@ -116,7 +116,10 @@ func AppendPacket(dst []byte, m Magic, t Type, args ...[]byte) ([]byte, error) {
 
 // bodyLen checks args for a packet of type t whose last argument is extra
 // bytes longer than given (streamed separately) and returns the body length.
-func bodyLen(t Type, args [][]byte, extra int64) (int64, error) {
+func bodyLen(m Magic, t Type, args [][]byte, extra int64) (int64, error) {
+	if m != Req && m != Res {
+		return 0, fmt.Errorf("%w: cannot encode a packet with magic %v", ErrBadMagic, m)
+	}
 	if !t.Valid() {
 		return 0, fmt.Errorf("%w: %d", ErrUnknownType, uint32(t))
 	}

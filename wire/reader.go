@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // DefaultBufferSize is the size of a [Reader]'s buffer from [NewReader]. It is
@@ -23,13 +24,18 @@ const DefaultMaxPacketSize = 64 << 20
 // A Reader is not safe for concurrent use. Packets it returns alias its
 // buffers and are valid only until the next call of Next or NextHeader.
 // After a decoding error the stream's position is unknown: every later call
-// returns the same error.
+// returns the same error. So does a read error (such as a timeout) that
+// strikes after part of a packet or line was consumed; a read error before a
+// packet's first byte is consumed is returned as is, and a later call tries
+// again.
 type Reader struct {
 	br      *bufio.Reader
 	maxSize int64
 	off     int64 // offset of the next byte of the stream
 	pending int64 // data bytes NextHeader left unread
-	err     error // sticky decoding error
+	start   int64 // offset of the packet whose data is pending
+	typ     Type  // type of the packet whose data is pending
+	err     error // sticky error
 
 	args [MaxArgs][]byte
 	big  []byte // body buffer for bodies larger than br's buffer
@@ -95,11 +101,8 @@ func (r *Reader) next(split bool) (Packet, error) {
 		return Packet{}, r.err
 	}
 	if r.pending > 0 {
-		n, err := r.br.Discard(int(min(r.pending, 1<<62)))
-		r.off += int64(n)
-		r.pending -= int64(n)
-		if err != nil {
-			return Packet{}, r.fail(r.off, 0, io.ErrUnexpectedEOF, "stream ended inside a data argument")
+		if err := r.skip(); err != nil {
+			return Packet{}, err
 		}
 	}
 	first, err := r.br.Peek(1)
@@ -115,7 +118,7 @@ func (r *Reader) next(split bool) (Packet, error) {
 	start := r.off
 	hdr, err := r.br.Peek(HeaderSize)
 	if err != nil {
-		return Packet{}, r.ioFail(start, 0, err, "stream ended inside a packet header")
+		return Packet{}, r.ioFail(start, 0, err, false, "stream ended inside a packet header")
 	}
 	var m Magic
 	switch [4]byte(hdr[:4]) {
@@ -131,7 +134,6 @@ func (r *Reader) next(split bool) (Packet, error) {
 	if !t.Valid() {
 		return Packet{}, r.fail(start, 0, ErrUnknownType, fmt.Sprintf("type %d", uint32(t)))
 	}
-	r.discard(HeaderSize)
 	p := Packet{Magic: m, Type: t}
 	if split && t.HasData() {
 		return r.leading(p, start, size)
@@ -139,9 +141,22 @@ func (r *Reader) next(split bool) (Packet, error) {
 	if size > r.maxSize {
 		return Packet{}, r.fail(start, t, ErrTooLarge, fmt.Sprintf("body of %d bytes exceeds the limit of %d", size, r.maxSize))
 	}
-	body, err := r.body(int(size))
-	if err != nil {
-		return Packet{}, r.ioFail(start, t, err, fmt.Sprintf("stream ended inside a body of %d bytes", size))
+	var body []byte
+	if size <= int64(r.br.Size()-HeaderSize) {
+		// Header and body fit the buffer: consume nothing until both are
+		// there, so that a read error (a timeout) leaves the stream intact.
+		b, err := r.br.Peek(HeaderSize + int(size))
+		if err != nil {
+			return Packet{}, r.ioFail(start, t, err, false, fmt.Sprintf("stream ended inside a body of %d bytes", size))
+		}
+		r.discard(HeaderSize + int(size))
+		body = b[HeaderSize:]
+	} else {
+		r.discard(HeaderSize)
+		body, err = r.readBig(int(size))
+		if err != nil {
+			return Packet{}, r.ioFail(start, t, err, true, fmt.Sprintf("stream ended inside a body of %d bytes", size))
+		}
 	}
 	p.Args, err = r.split(t, body, t.NArgs())
 	if err != nil {
@@ -150,24 +165,40 @@ func (r *Reader) next(split bool) (Packet, error) {
 	return p, nil
 }
 
-// body returns the next n bytes of the stream, from the bufio buffer when
-// they fit, else from r.big.
-func (r *Reader) body(n int) ([]byte, error) {
-	if n <= r.br.Size() {
-		b, err := r.br.Peek(n)
+// skip discards the data argument NextHeader left unread.
+func (r *Reader) skip() error {
+	for r.pending > 0 {
+		n, err := r.br.Discard(int(min(r.pending, 1<<30)))
+		r.off += int64(n)
+		r.pending -= int64(n)
 		if err != nil {
+			// What was discarded is accounted for: after a timeout, a later
+			// call goes on skipping.
+			return r.ioFail(r.start, r.typ, err, false, "stream ended inside a data argument")
+		}
+	}
+	return nil
+}
+
+// readBig reads a body of n bytes, larger than the bufio buffer, into r.big.
+// It grows r.big as the bytes arrive, not to the size the header claims, so
+// that a peer makes the reader allocate only about what it sends.
+func (r *Reader) readBig(n int) ([]byte, error) {
+	b := r.big[:0]
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(n-len(b), max(len(b), 1<<20)))
+		}
+		k, err := io.ReadFull(r.br, b[len(b):min(n, cap(b))])
+		b = b[:len(b)+k]
+		r.off += int64(k)
+		if err != nil {
+			r.big = b[:0]
 			return nil, err
 		}
-		r.discard(n)
-		return b, nil
 	}
-	if cap(r.big) < n {
-		r.big = make([]byte, n)
-	}
-	b := r.big[:n]
-	k, err := io.ReadFull(r.br, b)
-	r.off += int64(k)
-	return b, err
+	r.big = b[:0]
+	return b, nil
 }
 
 // split cuts body into nargs arguments at the first nargs-1 NUL bytes.
@@ -187,8 +218,10 @@ func (r *Reader) split(t Type, body []byte, nargs int) ([][]byte, error) {
 		args[i] = body[:j:j]
 		body = body[j+1:]
 	}
-	if t == WorkFail && len(body) > 0 && body[len(body)-1] == 0 {
-		// gearmand sends "handle\0" when it turns an exception into a failure.
+	if t == WorkFail && len(body) > 0 && bytes.IndexByte(body, 0) == len(body)-1 {
+		// gearmand sends "handle\0" when it turns an exception into a
+		// failure. Only a lone NUL at the end is dropped, so that decoding
+		// what AppendPacket encodes from a decoded packet gives it back.
 		body = body[:len(body)-1]
 	}
 	args[nargs-1] = body[:len(body):len(body)]
@@ -196,26 +229,28 @@ func (r *Reader) split(t Type, body []byte, nargs int) ([][]byte, error) {
 }
 
 // leading reads the arguments before the data argument of a packet whose body
-// is size bytes, and leaves the data pending.
+// is size bytes, and leaves the data pending. It consumes nothing before the
+// leading arguments are all in the buffer.
 func (r *Reader) leading(p Packet, start, size int64) (Packet, error) {
 	nuls := p.Type.NArgs() - 1
-	limit := min(size, int64(r.br.Size()))
+	limit := int(min(size, int64(r.br.Size()-HeaderSize)))
 	end := 0 // bytes of the body holding the leading arguments, NULs included
 	for found, scanned := 0, 0; found < nuls; {
-		if scanned >= int(limit) {
-			if limit < size {
+		if scanned >= limit {
+			if int64(limit) < size {
 				return Packet{}, r.fail(start, p.Type, ErrTooLarge, fmt.Sprintf("leading arguments longer than %d bytes", limit))
 			}
 			return Packet{}, r.fail(start, p.Type, ErrArgCount, fmt.Sprintf("takes %d arguments, got %d", nuls+1, found+1))
 		}
-		avail := min(r.br.Buffered(), int(limit))
+		avail := min(r.br.Buffered()-HeaderSize, limit)
 		if avail <= scanned {
-			if _, err := r.br.Peek(scanned + 1); err != nil {
-				return Packet{}, r.ioFail(start, p.Type, err, fmt.Sprintf("stream ended inside a body of %d bytes", size))
+			if _, err := r.br.Peek(HeaderSize + scanned + 1); err != nil {
+				return Packet{}, r.ioFail(start, p.Type, err, false, fmt.Sprintf("stream ended inside a body of %d bytes", size))
 			}
 			continue
 		}
-		buf, _ := r.br.Peek(avail)
+		buf, _ := r.br.Peek(HeaderSize + avail)
+		buf = buf[HeaderSize:]
 		for ; scanned < avail && found < nuls; scanned++ {
 			if buf[scanned] == 0 {
 				found++
@@ -223,6 +258,7 @@ func (r *Reader) leading(p Packet, start, size int64) (Packet, error) {
 			}
 		}
 	}
+	r.discard(HeaderSize)
 	if end > 0 {
 		buf, _ := r.br.Peek(end)
 		r.lead = append(r.lead[:0], buf...)
@@ -233,6 +269,7 @@ func (r *Reader) leading(p Packet, start, size int64) (Packet, error) {
 		p.Args = r.args[:0]
 	}
 	r.pending = size - int64(end)
+	r.start, r.typ = start, p.Type
 	return p, nil
 }
 
@@ -244,10 +281,9 @@ func (r *Reader) line() (Packet, error) {
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull):
 		return Packet{}, r.fail(start, 0, ErrLineTooLong, fmt.Sprintf("no line end within %d bytes", r.br.Size()))
-	case errors.Is(err, io.EOF):
-		return Packet{}, r.fail(start, 0, io.ErrUnexpectedEOF, "stream ended inside an admin line")
 	case err != nil:
-		return Packet{}, err
+		// ReadSlice consumed what it read: the error is sticky.
+		return Packet{}, r.ioFail(start, 0, err, true, "stream ended inside an admin line")
 	}
 	b = b[:len(b)-1]
 	if n := len(b); n > 0 && b[n-1] == '\r' {
@@ -263,10 +299,14 @@ func (r *Reader) discard(n int) {
 }
 
 // ioFail reports a read error: an end of stream inside a packet becomes an
-// [io.ErrUnexpectedEOF] protocol error; other errors pass through.
-func (r *Reader) ioFail(off int64, t Type, err error, detail string) error {
+// [io.ErrUnexpectedEOF] protocol error; other errors pass through, and stick
+// when consumed says part of the packet is gone from the stream.
+func (r *Reader) ioFail(off int64, t Type, err error, consumed bool, detail string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return r.fail(off, t, io.ErrUnexpectedEOF, detail)
+	}
+	if consumed {
+		r.err = err
 	}
 	return err
 }
@@ -294,10 +334,9 @@ func (d *dataReader) Read(p []byte) (int, error) {
 	r.off += int64(n)
 	r.pending -= int64(n)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return n, r.fail(r.off, 0, io.ErrUnexpectedEOF, "stream ended inside a data argument")
-		}
-		return n, err
+		// What was read is accounted for: after a timeout, a later call goes
+		// on reading.
+		return n, r.ioFail(r.start, r.typ, err, false, "stream ended inside a data argument")
 	}
 	return n, nil
 }

@@ -58,7 +58,7 @@ func (w *Writer) WritePacket(m Magic, t Type, args ...[]byte) error {
 // bytes, WriteFrom returns an error wrapping [ErrShortData]; the packet is then
 // incomplete on the wire and the stream must be abandoned.
 func (w *Writer) WriteFrom(m Magic, t Type, lead [][]byte, n int64, r io.Reader) error {
-	if !t.HasData() {
+	if t.Valid() && !t.HasData() {
 		return fmt.Errorf("%w: %v carries no data argument", ErrArgCount, t)
 	}
 	if n < 0 {
@@ -85,7 +85,7 @@ func (w *Writer) appendLeading(m Magic, t Type, lead [][]byte, n int64) error {
 		return fmt.Errorf("%w: %v takes %d, got %d", ErrArgCount, t, t.NArgs(), len(lead)+1)
 	}
 	copy(all[:], lead)
-	size, err := bodyLen(t, all[:len(lead)+1], n)
+	size, err := bodyLen(m, t, all[:len(lead)+1], n)
 	if err != nil {
 		return err
 	}
