@@ -1,0 +1,463 @@
+package gearman
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// Options configures a [Conn]. A nil *Options, and every zero field, means
+// the documented default. Options must not be modified after use.
+type Options struct {
+	// DialContext dials the job server. Default: a net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLSConfig, when set, wraps the connection in TLS.
+	TLSConfig *tls.Config
+	// ClientID is sent with SET_CLIENT_ID on connect; servers show it in
+	// their "workers" list. Default: none.
+	ClientID string
+	// TaskBuffer is the size of each task's receive buffer: the result of a
+	// client task, the payload of a worker's. Default: 256 KiB.
+	TaskBuffer int
+	// MaxPayload bounds the payload a client task accepts from Write, and
+	// the warning, exception and echo data the connection holds in memory.
+	// Default: 256 MiB.
+	MaxPayload int64
+	// MaxJobs is the number of jobs this connection's worker runs at once.
+	// Default: 1.
+	MaxJobs int
+	// Logger receives the connection's diagnostics. Default: none.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var d Options
+	if o != nil {
+		d = *o
+	}
+	if d.DialContext == nil {
+		var nd net.Dialer
+		d.DialContext = nd.DialContext
+	}
+	if d.TaskBuffer <= 0 {
+		d.TaskBuffer = 256 << 10
+	}
+	if d.MaxPayload <= 0 {
+		d.MaxPayload = 256 << 20
+	}
+	if d.MaxJobs <= 0 {
+		d.MaxJobs = 1
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
+}
+
+// Conn is a connection to one job server, on which a program submits jobs
+// and serves them. Many tasks share it; one goroutine reads it and routes
+// each packet to its task, another writes what the tasks queue, many packets
+// per system call. It is safe for concurrent use.
+type Conn struct {
+	nc   net.Conn
+	addr string
+	opts Options
+	r    *wire.Reader
+	out  *outQueue
+
+	mu         sync.Mutex           // guards what follows
+	pending    []*request           // requests awaiting a reply, in order
+	routes     map[string]*route    // client tasks by handle
+	exceptions bool                 // the server agreed to send WORK_EXCEPTION
+	err        error                // why the connection ended
+	w          workerState          // the worker side
+	jobs       map[*Task]struct{}   // worker tasks running
+	funcs      map[string]*register // registered functions
+
+	baseCtx    context.Context // handlers' parent; cancelled by Close
+	cancelBase context.CancelFunc
+	loops      sync.WaitGroup // read and write loops
+	handlers   sync.WaitGroup // running handlers
+	stop       chan struct{}  // closed by Close to stop the write loop
+	done       chan struct{}  // closed when the connection has ended
+	closeOnce  sync.Once
+}
+
+// request is a packet that awaits a reply; the server answers requests on a
+// connection in the order it received them.
+type request struct {
+	t     wire.Type
+	task  *Task      // a submit's task
+	reply chan reply // echo, status and option requests; buffered
+	sent  uint64     // the out queue's sequence number of the packet
+}
+
+type reply struct {
+	args [][]byte // copied
+	err  error
+}
+
+// route lists the client tasks waiting on one handle. A connection that
+// submitted the same unique id twice has two tasks on one handle, and the
+// server sends each packet once for each: they go to the tasks in turn.
+type route struct {
+	tasks []*Task
+	next  int
+}
+
+// Dial connects to the job server at addr and negotiates the connection
+// (exceptions, and the client id if set). ctx bounds the dial and the
+// negotiation only.
+func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
+	o := opts.withDefaults()
+	nc, err := o.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gearman: dial %s: %w", addr, err)
+	}
+	if o.TLSConfig != nil {
+		cfg := o.TLSConfig
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				cfg.ServerName = host
+			}
+		}
+		nc = tls.Client(nc, cfg)
+	}
+	return newConn(ctx, nc, addr, o)
+}
+
+// NewConn runs the Gearman protocol on an established connection, such as one
+// from an in-memory transport, and negotiates it as [Dial] does. The Conn owns
+// nc from then on.
+func NewConn(ctx context.Context, nc net.Conn, opts *Options) (*Conn, error) {
+	return newConn(ctx, nc, nc.RemoteAddr().String(), opts.withDefaults())
+}
+
+func newConn(ctx context.Context, nc net.Conn, addr string, o Options) (*Conn, error) {
+	c := &Conn{
+		nc:     nc,
+		addr:   addr,
+		opts:   o,
+		r:      wire.NewReader(nc),
+		out:    newOutQueue(),
+		routes: make(map[string]*route),
+		jobs:   make(map[*Task]struct{}),
+		funcs:  make(map[string]*register),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	c.r.SetMaxPacketSize(1 << 20)
+	c.w.grab = wire.GrabJobUniq
+	c.baseCtx, c.cancelBase = context.WithCancel(context.Background())
+	c.loops.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+	if o.ClientID != "" {
+		if err := c.SetClientID(o.ClientID); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	err := c.Option(ctx, "exceptions")
+	var se *ServerError
+	if err != nil && !errors.As(err, &se) {
+		c.Close()
+		return nil, fmt.Errorf("gearman: negotiate with %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// Addr returns the address the connection was dialled with.
+func (c *Conn) Addr() string { return c.addr }
+
+// Done returns a channel closed when the connection has ended, by Close or
+// by failure; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection is up, then why it ended: an error
+// wrapping [ErrClosed] after Close, or [ErrConnLost].
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Exceptions reports whether the server agreed to send job exceptions
+// (OPTION_REQ exceptions).
+func (c *Conn) Exceptions() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exceptions
+}
+
+// Close closes the connection at once. Client tasks still running end with an
+// error wrapping [ErrClosed]; worker handlers' contexts are cancelled, and
+// Close waits for them and for the connection's goroutines to return.
+func (c *Conn) Close() error {
+	c.shutdown(fmt.Errorf("gearman: connection to %s: %w", c.addr, ErrClosed))
+	c.loops.Wait()
+	c.handlers.Wait()
+	return nil
+}
+
+// shutdown ends the connection with err; the first call wins.
+func (c *Conn) shutdown(err error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.err = err
+		pending := c.pending
+		c.pending = nil
+		routes := c.routes
+		c.routes = map[string]*route{}
+		jobs := c.jobs
+		c.mu.Unlock()
+
+		c.out.fail(err)
+		close(c.stop)
+		c.nc.Close()
+		c.cancelBase()
+		for _, rq := range pending {
+			if rq.task != nil {
+				rq.task.finish(err)
+			}
+			if rq.reply != nil {
+				rq.reply <- reply{err: err}
+			}
+		}
+		for _, rt := range routes {
+			for _, t := range rt.tasks {
+				t.finish(err)
+			}
+		}
+		for t := range jobs {
+			t.in.close(err)
+		}
+		close(c.done)
+	})
+}
+
+func (c *Conn) writeLoop() {
+	defer c.loops.Done()
+	if err := c.out.writeLoop(c.nc, c.stop); err != nil {
+		c.shutdown(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
+	}
+}
+
+// send queues a request that expects no reply.
+func (c *Conn) send(t wire.Type, args ...[]byte) error {
+	_, err := c.out.packet(t, nil, args...)
+	return c.connErr(err)
+}
+
+// sendData queues a packet whose last argument is data from the caller, and
+// for large data waits until it is written so the caller may reuse it.
+func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
+	c.out.waitRoom()
+	var done chan error
+	if len(data) >= wire.LargeData {
+		done = make(chan error, 1)
+	}
+	if _, err := c.out.packet(t, done, []byte(handle), data); err != nil {
+		return c.connErr(err)
+	}
+	if done != nil {
+		return c.connErr(<-done)
+	}
+	return nil
+}
+
+// connErr returns the connection's own error for a failed queue.
+func (c *Conn) connErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if e := c.Err(); e != nil {
+		return e
+	}
+	return err
+}
+
+// call sends a request that expects a reply and waits for it.
+func (c *Conn) call(ctx context.Context, t wire.Type, args ...[]byte) ([][]byte, error) {
+	rq := &request{t: t, reply: make(chan reply, 1)}
+	if err := c.enqueue(rq, args...); err != nil {
+		return nil, err
+	}
+	select {
+	case rp := <-rq.reply:
+		return rp.args, rp.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// enqueue queues a request and its packet in the same order.
+func (c *Conn) enqueue(rq *request, args ...[]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	seq, err := c.out.packet(rq.t, nil, args...)
+	if err != nil {
+		return err
+	}
+	rq.sent = seq
+	c.pending = append(c.pending, rq)
+	return nil
+}
+
+// Echo sends data to the server (ECHO_REQ) and returns what it echoes back:
+// a liveness check.
+func (c *Conn) Echo(ctx context.Context, data []byte) ([]byte, error) {
+	args, err := c.call(ctx, wire.EchoReq, data)
+	if err != nil {
+		return nil, err
+	}
+	return args[0], nil
+}
+
+// Option asks the server to turn on a connection option (OPTION_REQ), such
+// as "exceptions". A server that does not know it answers with a
+// [*ServerError] that also matches [ErrNotSupported].
+func (c *Conn) Option(ctx context.Context, name string) error {
+	_, err := c.call(ctx, wire.OptionReq, []byte(name))
+	var se *ServerError
+	if errors.As(err, &se) {
+		return fmt.Errorf("gearman: option %q: %w: %w", name, ErrNotSupported, err)
+	}
+	return err
+}
+
+// SetClientID sets the id the server shows for this connection in its
+// "workers" list (SET_CLIENT_ID). It does not wait for the server.
+func (c *Conn) SetClientID(id string) error {
+	for _, r := range id {
+		if r == ' ' || r == '\n' || r == '\r' || r == '\t' || r == 0 {
+			return fmt.Errorf("gearman: client id %q holds white space or NUL", id)
+		}
+	}
+	return c.send(wire.SetClientID, []byte(id))
+}
+
+// JobStatus asks the server about the job with the given handle
+// (GET_STATUS).
+func (c *Conn) JobStatus(ctx context.Context, handle string) (JobStatus, error) {
+	a, err := c.call(ctx, wire.GetStatus, []byte(handle))
+	if err != nil {
+		return JobStatus{}, err
+	}
+	return JobStatus{
+		Handle:  string(a[0]),
+		Known:   string(a[1]) == "1",
+		Running: string(a[2]) == "1",
+		Status:  Status{parseNumber(a[3]), parseNumber(a[4])},
+	}, nil
+}
+
+// UniqueStatus asks the server about the job with the given unique id
+// (GET_STATUS_UNIQUE), whatever its function.
+func (c *Conn) UniqueStatus(ctx context.Context, unique string) (JobStatus, error) {
+	a, err := c.call(ctx, wire.GetStatusUnique, []byte(unique))
+	if err != nil {
+		return JobStatus{}, err
+	}
+	return JobStatus{
+		Unique:  string(a[0]),
+		Known:   string(a[1]) == "1",
+		Running: string(a[2]) == "1",
+		Status:  Status{parseNumber(a[3]), parseNumber(a[4])},
+		Waiting: int(parseNumber(a[5])),
+	}, nil
+}
+
+// Submit submits job with job.Data as its payload and waits until the server
+// has created it. The returned task's reader (or Result) gives the result; a
+// background job has none, and its task is done at once, with the handle
+// set. ctx governs the task: when it ends, the task is abandoned.
+func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, err := c.Open(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Close(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.created:
+	case <-ctx.Done():
+	}
+	if h := t.Handle(); h == "" {
+		<-t.done
+		return nil, t.err
+	}
+	return t, nil
+}
+
+// Open starts a task whose payload the caller writes; Close sends it (see
+// [Task]). job.Data, if any, is the start of the payload. ctx governs the
+// task: when it ends, the task is abandoned.
+func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
+	if _, err := job.packetType(); err != nil {
+		return nil, err
+	}
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	t := newTask(c, job.Func, false)
+	t.unique = job.Unique
+	t.job = job
+	if ctx.Done() != nil {
+		t.stopWatch = context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
+	}
+	return t, nil
+}
+
+// submitTask sends a client task's submit packet.
+func (c *Conn) submitTask(t *Task, job Job) error {
+	pt, _ := job.packetType()
+	args := append(job.leadingArgs(pt), job.Data)
+	if err := c.enqueue(&request{t: pt, task: t}, args...); err != nil {
+		t.finish(err)
+		return err
+	}
+	return nil
+}
+
+// abandon drops a client task whose context ended.
+func (c *Conn) abandon(t *Task, err error) {
+	c.mu.Lock()
+	if rt := c.routes[t.Handle()]; rt != nil {
+		rt.remove(t)
+		if len(rt.tasks) == 0 {
+			delete(c.routes, t.Handle())
+		}
+	}
+	c.mu.Unlock()
+	t.abandon(err)
+}
+
+func (rt *route) remove(t *Task) {
+	for i, x := range rt.tasks {
+		if x == t {
+			rt.tasks = append(rt.tasks[:i], rt.tasks[i+1:]...)
+			if rt.next > i {
+				rt.next--
+			}
+			break
+		}
+	}
+	if rt.next >= len(rt.tasks) {
+		rt.next = 0
+	}
+}

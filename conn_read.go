@@ -1,0 +1,294 @@
+package gearman
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// readLoop reads the connection and routes every packet until it fails.
+func (c *Conn) readLoop() {
+	defer c.loops.Done()
+	for {
+		p, err := c.r.NextHeader()
+		if err == nil {
+			err = c.dispatch(p)
+		}
+		if err != nil {
+			var pe *wire.ProtocolError
+			switch {
+			case errors.As(err, &pe):
+				err = fmt.Errorf("gearman: from %s: %w: %w", c.addr, ErrConnLost, err)
+			case errors.Is(err, io.EOF):
+				err = fmt.Errorf("gearman: %s closed the connection: %w", c.addr, ErrConnLost)
+			default:
+				err = fmt.Errorf("gearman: read from %s: %w: %w", c.addr, ErrConnLost, err)
+			}
+			c.shutdown(err)
+			return
+		}
+	}
+}
+
+// dispatch handles one packet. Its arguments alias the reader's buffer.
+func (c *Conn) dispatch(p wire.Packet) error {
+	if p.Magic != wire.Res {
+		return c.unexpected(p)
+	}
+	switch p.Type {
+	case wire.JobCreated:
+		return c.onCreated(p)
+	case wire.WorkData, wire.WorkComplete:
+		return c.onData(p)
+	case wire.WorkStatus, wire.WorkFail, wire.WorkWarning, wire.WorkException:
+		return c.onUpdate(p)
+	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll:
+		return c.onAssign(p)
+	case wire.NoJob:
+		return c.onNoJob()
+	case wire.Noop:
+		c.onNoop()
+		return nil
+	case wire.EchoRes, wire.StatusRes, wire.StatusResUnique, wire.OptionRes:
+		return c.onReply(p)
+	case wire.Error:
+		return c.onError(p)
+	}
+	return c.unexpected(p)
+}
+
+func (c *Conn) unexpected(p wire.Packet) error {
+	return fmt.Errorf("gearman: %s sent an unexpected %v %v", c.addr, p.Magic, p.Type)
+}
+
+// takeRequest removes and returns the oldest pending request that expects a
+// reply of type t, or the oldest of all for an ERROR.
+func (c *Conn) takeRequest(t wire.Type) *request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, rq := range c.pending {
+		if t == wire.Error || expects(rq.t, t) {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return rq
+		}
+	}
+	return nil
+}
+
+// expects reports whether a request of type req is answered by a reply of
+// type res.
+func expects(req, res wire.Type) bool {
+	switch res {
+	case wire.JobCreated:
+		return isSubmit(req)
+	case wire.EchoRes:
+		return req == wire.EchoReq
+	case wire.StatusRes:
+		return req == wire.GetStatus
+	case wire.StatusResUnique:
+		return req == wire.GetStatusUnique
+	case wire.OptionRes:
+		return req == wire.OptionReq
+	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.NoJob:
+		return isGrab(req)
+	}
+	return false
+}
+
+func isSubmit(t wire.Type) bool {
+	switch t {
+	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
+		wire.SubmitJobLow, wire.SubmitJobLowBg, wire.SubmitJobEpoch, wire.SubmitJobSched,
+		wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
+		return true
+	}
+	return false
+}
+
+func isGrab(t wire.Type) bool {
+	return t == wire.GrabJob || t == wire.GrabJobUniq || t == wire.GrabJobAll
+}
+
+func isBackground(t wire.Type) bool {
+	switch t {
+	case wire.SubmitJobBg, wire.SubmitJobHighBg, wire.SubmitJobLowBg,
+		wire.SubmitJobEpoch, wire.SubmitJobSched, wire.SubmitReduceJobBackground:
+		return true
+	}
+	return false
+}
+
+func (c *Conn) onCreated(p wire.Packet) error {
+	rq := c.takeRequest(wire.JobCreated)
+	if rq == nil {
+		return fmt.Errorf("gearman: %s sent JOB_CREATED with no submit waiting", c.addr)
+	}
+	h := string(p.Args[0])
+	t := rq.task
+	if h == "" {
+		t.finish(fmt.Errorf("%w (from %s)", errNoHandle, c.addr))
+		return nil
+	}
+	if isBackground(rq.t) {
+		t.setHandle(h)
+		t.finish(nil)
+		return nil
+	}
+	select {
+	case <-t.done: // abandoned before the server answered
+		return nil
+	default:
+	}
+	c.mu.Lock()
+	rt := c.routes[h]
+	if rt == nil {
+		rt = &route{}
+		c.routes[h] = rt
+	}
+	rt.tasks = append(rt.tasks, t)
+	c.mu.Unlock()
+	t.setHandle(h)
+	return nil
+}
+
+// target returns the client task that gets the next packet for handle h, and
+// with end set removes it from the routes.
+func (c *Conn) target(h []byte, end bool) *Task {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rt := c.routes[string(h)]
+	if rt == nil || len(rt.tasks) == 0 {
+		return nil
+	}
+	t := rt.tasks[rt.next]
+	if end {
+		rt.remove(t)
+		if len(rt.tasks) == 0 {
+			delete(c.routes, string(h))
+		}
+	} else {
+		rt.next = (rt.next + 1) % len(rt.tasks)
+	}
+	return t
+}
+
+// onData streams a WORK_DATA or WORK_COMPLETE body into its task's result.
+func (c *Conn) onData(p wire.Packet) error {
+	end := p.Type == wire.WorkComplete
+	t := c.target(p.Args[0], end)
+	if t == nil {
+		return nil // unknown or abandoned: NextHeader skips the data
+	}
+	t.mu.Lock()
+	t.lastWarn = nil
+	t.mu.Unlock()
+	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
+		return err
+	}
+	if end {
+		t.finish(nil)
+	}
+	return nil
+}
+
+// onUpdate handles WORK_STATUS, WORK_WARNING, WORK_FAIL and WORK_EXCEPTION.
+func (c *Conn) onUpdate(p wire.Packet) error {
+	end := p.Type == wire.WorkFail || p.Type == wire.WorkException
+	t := c.target(p.Args[0], end)
+	if t == nil {
+		return nil
+	}
+	switch p.Type {
+	case wire.WorkStatus:
+		t.pushStatus(Status{parseNumber(p.Args[1]), parseNumber(p.Args[2])})
+	case wire.WorkWarning:
+		msg, err := c.readData()
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		t.lastWarn = msg
+		t.mu.Unlock()
+		t.pushWarning(msg)
+	case wire.WorkException:
+		msg, err := c.readData()
+		if err != nil {
+			return err
+		}
+		t.finish(&JobException{Handle: t.Handle(), Message: string(msg)})
+	case wire.WorkFail:
+		t.mu.Lock()
+		warn := t.lastWarn
+		t.mu.Unlock()
+		if warn != nil {
+			// A server without exceptions sends them as WORK_WARNING
+			// then WORK_FAIL.
+			t.finish(&JobException{Handle: t.Handle(), Message: string(warn)})
+		} else {
+			t.finish(fmt.Errorf("gearman: job %s: %w", t.Handle(), ErrJobFailed))
+		}
+	}
+	return nil
+}
+
+// readData reads a pending data argument whole, up to MaxPayload bytes (the
+// rest is dropped).
+func (c *Conn) readData() ([]byte, error) {
+	n := min(c.r.DataLen(), c.opts.MaxPayload)
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c.r.Data(), b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// onReply answers a pending echo, status or option request.
+func (c *Conn) onReply(p wire.Packet) error {
+	rq := c.takeRequest(p.Type)
+	if rq == nil {
+		return fmt.Errorf("gearman: %s sent %v with no request waiting", c.addr, p.Type)
+	}
+	args := make([][]byte, len(p.Args), len(p.Args)+1)
+	for i, a := range p.Args {
+		args[i] = append([]byte(nil), a...)
+	}
+	if p.Type.HasData() {
+		data, err := c.readData()
+		if err != nil {
+			return err
+		}
+		args = append(args, data)
+	}
+	if p.Type == wire.OptionRes && string(args[0]) == "exceptions" {
+		c.mu.Lock()
+		c.exceptions = true
+		c.mu.Unlock()
+	}
+	rq.reply <- reply{args: args}
+	return nil
+}
+
+// onError gives an ERROR packet to the request it answers: the oldest one
+// waiting. JOB_NOT_FOUND answers a worker's WORK_* packet for a job the
+// server no longer gives it (timed out or cancelled): it is only logged.
+func (c *Conn) onError(p wire.Packet) error {
+	se := &ServerError{Code: string(p.Args[0]), Message: string(p.Args[1])}
+	if se.Code == "JOB_NOT_FOUND" {
+		c.opts.Logger.Warn("gearman: server does not know a job this worker reported on", "server", c.addr, "error", se.Message)
+		return nil
+	}
+	rq := c.takeRequest(wire.Error)
+	switch {
+	case rq == nil:
+		c.opts.Logger.Warn("gearman: server error", "server", c.addr, "code", se.Code, "error", se.Message)
+	case rq.task != nil:
+		rq.task.finish(fmt.Errorf("gearman: submit %s to %s: %w", rq.task.fn, c.addr, se))
+	case rq.reply != nil:
+		rq.reply <- reply{err: se}
+	case isGrab(rq.t):
+		c.onGrabError(rq.t, se)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package gearman_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/peertest"
+)
+
+func dial(t *testing.T, addr string, opts *gearman.Options) *gearman.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := gearman.Dial(ctx, addr, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func reverse(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[len(b)-1-i] = c
+	}
+	return out
+}
+
+func TestSmokeGearmand(t *testing.T) {
+	addr := peertest.Gearmand(t)
+	ctx := testCtx(t)
+	w := dial(t, addr, nil)
+	if err := w.Register("reverse", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		return reverse(p), nil
+	}), nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Register("boom", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		return nil, errors.New("kaput")
+	}), nil)
+	c := dial(t, addr, nil)
+	task, err := c.Submit(ctx, gearman.Job{Func: "reverse", Data: []byte("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := task.Result(ctx)
+	if err != nil || string(got) != "olleh" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	task, err = c.Submit(ctx, gearman.Job{Func: "boom", Data: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = task.Result(ctx)
+	var je *gearman.JobException
+	if !errors.As(err, &je) || je.Message != "kaput" {
+		t.Fatalf("got %v, want exception kaput", err)
+	}
+	// streamed
+	st, err := c.Open(ctx, gearman.Job{Func: "reverse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(st, bytes.NewReader([]byte("abc")))
+	st.Close()
+	out, err := io.ReadAll(st)
+	if err != nil || string(out) != "cba" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}

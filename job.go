@@ -1,0 +1,175 @@
+package gearman
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// Priority is a job's priority: the server hands out High jobs before
+// Normal ones, and Normal before Low, first in first out within each.
+type Priority int8
+
+// Priorities. The zero value is Normal.
+const (
+	Normal Priority = iota
+	High
+	Low
+)
+
+// String returns "normal", "high" or "low".
+func (p Priority) String() string {
+	switch p {
+	case Normal:
+		return "normal"
+	case High:
+		return "high"
+	case Low:
+		return "low"
+	}
+	return "Priority(" + strconv.Itoa(int(p)) + ")"
+}
+
+// MaxUniqueLen is the longest unique id a job may carry (gearmand's limit).
+const MaxUniqueLen = 64
+
+// Job describes a job to submit. The zero values of its optional fields ask
+// for a plain foreground job of normal priority.
+type Job struct {
+	// Func is the function name workers registered; required.
+	Func string
+	// Data is the payload, for Submit. Tasks from Open take the payload from
+	// their Write calls instead.
+	Data []byte
+	// Unique is the job's unique id: a job submitted while another of the
+	// same function and unique id is queued or running joins it instead of
+	// running twice. Empty means none. At most MaxUniqueLen bytes.
+	Unique string
+	// Priority orders the job among queued jobs.
+	Priority Priority
+	// Background submits the job without waiting for its result: the
+	// submit returns once the server has queued it.
+	Background bool
+	// At runs the job at that time (SUBMIT_JOB_EPOCH, to the second). Only
+	// for background jobs of normal priority.
+	At time.Time
+	// Schedule makes the job recurring (SUBMIT_JOB_SCHED), on servers that
+	// support it. Only for background jobs of normal priority.
+	Schedule *Schedule
+	// Reducer names the reducer of a map/reduce job (SUBMIT_REDUCE_JOB).
+	// Only for normal priority.
+	Reducer string
+}
+
+// Schedule is the recurrence of a scheduled job, cron fashion: each field is
+// a number or empty for any.
+type Schedule struct {
+	Minute, Hour, DayOfMonth, Month, DayOfWeek string
+}
+
+// Status is a progress report of a running job: Numerator of Denominator.
+type Status struct {
+	Numerator, Denominator int64
+}
+
+// JobStatus is the server's answer to a status query.
+type JobStatus struct {
+	Handle  string // the job's handle (empty for a query by unique id)
+	Unique  string // the unique id asked about (empty for a query by handle)
+	Known   bool   // the server knows the job
+	Running bool   // a worker holds it
+	Status         // its last progress report
+	Waiting int    // clients waiting on it (only from a query by unique id)
+}
+
+// packetType returns the submit packet for j and checks its fields.
+func (j *Job) packetType() (wire.Type, error) {
+	bad := func(why string) (wire.Type, error) {
+		return 0, fmt.Errorf("gearman: job for %q: %s", j.Func, why)
+	}
+	switch {
+	case j.Func == "":
+		return bad("no function name")
+	case bytes.IndexByte([]byte(j.Func), 0) >= 0:
+		return bad("function name holds a NUL byte")
+	case len(j.Unique) > MaxUniqueLen:
+		return bad(fmt.Sprintf("unique id of %d bytes is longer than %d", len(j.Unique), MaxUniqueLen))
+	case bytes.IndexByte([]byte(j.Unique), 0) >= 0:
+		return bad("unique id holds a NUL byte")
+	case j.Priority < Normal || j.Priority > Low:
+		return bad(fmt.Sprintf("invalid priority %d", j.Priority))
+	}
+	special := 0
+	for _, on := range []bool{!j.At.IsZero(), j.Schedule != nil, j.Reducer != ""} {
+		if on {
+			special++
+		}
+	}
+	if special > 1 {
+		return bad("At, Schedule and Reducer exclude one another")
+	}
+	if special == 1 && j.Priority != Normal {
+		return bad("At, Schedule and Reducer jobs have normal priority only")
+	}
+	switch {
+	case !j.At.IsZero():
+		if !j.Background {
+			return bad("a job with At must be a background job")
+		}
+		return wire.SubmitJobEpoch, nil
+	case j.Schedule != nil:
+		if !j.Background {
+			return bad("a scheduled job must be a background job")
+		}
+		return wire.SubmitJobSched, nil
+	case j.Reducer != "":
+		if bytes.IndexByte([]byte(j.Reducer), 0) >= 0 {
+			return bad("reducer name holds a NUL byte")
+		}
+		if j.Background {
+			return wire.SubmitReduceJobBackground, nil
+		}
+		return wire.SubmitReduceJob, nil
+	}
+	return submitTypes[j.Background][j.Priority], nil
+}
+
+var submitTypes = map[bool][3]wire.Type{
+	false: {Normal: wire.SubmitJob, High: wire.SubmitJobHigh, Low: wire.SubmitJobLow},
+	true:  {Normal: wire.SubmitJobBg, High: wire.SubmitJobHighBg, Low: wire.SubmitJobLowBg},
+}
+
+// leadingArgs returns the arguments of j's submit packet before the payload.
+func (j *Job) leadingArgs(t wire.Type) [][]byte {
+	fn, uq := []byte(j.Func), []byte(j.Unique)
+	switch t {
+	case wire.SubmitJobEpoch:
+		return [][]byte{fn, uq, strconv.AppendInt(nil, j.At.Unix(), 10)}
+	case wire.SubmitJobSched:
+		s := j.Schedule
+		return [][]byte{fn, uq, []byte(s.Minute), []byte(s.Hour), []byte(s.DayOfMonth), []byte(s.Month), []byte(s.DayOfWeek)}
+	case wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
+		return [][]byte{fn, uq, []byte(j.Reducer), nil}
+	}
+	return [][]byte{fn, uq}
+}
+
+// parseNumber reads a decimal number from a status packet; peers send
+// fractions ("33.3"), which are cut to their integer part.
+func parseNumber(b []byte) int64 {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err == nil {
+		return n
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return 0
+	}
+	return int64(f)
+}
+
+var errNoHandle = errors.New("gearman: the server sent an empty job handle")

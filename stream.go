@@ -1,0 +1,179 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+)
+
+// pipe is the bounded buffer behind one direction of a task: the connection's
+// read loop fills it with a payload (worker side) or a result (client side),
+// and the task's reader drains it.
+//
+// Flow control: fill blocks while the buffer holds limit bytes, which holds
+// back the connection's read loop and so every other task on that
+// connection (head-of-line blocking, the price of a protocol without
+// per-job windows). A reader that goes away calls discard, after which fill
+// drops data instead of waiting, so an abandoned task never stalls its
+// connection.
+type pipe struct {
+	mu      sync.Mutex
+	readOK  sync.Cond // signalled when data arrives or the pipe ends
+	writeOK sync.Cond // signalled when room appears or data is discarded
+	buf     []byte    // unread bytes are buf[off:]
+	off     int
+	limit   int
+	err     error // set once: io.EOF after a clean end, else the failure
+	discard bool  // the reader is gone: drop what comes
+}
+
+func newPipe(limit int) *pipe {
+	p := &pipe{limit: limit}
+	p.readOK.L = &p.mu
+	p.writeOK.L = &p.mu
+	return p
+}
+
+// Read reads buffered data, blocking until some arrives or the pipe ends.
+func (p *pipe) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.off == len(p.buf) && p.err == nil {
+		p.readOK.Wait()
+	}
+	if p.off == len(p.buf) {
+		return 0, p.err
+	}
+	n := copy(b, p.buf[p.off:])
+	p.off += n
+	if p.off == len(p.buf) {
+		p.buf, p.off = p.buf[:0], 0
+	}
+	p.writeOK.Signal()
+	return n, nil
+}
+
+// readAllCtx reads until the pipe ends and returns what it read and the
+// pipe's error (nil after a clean end), or ctx's error when ctx ends first.
+func (p *pipe) readAllCtx(ctx context.Context) ([]byte, error) {
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			p.mu.Lock()
+			p.readOK.Broadcast()
+			p.mu.Unlock()
+		})
+		defer stop()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []byte
+	for {
+		if p.off < len(p.buf) {
+			if out == nil && p.err != nil && p.off == 0 {
+				// Fast path: the whole result is here; hand the buffer over.
+				out, p.buf, p.off = p.buf, nil, 0
+			} else {
+				out = append(out, p.buf[p.off:]...)
+				p.buf, p.off = p.buf[:0], 0
+			}
+			p.writeOK.Signal()
+		}
+		if p.err != nil {
+			if p.err == io.EOF {
+				return out, nil
+			}
+			return out, p.err
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		p.readOK.Wait()
+	}
+}
+
+// write copies b into the buffer, blocking while it is full. It returns
+// false when the pipe has ended or was discarded (the data is dropped).
+func (p *pipe) write(b []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(b) > 0 {
+		if p.err != nil || p.discard {
+			return false
+		}
+		room := p.limit - (len(p.buf) - p.off)
+		if room <= 0 {
+			p.writeOK.Wait()
+			continue
+		}
+		n := min(room, len(b))
+		if p.off > 0 && len(p.buf)+n > cap(p.buf) {
+			p.buf = p.buf[:copy(p.buf, p.buf[p.off:])]
+			p.off = 0
+		}
+		p.buf = append(p.buf, b[:n]...)
+		b = b[n:]
+		p.readOK.Signal()
+	}
+	return true
+}
+
+// fill copies n bytes from r into the buffer as room appears. It returns an
+// error only when r fails; data for a discarded or ended pipe is read and
+// dropped.
+func (p *pipe) fill(r io.Reader, n int64) error {
+	var chunk [16 << 10]byte
+	for n > 0 {
+		k, err := r.Read(chunk[:min(int64(len(chunk)), n)])
+		n -= int64(k)
+		if k > 0 {
+			p.write(chunk[:k])
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && n == 0 {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// close ends the pipe: readers get what is buffered, then err (io.EOF for a
+// clean end). Only the first close counts.
+func (p *pipe) close(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.readOK.Broadcast()
+	p.writeOK.Broadcast()
+}
+
+// abort ends the pipe with err and drops buffered data: the reader sees err
+// at once.
+func (p *pipe) abort(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil || p.err == io.EOF {
+		p.err = err
+	}
+	p.buf, p.off = nil, 0
+	p.discard = true
+	p.readOK.Broadcast()
+	p.writeOK.Broadcast()
+}
+
+// setDiscard makes the pipe drop what it holds and what comes, without ending
+// it: the reader has gone away.
+func (p *pipe) setDiscard() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.discard = true
+	p.buf, p.off = nil, 0
+	p.writeOK.Broadcast()
+}

@@ -1,0 +1,338 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// Future is the eventual result of a job, shaped like [context.Context]:
+// Done is closed when the job has ended, Err then reports how, and Result
+// waits for the whole result. [*Task] is a Future.
+type Future interface {
+	// Done returns a channel closed when the job has ended: completed,
+	// failed, or abandoned (its context ended or its connection was lost).
+	Done() <-chan struct{}
+	// Err returns nil until Done is closed, then nil for a completed job or
+	// the job's error; successive calls return the same error.
+	Err() error
+	// Result waits until the job ends and returns its result (what the
+	// task's reader has not consumed yet) and Err. When ctx ends first it
+	// returns ctx's error and leaves the job running.
+	Result(ctx context.Context) ([]byte, error)
+}
+
+// Task is one job as a full-duplex stream.
+//
+// On the client side ([Conn.Submit], [Conn.Open]) the task's writer is the
+// payload and its reader the result: every WORK_DATA the worker sends, then
+// WORK_COMPLETE's data. Close ends the payload and submits the job; Read
+// returns [io.EOF] after a completed job, or the job's error: [ErrJobFailed],
+// a [*JobException], or an error wrapping [ErrConnLost].
+//
+// On the worker side (a [Handler]'s task) the reader is the payload and the
+// writer the result. Each Write goes out at once as WORK_DATA (or is held for
+// WORK_COMPLETE with [RegisterOptions.BufferResult]); Close completes the
+// job; CloseWithError fails it.
+//
+// A task's result (client) or payload (worker) passes through a buffer of
+// [Options.TaskBuffer] bytes. When it is full, the connection stops reading
+// from the server until the task's reader catches up, which holds back every
+// task on that connection: read what you submit, or call Result, or cancel
+// the task's context. A task whose context has ended drops what comes for it.
+//
+// A Task is a [Future]: Result reads the rest of the result for you. Mixing
+// the two is allowed: Result returns only what Read has not consumed. Status
+// and warnings come on channels; the job handle is known once Created is
+// closed.
+//
+// Read must not be called concurrently with Read or Result; the other
+// methods are safe for concurrent use.
+type Task struct {
+	conn   *Conn
+	worker bool
+	fn     string
+	unique string
+	in     *pipe // client: the result; worker: the payload
+
+	created   chan struct{}
+	handleMu  sync.Mutex
+	handle    string
+	status    chan Status
+	warnings  chan []byte
+	done      chan struct{}
+	doneOnce  sync.Once
+	err       error // the job's end, set before done is closed
+	stopWatch func() bool
+
+	mu       sync.Mutex // guards what follows
+	job      Job        // client: the job, Data is the payload being written
+	wclosed  bool       // the write side is closed
+	partial  []byte     // result read by a Result call that timed out
+	lastWarn []byte     // the last warning, if it was the last packet
+	reducer  string     // worker: from JOB_ASSIGN_ALL
+	buffered []byte     // worker: result held for WORK_COMPLETE
+	bufferIt bool       // worker: hold the result for WORK_COMPLETE
+}
+
+func newTask(c *Conn, fn string, worker bool) *Task {
+	t := &Task{
+		conn:    c,
+		worker:  worker,
+		fn:      fn,
+		in:      newPipe(c.opts.TaskBuffer),
+		created: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if !worker {
+		t.status = make(chan Status, 1)
+		t.warnings = make(chan []byte, warningBuffer)
+	}
+	return t
+}
+
+const warningBuffer = 16
+
+// Func returns the job's function name.
+func (t *Task) Func() string { return t.fn }
+
+// Unique returns the job's unique id.
+func (t *Task) Unique() string { return t.unique }
+
+// Reducer returns the reducer a worker's job was assigned with (from
+// JOB_ASSIGN_ALL), or "".
+func (t *Task) Reducer() string { return t.reducer }
+
+// Handle returns the job handle the server gave the job, or "" before
+// Created is closed.
+func (t *Task) Handle() string {
+	t.handleMu.Lock()
+	defer t.handleMu.Unlock()
+	return t.handle
+}
+
+// Created returns a channel closed once the server has created the job (its
+// handle is then known), or once the task ends without that.
+func (t *Task) Created() <-chan struct{} { return t.created }
+
+// Status returns a channel of the progress reports (WORK_STATUS) of a client
+// task. It holds the latest report only: an unread report is replaced by a
+// newer one. It is nil on the worker side.
+func (t *Task) Status() <-chan Status { return t.status }
+
+// Warnings returns a channel of the warnings (WORK_WARNING data) of a client
+// task. It buffers 16; when it is full the oldest unread warning is dropped,
+// so unread warnings never hold back the connection. It is nil on the worker
+// side.
+func (t *Task) Warnings() <-chan []byte { return t.warnings }
+
+// Done implements [Future].
+func (t *Task) Done() <-chan struct{} { return t.done }
+
+// Err implements [Future].
+func (t *Task) Err() error {
+	select {
+	case <-t.done:
+		return t.err
+	default:
+		return nil
+	}
+}
+
+// Result implements [Future].
+func (t *Task) Result(ctx context.Context) ([]byte, error) {
+	if t.worker {
+		return nil, errors.New("gearman: Result is for client tasks")
+	}
+	data, err := t.in.readAllCtx(ctx)
+	t.mu.Lock()
+	if len(t.partial) > 0 {
+		data = append(t.partial, data...)
+		t.partial = nil
+	}
+	if ctx.Err() != nil && err == ctx.Err() {
+		t.partial = data
+		t.mu.Unlock()
+		return nil, err
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return data, err
+	}
+	<-t.done
+	return data, t.err
+}
+
+// Read reads the result (client) or the payload (worker).
+func (t *Task) Read(p []byte) (int, error) {
+	return t.in.Read(p)
+}
+
+// Write writes the payload (client) or the result (worker).
+//
+// A client task holds the payload until Close, which sends it in one
+// SUBMIT_JOB packet (job servers take a job's payload whole); it refuses more
+// than [Options.MaxPayload] bytes. A worker task sends each Write as
+// WORK_DATA at once, and blocks while the connection's send queue is full.
+func (t *Task) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	if t.wclosed {
+		t.mu.Unlock()
+		return 0, fmt.Errorf("gearman: write to task %s: %w", t.fn, ErrClosed)
+	}
+	if !t.worker {
+		defer t.mu.Unlock()
+		if int64(len(t.job.Data)+len(p)) > t.conn.opts.MaxPayload {
+			return 0, fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge)
+		}
+		t.job.Data = append(t.job.Data, p...)
+		return len(p), nil
+	}
+	if t.bufferIt {
+		t.buffered = append(t.buffered, p...)
+		t.mu.Unlock()
+		return len(p), nil
+	}
+	t.mu.Unlock()
+	for off := 0; off < len(p); {
+		n := min(len(p)-off, maxChunk)
+		if err := t.conn.sendData(wire.WorkData, t.Handle(), p[off:off+n]); err != nil {
+			return off, err
+		}
+		off += n
+	}
+	return len(p), nil
+}
+
+// maxChunk is the largest WORK_DATA packet a worker task sends.
+const maxChunk = 1 << 20
+
+// Close ends the write side. On a client task it submits the job with the
+// payload written so far; the result then comes through Read. On a worker
+// task it completes the job (WORK_COMPLETE). Closing twice is an error
+// wrapping [ErrClosed].
+func (t *Task) Close() error {
+	return t.CloseWithError(nil)
+}
+
+// CloseWithError ends the write side with err. On a client task a non-nil
+// err abandons the job before it is submitted. On a worker task it fails the
+// job: with WORK_FAIL when err wraps [ErrJobFailed], else with an exception
+// whose message is err's text (WORK_EXCEPTION where the connection
+// negotiated exceptions, else WORK_WARNING then WORK_FAIL).
+func (t *Task) CloseWithError(err error) error {
+	t.mu.Lock()
+	if t.wclosed {
+		t.mu.Unlock()
+		return fmt.Errorf("gearman: close task %s: %w", t.fn, ErrClosed)
+	}
+	t.wclosed = true
+	if !t.worker {
+		job := t.job
+		t.mu.Unlock()
+		if err != nil {
+			t.finish(err)
+			return nil
+		}
+		return t.conn.submitTask(t, job)
+	}
+	buffered := t.buffered
+	t.buffered = nil
+	t.mu.Unlock()
+	return t.conn.endJob(t, buffered, err)
+}
+
+// SetStatus sends a progress report (WORK_STATUS) for a worker's job.
+func (t *Task) SetStatus(numerator, denominator int64) error {
+	if !t.worker {
+		return errors.New("gearman: SetStatus is for worker tasks")
+	}
+	h := []byte(t.Handle())
+	return t.conn.send(wire.WorkStatus, h, strconv.AppendInt(nil, numerator, 10), strconv.AppendInt(nil, denominator, 10))
+}
+
+// Warn sends a warning (WORK_WARNING) for a worker's job; the job goes on.
+func (t *Task) Warn(msg []byte) error {
+	if !t.worker {
+		return errors.New("gearman: Warn is for worker tasks")
+	}
+	return t.conn.sendData(wire.WorkWarning, t.Handle(), msg)
+}
+
+// setHandle records the handle and closes created.
+func (t *Task) setHandle(h string) {
+	t.handleMu.Lock()
+	defer t.handleMu.Unlock()
+	select {
+	case <-t.created:
+	default:
+		t.handle = h
+		close(t.created)
+	}
+}
+
+// finish ends the job with err (nil for success): the result stream ends,
+// Done is closed. Only the first call counts.
+func (t *Task) finish(err error) {
+	t.doneOnce.Do(func() {
+		t.err = err
+		if err == nil {
+			t.in.close(io.EOF)
+		} else {
+			t.in.close(err)
+		}
+		t.handleMu.Lock()
+		select {
+		case <-t.created:
+		default:
+			close(t.created)
+		}
+		t.handleMu.Unlock()
+		if t.stopWatch != nil {
+			t.stopWatch()
+		}
+		close(t.done)
+	})
+}
+
+// abandon ends a client task whose context ended: it stops waiting and drops
+// whatever the server sends for it later.
+func (t *Task) abandon(err error) {
+	t.in.abort(err)
+	t.finish(err)
+}
+
+// pushStatus delivers a status report, replacing an unread one.
+func (t *Task) pushStatus(s Status) {
+	for {
+		select {
+		case t.status <- s:
+			return
+		default:
+		}
+		select {
+		case <-t.status:
+		default:
+		}
+	}
+}
+
+// pushWarning delivers a warning, dropping the oldest when the buffer is full.
+func (t *Task) pushWarning(w []byte) {
+	for {
+		select {
+		case t.warnings <- w:
+			return
+		default:
+		}
+		select {
+		case <-t.warnings:
+		default:
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// Handler serves the jobs of a registered function. Work gets the job as a
+// worker [Task]: its reader is the payload, its writer the result. Returning
+// nil completes the job (if Work has not closed the task itself); returning
+// an error fails it as [Task.CloseWithError] does. A panic fails the job
+// with an exception and the worker goes on. ctx is cancelled when the
+// connection closes.
+type Handler interface {
+	Work(ctx context.Context, task *Task) error
+}
+
+// HandlerFunc adapts a function to a [Handler].
+type HandlerFunc func(ctx context.Context, task *Task) error
+
+// Work calls f(ctx, task).
+func (f HandlerFunc) Work(ctx context.Context, task *Task) error { return f(ctx, task) }
+
+// BytesHandler adapts a function of the whole payload to the whole result.
+// The result goes out in the single WORK_COMPLETE packet.
+func BytesHandler(f func(ctx context.Context, payload []byte) ([]byte, error)) Handler {
+	return HandlerFunc(func(ctx context.Context, t *Task) error {
+		payload, err := io.ReadAll(t)
+		if err != nil {
+			return err
+		}
+		result, err := f(ctx, payload)
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		t.bufferIt = true
+		t.mu.Unlock()
+		if _, err := t.Write(result); err != nil {
+			return err
+		}
+		return t.Close()
+	})
+}
+
+// RegisterOptions are the per-function options of [Conn.Register].
+type RegisterOptions struct {
+	// Timeout asks the server to give up on a job of this function that runs
+	// longer (CAN_DO_TIMEOUT). It is sent in milliseconds, as gearmand reads
+	// it; gearmand treats anything under a second as a second. Zero means
+	// no limit.
+	Timeout time.Duration
+	// BufferResult holds everything the handler writes and sends it in one
+	// WORK_COMPLETE, instead of WORK_DATA packets as it is written. A server
+	// that reruns a job whose worker vanished then never shows its clients
+	// the same data twice.
+	BufferResult bool
+}
+
+type register struct {
+	h    Handler
+	opts RegisterOptions
+}
+
+// workerState is the grab cycle of a connection, guarded by Conn.mu.
+type workerState struct {
+	grab     wire.Type // GRAB_JOB_UNIQ, or GRAB_JOB for servers without it
+	running  int       // jobs whose handlers run
+	grabbing bool      // a grab awaits its answer
+	sleeping bool      // PRE_SLEEP sent, waiting for NOOP
+	stopped  bool      // StopWork called: grab no more
+	idle     chan struct{}
+}
+
+// Register registers fn (CAN_DO or CAN_DO_TIMEOUT) and serves its jobs
+// with h, at most [Options.MaxJobs] at a time on this connection. It does not
+// wait for the server. Registering a name again replaces its handler.
+func (c *Conn) Register(fn string, h Handler, opts *RegisterOptions) error {
+	if fn == "" || containsNUL(fn) {
+		return fmt.Errorf("gearman: register %q: invalid function name", fn)
+	}
+	var o RegisterOptions
+	if opts != nil {
+		o = *opts
+	}
+	var err error
+	if o.Timeout > 0 {
+		ms := max(o.Timeout.Milliseconds(), 1)
+		err = c.send(wire.CanDoTimeout, []byte(fn), strconv.AppendInt(nil, ms, 10))
+	} else {
+		err = c.send(wire.CanDo, []byte(fn))
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.funcs[fn] = &register{h: h, opts: o}
+	c.w.stopped = false
+	if c.w.sleeping {
+		// The server wakes sleepers only for new jobs; look now.
+		c.w.sleeping = false
+	}
+	c.maybeGrab()
+	return nil
+}
+
+// Unregister tells the server this connection no longer serves fn
+// (CANT_DO). Jobs of fn already running go on.
+func (c *Conn) Unregister(fn string) error {
+	c.mu.Lock()
+	delete(c.funcs, fn)
+	c.mu.Unlock()
+	return c.send(wire.CantDo, []byte(fn))
+}
+
+// StopWork stops taking jobs and waits until the running ones have ended, or
+// ctx ends. Functions stay registered; Register resumes.
+func (c *Conn) StopWork(ctx context.Context) error {
+	c.mu.Lock()
+	c.w.stopped = true
+	var idle chan struct{}
+	if c.w.running > 0 || c.w.grabbing {
+		if c.w.idle == nil {
+			c.w.idle = make(chan struct{})
+		}
+		idle = c.w.idle
+	}
+	c.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-c.done:
+		return c.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maybeGrab asks for a job when the connection has a free slot. c.mu held.
+func (c *Conn) maybeGrab() {
+	w := &c.w
+	if w.stopped || w.grabbing || w.sleeping || len(c.funcs) == 0 || w.running >= c.opts.MaxJobs || c.err != nil {
+		c.checkIdle()
+		return
+	}
+	seq, err := c.out.packet(w.grab, nil)
+	if err != nil {
+		return
+	}
+	w.grabbing = true
+	c.pending = append(c.pending, &request{t: w.grab, sent: seq})
+}
+
+// checkIdle wakes StopWork when nothing runs. c.mu held.
+func (c *Conn) checkIdle() {
+	if c.w.idle != nil && c.w.running == 0 && !c.w.grabbing {
+		close(c.w.idle)
+		c.w.idle = nil
+	}
+}
+
+func (c *Conn) onNoJob() error {
+	if c.takeRequest(wire.NoJob) == nil {
+		return fmt.Errorf("gearman: %s sent NO_JOB with no grab waiting", c.addr)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.w.grabbing = false
+	if c.w.stopped || len(c.funcs) == 0 {
+		c.checkIdle()
+		return nil
+	}
+	if _, err := c.out.packet(wire.PreSleep, nil); err == nil {
+		c.w.sleeping = true
+	}
+	return nil
+}
+
+// onNoop wakes a sleeping worker. A NOOP that comes while a grab is
+// unanswered (some servers send them) changes nothing.
+func (c *Conn) onNoop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.w.sleeping {
+		c.w.sleeping = false
+		c.maybeGrab()
+	}
+}
+
+// onGrabError handles a server that refuses a grab: the Perl server does not
+// know GRAB_JOB_UNIQ; fall back to GRAB_JOB.
+func (c *Conn) onGrabError(t wire.Type, se *ServerError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.w.grabbing = false
+	if t != wire.GrabJob {
+		c.opts.Logger.Info("gearman: server refused a grab; falling back to GRAB_JOB", "server", c.addr, "packet", t, "error", se)
+		c.w.grab = wire.GrabJob
+		c.maybeGrab()
+		return
+	}
+	c.opts.Logger.Error("gearman: server refused GRAB_JOB; this connection takes no jobs", "server", c.addr, "error", se)
+	c.w.stopped = true
+	c.checkIdle()
+}
+
+// onAssign starts a job: the handler runs in its own goroutine while the
+// payload streams into its task.
+func (c *Conn) onAssign(p wire.Packet) error {
+	if c.takeRequest(p.Type) == nil {
+		return fmt.Errorf("gearman: %s sent %v with no grab waiting", c.addr, p.Type)
+	}
+	fn := string(p.Args[1])
+	t := newTask(c, fn, true)
+	t.handle = string(p.Args[0])
+	close(t.created)
+	if p.Type != wire.JobAssign {
+		t.unique = string(p.Args[2])
+	}
+	if p.Type == wire.JobAssignAll {
+		t.reducer = string(p.Args[3])
+	}
+	c.mu.Lock()
+	c.w.grabbing = false
+	reg := c.funcs[fn]
+	if reg != nil {
+		c.w.running++
+		c.jobs[t] = struct{}{}
+		t.bufferIt = reg.opts.BufferResult
+		c.handlers.Add(1)
+		go c.runHandler(reg.h, t)
+	}
+	c.maybeGrab()
+	c.mu.Unlock()
+	if reg == nil {
+		c.opts.Logger.Warn("gearman: server assigned a job of a function not registered here", "server", c.addr, "function", fn)
+		return c.send(wire.WorkFail, []byte(t.handle))
+	}
+	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
+		return err
+	}
+	t.in.close(io.EOF)
+	return nil
+}
+
+// runHandler runs one job's handler and ends the job by what it returns.
+func (c *Conn) runHandler(h Handler, t *Task) {
+	defer c.handlers.Done()
+	defer c.jobEnded(t)
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				c.opts.Logger.Error("gearman: handler panicked", "function", t.fn, "handle", t.handle, "panic", r, "stack", string(debug.Stack()))
+				err = fmt.Errorf("gearman: handler of %s panicked: %v", t.fn, r)
+			}
+		}()
+		return h.Work(c.baseCtx, t)
+	}()
+	t.in.setDiscard()
+	t.mu.Lock()
+	closed := t.wclosed
+	t.mu.Unlock()
+	if closed {
+		if err != nil {
+			c.opts.Logger.Warn("gearman: handler returned an error after ending its job", "function", t.fn, "handle", t.handle, "error", err)
+		}
+		return
+	}
+	if err := t.CloseWithError(err); err != nil && !errors.Is(err, ErrClosed) {
+		c.opts.Logger.Warn("gearman: could not end job", "function", t.fn, "handle", t.handle, "error", err)
+	}
+}
+
+// jobEnded frees a job's slot and asks for the next job.
+func (c *Conn) jobEnded(t *Task) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.jobs, t)
+	c.w.running--
+	c.maybeGrab()
+}
+
+// endJob sends the packet that ends a worker's job.
+func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
+	h := t.Handle()
+	switch {
+	case cause == nil:
+		return c.sendData(wire.WorkComplete, h, buffered)
+	case errors.Is(cause, ErrJobFailed):
+		return c.send(wire.WorkFail, []byte(h))
+	case c.Exceptions():
+		return c.sendData(wire.WorkException, h, []byte(cause.Error()))
+	}
+	if err := c.sendData(wire.WorkWarning, h, []byte(cause.Error())); err != nil {
+		return err
+	}
+	return c.send(wire.WorkFail, []byte(h))
+}
+
+func containsNUL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}
