@@ -23,7 +23,7 @@ type item = decoded
 // 4096-byte buffer the tests give their readers, with its wire form.
 func stream(t *testing.T) ([]item, []byte) {
 	t.Helper()
-	big := strings.Repeat("x\x00y", 7000)         // 21000 bytes, NULs inside
+	big := strings.Repeat("x\x00y", 7000)            // 21000 bytes, NULs inside
 	huge := strings.Repeat("0123456789abcdef", 5000) // 80000 bytes: ≥ LargeData
 	items := []item{
 		{wire.Text, 0, []string{"status"}},
