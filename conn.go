@@ -32,6 +32,14 @@ type Options struct {
 	// MaxJobs is the number of jobs this connection's worker runs at once.
 	// Default: 1.
 	MaxJobs int
+	// SendExceptions makes a worker report a failed job with WORK_EXCEPTION
+	// alone where the server agreed to exceptions. By default it sends
+	// WORK_WARNING (the message) then WORK_FAIL, which every client
+	// understands and this package's clients read as a [*JobException]:
+	// gearmand 1.1 forwards an exception to clients that did not ask for
+	// exceptions as a WORK_FAIL with a stray NUL byte, on which libgearman
+	// clients (the gearman tool, PHP) wait forever.
+	SendExceptions bool
 	// Logger receives the connection's diagnostics. Default: none.
 	Logger *slog.Logger
 }
@@ -216,7 +224,10 @@ func (c *Conn) shutdown(err error) {
 		c.pending = nil
 		routes := c.routes
 		c.routes = map[string]*route{}
-		jobs := c.jobs
+		jobs := make([]*Task, 0, len(c.jobs))
+		for t := range c.jobs {
+			jobs = append(jobs, t)
+		}
 		c.mu.Unlock()
 
 		c.out.fail(err)
@@ -236,7 +247,7 @@ func (c *Conn) shutdown(err error) {
 				t.finish(err)
 			}
 		}
-		for t := range jobs {
+		for _, t := range jobs {
 			t.in.close(err)
 		}
 		close(c.done)

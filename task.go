@@ -223,8 +223,8 @@ func (t *Task) Close() error {
 // CloseWithError ends the write side with err. On a client task a non-nil
 // err abandons the job before it is submitted. On a worker task it fails the
 // job: with WORK_FAIL when err wraps [ErrJobFailed], else with an exception
-// whose message is err's text (WORK_EXCEPTION where the connection
-// negotiated exceptions, else WORK_WARNING then WORK_FAIL).
+// whose message is err's text (WORK_WARNING then WORK_FAIL, or
+// WORK_EXCEPTION: see [Options.SendExceptions]).
 func (t *Task) CloseWithError(err error) error {
 	t.mu.Lock()
 	if t.wclosed {

@@ -299,7 +299,7 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
 		return c.sendData(wire.WorkComplete, h, buffered)
 	case errors.Is(cause, ErrJobFailed):
 		return c.send(wire.WorkFail, []byte(h))
-	case c.Exceptions():
+	case c.opts.SendExceptions && c.Exceptions():
 		return c.sendData(wire.WorkException, h, []byte(cause.Error()))
 	}
 	if err := c.sendData(wire.WorkWarning, h, []byte(cause.Error())); err != nil {

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -98,7 +99,17 @@ func Gearmand(t testing.TB, args ...string) string {
 			}
 		}
 		if waitReady(addr, done) {
-			t.Cleanup(stop)
+			var once sync.Once
+			stopOnce := func() { once.Do(stop) }
+			stoppers.mu.Lock()
+			stoppers.m[addr] = stopOnce
+			stoppers.mu.Unlock()
+			t.Cleanup(func() {
+				stopOnce()
+				stoppers.mu.Lock()
+				delete(stoppers.m, addr)
+				stoppers.mu.Unlock()
+			})
 			return addr
 		}
 		stop()
@@ -108,6 +119,11 @@ func Gearmand(t testing.TB, args ...string) string {
 		}
 	}
 }
+
+var stoppers = struct {
+	mu sync.Mutex
+	m  map[string]func()
+}{m: map[string]func(){}}
 
 // waitReady waits until a server at addr answers the admin "version" command.
 func waitReady(addr string, exited <-chan struct{}) bool {
@@ -195,4 +211,17 @@ func Start(t testing.TB, name string, args ...string) (output func() string) {
 		}
 	})
 	return out.String
+}
+
+// StopGearmand stops the gearmand that Gearmand started at addr before the
+// test ends (to test what a vanished server does to its clients).
+func StopGearmand(t testing.TB, addr string) {
+	t.Helper()
+	stoppers.mu.Lock()
+	stop := stoppers.m[addr]
+	stoppers.mu.Unlock()
+	if stop == nil {
+		t.Fatalf("no gearmand started at %s", addr)
+	}
+	stop()
 }
