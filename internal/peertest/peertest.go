@@ -225,3 +225,25 @@ func StopGearmand(t testing.TB, addr string) {
 	}
 	stop()
 }
+
+// Script runs one of the start-*.sh scripts of ../shared/peers (such as
+// "start-perl-gearmand.sh" or "start-abraxas-server.sh") on a free port and
+// returns the server's address; t.Cleanup stops it with stop.sh.
+func Script(t testing.TB, script string, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(SharedDir(t), "peers")
+	runDir := t.TempDir()
+	port := strconv.Itoa(FreePort(t))
+	cmd := exec.Command("bash", append([]string{filepath.Join(dir, script), port}, args...)...)
+	cmd.Env = append(os.Environ(), "RUN_DIR="+runDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		Missing(t, fmt.Sprintf("%s did not start: %v: %s", script, err, out))
+	}
+	t.Cleanup(func() {
+		stop := exec.Command("bash", filepath.Join(dir, "stop.sh"), port)
+		stop.Env = append(os.Environ(), "RUN_DIR="+runDir)
+		stop.Run()
+	})
+	return net.JoinHostPort("127.0.0.1", port)
+}
