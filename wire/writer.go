@@ -17,8 +17,10 @@ const LargeData = 32 << 10
 // A Writer is not safe for concurrent use. After a write error the
 // underlying stream is in an unknown state.
 type Writer struct {
-	w   io.Writer
-	buf []byte
+	w    io.Writer
+	buf  []byte
+	vec  [2][]byte   // the buffer and a large data argument
+	bufs net.Buffers // over vec; a field, so that WriteTo does not allocate
 }
 
 // NewWriter returns a Writer that writes to w.
@@ -46,8 +48,10 @@ func (w *Writer) WritePacket(m Magic, t Type, args ...[]byte) error {
 	if err := w.appendLeading(m, t, args[:len(args)-1], int64(len(data))); err != nil {
 		return err
 	}
-	vec := net.Buffers{w.buf, data}
-	_, err := vec.WriteTo(w.w)
+	w.vec = [2][]byte{w.buf, data}
+	w.bufs = w.vec[:]
+	_, err := w.bufs.WriteTo(w.w)
+	w.vec, w.bufs = [2][]byte{}, nil // keep no reference to the caller's data
 	w.reset()
 	return err
 }

@@ -303,3 +303,20 @@ func TestWriterFlushError(t *testing.T) {
 		t.Errorf("large WritePacket: got %v; want %v", err, errWrite)
 	}
 }
+
+func TestWriterAllocs(t *testing.T) {
+	w := wire.NewWriter(io.Discard)
+	small, large := []byte("small"), make([]byte, wire.LargeData)
+	h := []byte("H:box:1")
+	allocs := testing.AllocsPerRun(100, func() {
+		w.WritePacket(wire.Res, wire.WorkData, h, small)
+		w.WritePacket(wire.Res, wire.WorkData, h, large)
+		w.WritePacket(wire.Res, wire.WorkComplete, h, small)
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Writer allocates %.1f times per round; want 0", allocs)
+	}
+}
