@@ -87,12 +87,14 @@ type Conn struct {
 	w          workerState          // the worker side
 	jobs       map[*Task]struct{}   // worker tasks running
 	funcs      map[string]*register // registered functions
+	budget     *jobBudget           // a pool's shared job limit, or nil
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
 	loops      sync.WaitGroup // read and write loops
 	handlers   sync.WaitGroup // running handlers
 	stop       chan struct{}  // closed by Close to stop the write loop
+	writerDone chan struct{}  // closed when the write loop has returned
 	done       chan struct{}  // closed when the connection has ended
 	closeOnce  sync.Once
 }
@@ -124,6 +126,15 @@ type route struct {
 // negotiation only.
 func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
+	nc, err := dialNet(ctx, addr, &o)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(ctx, nc, addr, o, nil)
+}
+
+// dialNet dials addr with o's dialer, and TLS when configured.
+func dialNet(ctx context.Context, addr string, o *Options) (net.Conn, error) {
 	nc, err := o.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("gearman: dial %s: %w", addr, err)
@@ -138,28 +149,32 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
 		}
 		nc = tls.Client(nc, cfg)
 	}
-	return newConn(ctx, nc, addr, o)
+	return nc, nil
 }
 
 // NewConn runs the Gearman protocol on an established connection, such as one
 // from an in-memory transport, and negotiates it as [Dial] does. The Conn owns
 // nc from then on.
 func NewConn(ctx context.Context, nc net.Conn, opts *Options) (*Conn, error) {
-	return newConn(ctx, nc, nc.RemoteAddr().String(), opts.withDefaults())
+	return newConn(ctx, nc, nc.RemoteAddr().String(), opts.withDefaults(), nil)
 }
 
-func newConn(ctx context.Context, nc net.Conn, addr string, o Options) (*Conn, error) {
+// newConn starts the protocol on nc; budget, when not nil, is a job limit
+// shared with other connections (a pool's).
+func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *jobBudget) (*Conn, error) {
 	c := &Conn{
-		nc:     nc,
-		addr:   addr,
-		opts:   o,
-		r:      wire.NewReader(nc),
-		out:    newOutQueue(),
-		routes: make(map[string]*route),
-		jobs:   make(map[*Task]struct{}),
-		funcs:  make(map[string]*register),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		nc:         nc,
+		addr:       addr,
+		opts:       o,
+		r:          wire.NewReader(nc),
+		out:        newOutQueue(),
+		routes:     make(map[string]*route),
+		jobs:       make(map[*Task]struct{}),
+		funcs:      make(map[string]*register),
+		budget:     budget,
+		stop:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	c.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
@@ -228,15 +243,25 @@ func (c *Conn) shutdown(err error) {
 		for t := range c.jobs {
 			jobs = append(jobs, t)
 		}
+		grabbing := c.w.grabbing
+		c.w.grabbing = false
 		c.mu.Unlock()
+		if grabbing {
+			c.releaseSlot()
+		}
 
-		c.out.fail(err)
 		close(c.stop)
 		c.nc.Close()
+		<-c.writerDone // what it wrote is now known: see isWritten
+		c.out.fail(err)
 		c.cancelBase()
 		for _, rq := range pending {
 			if rq.task != nil {
-				rq.task.finish(err)
+				if c.out.isWritten(rq.sent) {
+					rq.task.finish(err)
+				} else {
+					rq.task.finish(&notSubmittedError{err})
+				}
 			}
 			if rq.reply != nil {
 				rq.reply <- reply{err: err}
@@ -256,7 +281,9 @@ func (c *Conn) shutdown(err error) {
 
 func (c *Conn) writeLoop() {
 	defer c.loops.Done()
-	if err := c.out.writeLoop(c.nc, c.stop); err != nil {
+	err := c.out.writeLoop(c.nc, c.stop)
+	close(c.writerDone)
+	if err != nil {
 		c.shutdown(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
 	}
 }
@@ -439,6 +466,7 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 	pt, _ := job.packetType()
 	args := append(job.leadingArgs(pt), job.Data)
 	if err := c.enqueue(&request{t: pt, task: t}, args...); err != nil {
+		err = &notSubmittedError{err}
 		t.finish(err)
 		return err
 	}

@@ -284,7 +284,7 @@ func (c *Conn) onError(p wire.Packet) error {
 	case rq == nil:
 		c.opts.Logger.Warn("gearman: server error", "server", c.addr, "code", se.Code, "error", se.Message)
 	case rq.task != nil:
-		rq.task.finish(fmt.Errorf("gearman: submit %s to %s: %w", rq.task.fn, c.addr, se))
+		rq.task.finish(&notSubmittedError{fmt.Errorf("gearman: submit %s to %s: %w", rq.task.fn, c.addr, se)})
 	case rq.reply != nil:
 		rq.reply <- reply{err: se}
 	case isGrab(rq.t):

@@ -196,9 +196,9 @@ func (q *outQueue) writeLoop(c net.Conn, stop <-chan struct{}) error {
 		_, err := vec.WriteTo(c)
 		clear(vecs)
 		q.mu.Lock()
-		if err == nil {
-			q.written = batch[len(batch)-1].seq
-		}
+		// After a failed write some of the batch may have left: count it
+		// all as written, so that no submit in it passes for unsent.
+		q.written = batch[len(batch)-1].seq
 		q.size -= n
 		q.room.Broadcast()
 		q.mu.Unlock()

@@ -5,6 +5,22 @@ import (
 	"strings"
 )
 
+// SafeToRetry reports whether err, from a submit, guarantees that the job was
+// not created anywhere: the submit never left this process, or the server
+// refused it with an ERROR. A job that failed with an error for which
+// SafeToRetry is false may have been created, and may run.
+func SafeToRetry(err error) bool {
+	var ns *notSubmittedError
+	return errors.As(err, &ns)
+}
+
+// notSubmittedError marks a submit error after which the job surely does not
+// exist on the server.
+type notSubmittedError struct{ err error }
+
+func (e *notSubmittedError) Error() string { return e.err.Error() }
+func (e *notSubmittedError) Unwrap() error { return e.err }
+
 // Sentinel errors. Errors the package returns wrap them; test for them with
 // [errors.Is].
 var (

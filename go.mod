@@ -4,4 +4,7 @@ go 1.26
 
 require go.uber.org/goleak v1.3.0
 
-require github.com/google/go-cmp v0.7.0 // indirect
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/jpillora/backoff v1.1.0 // indirect
+)

@@ -98,6 +98,9 @@ func newTask(c *Conn, fn string, worker bool) *Task {
 
 const warningBuffer = 16
 
+// Addr returns the address of the job server the task runs on.
+func (t *Task) Addr() string { return t.conn.addr }
+
 // Func returns the job's function name.
 func (t *Task) Func() string { return t.fn }
 

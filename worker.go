@@ -150,12 +150,15 @@ func (c *Conn) StopWork(ctx context.Context) error {
 // maybeGrab asks for a job when the connection has a free slot. c.mu held.
 func (c *Conn) maybeGrab() {
 	w := &c.w
-	if w.stopped || w.grabbing || w.sleeping || len(c.funcs) == 0 || w.running >= c.opts.MaxJobs || c.err != nil {
+	if w.stopped || w.grabbing || w.sleeping || len(c.funcs) == 0 || c.err != nil || !c.haveSlot() {
 		c.checkIdle()
 		return
 	}
 	seq, err := c.out.packet(w.grab, nil)
 	if err != nil {
+		if c.budget != nil {
+			go c.budget.release(1) // not under c.mu: release kicks connections
+		}
 		return
 	}
 	w.grabbing = true
@@ -174,6 +177,7 @@ func (c *Conn) onNoJob() error {
 	if c.takeRequest(wire.NoJob) == nil {
 		return fmt.Errorf("gearman: %s sent NO_JOB with no grab waiting", c.addr)
 	}
+	defer c.releaseSlot()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.w.grabbing = false
@@ -201,6 +205,7 @@ func (c *Conn) onNoop() {
 // onGrabError handles a server that refuses a grab: the Perl server does not
 // know GRAB_JOB_UNIQ; fall back to GRAB_JOB.
 func (c *Conn) onGrabError(t wire.Type, se *ServerError) {
+	defer c.releaseSlot()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.w.grabbing = false
@@ -244,6 +249,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	c.maybeGrab()
 	c.mu.Unlock()
 	if reg == nil {
+		c.releaseSlot()
 		c.opts.Logger.Warn("gearman: server assigned a job of a function not registered here", "server", c.addr, "function", fn)
 		return c.send(wire.WorkFail, []byte(t.handle))
 	}
@@ -285,10 +291,11 @@ func (c *Conn) runHandler(h Handler, t *Task) {
 // jobEnded frees a job's slot and asks for the next job.
 func (c *Conn) jobEnded(t *Task) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	delete(c.jobs, t)
 	c.w.running--
-	c.maybeGrab()
+	c.mu.Unlock()
+	c.releaseSlot()
+	c.kick()
 }
 
 // endJob sends the packet that ends a worker's job.

@@ -73,51 +73,79 @@ func FreePort(t testing.TB) int {
 // answers, and returns its address. t.Cleanup stops it.
 func Gearmand(t testing.TB, args ...string) string {
 	t.Helper()
+	for attempt := 0; ; attempt++ {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+		err := startGearmand(t, addr, args)
+		if err == nil {
+			return addr
+		}
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+	}
+}
+
+// GearmandAt starts the C gearmand on addr (a loopback address that was in
+// use before, to restart a server), as Gearmand does.
+func GearmandAt(t testing.TB, addr string, args ...string) {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = startGearmand(t, addr, args); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the port may linger
+	}
+	t.Fatal(err)
+}
+
+func startGearmand(t testing.TB, addr string, args []string) error {
+	t.Helper()
 	if _, err := os.Stat(GearmandPath); err != nil {
 		Missing(t, GearmandPath+" is not installed (run ../shared/peers/install.sh)")
 	}
-	for attempt := 0; ; attempt++ {
-		port := FreePort(t)
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		logf := filepath.Join(t.TempDir(), "gearmand.log")
-		argv := append([]string{"-L", "127.0.0.1", "-p", strconv.Itoa(port), "-l", logf, "--verbose", "WARNING"}, args...)
-		cmd := exec.Command(GearmandPath, argv...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start gearmand: %v", err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		stop := func() {
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}
-		if waitReady(addr, done) {
-			var once sync.Once
-			stopOnce := func() { once.Do(stop) }
-			stoppers.mu.Lock()
-			stoppers.m[addr] = stopOnce
-			stoppers.mu.Unlock()
-			t.Cleanup(func() {
-				stopOnce()
-				stoppers.mu.Lock()
-				delete(stoppers.m, addr)
-				stoppers.mu.Unlock()
-			})
-			return addr
-		}
-		stop()
-		if attempt == 2 {
-			log, _ := os.ReadFile(logf)
-			t.Fatalf("gearmand did not start on %s: %s %s", addr, out.String(), log)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("address %q: %v", addr, err)
+	}
+	logf := filepath.Join(t.TempDir(), "gearmand.log")
+	argv := append([]string{"-L", host, "-p", port, "-l", logf, "--verbose", "WARNING"}, args...)
+	cmd := exec.Command(GearmandPath, argv...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start gearmand: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
 		}
 	}
+	if !waitReady(addr, done) {
+		stop()
+		log, _ := os.ReadFile(logf)
+		return fmt.Errorf("gearmand did not start on %s: %s %s", addr, out.String(), log)
+	}
+	var once sync.Once
+	stopOnce := func() { once.Do(stop) }
+	stoppers.mu.Lock()
+	stoppers.m[addr] = stopOnce
+	stoppers.mu.Unlock()
+	t.Cleanup(func() {
+		stopOnce()
+		stoppers.mu.Lock()
+		if stoppers.m[addr] != nil {
+			delete(stoppers.m, addr)
+		}
+		stoppers.mu.Unlock()
+	})
+	return nil
 }
 
 var stoppers = struct {
@@ -219,6 +247,7 @@ func StopGearmand(t testing.TB, addr string) {
 	t.Helper()
 	stoppers.mu.Lock()
 	stop := stoppers.m[addr]
+	delete(stoppers.m, addr)
 	stoppers.mu.Unlock()
 	if stop == nil {
 		t.Fatalf("no gearmand started at %s", addr)

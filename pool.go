@@ -1,0 +1,466 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jpillora/backoff"
+)
+
+// Strategy chooses the server a pool submits a job to.
+type Strategy int
+
+// Strategies.
+const (
+	// RoundRobin submits to the live servers in turn.
+	RoundRobin Strategy = iota
+	// Sequence submits to the first live server in the order given, and to
+	// the next ones only when it is down or refuses the job.
+	Sequence
+)
+
+// PoolOptions configures a [Pool]. A nil *PoolOptions, and every zero field,
+// means the documented default. PoolOptions must not be modified after use.
+type PoolOptions struct {
+	// Options configures each connection. In a pool, MaxJobs is the number
+	// of jobs the pool's workers run at once across all servers (default 1),
+	// not per connection.
+	Options
+	// Strategy chooses the server of each submit. Default: RoundRobin.
+	Strategy Strategy
+	// MinBackoff and MaxBackoff bound the wait between redials of a server
+	// that is down: it starts at MinBackoff, doubles with each failure up to
+	// MaxBackoff, with random jitter, and starts again after a connection
+	// succeeds. Defaults: 50ms and 10s.
+	MinBackoff, MaxBackoff time.Duration
+	// DialTimeout bounds each dial and handshake. Default: 10s.
+	DialTimeout time.Duration
+}
+
+// EventKind says what happened to one of a pool's connections.
+type EventKind int
+
+// Event kinds.
+const (
+	// Up: a connection to the server is ready and its functions registered.
+	Up EventKind = iota + 1
+	// Down: the connection ended; the pool redials.
+	Down
+	// DialFailed: a dial or handshake failed; the pool tries again later.
+	DialFailed
+)
+
+// String returns "up", "down" or "dial failed".
+func (k EventKind) String() string {
+	switch k {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	case DialFailed:
+		return "dial failed"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event reports a change of a pool's connection to one server.
+type Event struct {
+	Addr string
+	Kind EventKind
+	Err  error // why, for Down and DialFailed
+	Time time.Time
+}
+
+// Pool is a set of connections to job servers: the handle most programs
+// hold. It submits jobs to the servers that are up (round-robin by default),
+// registers worker functions on every server, again after every reconnect,
+// and redials lost servers with backoff and jitter. One pool can submit jobs
+// and serve functions at once. It is safe for concurrent use.
+type Pool struct {
+	addrs  []string
+	opts   PoolOptions
+	budget *jobBudget
+	next   atomic.Uint64 // round-robin cursor
+	events chan Event
+
+	mu      sync.Mutex
+	live    []*Conn              // connections that are up, in address order
+	funcs   map[string]*register // registered functions, replayed on connect
+	changed chan struct{}        // closed and replaced when live changes
+	closed  bool
+
+	ctx    context.Context // the pool's lifetime, cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // one supervisor per server
+}
+
+// NewPool returns a pool of connections to the servers at addrs and starts
+// dialling them in the background; it does not wait for any. Submits wait
+// (within their context) until a server is up.
+func NewPool(addrs []string, opts *PoolOptions) (*Pool, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("gearman: a pool needs at least one server address")
+	}
+	var o PoolOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Options = o.Options.withDefaults()
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 50 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	p := &Pool{
+		addrs:   append([]string(nil), addrs...),
+		opts:    o,
+		budget:  newJobBudget(o.MaxJobs),
+		events:  make(chan Event, 64),
+		funcs:   make(map[string]*register),
+		changed: make(chan struct{}),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	for i, addr := range p.addrs {
+		p.wg.Add(1)
+		go p.supervise(i, addr)
+	}
+	return p, nil
+}
+
+// Events returns a channel of the pool's connection events. It buffers 64;
+// when it is full the oldest event is dropped, so an unread channel costs
+// nothing.
+func (p *Pool) Events() <-chan Event { return p.events }
+
+// Addrs returns the servers' addresses, in the order given.
+func (p *Pool) Addrs() []string { return append([]string(nil), p.addrs...) }
+
+// Live returns the addresses of the servers that are up.
+func (p *Pool) Live() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.live))
+	for i, c := range p.live {
+		out[i] = c.addr
+	}
+	return out
+}
+
+// supervise keeps a connection to one server up until the pool closes.
+func (p *Pool) supervise(index int, addr string) {
+	defer p.wg.Done()
+	b := backoff.Backoff{Min: p.opts.MinBackoff, Max: p.opts.MaxBackoff, Factor: 2, Jitter: true}
+	for p.ctx.Err() == nil {
+		c, err := p.dial(addr)
+		if err != nil {
+			if p.ctx.Err() != nil {
+				return
+			}
+			p.emit(Event{Addr: addr, Kind: DialFailed, Err: err})
+			p.opts.Logger.Debug("gearman: dial failed", "server", addr, "error", err)
+			select {
+			case <-time.After(b.Duration()):
+			case <-p.ctx.Done():
+				return
+			}
+			continue
+		}
+		b.Reset()
+		if !p.attach(index, c) {
+			c.Close()
+			return
+		}
+		p.emit(Event{Addr: addr, Kind: Up})
+		select {
+		case <-c.Done():
+		case <-p.ctx.Done():
+		}
+		p.detach(c)
+		if p.ctx.Err() != nil {
+			c.Close()
+			return
+		}
+		err = c.Err()
+		c.Close()
+		p.emit(Event{Addr: addr, Kind: Down, Err: err})
+		p.opts.Logger.Info("gearman: connection lost", "server", addr, "error", err)
+	}
+}
+
+func (p *Pool) dial(addr string) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.opts.DialTimeout)
+	defer cancel()
+	nc, err := dialNet(ctx, addr, &p.opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(ctx, nc, addr, p.opts.Options, p.budget)
+}
+
+// attach registers the pool's functions on a new connection and adds it to
+// the live list, in one step under p.mu so that no Register is missed.
+func (p *Pool) attach(index int, c *Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	for fn, reg := range p.funcs {
+		if err := c.Register(fn, reg.h, &reg.opts); err != nil {
+			p.opts.Logger.Warn("gearman: register failed", "server", c.addr, "function", fn, "error", err)
+		}
+	}
+	// Keep the live list in address order, for the Sequence strategy.
+	i := 0
+	for i < len(p.live) && p.indexOf(p.live[i].addr) < index {
+		i++
+	}
+	p.live = append(p.live, nil)
+	copy(p.live[i+1:], p.live[i:])
+	p.live[i] = c
+	p.signalChange()
+	return true
+}
+
+func (p *Pool) indexOf(addr string) int {
+	for i, a := range p.addrs {
+		if a == addr {
+			return i
+		}
+	}
+	return len(p.addrs)
+}
+
+func (p *Pool) detach(c *Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.live {
+		if x == c {
+			p.live = append(p.live[:i], p.live[i+1:]...)
+			p.signalChange()
+			return
+		}
+	}
+}
+
+// signalChange wakes submits waiting for a live server. p.mu held.
+func (p *Pool) signalChange() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *Pool) emit(e Event) {
+	e.Time = time.Now()
+	for {
+		select {
+		case p.events <- e:
+			return
+		default:
+		}
+		select {
+		case <-p.events:
+		default:
+		}
+	}
+}
+
+// pick returns a live connection not in tried, waiting for one until ctx
+// ends.
+func (p *Pool) pick(ctx context.Context, tried map[*Conn]bool) (*Conn, error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("gearman: pool: %w", ErrClosed)
+		}
+		var cands []*Conn
+		for _, c := range p.live {
+			if !tried[c] && c.Err() == nil {
+				cands = append(cands, c)
+			}
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		if len(cands) > 0 {
+			if p.opts.Strategy == Sequence {
+				return cands[0], nil
+			}
+			return cands[p.next.Add(1)%uint64(len(cands))], nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, &notSubmittedError{fmt.Errorf("gearman: no job server available: %w", ctx.Err())}
+		}
+	}
+}
+
+// Submit submits job to one of the live servers (see [Conn.Submit]). When
+// a server refuses the job or its connection fails before the job was sent,
+// the next server is tried; when none is up, Submit waits for one until ctx
+// ends. An error for which [SafeToRetry] is true guarantees the job was
+// created nowhere.
+func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
+	if _, err := job.packetType(); err != nil {
+		return nil, err
+	}
+	tried := map[*Conn]bool{}
+	var last error
+	for {
+		c, err := p.pick(ctx, tried)
+		if err != nil {
+			if last != nil && ctx.Err() == nil {
+				return nil, last
+			}
+			return nil, err
+		}
+		t, err := c.Submit(ctx, job)
+		if err == nil {
+			return t, nil
+		}
+		if !SafeToRetry(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		tried[c] = true
+		last = err
+		if len(tried) >= len(p.addrs) {
+			return nil, err
+		}
+	}
+}
+
+// Open starts a task on one of the live servers, waiting for one until ctx
+// ends (see [Conn.Open]). The task stays on that server: if its connection
+// fails before Close, Close returns the error.
+func (p *Pool) Open(ctx context.Context, job Job) (*Task, error) {
+	if _, err := job.packetType(); err != nil {
+		return nil, err
+	}
+	c, err := p.pick(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.Open(ctx, job)
+}
+
+// Register registers fn on every server, now and after every reconnect,
+// and serves its jobs with h. The pool runs at most MaxJobs jobs at once
+// across all servers.
+func (p *Pool) Register(fn string, h Handler, opts *RegisterOptions) error {
+	if fn == "" || containsNUL(fn) {
+		return fmt.Errorf("gearman: register %q: invalid function name", fn)
+	}
+	var o RegisterOptions
+	if opts != nil {
+		o = *opts
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("gearman: pool: %w", ErrClosed)
+	}
+	p.funcs[fn] = &register{h: h, opts: o}
+	for _, c := range p.live {
+		if err := c.Register(fn, h, &o); err != nil {
+			p.opts.Logger.Warn("gearman: register failed", "server", c.addr, "function", fn, "error", err)
+		}
+	}
+	return nil
+}
+
+// Unregister stops serving fn on every server (CANT_DO). Jobs of fn already
+// running go on.
+func (p *Pool) Unregister(fn string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.funcs, fn)
+	for _, c := range p.live {
+		c.Unregister(fn)
+	}
+	return nil
+}
+
+// Echo checks every live server with ECHO_REQ and reports each one's round
+// trip time, or its error. Servers that are down are reported with an error
+// wrapping [ErrConnLost].
+func (p *Pool) Echo(ctx context.Context) []PerServer[time.Duration] {
+	p.mu.Lock()
+	live := map[string]*Conn{}
+	for _, c := range p.live {
+		live[c.addr] = c
+	}
+	p.mu.Unlock()
+	out := make([]PerServer[time.Duration], len(p.addrs))
+	var wg sync.WaitGroup
+	for i, addr := range p.addrs {
+		out[i].Addr = addr
+		c := live[addr]
+		if c == nil {
+			out[i].Err = fmt.Errorf("gearman: %s is down: %w", addr, ErrConnLost)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			if _, err := c.Echo(ctx, []byte("ping")); err != nil {
+				out[i].Err = err
+				return
+			}
+			out[i].Value = time.Since(start)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Shutdown stops taking jobs on every server, waits until the running ones
+// have ended or ctx ends, then closes the pool.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	live := append([]*Conn(nil), p.live...)
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(live))
+	for i, c := range live {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.StopWork(ctx)
+		}()
+	}
+	wg.Wait()
+	p.Close()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every connection at once (see [Conn.Close]) and waits for the
+// pool's goroutines. Tasks still running end with an error wrapping
+// [ErrClosed].
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	live := append([]*Conn(nil), p.live...)
+	p.signalChange()
+	p.mu.Unlock()
+	p.cancel()
+	for _, c := range live {
+		c.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
