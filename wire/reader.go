@@ -11,8 +11,9 @@ import (
 )
 
 // DefaultBufferSize is the size of a [Reader]'s buffer from [NewReader]. It is
-// also the longest admin text line, and the longest run of leading arguments
-// (function name, unique id, handle) a packet may carry before its data.
+// also the longest admin text line, and, less the 12-byte header, the longest
+// run of leading arguments (function name, unique id, handle) a packet may
+// carry before its data.
 const DefaultBufferSize = 64 << 10
 
 // DefaultMaxPacketSize is the largest body [Reader.Next] reads into memory
@@ -49,7 +50,8 @@ func NewReader(r io.Reader) *Reader {
 }
 
 // NewReaderSize returns a Reader whose buffer holds size bytes (at least 4096):
-// the longest admin line and the longest run of leading arguments it accepts.
+// the longest admin line it accepts, and the header and leading arguments of
+// the largest packet whose data [Reader.NextHeader] streams.
 func NewReaderSize(r io.Reader, size int) *Reader {
 	if size < 4096 {
 		size = 4096
