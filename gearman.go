@@ -1,2 +1,77 @@
 // Package gearman is a stream-first Gearman client, worker and job server.
+//
+// Every job is a [Task]: a full-duplex [io.ReadWriteCloser] with a [Future]
+// for its result. A client writes the payload and reads the result; a worker
+// reads the payload and writes the result:
+//
+//	pool, _ := gearman.NewPool([]string{"127.0.0.1:4730"}, nil)
+//	defer pool.Close()
+//	task, _ := pool.Open(ctx, gearman.Job{Func: "gzip"})
+//	io.Copy(task, file) // the payload
+//	task.Close()        // submit it
+//	io.Copy(out, task)  // the result, as the worker writes it
+//
+// # Tasks are streams
+//
+// [Pool.Submit] and [Conn.Submit] send a payload held in memory and wait
+// until the server has created the job; [Pool.Open] and [Conn.Open] return a
+// task whose payload is written to it and sent on Close. Either way the
+// result is read from the task as it arrives: every WORK_DATA packet the
+// worker sends, then WORK_COMPLETE's data. Read returns [io.EOF] after a
+// completed job, or the job's error: [ErrJobFailed], a [*JobException], or
+// an error wrapping [ErrConnLost]. Progress comes on [Task.Status] and
+// [Task.Warnings]; the job handle is known once [Task.Created] is closed.
+//
+// # Futures
+//
+// A [Task] is a [Future]: [Task.Done] is closed when the job ends,
+// [Task.Err] then says how, and [Task.Result] waits for the whole result.
+// Result returns what Read has not consumed, so a program may read the start
+// of a result as a stream and collect the rest with Result. A background job
+// ([Job.Background]) is done as soon as the server has queued it.
+//
+// # Workers
+//
+// [Pool.Register] (or [Conn.Register]) serves a function with a [Handler],
+// whose task reads the payload and writes the result; [BytesHandler] adapts a
+// function of []byte. A handler may submit jobs of its own and await their
+// futures. Returning an error fails the job; a panic fails it as an exception
+// and the worker goes on. [Options.MaxJobs] bounds the jobs run at once
+// (across all servers, for a pool); a worker asks for a job only when it has
+// room for it, and sleeps (PRE_SLEEP) until the server wakes it.
+//
+// # Pools and reconnection
+//
+// A [Pool] holds a connection to each server. Submits go round-robin over
+// the servers that are up (or to the first, with [Sequence]); a submit that a
+// server refuses, or that never left this process, is tried on the next
+// server; [SafeToRetry] tells when a failed submit was created nowhere.
+// Registered functions are registered on every server, again after every
+// reconnect; lost servers are redialled with exponential backoff and jitter.
+// [Pool.Events] reports connections going up and down.
+//
+// # Flow control and memory
+//
+// Many tasks share one connection. One goroutine reads it and routes each
+// packet to its task's buffer of [Options.TaskBuffer] bytes; a payload or
+// result larger than that streams through it and is never held whole. When a
+// task's buffer is full, the connection stops reading until that task's
+// reader catches up: stock Gearman has no per-job flow control, so a slow
+// reader holds back the other tasks on its connection (head-of-line
+// blocking) rather than losing data or growing memory without bound. Read
+// what you submit, or call Result, or cancel the task's context, after which
+// the connection drops what comes for it. A client payload goes to the
+// server in one SUBMIT_JOB packet when the task is closed, as job servers
+// take a payload whole; [Options.MaxPayload] bounds it.
+//
+// # Job servers
+//
+// [Server] is a job server that speaks the whole binary and admin protocol;
+// cmd/gearmand runs it. [AdminClient] speaks the admin protocol to any
+// server.
+//
+// # Testing with gearmantest
+//
+// Package gearmantest runs the real job server in memory for tests, as
+// net/http/httptest does for HTTP.
 package gearman

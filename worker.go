@@ -121,6 +121,15 @@ func (c *Conn) Unregister(fn string) error {
 	return c.send(wire.CantDo, []byte(fn))
 }
 
+// ResetAbilities unregisters every function of this connection
+// (RESET_ABILITIES). Jobs already running go on.
+func (c *Conn) ResetAbilities() error {
+	c.mu.Lock()
+	clear(c.funcs)
+	c.mu.Unlock()
+	return c.send(wire.ResetAbilities)
+}
+
 // StopWork stops taking jobs and waits until the running ones have ended, or
 // ctx ends. Functions stay registered; Register resumes.
 func (c *Conn) StopWork(ctx context.Context) error {
