@@ -1,8 +1,6 @@
 package gearman
 
 import (
-	"bytes"
-	"fmt"
 	"net"
 	"sync"
 
@@ -76,7 +74,7 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 	} else {
 		data := args[len(args)-1]
 		lead := args[:len(args)-1]
-		s.b, err = appendLeading(s.b, t, lead, len(data))
+		s.b, err = wire.AppendLeading(s.b, wire.Req, t, lead, int64(len(data)))
 		if err == nil {
 			q.size += len(s.b) - before + len(data)
 			q.queued++
@@ -220,33 +218,6 @@ func (q *outQueue) releaseBatch(batch []outSeg, err error) {
 			putSegBuf(s.b)
 		}
 	}
-}
-
-// appendLeading appends the header and leading arguments of a request whose
-// data argument, n bytes long, follows separately.
-func appendLeading(dst []byte, t wire.Type, lead [][]byte, n int) ([]byte, error) {
-	size := n
-	for _, a := range lead {
-		size += len(a) + 1
-	}
-	if len(lead) != t.NArgs()-1 || !t.HasData() {
-		_, err := wire.AppendPacket(nil, wire.Req, t, append(lead, nil)...)
-		return dst, err
-	}
-	for _, a := range lead {
-		if bytes.IndexByte(a, 0) >= 0 {
-			return dst, fmt.Errorf("%w: an argument of %v holds a NUL byte", wire.ErrArgCount, t)
-		}
-	}
-	if int64(size) > 1<<32-1 {
-		return dst, fmt.Errorf("%w: %v of %d bytes", wire.ErrTooLarge, t, size)
-	}
-	dst = wire.AppendHeader(dst, wire.Req, t, uint32(size))
-	for _, a := range lead {
-		dst = append(dst, a...)
-		dst = append(dst, 0)
-	}
-	return dst, nil
 }
 
 var segPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

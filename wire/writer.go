@@ -62,12 +62,6 @@ func (w *Writer) WritePacket(m Magic, t Type, args ...[]byte) error {
 // bytes, WriteFrom returns an error wrapping [ErrShortData]; the packet is then
 // incomplete on the wire and the stream must be abandoned.
 func (w *Writer) WriteFrom(m Magic, t Type, lead [][]byte, n int64, r io.Reader) error {
-	if t.Valid() && !t.HasData() {
-		return fmt.Errorf("%w: %v carries no data argument", ErrArgCount, t)
-	}
-	if n < 0 {
-		return fmt.Errorf("%w: negative data length %d", ErrTooLarge, n)
-	}
 	if err := w.appendLeading(m, t, lead, n); err != nil {
 		return err
 	}
@@ -84,21 +78,38 @@ func (w *Writer) WriteFrom(m Magic, t Type, lead [][]byte, n int64, r io.Reader)
 // appendLeading appends the header and leading arguments of a packet whose
 // data argument, n bytes long, is written separately.
 func (w *Writer) appendLeading(m Magic, t Type, lead [][]byte, n int64) error {
+	b, err := AppendLeading(w.buf, m, t, lead, n)
+	w.buf = b
+	return err
+}
+
+// AppendLeading appends the header and the arguments before the data of a
+// packet whose data argument, n bytes long, the caller writes separately
+// (streamed, or from memory it does not want copied). It makes the checks of
+// [AppendPacket]; t must carry data ([Type.HasData]) and lead must hold
+// [Type.NArgs]-1 arguments.
+func AppendLeading(dst []byte, m Magic, t Type, lead [][]byte, n int64) ([]byte, error) {
+	if t.Valid() && !t.HasData() {
+		return dst, fmt.Errorf("%w: %v carries no data argument", ErrArgCount, t)
+	}
+	if n < 0 {
+		return dst, fmt.Errorf("%w: negative data length %d", ErrTooLarge, n)
+	}
 	var all [MaxArgs][]byte
 	if len(lead) >= MaxArgs {
-		return fmt.Errorf("%w: %v takes %d, got %d", ErrArgCount, t, t.NArgs(), len(lead)+1)
+		return dst, fmt.Errorf("%w: %v takes %d, got %d", ErrArgCount, t, t.NArgs(), len(lead)+1)
 	}
 	copy(all[:], lead)
 	size, err := bodyLen(m, t, all[:len(lead)+1], n)
 	if err != nil {
-		return err
+		return dst, err
 	}
-	w.buf = AppendHeader(w.buf, m, t, uint32(size))
+	dst = AppendHeader(dst, m, t, uint32(size))
 	for _, a := range lead {
-		w.buf = append(w.buf, a...)
-		w.buf = append(w.buf, 0)
+		dst = append(dst, a...)
+		dst = append(dst, 0)
 	}
-	return nil
+	return dst, nil
 }
 
 // Write adds raw bytes, such as an admin text line, to the buffer. It never

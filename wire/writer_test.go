@@ -320,3 +320,33 @@ func TestWriterAllocs(t *testing.T) {
 		t.Errorf("Writer allocates %.1f times per round; want 0", allocs)
 	}
 }
+
+func TestAppendLeading(t *testing.T) {
+	lead := [][]byte{[]byte("H:1")}
+	got, err := wire.AppendLeading(nil, wire.Req, wire.WorkData, lead, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\x00REQ\x00\x00\x00\x1c\x00\x00\x00\x07H:1\x00"
+	if string(got) != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+	for _, tc := range []struct {
+		name string
+		t    wire.Type
+		lead [][]byte
+		n    int64
+		want error
+	}{
+		{"no data", wire.WorkFail, nil, 1, wire.ErrArgCount},
+		{"unknown type", 99, nil, 1, wire.ErrUnknownType},
+		{"negative", wire.WorkData, lead, -1, wire.ErrTooLarge},
+		{"too few args", wire.SubmitJob, lead, 1, wire.ErrArgCount},
+		{"NUL in leading", wire.WorkData, [][]byte{[]byte("a\x00b")}, 1, wire.ErrArgCount},
+		{"too long", wire.WorkData, lead, 1 << 32, wire.ErrTooLarge},
+	} {
+		if _, err := wire.AppendLeading(nil, wire.Req, tc.t, tc.lead, tc.n); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v; want %v", tc.name, err, tc.want)
+		}
+	}
+}
