@@ -286,6 +286,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if drained != nil {
 		select {
 		case <-drained:
+			s.flushAll(ctx)
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-s.closedCh:
@@ -293,6 +294,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.Close()
 	return err
+}
+
+// flushAll lets every connection's writer send what is queued (the last
+// results), until ctx ends or a few seconds pass.
+func (s *Server) flushAll(ctx context.Context) {
+	s.mu.Lock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	limit := time.NewTimer(5 * time.Second)
+	defer limit.Stop()
+	for _, c := range cs {
+		c.endOutput()
+	}
+	for _, c := range cs {
+		select {
+		case <-c.writerEnd:
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			return
+		}
+	}
 }
 
 // checkDrained closes drained once a draining server runs no job.
