@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +47,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("gearmand", flag.ContinueOnError)
 	var (
 		listen, logFile, verbose, prefix  string
-		sslCert, sslKey, sslCA            string
+		sslCert, sslKey, sslCA, cpuProf   string
 		port, retries, maxConns, maxQueue int
 		threads                           int
 		maxPacket                         int64
@@ -78,6 +79,7 @@ func run(args []string) error {
 	integer(&threads, 0, "accepted for compatibility with gearmand; ignored", "t", "threads")
 	fs.BoolVar(&exceptions, "exceptions", false, "turn the exceptions option on for every connection")
 	fs.BoolVar(&shutdownCmd, "enable-shutdown", false, `accept the admin commands "shutdown" and "shutdown graceful"`)
+	str(&cpuProf, "", "write a CPU profile to this file until exit", "cpuprofile")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,6 +122,18 @@ func run(args []string) error {
 			return err
 		}
 		srv.TLSConfig = cfg
+	}
+
+	if cpuProf != "" {
+		f, err := os.Create(cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	sigs := make(chan os.Signal, 2)

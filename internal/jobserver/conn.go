@@ -46,11 +46,18 @@ type conn struct {
 	attached   map[*job]int // jobs this client waits on, with the number of attachments
 	gone       bool         // detached from the engine
 
+	// wmu is held for every write to nc, by the writer goroutine or by the
+	// reader sending its own replies inline; whoever holds it takes all of
+	// out, so packets keep their order.
+	wmu sync.Mutex
+
 	// Guarded by outMu.
 	outMu     sync.Mutex
 	out       []byte // encoded packets waiting for the writer
 	outDone   bool   // no more output: the writer exits once out is sent
 	overflown bool   // out passed the limit; the connection is being closed
+	inline    bool   // the reader is handling a request and sends its replies itself
+	spare     []byte // the writer's previous buffer, for reuse
 	wake      chan struct{}
 	writerEnd chan struct{}
 }
@@ -95,41 +102,76 @@ func (c *conn) flushLocked() {
 		c.nc.SetDeadline(time.Now())
 		return
 	}
+	inline := c.inline
 	c.outMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !inline {
+		c.wakeWriter()
 	}
 }
 
 // writeLoop sends queued output until the connection ends.
 func (c *conn) writeLoop() {
 	defer close(c.writerEnd)
-	var spare []byte
 	for {
 		<-c.wake
-		c.outMu.Lock()
-		buf, done := c.out, c.outDone
-		c.out = spare[:0]
-		c.outMu.Unlock()
-		if len(buf) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
-				c.nc.SetReadDeadline(time.Now()) // make the reader notice
-				c.outMu.Lock()
-				c.outDone, c.out = true, nil
-				c.outMu.Unlock()
-				return
-			}
-		}
-		if cap(buf) <= 4<<20 {
-			spare = buf[:0]
-		} else {
-			spare = nil
-		}
-		if done {
+		if done := c.writeOut(); done {
 			return
 		}
+	}
+}
+
+// writeOut writes everything queued; it reports whether the output has
+// ended (closed, or a write failed).
+func (c *conn) writeOut() (done bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeOutLocked()
+}
+
+// writeOutLocked is writeOut with wmu held.
+func (c *conn) writeOutLocked() (done bool) {
+	c.outMu.Lock()
+	buf, done := c.out, c.outDone
+	c.out = c.spare[:0]
+	c.spare = nil
+	c.outMu.Unlock()
+	if len(buf) > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.nc.Write(buf); err != nil {
+			c.nc.SetReadDeadline(time.Now()) // make the reader notice
+			c.outMu.Lock()
+			c.outDone, c.out = true, nil
+			c.outMu.Unlock()
+			return true
+		}
+	}
+	if cap(buf) <= 4<<20 {
+		c.outMu.Lock()
+		c.spare = buf[:0]
+		c.outMu.Unlock()
+	}
+	return done
+}
+
+// flushOwn sends the replies the reader queued for its own connection
+// without waking the writer goroutine, unless the writer is busy.
+func (c *conn) flushOwn() {
+	c.outMu.Lock()
+	c.inline = false
+	c.outMu.Unlock()
+	if !c.wmu.TryLock() {
+		c.wakeWriter() // the writer is busy: it sends the rest
+		return
+	}
+	defer c.wmu.Unlock()
+	c.writeOutLocked()
+}
+
+// wakeWriter wakes the writer goroutine if it sleeps.
+func (c *conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -155,8 +197,21 @@ func (s *Server) serve(c *conn) {
 			s.readError(c, err)
 			break
 		}
+		c.outMu.Lock()
+		c.inline = true
+		c.outMu.Unlock()
 		if !s.handle(c, p) {
 			break
+		}
+		if rd.Buffered() == 0 {
+			c.flushOwn()
+		} else {
+			// More requests are buffered (or part of one, which may take
+			// a while): the writer sends these replies meanwhile.
+			c.outMu.Lock()
+			c.inline = false
+			c.outMu.Unlock()
+			c.wakeWriter()
 		}
 	}
 	s.mu.Lock()
