@@ -191,7 +191,7 @@ func (s *Server) lose(j *job) {
 	switch {
 	case j.canceled || (len(j.clients) == 0 && !j.bg):
 		s.freeDetached(j)
-	case s.cfg.JobRetries > 0 && j.retries >= s.cfg.JobRetries:
+	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
 		s.failClients(j)
 		s.freeDetached(j)

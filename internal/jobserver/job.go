@@ -25,20 +25,20 @@ type job struct {
 	ukey    string // key in fn.uniques; "" when the job does not coalesce
 	data    []byte
 	reducer string
-	prio    int
+	prio    int8
+	state   int8
 	bg      bool // submitted or joined by a background submit: never dropped for lack of clients
-	state   int
 
 	when  int64     // Unix seconds before which an epoch job does not run; 0 = now
 	sched *schedule // non-nil for a recurring SUBMIT_JOB_SCHED job
-	heapi int       // index in Server.timed while waiting; -1 otherwise
+	heapi int32     // index in Server.timed while waiting; -1 otherwise
 
 	prev, next *job // links in fn.queue[prio] while queued
 
 	worker   *conn       // holder while running
 	assignN  uint64      // bumped at each assignment, so a stale timeout is recognised
 	timer    timerHandle // CAN_DO_TIMEOUT timer while running, or nil
-	retries  int
+	retries  int32
 	num, den int64
 
 	clients  []*conn // attached foreground clients; one entry per submit

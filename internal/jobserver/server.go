@@ -154,7 +154,7 @@ func (s *Server) Serve(l net.Listener) error {
 				return ErrClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTemporary(err)) {
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.logWarn("accept failed; retrying", "err", err, "in", backoff)
 				select {
@@ -175,17 +175,13 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// errTemporary reports accept errors worth retrying (too many open files).
-func errTemporary(err error) error {
+// isTemporary reports whether an accept error is worth retrying (such as
+// running out of file descriptors), as net/http does.
+func isTemporary(err error) bool {
 	type temporary interface{ Temporary() bool }
 	var t temporary
-	if errors.As(err, &t) && t.Temporary() {
-		return err
-	}
-	return errNever
+	return errors.As(err, &t) && t.Temporary()
 }
-
-var errNever = errors.New("never")
 
 // isClosing reports whether Close or Shutdown has been called.
 func (s *Server) isClosing() bool {

@@ -76,14 +76,18 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		return
 	}
 	s.nextJob++
+	unique := key // shared with the key unless the key is a workload
+	if len(key) == 0 || key[0] == 0 {
+		unique = string(r.unique)
+	}
 	j := &job{
 		id:      s.nextJob,
 		fn:      f,
-		unique:  string(r.unique),
+		unique:  unique,
 		ukey:    key,
 		data:    append([]byte(nil), r.data...),
 		reducer: string(r.reducer),
-		prio:    prio,
+		prio:    int8(prio),
 		bg:      bg,
 		heapi:   -1,
 		sched:   r.sched,

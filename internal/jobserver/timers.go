@@ -14,11 +14,11 @@ func (h timedHeap) Less(a, b int) bool {
 }
 func (h timedHeap) Swap(a, b int) {
 	h[a], h[b] = h[b], h[a]
-	h[a].heapi, h[b].heapi = a, b
+	h[a].heapi, h[b].heapi = int32(a), int32(b)
 }
 func (h *timedHeap) Push(x any) {
 	j := x.(*job)
-	j.heapi = len(*h)
+	j.heapi = int32(len(*h))
 	*h = append(*h, j)
 }
 func (h *timedHeap) Pop() any {
@@ -42,7 +42,7 @@ func (s *Server) wait(j *job, when int64) {
 // unwait takes a waiting job out of the heap.
 func (s *Server) unwait(j *job) {
 	if j.heapi >= 0 {
-		heap.Remove(&s.timed, j.heapi)
+		heap.Remove(&s.timed, int(j.heapi))
 	}
 	j.fn.waiting--
 	s.armTimer()
