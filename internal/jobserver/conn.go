@@ -1,0 +1,268 @@
+package jobserver
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// readBufferSize is each connection's read buffer. Packets larger than it
+// are read into a separate buffer that the connection keeps for reuse.
+const readBufferSize = 16 << 10
+
+// writeTimeout bounds one write to a peer that has stopped reading: such a
+// peer loses its connection rather than holding buffers forever.
+const writeTimeout = 60 * time.Second
+
+// A conn is one client, worker or admin connection.
+//
+// Its reader runs in the goroutine of [Server.ServeConn] and handles every
+// request under Server.mu; its writer goroutine sends what the engine queued
+// in out, many packets per write call.
+type conn struct {
+	s  *Server
+	nc net.Conn
+	id int    // shown as the "fd" in the workers list
+	ip string // the peer's address without the port
+
+	// Guarded by Server.mu.
+	clientID   string
+	regs       []reg       // registrations in the order they came (duplicates kept)
+	funcs      []*function // distinct registered functions, for dispatch
+	rotor      int         // round-robin start in funcs
+	timeouts   map[*function]time.Duration
+	sleeping   bool         // sent PRE_SLEEP and found nothing
+	noopSent   bool         // has been NOOPed since its last grab
+	sleepGen   uint64       // bumped at each PRE_SLEEP, to spot stale sleeper entries
+	wokenFor   *function    // the function whose wake-up count this conn's NOOP took
+	exceptions bool         // OPTION_REQ exceptions
+	allYours   bool         // ALL_YOURS: assign directly instead of NOOP
+	grabType   wire.Type    // the last grab type, for ALL_YOURS assignments
+	holding    []*job       // jobs assigned to this connection
+	attached   map[*job]int // jobs this client waits on, with the number of attachments
+	gone       bool         // detached from the engine
+
+	// wmu is held for every write to nc, by the writer goroutine or by the
+	// reader sending its own replies inline; whoever holds it takes all of
+	// out, so packets keep their order.
+	wmu sync.Mutex
+
+	// Guarded by outMu.
+	outMu     sync.Mutex
+	out       []byte // encoded packets waiting for the writer
+	outDone   bool   // no more output: the writer exits once out is sent
+	overflown bool   // out passed the limit; the connection is being closed
+	inline    bool   // the reader is handling a request and sends its replies itself
+	spare     []byte // the writer's previous buffer, for reuse
+	wake      chan struct{}
+	writerEnd chan struct{}
+}
+
+// reg is one CAN_DO or CAN_DO_TIMEOUT registration.
+type reg struct {
+	fn      *function
+	timeout time.Duration // 0 = none
+}
+
+// send queues an encoded packet for c. It never blocks. Past the outbound
+// limit the connection is closed: see Config.MaxOutbound.
+func (c *conn) send(m wire.Magic, t wire.Type, args ...[]byte) {
+	c.outMu.Lock()
+	if c.outDone || c.overflown {
+		c.outMu.Unlock()
+		return
+	}
+	c.out, _ = wire.AppendPacket(c.out, m, t, args...)
+	c.flushLocked()
+}
+
+// sendRaw queues raw bytes (an admin reply) for c.
+func (c *conn) sendRaw(b []byte) {
+	c.outMu.Lock()
+	if c.outDone || c.overflown {
+		c.outMu.Unlock()
+		return
+	}
+	c.out = append(c.out, b...)
+	c.flushLocked()
+}
+
+// flushLocked wakes the writer and enforces the outbound limit; it unlocks
+// outMu.
+func (c *conn) flushLocked() {
+	if int64(len(c.out)) > c.s.cfg.MaxOutbound {
+		c.overflown = true
+		c.out = nil
+		c.outMu.Unlock()
+		c.s.logWarn("closing a connection that does not read its replies", "conn", c.id, "addr", c.ip)
+		c.nc.SetDeadline(time.Now())
+		return
+	}
+	inline := c.inline
+	c.outMu.Unlock()
+	if !inline {
+		c.wakeWriter()
+	}
+}
+
+// writeLoop sends queued output until the connection ends.
+func (c *conn) writeLoop() {
+	defer close(c.writerEnd)
+	for {
+		<-c.wake
+		if done := c.writeOut(); done {
+			return
+		}
+	}
+}
+
+// writeOut writes everything queued; it reports whether the output has
+// ended (closed, or a write failed).
+func (c *conn) writeOut() (done bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeOutLocked()
+}
+
+// writeOutLocked is writeOut with wmu held.
+func (c *conn) writeOutLocked() (done bool) {
+	c.outMu.Lock()
+	buf, done := c.out, c.outDone
+	c.out = c.spare[:0]
+	c.spare = nil
+	c.outMu.Unlock()
+	if len(buf) > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.nc.Write(buf); err != nil {
+			c.nc.SetReadDeadline(time.Now()) // make the reader notice
+			c.outMu.Lock()
+			c.outDone, c.out = true, nil
+			c.outMu.Unlock()
+			return true
+		}
+	}
+	if cap(buf) <= 4<<20 {
+		c.outMu.Lock()
+		c.spare = buf[:0]
+		c.outMu.Unlock()
+	}
+	return done
+}
+
+// flushOwn sends the replies the reader queued for its own connection
+// without waking the writer goroutine, unless the writer is busy.
+func (c *conn) flushOwn() {
+	c.outMu.Lock()
+	c.inline = false
+	c.outMu.Unlock()
+	if !c.wmu.TryLock() {
+		c.wakeWriter() // the writer is busy: it sends the rest
+		return
+	}
+	defer c.wmu.Unlock()
+	c.writeOutLocked()
+}
+
+// wakeWriter wakes the writer goroutine if it sleeps.
+func (c *conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// endOutput tells the writer to send what is queued and stop.
+func (c *conn) endOutput() {
+	c.outMu.Lock()
+	c.outDone = true
+	c.outMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// serve runs the read loop of c; it returns when the connection ends.
+func (s *Server) serve(c *conn) {
+	go c.writeLoop()
+	rd := wire.NewReaderSize(c.nc, readBufferSize)
+	rd.SetMaxPacketSize(s.cfg.MaxPacketSize)
+	for {
+		p, err := rd.Next()
+		if err != nil {
+			s.readError(c, err)
+			break
+		}
+		c.outMu.Lock()
+		c.inline = true
+		c.outMu.Unlock()
+		if !s.handle(c, p) {
+			break
+		}
+		if rd.Buffered() == 0 {
+			c.flushOwn()
+		} else {
+			// More requests are buffered (or part of one, which may take
+			// a while): the writer sends these replies meanwhile.
+			c.outMu.Lock()
+			c.inline = false
+			c.outMu.Unlock()
+			c.wakeWriter()
+		}
+	}
+	s.mu.Lock()
+	s.detach(c)
+	s.mu.Unlock()
+	c.endOutput()
+	select {
+	case <-c.writerEnd:
+	case <-time.After(writeTimeout):
+	}
+	c.nc.Close()
+	<-c.writerEnd
+}
+
+// readError answers a malformed stream with an ERROR packet (or an admin
+// ERR line) before the connection closes. Network errors and EOF close
+// silently.
+func (s *Server) readError(c *conn, err error) {
+	var pe *wire.ProtocolError
+	if !errors.As(err, &pe) {
+		return
+	}
+	s.logDebug("protocol error", "conn", c.id, "addr", c.ip, "err", err)
+	switch {
+	case errors.Is(pe.Err, io.ErrUnexpectedEOF):
+		return
+	case errors.Is(pe.Err, wire.ErrLineTooLong):
+		c.sendRaw([]byte("ERR INVALID_ARGUMENTS Line+too+long\r\n"))
+	case errors.Is(pe.Err, wire.ErrBadMagic):
+		c.send(wire.Res, wire.Error, []byte("INVALID_MAGIC"), []byte("Invalid packet magic"))
+	case errors.Is(pe.Err, wire.ErrUnknownType):
+		c.send(wire.Res, wire.Error, []byte("INVALID_COMMAND"), []byte("Unknown packet type"))
+	case errors.Is(pe.Err, wire.ErrTooLarge):
+		c.send(wire.Res, wire.Error, []byte("ARGUMENT_TOO_LARGE"), []byte("Packet larger than the server accepts"))
+	default:
+		c.send(wire.Res, wire.Error, []byte("INVALID_ARGUMENT"), []byte("Malformed packet"))
+	}
+}
+
+// peerIP returns the address part of a connection's remote address.
+func peerIP(nc net.Conn) string {
+	a := nc.RemoteAddr()
+	if a == nil {
+		return "-"
+	}
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil || h == "" {
+		return "-"
+	}
+	return h
+}

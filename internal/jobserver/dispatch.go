@@ -1,0 +1,380 @@
+package jobserver
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// enqueue puts j at the tail of its priority list and wakes a worker.
+func (s *Server) enqueue(j *job) {
+	j.state = stateQueued
+	j.fn.queue[j.prio].pushBack(j)
+	s.wakeFor(j.fn)
+}
+
+// wakeFor NOOPs sleeping workers of f until as many are awake as f has
+// queued jobs: one new job wakes one worker, not all of them. Sleepers are
+// woken in the order they went to sleep.
+func (s *Server) wakeFor(f *function) {
+	for f.woken < f.queued() && len(f.sleepers) > 0 {
+		e := f.sleepers[0]
+		f.sleepers[0] = sleeper{}
+		f.sleepers = f.sleepers[1:]
+		c := e.c
+		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen {
+			continue
+		}
+		if c.allYours && !s.draining {
+			// ALL_YOURS: the worker said it serves only this server, so the
+			// job goes to it directly, without a NOOP and a grab.
+			c.sleeping = false
+			if j := s.pick(c); j != nil {
+				s.assign(c, j, c.grabType)
+			}
+			continue
+		}
+		c.noopSent = true
+		c.wokenFor = f
+		f.woken++
+		c.send(wire.Res, wire.Noop)
+	}
+}
+
+// preSleep handles PRE_SLEEP: a NOOP at once when work is waiting (the
+// same rule as grab uses), otherwise the worker sleeps until a job comes.
+func (s *Server) preSleep(c *conn) {
+	c.sleeping = true
+	c.sleepGen++
+	if !s.draining {
+		for _, f := range c.funcs {
+			if f.queued() > 0 {
+				if !c.noopSent {
+					c.noopSent = true
+					c.wokenFor = f
+					f.woken++
+					c.send(wire.Res, wire.Noop)
+				}
+				return
+			}
+		}
+	}
+	for _, f := range c.funcs {
+		s.addSleeper(f, c)
+	}
+}
+
+// addSleeper records c as asleep on f, pruning stale entries now and then.
+func (s *Server) addSleeper(f *function, c *conn) {
+	if len(f.sleepers) > 2*f.workers+16 {
+		live := f.sleepers[:0]
+		for _, e := range f.sleepers {
+			if !e.c.gone && e.c.sleeping && !e.c.noopSent && e.gen == e.c.sleepGen {
+				live = append(live, e)
+			}
+		}
+		clear(f.sleepers[len(live):])
+		f.sleepers = live
+	}
+	f.sleepers = append(f.sleepers, sleeper{c: c, gen: c.sleepGen})
+}
+
+// unwake clears c's wake-up state after a grab or when it goes away, and
+// wakes another worker if the function it was woken for still has work.
+func (s *Server) unwake(c *conn) {
+	c.sleeping = false
+	c.noopSent = false
+	if f := c.wokenFor; f != nil {
+		c.wokenFor = nil
+		f.woken--
+		s.wakeFor(f)
+	}
+}
+
+// grab answers GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL.
+func (s *Server) grab(c *conn, t wire.Type) {
+	c.grabType = t
+	f := c.wokenFor
+	c.sleeping, c.noopSent, c.wokenFor = false, false, nil
+	if f != nil {
+		f.woken--
+	}
+	var j *job
+	if !s.draining {
+		j = s.pick(c)
+	}
+	if j == nil {
+		c.send(wire.Res, wire.NoJob)
+	} else {
+		s.assign(c, j, t)
+	}
+	if f != nil {
+		s.wakeFor(f)
+	}
+}
+
+// pick chooses c's next job as gearmand 2.0 does: the highest priority
+// first across all of c's functions; among functions with work at that
+// priority, round robin.
+func (s *Server) pick(c *conn) *job {
+	n := len(c.funcs)
+	for p := range nPrio {
+		for k := range n {
+			i := (c.rotor + k) % n
+			if j := c.funcs[i].queue[p].head; j != nil {
+				c.rotor = (i + 1) % n
+				return j
+			}
+		}
+	}
+	return nil
+}
+
+// assign hands queued job j to worker c.
+func (s *Server) assign(c *conn, j *job, t wire.Type) {
+	f := j.fn
+	f.queue[j.prio].remove(j)
+	j.state = stateRunning
+	j.worker = c
+	j.assignN++
+	f.running++
+	s.running++
+	c.holding = append(c.holding, j)
+	if d := c.timeouts[f]; d > 0 {
+		n := j.assignN
+		j.timer = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, n) })
+	}
+	h := s.appendHandle(s.hbuf[:0], j)
+	s.hbuf = h
+	switch {
+	case t == wire.GrabJob:
+		c.send(wire.Res, wire.JobAssign, h, []byte(f.name), j.data)
+	case t == wire.GrabJobAll && j.reducer != "":
+		c.send(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer), j.data)
+	default:
+		c.send(wire.Res, wire.JobAssignUniq, h, []byte(f.name), []byte(j.unique), j.data)
+	}
+}
+
+// release takes running job j back from its worker.
+func (s *Server) release(j *job) {
+	if j.timer != nil {
+		j.timer.Stop()
+		j.timer = nil
+	}
+	if c := j.worker; c != nil {
+		for i, x := range c.holding {
+			if x == j {
+				last := len(c.holding) - 1
+				c.holding[i] = c.holding[last]
+				c.holding[last] = nil
+				c.holding = c.holding[:last]
+				break
+			}
+		}
+	}
+	j.worker = nil
+	j.fn.running--
+	s.running--
+	s.checkDrained()
+}
+
+// lose handles a running job whose worker went away (disconnect, CANT_DO,
+// RESET_ABILITIES): it is queued again at the tail of its list, or fails
+// for its clients once Config.JobRetries attempts are used up. A foreground
+// job nobody waits for any more is dropped.
+func (s *Server) lose(j *job) {
+	s.release(j)
+	j.retries++
+	j.num, j.den = 0, 0
+	switch {
+	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.freeDetached(j)
+	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
+		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
+		s.failClients(j)
+		s.freeDetached(j)
+	default:
+		s.enqueue(j)
+	}
+}
+
+// freeDetached frees a job that is in no list, heap or worker.
+func (s *Server) freeDetached(j *job) {
+	j.state = -1
+	s.free(j)
+}
+
+// finish ends running job j after its result was forwarded. A scheduled
+// job waits for its next run instead of ending.
+func (s *Server) finish(j *job) {
+	s.release(j)
+	if j.sched != nil && !j.canceled {
+		j.num, j.den = 0, 0
+		s.detachClients(j)
+		s.wait(j, j.sched.next(s.clock.Now()))
+		return
+	}
+	j.state = -1
+	s.free(j)
+}
+
+// jobTimeout runs when a CAN_DO_TIMEOUT expires: the job fails for its
+// clients (WORK_FAIL), and a late result from the worker gets
+// JOB_NOT_FOUND. A scheduled job waits for its next run.
+func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || j.state != stateRunning || j.worker != c || j.assignN != n {
+		return
+	}
+	j.timer = nil
+	s.logWarn("job timed out", "handle", s.handleString(j), "function", j.fn.name, "worker", c.id)
+	s.failClients(j)
+	s.finish(j)
+}
+
+// work handles the WORK_* packets of a worker.
+func (s *Server) work(c *conn, p wire.Packet) {
+	j := s.lookup(p.Args[0])
+	if j == nil || j.state != stateRunning || j.worker != c {
+		switch p.Type {
+		case wire.WorkData, wire.WorkWarning:
+			c.sendError(errNoJobData)
+		case wire.WorkException:
+			c.sendError(errNoJobException)
+		default:
+			c.sendError(errNoJobResult)
+		}
+		return
+	}
+	switch p.Type {
+	case wire.WorkData, wire.WorkWarning:
+		s.toClients(j, p.Type, p.Args...)
+	case wire.WorkStatus:
+		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)
+		j.den, _ = strconv.ParseInt(string(p.Args[2]), 10, 64)
+		s.toClients(j, p.Type, p.Args...)
+	case wire.WorkComplete, wire.WorkFail:
+		s.toClients(j, p.Type, p.Args...)
+		s.finish(j)
+	case wire.WorkException:
+		for _, cl := range j.clients {
+			if cl.exceptions {
+				cl.send(wire.Res, wire.WorkException, p.Args...)
+			} else {
+				cl.send(wire.Res, wire.WorkFail, p.Args[0])
+			}
+		}
+		s.finish(j)
+	}
+}
+
+// canDo registers function name on c, with a job time limit when d > 0.
+func (s *Server) canDo(c *conn, name []byte, d time.Duration) {
+	f := s.fn(name)
+	c.regs = append(c.regs, reg{fn: f, timeout: d})
+	f.workers++
+	known := false
+	for _, g := range c.funcs {
+		if g == f {
+			known = true
+			break
+		}
+	}
+	if !known {
+		c.funcs = append(c.funcs, f)
+	}
+	if d > 0 {
+		if c.timeouts == nil {
+			c.timeouts = make(map[*function]time.Duration)
+		}
+		c.timeouts[f] = d
+	} else {
+		delete(c.timeouts, f)
+	}
+	if c.sleeping && !c.noopSent && !known {
+		s.addSleeper(f, c)
+		s.wakeFor(f)
+	}
+}
+
+// cantDo removes every registration of name from c and requeues the jobs
+// of that function c holds.
+func (s *Server) cantDo(c *conn, name []byte) {
+	f := s.funcs[string(name)]
+	if f == nil {
+		return
+	}
+	s.unregister(c, func(g *function) bool { return g == f })
+}
+
+// resetAbilities removes all of c's registrations and requeues its jobs.
+func (s *Server) resetAbilities(c *conn) {
+	s.unregister(c, func(*function) bool { return true })
+}
+
+// unregister drops c's registrations for which match reports true.
+func (s *Server) unregister(c *conn, match func(*function) bool) {
+	regs := c.regs[:0]
+	for _, r := range c.regs {
+		if match(r.fn) {
+			r.fn.workers--
+		} else {
+			regs = append(regs, r)
+		}
+	}
+	clear(c.regs[len(regs):])
+	c.regs = regs
+	funcs := c.funcs[:0]
+	for _, f := range c.funcs {
+		if match(f) {
+			delete(c.timeouts, f)
+		} else {
+			funcs = append(funcs, f)
+		}
+	}
+	clear(c.funcs[len(funcs):])
+	c.funcs = funcs
+	c.rotor = 0
+	for _, j := range append([]*job(nil), c.holding...) {
+		if match(j.fn) {
+			s.lose(j)
+		}
+	}
+}
+
+// detach removes a closed connection from the engine: its running jobs are
+// requeued, its registrations dropped, and the foreground jobs it alone
+// waited for and no worker has started are dropped.
+func (s *Server) detach(c *conn) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	delete(s.conns, c)
+	s.unregister(c, func(*function) bool { return true })
+	if f := c.wokenFor; f != nil {
+		c.wokenFor = nil
+		f.woken--
+		s.wakeFor(f)
+	}
+	for j := range c.attached {
+		kept := j.clients[:0]
+		for _, x := range j.clients {
+			if x != c {
+				kept = append(kept, x)
+			}
+		}
+		clear(j.clients[len(kept):])
+		j.clients = kept
+		if len(kept) == 0 && !j.bg && j.state != stateRunning {
+			s.free(j)
+		}
+	}
+	c.attached = nil
+}
+
+// itoa appends n in decimal to dst.
+func itoa(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }

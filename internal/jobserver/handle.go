@@ -1,0 +1,114 @@
+package jobserver
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// maxUnique is the longest unique id accepted (gearmand's limit, stored in
+// full here).
+const maxUnique = 64
+
+// maxClientID is where SET_CLIENT_ID values are cut, as gearmand does.
+const maxClientID = 127
+
+// Error bodies gearmand sends, by code and text.
+var (
+	errInvalidMagic   = [2][]byte{[]byte("INVALID_MAGIC"), []byte("Request magic expected")}
+	errNotExpected    = [2][]byte{[]byte("INVALID_COMMAND"), []byte("Command not expected")}
+	errUniqueTooLarge = [2][]byte{[]byte("ARGUMENT_TOO_LARGE"), []byte("Unique value too large")}
+	errQueueFull      = [2][]byte{[]byte("QUEUE_ERROR"), []byte("Job queue is full")}
+	errUnknownOption  = [2][]byte{[]byte("UNKNOWN_OPTION"), []byte("Server does not recognize given option")}
+	errNoJobData      = [2][]byte{[]byte("JOB_NOT_FOUND"), []byte("Job does not exist on server")}
+	errNoJobResult    = [2][]byte{[]byte("JOB_NOT_FOUND"), []byte("Job given in work result not found")}
+	errNoJobException = [2][]byte{[]byte("JOB_NOT_FOUND"), []byte("An exception was received for a job that does not exist")}
+	errShuttingDown   = [2][]byte{[]byte("SHUTDOWN_GRACEFUL"), []byte("Server is shutting down")}
+	errBadArgument    = [2][]byte{[]byte("INVALID_ARGUMENT"), []byte("Invalid argument")}
+)
+
+func (c *conn) sendError(e [2][]byte) { c.send(wire.Res, wire.Error, e[0], e[1]) }
+
+// handle handles one request from c; it returns false when the connection
+// must close.
+func (s *Server) handle(c *conn, p wire.Packet) bool {
+	if p.Magic == wire.Text {
+		return s.admin(c, p.Arg(0))
+	}
+	if p.Magic != wire.Req {
+		c.sendError(errInvalidMagic)
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.gone {
+		return false
+	}
+	switch p.Type {
+	case wire.EchoReq:
+		c.send(wire.Res, wire.EchoRes, p.Args[0])
+	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
+		wire.SubmitJobLow, wire.SubmitJobLowBg:
+		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[2]})
+	case wire.SubmitJobEpoch:
+		when, _ := strconv.ParseInt(string(p.Args[2]), 10, 64) // rubbish = 0 = now, as gearmand
+		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[3], when: when})
+	case wire.SubmitJobSched:
+		sc, err := parseSchedule(p.Args[2:7])
+		if err != nil {
+			c.send(wire.Res, wire.Error, errBadArgument[0], []byte(err.Error()))
+			return true
+		}
+		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[7], sched: sc})
+	case wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
+		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], reducer: p.Args[2], data: p.Args[4]})
+	case wire.GetStatus:
+		s.getStatus(c, p.Args[0])
+	case wire.GetStatusUnique:
+		s.getStatusUnique(c, p.Args[0])
+	case wire.OptionReq:
+		if bytes.EqualFold(p.Args[0], []byte("exceptions")) {
+			c.exceptions = true
+			c.send(wire.Res, wire.OptionRes, p.Args[0])
+		} else {
+			c.sendError(errUnknownOption)
+		}
+	case wire.SetClientID:
+		id := p.Args[0]
+		if len(id) > maxClientID {
+			id = id[:maxClientID]
+		}
+		if len(id) == 0 {
+			c.clientID = "-"
+		} else {
+			c.clientID = string(id)
+		}
+	case wire.CanDo:
+		s.canDo(c, p.Args[0], 0)
+	case wire.CanDoTimeout:
+		ms, _ := strconv.ParseInt(string(p.Args[1]), 10, 64)
+		var d time.Duration
+		if ms > 0 {
+			d = time.Duration(max(ms, 1000)) * time.Millisecond
+		}
+		s.canDo(c, p.Args[0], d)
+	case wire.CantDo:
+		s.cantDo(c, p.Args[0])
+	case wire.ResetAbilities:
+		s.resetAbilities(c)
+	case wire.PreSleep:
+		s.preSleep(c)
+	case wire.GrabJob, wire.GrabJobUniq, wire.GrabJobAll:
+		s.grab(c, p.Type)
+	case wire.AllYours:
+		c.allYours = true
+	case wire.WorkData, wire.WorkWarning, wire.WorkStatus, wire.WorkComplete,
+		wire.WorkFail, wire.WorkException:
+		s.work(c, p)
+	default: // a response-only type
+		c.sendError(errNotExpected)
+	}
+	return true
+}

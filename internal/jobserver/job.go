@@ -1,0 +1,146 @@
+package jobserver
+
+import "strconv"
+
+// Priority levels, in the order a worker is served.
+const (
+	prioHigh = iota
+	prioNormal
+	prioLow
+	nPrio
+)
+
+// Job states.
+const (
+	stateQueued  = iota // in its function's priority list
+	stateWaiting        // an epoch or scheduled job whose time has not come
+	stateRunning        // assigned to a worker
+)
+
+// A job is one unit of work. Every field is guarded by Server.mu.
+type job struct {
+	id      uint64 // the handle is Config.HandlePrefix + ":" + id
+	fn      *function
+	unique  string // as submitted ("" = none)
+	ukey    string // key in fn.uniques; "" when the job does not coalesce
+	data    []byte
+	reducer string
+	prio    int8
+	state   int8
+	bg      bool // submitted or joined by a background submit: never dropped for lack of clients
+
+	when  int64     // Unix seconds before which an epoch job does not run; 0 = now
+	sched *schedule // non-nil for a recurring SUBMIT_JOB_SCHED job
+	heapi int32     // index in Server.timed while waiting; -1 otherwise
+
+	prev, next *job // links in fn.queue[prio] while queued
+
+	worker   *conn       // holder while running
+	assignN  uint64      // bumped at each assignment, so a stale timeout is recognised
+	timer    timerHandle // CAN_DO_TIMEOUT timer while running, or nil
+	retries  int32
+	num, den int64
+
+	clients  []*conn // attached foreground clients; one entry per submit
+	canceled bool    // cancelled by the admin while running: results go nowhere
+}
+
+// timerHandle is the part of clock.Timer the engine uses.
+type timerHandle interface{ Stop() bool }
+
+// appendHandle appends the job's handle to dst.
+func (s *Server) appendHandle(dst []byte, j *job) []byte {
+	dst = append(dst, s.prefix...)
+	return strconv.AppendUint(dst, j.id, 10)
+}
+
+// handleString returns the job's handle as a string.
+func (s *Server) handleString(j *job) string { return string(s.appendHandle(nil, j)) }
+
+// lookup finds a live job by handle, or returns nil.
+func (s *Server) lookup(h []byte) *job {
+	if len(h) <= len(s.prefix) || string(h[:len(s.prefix)]) != s.prefix {
+		return nil
+	}
+	digits := h[len(s.prefix):]
+	if len(digits) > 1 && digits[0] == '0' {
+		return nil
+	}
+	id, err := strconv.ParseUint(string(digits), 10, 64)
+	if err != nil {
+		return nil
+	}
+	return s.jobs[id]
+}
+
+// jobList is an intrusive FIFO of queued jobs.
+type jobList struct {
+	head, tail *job
+	n          int
+}
+
+func (l *jobList) pushBack(j *job) {
+	j.prev, j.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = j
+	} else {
+		l.head = j
+	}
+	l.tail = j
+	l.n++
+}
+
+func (l *jobList) remove(j *job) {
+	if j.prev != nil {
+		j.prev.next = j.next
+	} else {
+		l.head = j.next
+	}
+	if j.next != nil {
+		j.next.prev = j.prev
+	} else {
+		l.tail = j.prev
+	}
+	j.prev, j.next = nil, nil
+	l.n--
+}
+
+// A function is everything the server knows about one function name.
+// Every field is guarded by Server.mu.
+type function struct {
+	name     string
+	queue    [nPrio]jobList
+	total    int // jobs of this function in any state, running included
+	running  int
+	waiting  int             // epoch and scheduled jobs whose time has not come
+	workers  int             // registrations, duplicates included
+	uniques  map[string]*job // coalescing key -> job
+	maxQueue [nPrio]int      // 0 = no limit
+	sleepers []sleeper       // workers asleep on this function, oldest first (lazily pruned)
+	woken    int             // sleepers NOOPed for this function that have not grabbed yet
+}
+
+// sleeper is an entry of function.sleepers; it is stale when the
+// connection's sleep generation has moved on.
+type sleeper struct {
+	c   *conn
+	gen uint64
+}
+
+// queued returns the number of jobs waiting in the function's lists.
+func (f *function) queued() int {
+	return f.queue[0].n + f.queue[1].n + f.queue[2].n
+}
+
+// fn returns the function called name, creating it.
+func (s *Server) fn(name []byte) *function {
+	if f := s.funcs[string(name)]; f != nil {
+		return f
+	}
+	f := &function{name: string(name), uniques: make(map[string]*job), maxQueue: s.defaultMaxQueue}
+	s.funcs[f.name] = f
+	return f
+}
+
+// unixNow returns the clock's time in Unix seconds.
+func (s *Server) unixNow() int64 { return s.clock.Now().Unix() }

@@ -1,0 +1,343 @@
+// Package jobserver is the engine of the Gearman job server that package
+// gearman exposes as gearman.Server.
+//
+// # Design
+//
+// All job, function and worker state lives in one [Server] guarded by one
+// mutex, held for the handling of a single request (a few microseconds).
+// Each connection has a reader (the goroutine of [Server.ServeConn]) that
+// decodes a request and handles it under the mutex, and a writer goroutine
+// that sends the connection's queued replies, many packets per write call.
+// Handling a request only appends to the outbound buffers of the connections
+// concerned; it never waits on a socket, so one slow peer never stalls
+// another. A connection whose outbound buffer grows past
+// [Config.MaxOutbound] (a peer that stopped reading) is closed.
+//
+// Dispatch never scans jobs: every function keeps one FIFO list per
+// priority, a worker's grab looks at the heads of the lists of its own
+// functions, and a new job wakes one sleeping worker that can run it.
+package jobserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/internal/clock"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// Config is the server's configuration; zero fields take the defaults
+// [New] documents.
+type Config struct {
+	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
+	MaxPacketSize         int64  // default wire.DefaultMaxPacketSize
+	MaxConnections        int    // 0 = no limit
+	MaxOutbound           int64  // per-connection queued output; default 2*MaxPacketSize + 16 MiB
+	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
+	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
+	Exceptions            bool   // OPTION exceptions on for every connection
+	EnableShutdownCommand bool   // accept the admin shutdown command
+	Version               string // default "1.1.20-gogearman"
+	Verbose               string // level name for the admin verbose command; default from Logger
+	TLSConfig             *tls.Config
+	Logger                *slog.Logger // nil = silent
+	Clock                 clock.Clock  // nil = the real clock
+}
+
+// ErrClosed is returned by Serve after Close or Shutdown.
+var ErrClosed = errors.New("gearman: server closed")
+
+// Server is the job server engine. Its methods are safe for concurrent use.
+type Server struct {
+	cfg             Config
+	prefix          string // HandlePrefix + ":"
+	clock           clock.Clock
+	log             *slog.Logger
+	defaultMaxQueue [nPrio]int
+
+	wg sync.WaitGroup // every goroutine the server started or is running in
+
+	mu        sync.Mutex
+	funcs     map[string]*function      // guarded by mu
+	jobs      map[uint64]*job           // guarded by mu; live jobs by id
+	nextJob   uint64                    // guarded by mu
+	conns     map[*conn]struct{}        // guarded by mu
+	nextConn  int                       // guarded by mu
+	running   int                       // guarded by mu; jobs held by workers
+	timed     timedHeap                 // guarded by mu; epoch and scheduled jobs waiting for their time
+	timer     timerHandle               // guarded by mu; fires at timed[0]'s time
+	timerAt   int64                     // guarded by mu
+	listeners map[net.Listener]struct{} // guarded by mu
+	hbuf      []byte                    // guarded by mu; scratch space for handles
+	draining  bool                      // guarded by mu; Shutdown called: no new assignments
+	drained   chan struct{}             // guarded by mu; closed when draining and running == 0
+	closed    bool                      // guarded by mu
+	closedCh  chan struct{}
+}
+
+// New returns a server with cfg's defaults filled in.
+func New(cfg Config) *Server {
+	if cfg.HandlePrefix == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		cfg.HandlePrefix = "H:" + host
+	}
+	if cfg.MaxPacketSize <= 0 {
+		cfg.MaxPacketSize = wire.DefaultMaxPacketSize
+	}
+	if cfg.MaxOutbound <= 0 {
+		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20
+	}
+	if cfg.Version == "" {
+		cfg.Version = "1.1.20-gogearman"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(discardHandler{})
+	}
+	if cfg.Verbose == "" {
+		cfg.Verbose = levelName(log)
+	}
+	s := &Server{
+		cfg:       cfg,
+		prefix:    cfg.HandlePrefix + ":",
+		clock:     cfg.Clock,
+		log:       log,
+		funcs:     make(map[string]*function),
+		jobs:      make(map[uint64]*job),
+		conns:     make(map[*conn]struct{}),
+		nextConn:  32,
+		listeners: make(map[net.Listener]struct{}),
+		closedCh:  make(chan struct{}),
+	}
+	if cfg.MaxQueue > 0 {
+		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}
+	}
+	return s
+}
+
+// Serve accepts connections on l until Close or Shutdown, then returns
+// ErrClosed. Other accept errors end it and are returned.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed || s.draining {
+		s.mu.Unlock()
+		l.Close()
+		return ErrClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logWarn("accept failed; retrying", "err", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.closedCh:
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if s.cfg.TLSConfig != nil {
+			nc = tls.Server(nc, s.cfg.TLSConfig)
+		}
+		if c := s.admit(nc); c != nil {
+			go s.serveAdmitted(c)
+		}
+	}
+}
+
+// isTemporary reports whether an accept error is worth retrying (such as
+// running out of file descriptors), as net/http does.
+func isTemporary(err error) bool {
+	type temporary interface{ Temporary() bool }
+	var t temporary
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// isClosing reports whether Close or Shutdown has been called.
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.draining
+}
+
+// ServeConn serves one connection until it ends, and closes it. After Close
+// it closes nc at once.
+func (s *Server) ServeConn(nc net.Conn) {
+	if c := s.admit(nc); c != nil {
+		s.serveAdmitted(c)
+	}
+}
+
+// admit registers nc, or closes it and returns nil when the server is
+// closed or full.
+func (s *Server) admit(nc net.Conn) *conn {
+	s.mu.Lock()
+	if s.closed || (s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections) {
+		full := !s.closed
+		s.mu.Unlock()
+		if full {
+			s.logWarn("connection refused: MaxConnections reached", "addr", nc.RemoteAddr())
+		}
+		nc.Close()
+		return nil
+	}
+	s.nextConn++
+	c := &conn{
+		s: s, nc: nc, id: s.nextConn, ip: peerIP(nc), clientID: "-",
+		exceptions: s.cfg.Exceptions,
+		wake:       make(chan struct{}, 1),
+		writerEnd:  make(chan struct{}),
+		grabType:   wire.GrabJob,
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	return c
+}
+
+// serveAdmitted serves a connection that admit registered.
+func (s *Server) serveAdmitted(c *conn) {
+	defer s.wg.Done()
+	s.logDebug("connection opened", "conn", c.id, "addr", c.ip)
+	s.serve(c)
+	s.logDebug("connection closed", "conn", c.id, "addr", c.ip)
+}
+
+// Close closes every listener and connection at once and returns when every
+// goroutine of the server has ended. Jobs in memory are lost.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.closedCh)
+		for l := range s.listeners {
+			l.Close()
+		}
+		for c := range s.conns {
+			c.nc.SetDeadline(time.Now())
+			c.nc.Close()
+		}
+		if s.timer != nil {
+			s.timer.Stop()
+			s.timer = nil
+		}
+		for _, j := range s.jobs {
+			if j.timer != nil {
+				j.timer.Stop()
+				j.timer = nil
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// Shutdown closes the listeners, stops handing out jobs, waits until no job
+// is running or ctx ends, then closes like Close. It returns ctx's error if
+// ctx ended first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.draining && !s.closed {
+		s.draining = true
+		s.drained = make(chan struct{})
+		for l := range s.listeners {
+			l.Close()
+		}
+		s.checkDrained()
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	var err error
+	if drained != nil {
+		select {
+		case <-drained:
+			s.flushAll(ctx)
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-s.closedCh:
+		}
+	}
+	s.Close()
+	return err
+}
+
+// flushAll lets every connection's writer send what is queued (the last
+// results), until ctx ends or a few seconds pass.
+func (s *Server) flushAll(ctx context.Context) {
+	s.mu.Lock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	limit := time.NewTimer(5 * time.Second)
+	defer limit.Stop()
+	for _, c := range cs {
+		c.endOutput()
+	}
+	for _, c := range cs {
+		select {
+		case <-c.writerEnd:
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			return
+		}
+	}
+}
+
+// checkDrained closes drained once a draining server runs no job.
+func (s *Server) checkDrained() {
+	if s.draining && s.running == 0 && s.drained != nil {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+}
+
+// Addrs returns the addresses of the listeners being served.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Closing reports whether Close or Shutdown has been called.
+func (s *Server) Closing() bool { return s.isClosing() }

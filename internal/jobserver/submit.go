@@ -1,0 +1,217 @@
+package jobserver
+
+import (
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// submitReq is a decoded SUBMIT_* request. Its slices alias the read buffer.
+type submitReq struct {
+	fn, unique, data, reducer []byte
+	when                      int64     // SUBMIT_JOB_EPOCH's time
+	sched                     *schedule // SUBMIT_JOB_SCHED's spec
+}
+
+// submitKind returns the priority of a submit type and whether it is
+// background.
+func submitKind(t wire.Type) (prio int, bg bool) {
+	switch t {
+	case wire.SubmitJob, wire.SubmitReduceJob:
+		return prioNormal, false
+	case wire.SubmitJobBg, wire.SubmitJobEpoch, wire.SubmitJobSched, wire.SubmitReduceJobBackground:
+		return prioNormal, true
+	case wire.SubmitJobHigh:
+		return prioHigh, false
+	case wire.SubmitJobHighBg:
+		return prioHigh, true
+	case wire.SubmitJobLow:
+		return prioLow, false
+	default: // SubmitJobLowBg
+		return prioLow, true
+	}
+}
+
+// uniqueKey returns the coalescing key of a unique id: none for an empty
+// one, and for gearmand's "-" the workload itself (keys from "-" start with
+// a NUL, which a real unique cannot hold).
+func uniqueKey(unique, data []byte) string {
+	switch {
+	case len(unique) == 0:
+		return ""
+	case len(unique) == 1 && unique[0] == '-':
+		if len(data) == 0 {
+			return ""
+		}
+		return "\x00" + string(data)
+	}
+	return string(unique)
+}
+
+// submit creates a job, or attaches the request to the job with the same
+// unique id, and answers JOB_CREATED or ERROR.
+func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
+	if s.draining {
+		c.sendError(errShuttingDown)
+		return
+	}
+	if len(r.unique) > maxUnique {
+		c.sendError(errUniqueTooLarge)
+		return
+	}
+	prio, bg := submitKind(t)
+	f := s.fn(r.fn)
+	key := uniqueKey(r.unique, r.data)
+	if key != "" {
+		if j := f.uniques[key]; j != nil {
+			if bg {
+				j.bg = true
+			} else {
+				s.attach(c, j)
+			}
+			s.replyCreated(c, j)
+			return
+		}
+	}
+	if lim := f.maxQueue[prio]; lim > 0 && f.total >= lim {
+		c.sendError(errQueueFull)
+		return
+	}
+	s.nextJob++
+	unique := key // shared with the key unless the key is a workload
+	if len(key) == 0 || key[0] == 0 {
+		unique = string(r.unique)
+	}
+	j := &job{
+		id:      s.nextJob,
+		fn:      f,
+		unique:  unique,
+		ukey:    key,
+		data:    append([]byte(nil), r.data...),
+		reducer: string(r.reducer),
+		prio:    int8(prio),
+		bg:      bg,
+		heapi:   -1,
+		sched:   r.sched,
+	}
+	s.jobs[j.id] = j
+	f.total++
+	if key != "" {
+		f.uniques[key] = j
+	}
+	if !bg {
+		s.attach(c, j)
+	}
+	s.replyCreated(c, j)
+	switch {
+	case j.sched != nil:
+		s.wait(j, j.sched.next(s.clock.Now()))
+	case r.when > s.unixNow():
+		s.wait(j, r.when)
+	default:
+		s.enqueue(j)
+	}
+}
+
+// replyCreated sends JOB_CREATED for j to c.
+func (s *Server) replyCreated(c *conn, j *job) {
+	s.hbuf = s.appendHandle(s.hbuf[:0], j)
+	c.send(wire.Res, wire.JobCreated, s.hbuf)
+}
+
+// attach makes c one more client of j.
+func (s *Server) attach(c *conn, j *job) {
+	j.clients = append(j.clients, c)
+	if c.attached == nil {
+		c.attached = make(map[*job]int)
+	}
+	c.attached[j]++
+}
+
+// toClients sends a packet about j to each attached client.
+func (s *Server) toClients(j *job, t wire.Type, args ...[]byte) {
+	for _, c := range j.clients {
+		c.send(wire.Res, t, args...)
+	}
+}
+
+// failClients sends WORK_FAIL for j to its clients.
+func (s *Server) failClients(j *job) {
+	if len(j.clients) == 0 {
+		return
+	}
+	s.hbuf = s.appendHandle(s.hbuf[:0], j)
+	s.toClients(j, wire.WorkFail, s.hbuf)
+}
+
+// free forgets j wherever it is.
+func (s *Server) free(j *job) {
+	f := j.fn
+	switch j.state {
+	case stateQueued:
+		f.queue[j.prio].remove(j)
+	case stateWaiting:
+		s.unwait(j)
+	case stateRunning:
+		s.release(j)
+	}
+	delete(s.jobs, j.id)
+	f.total--
+	if j.ukey != "" && f.uniques[j.ukey] == j {
+		delete(f.uniques, j.ukey)
+	}
+	s.detachClients(j)
+}
+
+// detachClients removes every client of j.
+func (s *Server) detachClients(j *job) {
+	for _, c := range j.clients {
+		if n := c.attached[j]; n > 1 {
+			c.attached[j] = n - 1
+		} else {
+			delete(c.attached, j)
+		}
+	}
+	j.clients = nil
+}
+
+// getStatus answers GET_STATUS.
+func (s *Server) getStatus(c *conn, h []byte) {
+	j := s.lookup(h)
+	if j == nil {
+		c.send(wire.Res, wire.StatusRes, h, zero, zero, zero, zero)
+		return
+	}
+	known, running := one, zero
+	if j.state == stateRunning {
+		running = one
+	}
+	var nb, db [20]byte
+	c.send(wire.Res, wire.StatusRes, h, known, running, itoa(nb[:0], j.num), itoa(db[:0], j.den))
+}
+
+// getStatusUnique answers GET_STATUS_UNIQUE. Like gearmand it looks the
+// unique id up under every function and reports the first job found.
+func (s *Server) getStatusUnique(c *conn, u []byte) {
+	var j *job
+	if len(u) > 0 {
+		for _, f := range s.funcs {
+			if j = f.uniques[string(u)]; j != nil {
+				break
+			}
+		}
+	}
+	if j == nil {
+		c.send(wire.Res, wire.StatusResUnique, u, zero, zero, zero, zero, zero)
+		return
+	}
+	running := zero
+	if j.state == stateRunning {
+		running = one
+	}
+	var nb, db, cb [20]byte
+	c.send(wire.Res, wire.StatusResUnique, u, one, running, itoa(nb[:0], j.num), itoa(db[:0], j.den), itoa(cb[:0], int64(len(j.clients))))
+}
+
+var (
+	zero = []byte("0")
+	one  = []byte("1")
+)

@@ -1,0 +1,174 @@
+package gearman
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/seed749d6d6d/gearman/internal/clock"
+	"github.com/seed749d6d6d/gearman/internal/jobserver"
+	"github.com/seed749d6d6d/gearman/internal/srvhook"
+)
+
+// Server is a Gearman job server. It speaks the binary protocol and the admin
+// text protocol of gearmand 1.1 on the same port, so gearmand's own clients,
+// workers and gearadmin work with it unchanged.
+//
+// The zero value is a valid configuration: it serves on 127.0.0.1:4730. The
+// configuration fields must not be modified after the first call of any
+// method. A Server is safe for concurrent use.
+//
+// # Semantics
+//
+// Jobs live in memory only. Within one function and priority, jobs run in
+// submission order; a worker is served HIGH before NORMAL before LOW across
+// all its functions, taking turns between functions at one level (gearmand
+// 2.0's rule). A foreground submit whose unique id matches a queued or
+// running job of the same function attaches to it; a background one is not
+// queued twice. A new job wakes one sleeping worker that can run it (no
+// thundering herd).
+//
+// A worker that disconnects (or sends CANT_DO or RESET_ABILITIES) while
+// holding a job has the job queued again, up to [Server.JobRetries]
+// attempts. A job that passes its worker's CAN_DO_TIMEOUT (in milliseconds,
+// at least 1000) fails at once: its clients get WORK_FAIL and a late result
+// gets ERROR JOB_NOT_FOUND. A client that disconnects drops its foreground
+// jobs that no worker has started and no other client waits for.
+//
+// # Memory
+//
+// Each connection has its own outbound buffer, so a slow reader never stalls
+// another connection. A connection whose unsent output exceeds twice
+// MaxPacketSize plus 16 MiB (a peer that stopped reading) is closed.
+// A request larger than MaxPacketSize is answered with ERROR and closes the
+// connection.
+type Server struct {
+	// Addr is the TCP address ListenAndServe listens on.
+	// Default "127.0.0.1:4730".
+	Addr string
+
+	// TLSConfig, when set, makes every connection TLS (gearmand's --ssl).
+	TLSConfig *tls.Config
+
+	// MaxPacketSize caps the body of one packet a peer may send.
+	// Default 64 MiB.
+	MaxPacketSize int64
+
+	// MaxConnections caps the open connections; a connection past the cap
+	// is closed at once. Default 0: no limit.
+	MaxConnections int
+
+	// MaxQueue is the initial limit on the jobs (queued and running) of each
+	// function, for every priority, as the admin command "maxqueue F N"
+	// sets it. Default 0: no limit.
+	MaxQueue int
+
+	// JobRetries is how many attempts a job gets when its workers disconnect
+	// while running it: 0 (the default) means no limit, as in gearmand 1.1;
+	// N > 0 fails the job (WORK_FAIL to its clients) when its N-th attempt
+	// is lost.
+	JobRetries int
+
+	// HandlePrefix is the part of job handles before ":<number>".
+	// Default "H:" followed by the host name, as gearmand.
+	HandlePrefix string
+
+	// Exceptions turns the "exceptions" option on for every connection
+	// (gearmand's --exceptions). Otherwise a client gets WORK_EXCEPTION only
+	// after OPTION_REQ exceptions, and WORK_FAIL in its place before.
+	Exceptions bool
+
+	// EnableShutdownCommand makes the admin commands "shutdown" and
+	// "shutdown graceful" work, as in gearmand before 1.1.15. Default off:
+	// they get gearmand's unknown-command error, since anyone who can reach
+	// the port could stop the server.
+	EnableShutdownCommand bool
+
+	// Version is the answer to the admin command "version".
+	// Default "1.1.20-gogearman".
+	Version string
+
+	// Logger receives the server's log. Default nil: no logging. The admin
+	// command "verbose" reports the most detailed level it has enabled.
+	Logger *slog.Logger
+
+	srvOnce   sync.Once
+	srvEngine *jobserver.Server
+	srvClock  clock.Clock // set through srvhook by tests
+}
+
+func init() {
+	srvhook.SetClock = func(s any, c clock.Clock) { s.(*Server).srvClock = c }
+}
+
+// srv returns the engine, building it at first use.
+func (s *Server) srv() *jobserver.Server {
+	s.srvOnce.Do(func() {
+		s.srvEngine = jobserver.New(jobserver.Config{
+			HandlePrefix:          s.HandlePrefix,
+			MaxPacketSize:         s.MaxPacketSize,
+			MaxConnections:        s.MaxConnections,
+			MaxQueue:              s.MaxQueue,
+			JobRetries:            s.JobRetries,
+			Exceptions:            s.Exceptions,
+			EnableShutdownCommand: s.EnableShutdownCommand,
+			Version:               s.Version,
+			TLSConfig:             s.TLSConfig,
+			Logger:                s.Logger,
+			Clock:                 s.srvClock,
+		})
+	})
+	return s.srvEngine
+}
+
+// ListenAndServe listens on [Server.Addr] and serves until
+// [Server.Shutdown] or [Server.Close], then returns [ErrServerClosed].
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = "127.0.0.1:4730"
+	}
+	if s.srv().Closing() {
+		return ErrServerClosed
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve accepts connections on l and serves each in its own goroutines. It
+// returns [ErrServerClosed] after [Server.Shutdown] or [Server.Close], or
+// the listener's error. Serve closes l when it returns. It may be called for
+// several listeners.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv().Serve(l)
+	if errors.Is(err, jobserver.ErrClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// ServeConn serves one connection that the caller accepted (or made with an
+// in-memory transport) until it ends, and closes it. It blocks; call it in a
+// goroutine of your own. [Server.Close] ends it. TLSConfig does not apply.
+func (s *Server) ServeConn(c net.Conn) { s.srv().ServeConn(c) }
+
+// Shutdown stops accepting connections and stops handing out jobs (new
+// submits get ERROR SHUTDOWN_GRACEFUL), waits until every running job has
+// ended or ctx is done, then closes like [Server.Close]. It returns ctx's
+// error if ctx ended first. Queued jobs are lost.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv().Shutdown(ctx) }
+
+// Close closes every listener and connection at once and returns after
+// every goroutine of the server has ended. Jobs in memory are lost. Close is
+// idempotent.
+func (s *Server) Close() error { return s.srv().Close() }
+
+// Addrs returns the addresses of the listeners being served, for a server
+// started on port 0.
+func (s *Server) Addrs() []net.Addr { return s.srv().Addrs() }

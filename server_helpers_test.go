@@ -1,0 +1,67 @@
+package gearman_test
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/clock"
+	"github.com/seed749d6d6d/gearman/internal/srvhook"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// srvStart serves s on a loopback port and returns its address; the
+// cleanup closes it and checks that Serve returned ErrServerClosed.
+func srvStart(t *testing.T, s *gearman.Server) string {
+	t.Helper()
+	if s.HandlePrefix == "" {
+		s.HandlePrefix = "H:test"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	t.Cleanup(func() {
+		s.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, gearman.ErrServerClosed) {
+				t.Errorf("Serve returned %v; want ErrServerClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("Serve did not return after Close")
+		}
+	})
+	return l.Addr().String()
+}
+
+// srvFakeClock gives s a fake clock starting at start.
+func srvFakeClock(s *gearman.Server, start time.Time) *clock.Fake {
+	c := clock.NewFake(start)
+	srvhook.SetClock(s, c)
+	return c
+}
+
+// srvWorker connects a worker that registers fns and goes to sleep.
+func srvWorker(t *testing.T, addr string, fns ...string) *wiretest.Peer {
+	t.Helper()
+	w := wiretest.Dial(t, addr)
+	for _, f := range fns {
+		w.Send(wire.CanDo, f)
+	}
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.NoJob)
+	w.Send(wire.PreSleep)
+	return w
+}
+
+// srvSync makes sure the server has handled everything p sent before.
+func srvSync(p *wiretest.Peer) {
+	p.Send(wire.EchoReq, "sync")
+	p.Expect(wire.EchoRes, "sync")
+}
