@@ -445,16 +445,11 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 	return nil
 }
 
-// abandon drops a client task whose context ended.
+// abandon drops a client task whose context ended. The task stays in its
+// route, as a sink for its copy of each packet, until the job's last packet:
+// the server sends a packet once for each task on a shared handle, and a live
+// task must not get an abandoned one's copy too.
 func (c *Conn) abandon(t *Task, err error) {
-	c.mu.Lock()
-	if rt := c.routes[t.Handle()]; rt != nil {
-		rt.remove(t)
-		if len(rt.tasks) == 0 {
-			delete(c.routes, t.Handle())
-		}
-	}
-	c.mu.Unlock()
 	t.abandon(err)
 }
 

@@ -136,11 +136,8 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(nil)
 		return nil
 	}
-	select {
-	case <-t.done: // abandoned before the server answered
-		return nil
-	default:
-	}
+	// A task abandoned before the server answered still takes its route:
+	// see abandon.
 	c.mu.Lock()
 	rt := c.routes[h]
 	if rt == nil {

@@ -331,6 +331,69 @@ func TestScriptSharedHandle(t *testing.T) {
 	barrier(t, c, p)
 }
 
+// Regression: abandoning one of two tasks on a shared handle gave the other
+// task both copies of every later packet.
+func TestScriptSharedHandleAbandon(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	ctx := testCtx(t)
+	job := gearman.Job{Func: "f", Unique: "u"}
+	actx, cancel := context.WithCancel(ctx)
+	a := submitScripted(t, actx, c, p, job, "H:1")
+	b := submitScripted(t, ctx, c, p, job, "H:1")
+	cancel()
+	<-a.Done()
+	for range 2 {
+		p.Send(wire.WorkData, "H:1", "ab")
+	}
+	for range 2 {
+		p.Send(wire.WorkComplete, "H:1", "cd")
+	}
+	if got, err := b.Result(ctx); err != nil || string(got) != "abcd" {
+		t.Fatalf("result %q, %v; want abcd", got, err)
+	}
+	if err := a.Err(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned task: %v", err)
+	}
+	// Then a third task on the same handle, which the server creates anew.
+	d := submitScripted(t, ctx, c, p, job, "H:1")
+	p.Send(wire.WorkComplete, "H:1", "e")
+	if got, err := d.Result(ctx); err != nil || string(got) != "e" {
+		t.Fatalf("result %q, %v; want e", got, err)
+	}
+}
+
+// Regression: a task abandoned before its JOB_CREATED arrived was left out
+// of the route, so the other task on the handle got its copies.
+func TestScriptSharedHandleAbandonBeforeCreated(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	ctx := testCtx(t)
+	job := gearman.Job{Func: "f", Unique: "u"}
+	actx, cancel := context.WithCancel(ctx)
+	ach := submitAsync(actx, c, job)
+	p.Expect(wire.SubmitJob)
+	cancel()
+	if s := <-ach; !errors.Is(s.err, context.Canceled) {
+		t.Fatalf("abandoned submit: %v, %v", s.task, s.err)
+	}
+	bch := submitAsync(ctx, c, job)
+	p.Expect(wire.SubmitJob)
+	p.Send(wire.JobCreated, "H:1") // for the abandoned task
+	p.Send(wire.JobCreated, "H:1")
+	b := <-bch
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	for range 2 {
+		p.Send(wire.WorkData, "H:1", "ab")
+	}
+	for range 2 {
+		p.Send(wire.WorkComplete, "H:1", "cd")
+	}
+	if got, err := b.task.Result(ctx); err != nil || string(got) != "abcd" {
+		t.Fatalf("result %q, %v; want abcd", got, err)
+	}
+}
+
 func TestScriptOptionRefused(t *testing.T) {
 	c, p := scriptConn(t, nil, false)
 	if c.Exceptions() {
