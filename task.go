@@ -279,32 +279,38 @@ func (t *Task) setHandle(h string) {
 // finish ends the job with err (nil for success): the result stream ends,
 // Done is closed. Only the first call counts.
 func (t *Task) finish(err error) {
-	t.doneOnce.Do(func() {
-		t.err = err
-		if err == nil {
-			t.in.close(io.EOF)
-		} else {
-			t.in.close(err)
-		}
-		t.handleMu.Lock()
-		select {
-		case <-t.created:
-		default:
-			close(t.created)
-		}
-		t.handleMu.Unlock()
-		if t.stopWatch != nil {
-			t.stopWatch()
-		}
-		close(t.done)
-	})
+	t.doneOnce.Do(func() { t.end(err) })
+}
+
+// end does finish's work; doneOnce runs it.
+func (t *Task) end(err error) {
+	t.err = err
+	if err == nil {
+		t.in.close(io.EOF)
+	} else {
+		t.in.close(err)
+	}
+	t.handleMu.Lock()
+	select {
+	case <-t.created:
+	default:
+		close(t.created)
+	}
+	t.handleMu.Unlock()
+	if t.stopWatch != nil {
+		t.stopWatch()
+	}
+	close(t.done)
 }
 
 // abandon ends a client task whose context ended: it stops waiting and drops
-// whatever the server sends for it later.
+// whatever the server sends for it later. A task that has already ended
+// keeps its result: its context may end while finish runs.
 func (t *Task) abandon(err error) {
-	t.in.abort(err)
-	t.finish(err)
+	t.doneOnce.Do(func() {
+		t.in.abort(err)
+		t.end(err)
+	})
 }
 
 // pushStatus delivers a status report, replacing an unread one.
