@@ -429,7 +429,10 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	t.unique = job.Unique
 	t.job = job
 	if ctx.Done() != nil {
-		t.stopWatch = context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
+		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
+		t.handleMu.Lock()
+		t.stopWatch = stop
+		t.handleMu.Unlock()
 	}
 	return t, nil
 }

@@ -765,3 +765,23 @@ func TestScriptCloseWithHandler(t *testing.T) {
 	}
 	p.ExpectClosed()
 }
+
+// Regression: Open stored the context watch's stop function after starting
+// the watch, which, for a context already ended, read it at once: a data
+// race (go test -race).
+func TestScriptOpenEndedContext(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		task, err := c.Open(ctx, gearman.Job{Func: "f"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-task.Done()
+		if err := task.Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Err() = %v", err)
+		}
+	}
+	barrier(t, c, p)
+}

@@ -67,8 +67,8 @@ type Task struct {
 	warnings  chan []byte
 	done      chan struct{}
 	doneOnce  sync.Once
-	err       error // the job's end, set before done is closed
-	stopWatch func() bool
+	err       error       // the job's end, set before done is closed
+	stopWatch func() bool // guarded by handleMu: set after the watch starts
 
 	mu       sync.Mutex // guards what follows
 	job      Job        // client: the job, Data is the payload being written
@@ -296,9 +296,10 @@ func (t *Task) end(err error) {
 	default:
 		close(t.created)
 	}
+	stop := t.stopWatch
 	t.handleMu.Unlock()
-	if t.stopWatch != nil {
-		t.stopWatch()
+	if stop != nil {
+		stop()
 	}
 	close(t.done)
 }
