@@ -439,6 +439,11 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 
 // submitTask sends a client task's submit packet.
 func (c *Conn) submitTask(t *Task, job Job) error {
+	select {
+	case <-t.done: // abandoned before Close: submit nothing
+		return t.err
+	default:
+	}
 	pt, _ := job.packetType()
 	args := append(job.leadingArgs(pt), job.Data)
 	if err := c.enqueue(&request{t: pt, task: t}, args...); err != nil {

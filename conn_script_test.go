@@ -785,3 +785,20 @@ func TestScriptOpenEndedContext(t *testing.T) {
 	}
 	barrier(t, c, p)
 }
+
+// Regression: Close on a task whose context had ended still submitted it.
+func TestScriptCloseAfterAbandon(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	task, err := c.Open(ctx, gearman.Job{Func: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Write([]byte("payload"))
+	cancel()
+	<-task.Done()
+	if err := task.Close(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close: %v; want context.Canceled", err)
+	}
+	barrier(t, c, p) // fails on a SUBMIT_JOB
+}
