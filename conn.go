@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/seed749d6d6d/gearman/wire"
@@ -428,6 +429,8 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
+	// Write appends to the payload: never into the caller's array.
+	t.job.Data = slices.Clip(job.Data)
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
 		t.handleMu.Lock()

@@ -802,3 +802,25 @@ func TestScriptCloseAfterAbandon(t *testing.T) {
 	}
 	barrier(t, c, p) // fails on a SUBMIT_JOB
 }
+
+// Regression: Write appended to the caller's Job.Data in place, over the
+// bytes past its length.
+func TestScriptOpenKeepsCallerData(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	data := make([]byte, 3, 16)
+	copy(data, "abc")
+	task, err := c.Open(testCtx(t), gearman.Job{Func: "f", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Write([]byte("xyz"))
+	if got := data[:6]; string(got) != "abc\x00\x00\x00" {
+		t.Fatalf("caller's array now %q", got)
+	}
+	if err := task.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Expect(wire.SubmitJob); string(got.Arg(2)) != "abcxyz" {
+		t.Fatalf("got %v; want payload abcxyz", got)
+	}
+}
