@@ -824,3 +824,31 @@ func TestScriptOpenKeepsCallerData(t *testing.T) {
 		t.Fatalf("got %v; want payload abcxyz", got)
 	}
 }
+
+// Regression: a last argument of LargeData bytes or more was queued by
+// reference even for packets without a data argument, with no header: a
+// long function name or handle broke the stream.
+func TestScriptLongArguments(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	long := strings.Repeat("f", wire.LargeData+10)
+	if err := c.Register(long, reverseHandler, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Expect(wire.CanDo); string(got.Arg(0)) != long {
+		t.Fatalf("CAN_DO of %d bytes; want %d", len(got.Arg(0)), len(long))
+	}
+	p.Expect(wire.GrabJobUniq)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.JobStatus(context.Background(), long)
+		done <- err
+	}()
+	if got := p.Expect(wire.GetStatus); string(got.Arg(0)) != long {
+		t.Fatalf("GET_STATUS of %d bytes; want %d", len(got.Arg(0)), len(long))
+	}
+	p.Send(wire.StatusRes, "H:x", "0", "0", "0", "0")
+	if err := recv(t, done); err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, c, p)
+}
