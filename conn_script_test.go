@@ -852,3 +852,48 @@ func TestScriptLongArguments(t *testing.T) {
 	}
 	barrier(t, c, p)
 }
+
+// Regression: a JOB_CREATED or JOB_ASSIGN handled while Close ran could
+// put its task where shutdown had already looked: the task (or the handler
+// reading its payload) then waited forever. Each round races Close with
+// both packets; a lost task fails on its deadline.
+func TestScriptCloseRacesReplies(t *testing.T) {
+	for range 100 {
+		c, p := scriptConn(t, &gearman.Options{TaskBuffer: 1 << 10}, true)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c.Register("f", gearman.BytesHandler(func(ctx context.Context, b []byte) ([]byte, error) {
+			return b, nil
+		}), nil)
+		p.Expect(wire.CanDo)
+		p.Expect(wire.GrabJobUniq)
+		ch := submitAsync(ctx, c, gearman.Job{Func: "f"})
+		p.Expect(wire.SubmitJob)
+		closed := make(chan struct{})
+		go func() {
+			c.Close()
+			close(closed)
+		}()
+		p.SendRaw(append(
+			mustAppend(wire.AppendPacket(nil, wire.Res, wire.JobCreated, []byte("H:1"))),
+			mustAppend(wire.AppendPacket(nil, wire.Res, wire.JobAssign, []byte("H:2"), []byte("f"), make([]byte, 64<<10)))...))
+		if s := <-ch; s.err == nil {
+			if _, err := s.task.Result(ctx); !errors.Is(err, gearman.ErrClosed) {
+				t.Fatalf("task: %v; want ErrClosed", err)
+			}
+		}
+		select {
+		case <-closed:
+		case <-ctx.Done():
+			t.Fatal("Close hangs")
+		}
+		cancel()
+		p.Close()
+	}
+}
+
+func mustAppend(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
