@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/seed749d6d6d/gearman/wire"
@@ -455,14 +456,24 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
+	// Write appends to the payload: never into the caller's array.
+	t.job.Data = slices.Clip(job.Data)
 	if ctx.Done() != nil {
-		t.stopWatch = context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
+		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
+		t.handleMu.Lock()
+		t.stopWatch = stop
+		t.handleMu.Unlock()
 	}
 	return t, nil
 }
 
 // submitTask sends a client task's submit packet.
 func (c *Conn) submitTask(t *Task, job Job) error {
+	select {
+	case <-t.done: // abandoned before Close: submit nothing
+		return t.err
+	default:
+	}
 	pt, _ := job.packetType()
 	args := append(job.leadingArgs(pt), job.Data)
 	if err := c.enqueue(&request{t: pt, task: t}, args...); err != nil {
@@ -473,16 +484,11 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 	return nil
 }
 
-// abandon drops a client task whose context ended.
+// abandon drops a client task whose context ended. The task stays in its
+// route, as a sink for its copy of each packet, until the job's last packet:
+// the server sends a packet once for each task on a shared handle, and a live
+// task must not get an abandoned one's copy too.
 func (c *Conn) abandon(t *Task, err error) {
-	c.mu.Lock()
-	if rt := c.routes[t.Handle()]; rt != nil {
-		rt.remove(t)
-		if len(rt.tasks) == 0 {
-			delete(c.routes, t.Handle())
-		}
-	}
-	c.mu.Unlock()
 	t.abandon(err)
 }
 

@@ -136,12 +136,16 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(nil)
 		return nil
 	}
-	select {
-	case <-t.done: // abandoned before the server answered
-		return nil
-	default:
-	}
+	// A task abandoned before the server answered still takes its route:
+	// see abandon.
 	c.mu.Lock()
+	if err := c.err; err != nil {
+		// The connection ended after the submit left c.pending: shutdown
+		// did not see the task.
+		c.mu.Unlock()
+		t.finish(err)
+		return nil
+	}
 	rt := c.routes[h]
 	if rt == nil {
 		rt = &route{}

@@ -64,7 +64,9 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 		q.mu.Unlock()
 		return 0, err
 	}
-	large := len(args) > 0 && len(args[len(args)-1]) >= wire.LargeData
+	// Only a data argument goes by reference: appendLeading frames nothing
+	// else, and a long function name or handle is copied.
+	large := t.HasData() && len(args) > 0 && len(args[len(args)-1]) >= wire.LargeData
 	s := q.ownSeg()
 	var err error
 	before := len(s.b)

@@ -67,8 +67,8 @@ type Task struct {
 	warnings  chan []byte
 	done      chan struct{}
 	doneOnce  sync.Once
-	err       error // the job's end, set before done is closed
-	stopWatch func() bool
+	err       error       // the job's end, set before done is closed
+	stopWatch func() bool // guarded by handleMu: set after the watch starts
 
 	mu       sync.Mutex // guards what follows
 	job      Job        // client: the job, Data is the payload being written
@@ -282,32 +282,39 @@ func (t *Task) setHandle(h string) {
 // finish ends the job with err (nil for success): the result stream ends,
 // Done is closed. Only the first call counts.
 func (t *Task) finish(err error) {
-	t.doneOnce.Do(func() {
-		t.err = err
-		if err == nil {
-			t.in.close(io.EOF)
-		} else {
-			t.in.close(err)
-		}
-		t.handleMu.Lock()
-		select {
-		case <-t.created:
-		default:
-			close(t.created)
-		}
-		t.handleMu.Unlock()
-		if t.stopWatch != nil {
-			t.stopWatch()
-		}
-		close(t.done)
-	})
+	t.doneOnce.Do(func() { t.end(err) })
+}
+
+// end does finish's work; doneOnce runs it.
+func (t *Task) end(err error) {
+	t.err = err
+	if err == nil {
+		t.in.close(io.EOF)
+	} else {
+		t.in.close(err)
+	}
+	t.handleMu.Lock()
+	select {
+	case <-t.created:
+	default:
+		close(t.created)
+	}
+	stop := t.stopWatch
+	t.handleMu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	close(t.done)
 }
 
 // abandon ends a client task whose context ended: it stops waiting and drops
-// whatever the server sends for it later.
+// whatever the server sends for it later. A task that has already ended
+// keeps its result: its context may end while finish runs.
 func (t *Task) abandon(err error) {
-	t.in.abort(err)
-	t.finish(err)
+	t.doneOnce.Do(func() {
+		t.in.abort(err)
+		t.end(err)
+	})
 }
 
 // pushStatus delivers a status report, replacing an unread one.

@@ -246,6 +246,13 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		t.reducer = string(p.Args[3])
 	}
 	c.mu.Lock()
+	if err := c.err; err != nil {
+		// The connection ended after the grab left c.pending: shutdown
+		// would not close this job's payload, and its handler could wait
+		// on it forever.
+		c.mu.Unlock()
+		return err
+	}
 	c.w.grabbing = false
 	reg := c.funcs[fn]
 	if reg != nil {
