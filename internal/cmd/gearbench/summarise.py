@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Summarise a run.sh output file (gobench and gearbench result lines).
+
+    python3 internal/cmd/gearbench/summarise.py FILE
+
+Prints two Markdown tables: every configuration with the median (min-max) of
+jobs/s over its repetitions and the medians of p50/p99 latency and of
+allocs/job; then, per server and load, raw baseline vs ours side by side with
+the ratio of the medians.
+"""
+import re
+import statistics
+import sys
+from collections import OrderedDict
+
+
+def parse(path):
+    rows = OrderedDict()
+    for line in open(path):
+        line = line.strip()
+        if not (line.startswith("gobench ") or line.startswith("gearbench ")):
+            continue
+        kv = dict(re.findall(r"(\S+?)=(\S+)", line))
+        tool = line.split()[0]
+        server = line.split()[1] if "=" not in line.split()[1] else ""
+        clients = int(kv["clients"])
+        if tool == "gobench":
+            impl = f"raw/raw (gobench)"
+            conns = clients
+        else:
+            conns = int(kv["conns"])
+            impl = f"ours/ours {kv['mode']}"
+            if conns != clients:
+                impl += f" conns={conns}"
+        key = (server, int(kv["size"]), clients, impl)
+        r = rows.setdefault(key, {"jps": [], "p50": [], "p99": [], "allocs": [], "errors": 0, "timedout": 0})
+        jps = int(kv["ok"]) / float(kv["elapsed"].rstrip("s")) if float(kv["elapsed"].rstrip("s")) > 0 else 0.0
+        r["jps"].append(jps)
+        r["p50"].append(ms(kv["p50"]))
+        r["p99"].append(ms(kv["p99"]))
+        if "allocs/job" in kv and kv["allocs/job"] != "-":
+            r["allocs"].append(float(kv["allocs/job"]))
+        r["errors"] += int(kv["errors"]) + int(kv.get("worker_errs", 0)) + int(kv.get("client_errs", 0))
+        r["timedout"] += "TIMED_OUT" in line
+    return rows
+
+
+def ms(s):
+    return float(s.rstrip("ms")) if s != "-" else float("nan")
+
+
+def fmtj(x):
+    return f"{x:.1f}" if x < 1000 else f"{x:.0f}"
+
+
+def main():
+    rows = parse(sys.argv[1])
+    print("| server | size | C | client / worker | runs | jobs/s median (min-max) | MiB/s | p50 ms | p99 ms | allocs/job | errors |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (server, size, clients, impl), r in sorted(rows.items(), key=lambda kv: kv[0][:3]):
+        med = statistics.median(r["jps"])
+        allocs = f"{statistics.median(r['allocs']):.1f}" if r["allocs"] else "-"
+        err = str(r["errors"]) + (f" ({r['timedout']} timed out)" if r["timedout"] else "")
+        print(f"| {server} | {size} | {clients} | {impl} | {len(r['jps'])} | {fmtj(med)} ({fmtj(min(r['jps']))}-{fmtj(max(r['jps']))}) | "
+              f"{med * size / (1 << 20):.1f} | {statistics.median(r['p50']):.3f} | {statistics.median(r['p99']):.3f} | {allocs} | {err} |")
+
+    print()
+    print("| server | size | C | raw/raw jobs/s | ours jobs/s (x raw) | ours -stream (x raw) | ours -conns 1 (x raw) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    groups = OrderedDict()
+    for (server, size, clients, impl), r in rows.items():
+        groups.setdefault((server, size, clients), {})[impl] = statistics.median(r["jps"])
+    for (server, size, clients), g in sorted(groups.items()):
+        raw = g.get("raw/raw (gobench)")
+
+        def cell(impl):
+            v = g.get(impl)
+            if v is None:
+                return "-"
+            return f"{fmtj(v)} ({v / raw:.2f}x)" if raw else fmtj(v)
+        print(f"| {server} | {size} | {clients} | {fmtj(raw) if raw else '-'} | {cell('ours/ours submit')} | "
+              f"{cell('ours/ours stream')} | {cell(f'ours/ours submit conns=1')} |")
+
+
+if __name__ == "__main__":
+    main()
