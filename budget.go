@@ -62,7 +62,7 @@ func (c *Conn) haveSlot() bool {
 	if c.budget != nil {
 		return c.budget.reserve(c)
 	}
-	return c.w.running < c.opts.MaxJobs
+	return c.w.running+c.w.grabbing < c.opts.MaxJobs
 }
 
 // releaseSlot gives a budget slot back; it must be called without c.mu.

@@ -245,10 +245,10 @@ func (c *Conn) shutdown(err error) {
 			jobs = append(jobs, t)
 		}
 		grabbing := c.w.grabbing
-		c.w.grabbing = false
+		c.w.grabbing = 0
 		c.mu.Unlock()
-		if grabbing {
-			c.releaseSlot()
+		if grabbing > 0 && c.budget != nil {
+			c.budget.release(grabbing)
 		}
 
 		close(c.stop)

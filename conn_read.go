@@ -132,7 +132,11 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		return nil
 	}
 	if isBackground(rq.t) {
-		t.setHandle(h)
+		// Created is closed by finish, after Done: whoever sees the
+		// handle sees the task done.
+		t.handleMu.Lock()
+		t.handle = h
+		t.handleMu.Unlock()
 		t.finish(nil)
 		return nil
 	}

@@ -591,9 +591,9 @@ func TestScriptMaxJobs(t *testing.T) {
 	c.Register("g", g, nil)
 	p.Expect(wire.CanDo)
 	p.Expect(wire.GrabJobUniq)
-	barrier(t, c, p) // one grab at a time
-	p.Send(wire.JobAssignUniq, "H:1", "g", "", "one")
 	p.Expect(wire.GrabJobUniq)
+	barrier(t, c, p) // one grab per free slot, all in flight, no more
+	p.Send(wire.JobAssignUniq, "H:1", "g", "", "one")
 	p.Send(wire.JobAssignUniq, "H:2", "g", "", "two")
 	recv(t, g.started)
 	recv(t, g.started)
@@ -648,8 +648,8 @@ func TestScriptWorkerHeadOfLine(t *testing.T) {
 	}), nil)
 	p.Expect(wire.CanDo)
 	p.Expect(wire.GrabJobUniq)
-	p.Send(wire.JobAssignUniq, "H:1", "slow", "", string(big))
 	p.Expect(wire.GrabJobUniq)
+	p.Send(wire.JobAssignUniq, "H:1", "slow", "", string(big))
 	p.Send(wire.JobAssignUniq, "H:2", "slow", "", "x")
 	if h := recv(t, started); h != "H:1" {
 		t.Fatalf("started %s first", h)
@@ -663,11 +663,11 @@ func TestScriptWorkerHeadOfLine(t *testing.T) {
 	if h := recv(t, started); h != "H:2" {
 		t.Fatalf("started %s", h)
 	}
-	// Each job's WORK_DATA and WORK_COMPLETE, and one grab after the first
-	// job that ends.
+	// Each job's WORK_DATA and WORK_COMPLETE, and a grab for each slot
+	// that frees.
 	want := map[string]string{"H:1": fmt.Sprint(len(big), true), "H:2": "1 false"}
 	count := map[wire.Type]int{}
-	for range 5 {
+	for range 6 {
 		got, err := p.Next()
 		if err != nil {
 			t.Fatal(err)
@@ -677,7 +677,7 @@ func TestScriptWorkerHeadOfLine(t *testing.T) {
 			t.Fatalf("got %v; want %q", got, want[string(got.Arg(0))])
 		}
 	}
-	if count[wire.WorkData] != 2 || count[wire.WorkComplete] != 2 || count[wire.GrabJobUniq] != 1 {
+	if count[wire.WorkData] != 2 || count[wire.WorkComplete] != 2 || count[wire.GrabJobUniq] != 2 {
 		t.Fatalf("got packets %v", count)
 	}
 	barrier(t, c, p)

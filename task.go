@@ -164,11 +164,11 @@ func (t *Task) Result(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	t.mu.Unlock()
-	if err != nil {
-		return data, err
+	<-t.done // the pipe may end a moment before the task: report the task's end
+	if t.err != nil {
+		return data, t.err
 	}
-	<-t.done
-	return data, t.err
+	return data, err
 }
 
 // Read reads the result (client) or the payload (worker).
@@ -294,17 +294,21 @@ func (t *Task) end(err error) {
 		t.in.close(err)
 	}
 	t.handleMu.Lock()
-	select {
-	case <-t.created:
-	default:
-		close(t.created)
-	}
 	stop := t.stopWatch
 	t.handleMu.Unlock()
 	if stop != nil {
 		stop()
 	}
+	// Done before Created: a caller woken by Created (a background
+	// submit) then finds the task done.
 	close(t.done)
+	t.handleMu.Lock()
+	select {
+	case <-t.created:
+	default:
+		close(t.created)
+	}
+	t.handleMu.Unlock()
 }
 
 // abandon ends a client task whose context ended: it stops waiting and drops

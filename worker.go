@@ -73,8 +73,10 @@ type register struct {
 type workerState struct {
 	grab     wire.Type // GRAB_JOB_UNIQ, or GRAB_JOB for servers without it
 	running  int       // jobs whose handlers run
-	grabbing bool      // a grab awaits its answer
+	grabbing int       // grabs awaiting their answer
+	dry      bool      // a grab got NO_JOB: grab no more until woken
 	sleeping bool      // PRE_SLEEP sent, waiting for NOOP
+	grabReq  *request  // the pending-list entry shared by all grabs
 	stopped  bool      // StopWork called: grab no more
 	idle     chan struct{}
 }
@@ -104,10 +106,9 @@ func (c *Conn) Register(fn string, h Handler, opts *RegisterOptions) error {
 	defer c.mu.Unlock()
 	c.funcs[fn] = &register{h: h, opts: o}
 	c.w.stopped = false
-	if c.w.sleeping {
-		// The server wakes sleepers only for new jobs; look now.
-		c.w.sleeping = false
-	}
+	// The server wakes sleepers only for new jobs; look now.
+	c.w.sleeping = false
+	c.w.dry = false
 	c.maybeGrab()
 	return nil
 }
@@ -136,7 +137,7 @@ func (c *Conn) StopWork(ctx context.Context) error {
 	c.mu.Lock()
 	c.w.stopped = true
 	var idle chan struct{}
-	if c.w.running > 0 || c.w.grabbing {
+	if c.w.running > 0 || c.w.grabbing > 0 {
 		if c.w.idle == nil {
 			c.w.idle = make(chan struct{})
 		}
@@ -156,27 +157,31 @@ func (c *Conn) StopWork(ctx context.Context) error {
 	}
 }
 
-// maybeGrab asks for a job when the connection has a free slot. c.mu held.
+// maybeGrab asks for as many jobs as the connection has free slots: one
+// grab per slot, all in flight at once. c.mu held.
 func (c *Conn) maybeGrab() {
 	w := &c.w
-	if w.stopped || w.grabbing || w.sleeping || len(c.funcs) == 0 || c.err != nil || !c.haveSlot() {
-		c.checkIdle()
-		return
-	}
-	seq, err := c.out.packet(w.grab, nil)
-	if err != nil {
-		if c.budget != nil {
-			go c.budget.release(1) // not under c.mu: release kicks connections
+	for !w.stopped && !w.dry && !w.sleeping && len(c.funcs) > 0 && c.err == nil && c.haveSlot() {
+		seq, err := c.out.packet(w.grab, nil)
+		if err != nil {
+			if c.budget != nil {
+				go c.budget.release(1) // not under c.mu: release kicks connections
+			}
+			break
 		}
-		return
+		if w.grabReq == nil || w.grabReq.t != w.grab {
+			w.grabReq = &request{t: w.grab}
+		}
+		w.grabbing++
+		w.grabReq.sent = seq
+		c.pending = append(c.pending, w.grabReq)
 	}
-	w.grabbing = true
-	c.pending = append(c.pending, &request{t: w.grab, sent: seq})
+	c.checkIdle()
 }
 
 // checkIdle wakes StopWork when nothing runs. c.mu held.
 func (c *Conn) checkIdle() {
-	if c.w.idle != nil && c.w.running == 0 && !c.w.grabbing {
+	if c.w.idle != nil && c.w.running == 0 && c.w.grabbing == 0 {
 		close(c.w.idle)
 		c.w.idle = nil
 	}
@@ -189,10 +194,14 @@ func (c *Conn) onNoJob() error {
 	defer c.releaseSlot()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.w.grabbing = false
+	c.w.grabbing--
+	c.w.dry = true
 	if c.w.stopped || len(c.funcs) == 0 {
 		c.checkIdle()
 		return nil
+	}
+	if c.w.grabbing > 0 || c.w.sleeping {
+		return nil // sleep once the other grabs are answered
 	}
 	if _, err := c.out.packet(wire.PreSleep, nil); err == nil {
 		c.w.sleeping = true
@@ -207,6 +216,7 @@ func (c *Conn) onNoop() {
 	defer c.mu.Unlock()
 	if c.w.sleeping {
 		c.w.sleeping = false
+		c.w.dry = false
 		c.maybeGrab()
 	}
 }
@@ -217,10 +227,11 @@ func (c *Conn) onGrabError(t wire.Type, se *ServerError) {
 	defer c.releaseSlot()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.w.grabbing = false
+	c.w.grabbing--
 	if t != wire.GrabJob {
 		c.opts.Logger.Info("gearman: server refused a grab; falling back to GRAB_JOB", "server", c.addr, "packet", t, "error", se)
 		c.w.grab = wire.GrabJob
+		c.w.dry = false
 		c.maybeGrab()
 		return
 	}
@@ -253,7 +264,8 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		c.mu.Unlock()
 		return err
 	}
-	c.w.grabbing = false
+	c.w.grabbing--
+	c.w.dry = false // a grab found work: there may be more
 	reg := c.funcs[fn]
 	if reg != nil {
 		c.w.running++

@@ -191,11 +191,14 @@ func (s *Server) getStatus(c *conn, h []byte) {
 // getStatusUnique answers GET_STATUS_UNIQUE. Like gearmand it looks the
 // unique id up under every function and reports the first job found.
 func (s *Server) getStatusUnique(c *conn, u []byte) {
+	// Like gearmand, the lookup ignores the function; of several jobs with
+	// this unique id, the oldest answers, so the answer does not depend on
+	// map order.
 	var j *job
 	if len(u) > 0 {
 		for _, f := range s.funcs {
-			if j = f.uniques[string(u)]; j != nil {
-				break
+			if x := f.uniques[string(u)]; x != nil && (j == nil || x.id < j.id) {
+				j = x
 			}
 		}
 	}
