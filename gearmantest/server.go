@@ -64,14 +64,14 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	changes   chan struct{}                // guarded by mu; closed and replaced at each change
-	submitted []gearman.Job                // guarded by mu
-	refuseAll bool                         // guarded by mu
-	refuseTo  time.Time                    // guarded by mu; in the server's clock
-	pools     []*gearman.Pool              // guarded by mu; closed at Close
-	conns     []*gearman.Conn              // guarded by mu; closed at Close
-	fakes     *gearman.Pool                // guarded by mu; the pool of Handle's workers
-	closed    bool                         // guarded by mu
+	changes   chan struct{}   // guarded by mu; closed and replaced at each change
+	submitted []gearman.Job   // guarded by mu
+	refuseAll bool            // guarded by mu
+	refuseTo  time.Time       // guarded by mu; in the server's clock
+	pools     []*gearman.Pool // guarded by mu; closed at Close
+	conns     []*gearman.Conn // guarded by mu; closed at Close
+	fakes     *gearman.Pool   // guarded by mu; the pool of Handle's workers
+	closed    bool            // guarded by mu
 	closeOnce sync.Once
 }
 
