@@ -9,8 +9,14 @@ import (
 	"github.com/seed749d6d6d/gearman"
 )
 
-// fakeJobs is how many jobs the workers of Handle run at once.
-const fakeJobs = 64
+// The workers of Handle run up to fakeJobs jobs at once, and redial a lost
+// server after fakeMinBackoff, backing off to fakeMaxBackoff: soon enough
+// that a test of reconnects waits on its own code, not on the fakes.
+const (
+	fakeJobs       = 64
+	fakeMinBackoff = 5 * time.Millisecond
+	fakeMaxBackoff = 100 * time.Millisecond
+)
 
 // Reply is what a fake worker made by [Server.Fake] does with every job:
 // it reads the payload, sends the Status reports, waits Delay, then ends
@@ -75,11 +81,13 @@ func (s *Server) HandleFunc(fn string, f func(ctx context.Context, payload []byt
 }
 
 // Handle registers h for fn on a worker that the server runs itself, over
-// its own transport, and returns once the server knows the worker. The
+// its own transport, and returns once the server knows the worker (while
+// the server refuses connections, that waits for the refusal to end). The
 // worker is a pool with the ClientID "gearmantest" that runs up to 64 jobs
 // at once; like any pool it reconnects after
-// [Server.CloseClientConnections]. Registering fn again replaces its
-// handler. Close stops the worker, cancelling the handlers' contexts.
+// [Server.CloseClientConnections], redialling every 100ms at most while
+// refused. Registering fn again replaces its handler. Close stops the
+// worker, cancelling the handlers' contexts.
 func (s *Server) Handle(fn string, h gearman.Handler) {
 	if s.t != nil {
 		s.t.Helper()
@@ -93,9 +101,10 @@ func (s *Server) Handle(fn string, h gearman.Handler) {
 	p := s.fakes
 	if p == nil {
 		var err error
-		p, err = gearman.NewPool([]string{s.addr}, &gearman.PoolOptions{Options: gearman.Options{
-			DialContext: s.DialContext, ClientID: "gearmantest", MaxJobs: fakeJobs,
-		}})
+		p, err = gearman.NewPool([]string{s.addr}, &gearman.PoolOptions{
+			Options:    gearman.Options{DialContext: s.DialContext, ClientID: "gearmantest", MaxJobs: fakeJobs},
+			MinBackoff: fakeMinBackoff, MaxBackoff: fakeMaxBackoff,
+		})
 		if err != nil {
 			s.mu.Unlock()
 			s.fatalf("gearmantest: %v", err)
