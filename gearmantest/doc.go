@@ -42,5 +42,10 @@
 //
 // Close, which the test's cleanup calls, returns only once every goroutine
 // of the server, its workers and the pools it handed out has ended, so
-// tests that use it pass go.uber.org/goleak.
+// tests that use it pass go.uber.org/goleak. Register the check before the
+// server, so that it runs after the server's Close (a defer would run
+// before):
+//
+//	t.Cleanup(func() { goleak.VerifyNone(t) })
+//	srv := gearmantest.NewServer(t)
 package gearmantest

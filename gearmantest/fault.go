@@ -49,7 +49,10 @@ func (s *Server) Unstall(fn string) { s.eng.Stall(fn, false) }
 // The server's clock runs with the time package's (virtual inside a
 // testing/synctest bubble), so FastForward is for moving far ahead at once
 // (hours until an epoch job), where a bubble's time.Sleep would do too.
-func (s *Server) FastForward(d time.Duration) { s.clock.advance(d) }
+func (s *Server) FastForward(d time.Duration) {
+	s.clock.advance(d)
+	s.changed()
+}
 
 // Now returns the time on the server's clock: the time package's plus
 // every FastForward so far.

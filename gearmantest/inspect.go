@@ -14,8 +14,9 @@ import (
 type Func struct {
 	Name string
 	// Queued counts the jobs waiting for a worker, by priority; only
-	// priorities with jobs have an entry. Epoch and scheduled jobs whose
-	// time has not come are not queued yet: see Waiting.
+	// priorities with jobs have an entry, and it is nil when none has.
+	// Epoch and scheduled jobs whose time has not come are not queued
+	// yet: see Waiting.
 	Queued map[gearman.Priority]int
 	// Running counts the jobs workers hold.
 	Running int
@@ -57,13 +58,16 @@ func (s *Server) Func(name string) Func {
 			return funcOf(f)
 		}
 	}
-	return Func{Name: name, Queued: map[gearman.Priority]int{}}
+	return Func{Name: name}
 }
 
 func funcOf(f jobserver.FuncInfo) Func {
-	q := make(map[gearman.Priority]int)
+	var q map[gearman.Priority]int
 	for p, n := range map[gearman.Priority]int{gearman.High: f.High, gearman.Normal: f.Normal, gearman.Low: f.Low} {
 		if n > 0 {
+			if q == nil {
+				q = make(map[gearman.Priority]int)
+			}
 			q[p] = n
 		}
 	}
@@ -71,7 +75,7 @@ func funcOf(f jobserver.FuncInfo) Func {
 }
 
 // Queued returns the jobs of fn waiting for a worker, by priority; only
-// priorities with jobs have an entry, so an empty map means none.
+// priorities with jobs have an entry, and it is nil when none has.
 func (s *Server) Queued(fn string) map[gearman.Priority]int { return s.Func(fn).Queued }
 
 // Workers returns a snapshot of the connections that registered at least

@@ -38,8 +38,48 @@ func TestQueuedAndStall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the jobs did not run after Unstall: %v; %+v", err, srv.Func("resize"))
 	}
-	if got := srv.Queued("nosuch"); len(got) != 0 {
-		t.Errorf("queued of an unknown function: %v", got)
+	if got := srv.Queued("nosuch"); got != nil {
+		t.Errorf("queued of an unknown function: %v; want nil", got)
+	}
+	want0 := gearmantest.Func{Name: "resize", Workers: 1}
+	if diff := cmp.Diff(want0, srv.Func("resize")); diff != "" {
+		t.Errorf("after the jobs ran (-want +got):\n%s", diff)
+	}
+}
+
+// A worker serving a stalled function and another gets the other's jobs
+// only, even when woken for them.
+func TestStallOneOfTwo(t *testing.T) {
+	srv := gearmantest.NewServer(t)
+	ctx := testCtx(t)
+	got := make(chan string, 10)
+	h := func(ctx context.Context, b []byte) ([]byte, error) {
+		got <- string(b)
+		return nil, nil
+	}
+	srv.HandleFunc("a", h)
+	srv.HandleFunc("b", h)
+	srv.Stall("a")
+	p := srv.Pool(nil)
+	for _, j := range []gearman.Job{{Func: "a", Data: []byte("a1")}, {Func: "b", Data: []byte("b1")}, {Func: "a", Data: []byte("a2")}} {
+		j.Background = true
+		if _, err := p.Submit(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := <-got; s != "b1" {
+		t.Fatalf("first job run: %s; want b1", s)
+	}
+	if err := srv.WaitFor(ctx, func(s *gearmantest.Server) bool { return s.Func("b").Running == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if q := srv.Queued("a"); q[gearman.Normal] != 2 {
+		t.Fatalf("a's queue: %v; want both jobs", q)
+	}
+	srv.Unstall("a")
+	ran := map[string]bool{<-got: true, <-got: true} // in either order: they run at once
+	if !ran["a1"] || !ran["a2"] {
+		t.Errorf("after Unstall: %v; want a1 and a2", ran)
 	}
 }
 

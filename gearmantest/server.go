@@ -185,7 +185,7 @@ func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Con
 
 // Pool returns a pool connected to the server, configured by opts (nil
 // means defaults) with its DialContext set to [Server.DialContext]. The
-// pool connects in the background; Close closes it. With a pool, code
+// pool connects in the background; [Server.Close] closes it. With a pool, code
 // under test that takes a *gearman.Pool runs against the server.
 func (s *Server) Pool(opts *gearman.PoolOptions) *gearman.Pool {
 	if s.t != nil {
@@ -213,8 +213,8 @@ func (s *Server) Pool(opts *gearman.PoolOptions) *gearman.Pool {
 	return p
 }
 
-// Dial returns a connection to the server with default options; Close
-// closes it. For options, call gearman.Dial with [Server.Addr] and
+// Dial returns a connection to the server with default options;
+// [Server.Close] closes it. For options, call gearman.Dial with [Server.Addr] and
 // [Server.DialContext] as Options.DialContext.
 func (s *Server) Dial(ctx context.Context) (*gearman.Conn, error) {
 	c, err := gearman.Dial(ctx, s.addr, &gearman.Options{DialContext: s.DialContext})
