@@ -4,14 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/gearmantest"
 	"github.com/seed749d6d6d/gearman/internal/peertest"
 )
+
+// memServers starts n in-memory job servers, for the pool tests where a
+// real server is not the point, and returns them, their addresses, and
+// pool options whose DialContext reaches each by its address.
+func memServers(t *testing.T, n int, opts *gearman.PoolOptions) ([]*gearmantest.Server, []string, *gearman.PoolOptions) {
+	t.Helper()
+	byAddr := map[string]*gearmantest.Server{}
+	var srvs []*gearmantest.Server
+	var addrs []string
+	for range n {
+		s := gearmantest.NewServer(t)
+		srvs, addrs = append(srvs, s), append(addrs, s.Addr())
+		byAddr[s.Addr()] = s
+	}
+	var o gearman.PoolOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		s := byAddr[addr]
+		if s == nil {
+			return nil, fmt.Errorf("no server at %s", addr)
+		}
+		return s.DialContext(ctx, network, addr)
+	}
+	return srvs, addrs, &o
+}
+
+// memDown makes s look down: it drops its connections and refuses new ones.
+func memDown(s *gearmantest.Server) {
+	s.Refuse(-1)
+	s.CloseClientConnections()
+}
 
 func newPool(t *testing.T, addrs []string, opts *gearman.PoolOptions) *gearman.Pool {
 	t.Helper()
@@ -43,9 +79,11 @@ func waitLive(t *testing.T, ctx context.Context, p *gearman.Pool, n int) {
 }
 
 func TestPoolRoundRobin(t *testing.T) {
-	addrs := []string{peertest.Gearmand(t), peertest.Gearmand(t), peertest.Gearmand(t)}
+	_, addrs, opts := memServers(t, 3, nil)
 	ctx := testCtx(t)
-	workers := newPool(t, addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 4}})
+	wopts := *opts
+	wopts.MaxJobs = 4
+	workers := newPool(t, addrs, &wopts)
 	var mu sync.Mutex
 	served := map[string]int{}
 	workers.Register("where", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
@@ -55,7 +93,7 @@ func TestPoolRoundRobin(t *testing.T) {
 		_, err := task.Write([]byte(task.Addr()))
 		return err
 	}), nil)
-	clients := newPool(t, addrs, nil)
+	clients := newPool(t, addrs, opts)
 	waitLive(t, ctx, workers, 3)
 	waitLive(t, ctx, clients, 3)
 	submitted := map[string]int{}
@@ -80,9 +118,9 @@ func TestPoolRoundRobin(t *testing.T) {
 }
 
 func TestPoolSequence(t *testing.T) {
-	addrs := []string{peertest.Gearmand(t), peertest.Gearmand(t)}
+	_, addrs, opts := memServers(t, 2, &gearman.PoolOptions{Strategy: gearman.Sequence})
 	ctx := testCtx(t)
-	p := newPool(t, addrs, &gearman.PoolOptions{Strategy: gearman.Sequence})
+	p := newPool(t, addrs, opts)
 	p.Register("where", gearman.BytesHandler(func(ctx context.Context, b []byte) ([]byte, error) { return b, nil }), nil)
 	waitLive(t, ctx, p, 2)
 	for range 5 {
@@ -100,9 +138,28 @@ func TestPoolSequence(t *testing.T) {
 // Stop a server in the middle of a run: every job still completes on the
 // others; restart it: its workers are registered again and get jobs.
 func TestPoolFailover(t *testing.T) {
-	addrs := []string{peertest.Gearmand(t), peertest.Gearmand(t)}
+	t.Run("gearmand", func(t *testing.T) {
+		addrs := []string{peertest.Gearmand(t), peertest.Gearmand(t)}
+		testPoolFailover(t, addrs, nil,
+			func() { peertest.StopGearmand(t, addrs[1]) },
+			func() { peertest.GearmandAt(t, addrs[1]) })
+	})
+	t.Run("gearmantest", func(t *testing.T) {
+		srvs, addrs, opts := memServers(t, 2, nil)
+		testPoolFailover(t, addrs, opts,
+			func() { memDown(srvs[1]) },
+			func() { srvs[1].Refuse(0) })
+	})
+}
+
+func testPoolFailover(t *testing.T, addrs []string, opts *gearman.PoolOptions, stop, restart func()) {
 	ctx := testCtx(t)
-	workers := newPool(t, addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 8}})
+	var wopts gearman.PoolOptions
+	if opts != nil {
+		wopts = *opts
+	}
+	wopts.MaxJobs = 8
+	workers := newPool(t, addrs, &wopts)
 	var perServer sync.Map
 	workers.Register("echo", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
 		n, _ := perServer.LoadOrStore(task.Addr(), new(atomic.Int64))
@@ -110,7 +167,7 @@ func TestPoolFailover(t *testing.T) {
 		_, err := task.Write([]byte("ok"))
 		return err
 	}), nil)
-	clients := newPool(t, addrs, nil)
+	clients := newPool(t, addrs, opts)
 	waitLive(t, ctx, workers, 2)
 	waitLive(t, ctx, clients, 2)
 
@@ -140,12 +197,12 @@ func TestPoolFailover(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { run(200); close(done) }()
-	peertest.StopGearmand(t, addrs[1])
+	stop()
 	<-done
 	waitLive(t, ctx, clients, 1)
 	run(20)
 
-	peertest.GearmandAt(t, addrs[1])
+	restart()
 	waitLive(t, ctx, workers, 2)
 	waitLive(t, ctx, clients, 2)
 	before := int64(0)
@@ -160,30 +217,40 @@ func TestPoolFailover(t *testing.T) {
 }
 
 func TestPoolAllDown(t *testing.T) {
-	addr := peertest.Gearmand(t)
-	peertest.StopGearmand(t, addr)
-	p := newPool(t, []string{addr}, nil)
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	_, err := p.Submit(ctx, gearman.Job{Func: "x"})
-	if !errors.Is(err, context.DeadlineExceeded) || !gearman.SafeToRetry(err) {
-		t.Fatalf("got %v; want a deadline error that is safe to retry", err)
-	}
-	select {
-	case e := <-p.Events():
-		if e.Kind != gearman.DialFailed || e.Addr != addr || e.Err == nil {
-			t.Errorf("event %+v; want a dial failure", e)
+	synctest.Test(t, func(t *testing.T) {
+		srvs, addrs, opts := memServers(t, 1, nil)
+		srvs[0].Refuse(-1)
+		p := newPool(t, addrs, opts)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		_, err := p.Submit(ctx, gearman.Job{Func: "x"})
+		if !errors.Is(err, context.DeadlineExceeded) || !gearman.SafeToRetry(err) {
+			t.Fatalf("got %v; want a deadline error that is safe to retry", err)
 		}
-	default:
-		t.Error("no event for the failed dials")
-	}
+		select {
+		case e := <-p.Events():
+			if e.Kind != gearman.DialFailed || e.Addr != addrs[0] || e.Err == nil {
+				t.Errorf("event %+v; want a dial failure", e)
+			}
+		default:
+			t.Error("no event for the failed dials")
+		}
+	})
 }
 
-// MaxJobs is one budget across all servers.
+// MaxJobs is one budget across all servers. In a synctest bubble,
+// synctest.Wait shows the state once every goroutine is idle: no sleep is
+// needed to give a third job the chance to start wrongly.
 func TestPoolJobBudget(t *testing.T) {
-	addrs := []string{peertest.Gearmand(t), peertest.Gearmand(t)}
-	ctx := testCtx(t)
-	workers := newPool(t, addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 2}})
+	synctest.Test(t, testPoolJobBudget)
+}
+
+func testPoolJobBudget(t *testing.T) {
+	srvs, addrs, opts := memServers(t, 2, nil)
+	ctx := t.Context()
+	wopts := *opts
+	wopts.MaxJobs = 2
+	workers := newPool(t, addrs, &wopts)
 	var running, peak atomic.Int32
 	release := make(chan struct{})
 	workers.Register("hold", gearman.BytesHandler(func(ctx context.Context, b []byte) ([]byte, error) {
@@ -198,8 +265,8 @@ func TestPoolJobBudget(t *testing.T) {
 		running.Add(-1)
 		return b, nil
 	}), nil)
-	clients := newPool(t, addrs, nil)
-	waitLive(t, ctx, workers, 2)
+	clients := newPool(t, addrs, opts)
+	synctest.Wait() // both pools are up, the workers registered
 	var tasks []*gearman.Task
 	for i := range 6 {
 		task, err := clients.Submit(ctx, gearman.Job{Func: "hold", Data: []byte{byte(i)}})
@@ -208,10 +275,16 @@ func TestPoolJobBudget(t *testing.T) {
 		}
 		tasks = append(tasks, task)
 	}
-	for running.Load() < 2 {
-		time.Sleep(5 * time.Millisecond)
+	synctest.Wait() // the workers took every job they may
+	held, queued := 0, 0
+	for _, s := range srvs {
+		f := s.Func("hold")
+		held += f.Running
+		queued += f.Queued[gearman.Normal]
 	}
-	time.Sleep(100 * time.Millisecond) // give a third job the chance to start wrongly
+	if running.Load() != 2 || held != 2 || queued != 4 {
+		t.Errorf("%d handlers running, %d jobs held, %d queued; want 2, 2, 4", running.Load(), held, queued)
+	}
 	close(release)
 	for _, task := range tasks {
 		if _, err := task.Result(ctx); err != nil {
@@ -224,10 +297,11 @@ func TestPoolJobBudget(t *testing.T) {
 }
 
 func TestPoolEchoAndClose(t *testing.T) {
-	up, down := peertest.Gearmand(t), peertest.Gearmand(t)
-	peertest.StopGearmand(t, down)
+	srvs, addrs, opts := memServers(t, 2, nil)
+	up, down := addrs[0], addrs[1]
+	srvs[1].Refuse(-1)
 	ctx := testCtx(t)
-	p := newPool(t, []string{up, down}, nil)
+	p := newPool(t, []string{up, down}, opts)
 	waitLive(t, ctx, p, 1)
 	res := p.Echo(ctx)
 	if len(res) != 2 || res[0].Addr != up || res[0].Err != nil || res[0].Value <= 0 {

@@ -97,11 +97,14 @@ type Server struct {
 
 	srvOnce   sync.Once
 	srvEngine *jobserver.Server
-	srvClock  clock.Clock // set through srvhook by tests
+	srvClock  clock.Clock        // set through srvhook by tests
+	srvObs    jobserver.Observer // set through srvhook by gearmantest
 }
 
 func init() {
 	srvhook.SetClock = func(s any, c clock.Clock) { s.(*Server).srvClock = c }
+	srvhook.SetObserver = func(s any, o jobserver.Observer) { s.(*Server).srvObs = o }
+	srvhook.Engine = func(s any) *jobserver.Server { return s.(*Server).srv() }
 }
 
 // srv returns the engine, building it at first use.
@@ -119,6 +122,7 @@ func (s *Server) srv() *jobserver.Server {
 			TLSConfig:             s.TLSConfig,
 			Logger:                s.Logger,
 			Clock:                 s.srvClock,
+			Observer:              s.srvObs,
 		})
 	})
 	return s.srvEngine

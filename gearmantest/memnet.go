@@ -28,13 +28,11 @@ type listener struct {
 	conns   chan net.Conn
 	done    chan struct{}
 	once    sync.Once
-	mu      sync.Mutex
-	refuse  time.Time // dials fail until then
-	refuseN bool      // dials fail until Accept is allowed again
+	refused func() bool // reports whether dials fail for now (see Server.Refuse)
 }
 
-func newListener(name string) *listener {
-	return &listener{addr: memAddr(name), conns: make(chan net.Conn), done: make(chan struct{})}
+func newListener(name string, refused func() bool) *listener {
+	return &listener{addr: memAddr(name), conns: make(chan net.Conn), done: make(chan struct{}), refused: refused}
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -58,13 +56,13 @@ var errRefused = errors.New("gearmantest: connection refused")
 
 // dial connects to the listener, as a net.Dialer's DialContext would.
 func (l *listener) dial(ctx context.Context) (net.Conn, error) {
-	l.mu.Lock()
-	refused := l.refuseN || time.Now().Before(l.refuse)
-	l.mu.Unlock()
-	if refused {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l.refused() {
 		return nil, &net.OpError{Op: "dial", Net: "gearmantest", Addr: l.addr, Err: errRefused}
 	}
-	client, server := newPipe(memAddr("client"), l.addr)
+	client, server := newPipe(memAddr("gearmantest-client:1"), l.addr)
 	select {
 	case l.conns <- server:
 		return client, nil

@@ -122,7 +122,7 @@ func (s *Server) pick(c *conn) *job {
 	for p := range nPrio {
 		for k := range n {
 			i := (c.rotor + k) % n
-			if j := c.funcs[i].queue[p].head; j != nil {
+			if j := c.funcs[i].queue[p].head; j != nil && !c.funcs[i].stalled {
 				c.rotor = (i + 1) % n
 				return j
 			}

@@ -35,7 +35,9 @@ func (c *conn) sendError(e [2][]byte) { c.send(wire.Res, wire.Error, e[0], e[1])
 // must close.
 func (s *Server) handle(c *conn, p wire.Packet) bool {
 	if p.Magic == wire.Text {
-		return s.admin(c, p.Arg(0))
+		ok := s.admin(c, p.Arg(0))
+		s.changed()
+		return ok
 	}
 	if p.Magic != wire.Req {
 		c.sendError(errInvalidMagic)
@@ -46,6 +48,7 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 	if c.gone {
 		return false
 	}
+	defer s.changed()
 	switch p.Type {
 	case wire.EchoReq:
 		c.send(wire.Res, wire.EchoRes, p.Args[0])
@@ -61,7 +64,7 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 			c.send(wire.Res, wire.Error, errBadArgument[0], []byte(err.Error()))
 			return true
 		}
-		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[7], sched: sc})
+		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[7], sched: sc, schedArgs: p.Args[2:7]})
 	case wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
 		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], reducer: p.Args[2], data: p.Args[4]})
 	case wire.GetStatus:

@@ -118,6 +118,7 @@ type function struct {
 	maxQueue [nPrio]int      // 0 = no limit
 	sleepers []sleeper       // workers asleep on this function, oldest first (lazily pruned)
 	woken    int             // sleepers NOOPed for this function that have not grabbed yet
+	stalled  bool            // jobs are not handed out (gearmantest's Stall)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the
@@ -127,8 +128,12 @@ type sleeper struct {
 	gen uint64
 }
 
-// queued returns the number of jobs waiting in the function's lists.
+// queued returns the number of jobs waiting in the function's lists that
+// can be handed out: none while the function is stalled.
 func (f *function) queued() int {
+	if f.stalled {
+		return 0
+	}
 	return f.queue[0].n + f.queue[1].n + f.queue[2].n
 }
 

@@ -48,6 +48,7 @@ type Config struct {
 	TLSConfig             *tls.Config
 	Logger                *slog.Logger // nil = silent
 	Clock                 clock.Clock  // nil = the real clock
+	Observer              Observer     // nil = none; for gearmantest
 }
 
 // ErrClosed is returned by Serve after Close or Shutdown.
@@ -221,6 +222,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
+	s.changed()
 	s.mu.Unlock()
 	return c
 }
@@ -230,6 +232,7 @@ func (s *Server) serveAdmitted(c *conn) {
 	defer s.wg.Done()
 	s.logDebug("connection opened", "conn", c.id, "addr", c.ip)
 	s.serve(c)
+	s.changed()
 	s.logDebug("connection closed", "conn", c.id, "addr", c.ip)
 }
 

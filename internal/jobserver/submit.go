@@ -9,6 +9,7 @@ type submitReq struct {
 	fn, unique, data, reducer []byte
 	when                      int64     // SUBMIT_JOB_EPOCH's time
 	sched                     *schedule // SUBMIT_JOB_SCHED's spec
+	schedArgs                 [][]byte  // SUBMIT_JOB_SCHED's five fields, for the Observer
 }
 
 // submitKind returns the priority of a submit type and whether it is
@@ -68,6 +69,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 				s.attach(c, j)
 			}
 			s.replyCreated(c, j)
+			s.recordSubmit(t, &r, j)
 			return
 		}
 	}
@@ -101,6 +103,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		s.attach(c, j)
 	}
 	s.replyCreated(c, j)
+	s.recordSubmit(t, &r, j)
 	switch {
 	case j.sched != nil:
 		s.wait(j, j.sched.next(s.clock.Now()))
