@@ -168,7 +168,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		addr:       addr,
 		opts:       o,
 		r:          wire.NewReader(nc),
-		out:        newOutQueue(),
+		out:        newOutQueue(nc),
 		routes:     make(map[string]*route),
 		jobs:       make(map[*Task]struct{}),
 		funcs:      make(map[string]*register),
@@ -282,29 +282,57 @@ func (c *Conn) shutdown(err error) {
 
 func (c *Conn) writeLoop() {
 	defer c.loops.Done()
-	err := c.out.writeLoop(c.nc, c.stop)
+	err := c.out.writeLoop(c.stop)
 	close(c.writerDone)
 	if err != nil {
 		c.shutdown(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
 	}
 }
 
-// send queues a request that expects no reply.
+// send sends a request that expects no reply. It writes it from the
+// caller's goroutine unless another write is under way: never call it from
+// the read loop (use post).
 func (c *Conn) send(t wire.Type, args ...[]byte) error {
-	_, err := c.out.packet(t, nil, args...)
-	return c.connErr(err)
+	if _, err := c.out.packet(t, nil, args...); err != nil {
+		return c.connErr(err)
+	}
+	return c.flush()
 }
 
-// sendData queues a packet whose last argument is data from the caller, and
-// for large data waits until it is written so the caller may reuse it.
+// post queues a packet for the writer goroutine: the read loop's way to send.
+func (c *Conn) post(t wire.Type, args ...[]byte) (uint64, error) {
+	seq, err := c.out.packet(t, nil, args...)
+	if err == nil {
+		c.out.signal()
+	}
+	return seq, err
+}
+
+// flush writes what is queued from the caller's goroutine (see outQueue). A
+// write error ends the connection.
+func (c *Conn) flush() error {
+	if err := c.out.drain(); err != nil {
+		err = fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err)
+		c.shutdown(err)
+		return c.connErr(err)
+	}
+	return nil
+}
+
+// sendData sends a packet whose last argument is data from the caller, and
+// for data sent by reference (byRef bytes or more) waits until it is
+// written, so the caller may reuse it.
 func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
 	c.out.waitRoom()
 	var done chan error
-	if len(data) >= wire.LargeData {
+	if len(data) >= byRef {
 		done = make(chan error, 1)
 	}
 	if _, err := c.out.packet(t, done, []byte(handle), data); err != nil {
 		return c.connErr(err)
+	}
+	if err := c.flush(); err != nil {
+		return err
 	}
 	if done != nil {
 		return c.connErr(<-done)
@@ -327,6 +355,9 @@ func (c *Conn) connErr(err error) error {
 func (c *Conn) call(ctx context.Context, t wire.Type, args ...[]byte) ([][]byte, error) {
 	rq := &request{t: t, reply: make(chan reply, 1)}
 	if err := c.enqueue(rq, args...); err != nil {
+		return nil, err
+	}
+	if err := c.flush(); err != nil {
 		return nil, err
 	}
 	select {
@@ -481,7 +512,7 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 		t.finish(err)
 		return err
 	}
-	return nil
+	return c.flush()
 }
 
 // abandon drops a client task whose context ended. The task stays in its

@@ -7,19 +7,26 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// outQueue is a connection's write path. Any goroutine may enqueue packets;
-// one goroutine (writeLoop) writes them, many per system call. Enqueueing
-// never blocks on the socket, so the read loop can answer a NOOP without
+// outQueue is a connection's write path. Any goroutine may enqueue packets,
+// many of which go out in one system call. Whoever holds the writing token
+// writes: a caller that may block (a submit, a handler's result) takes it and
+// writes at once, saving a hand-off; the read loop never writes, it wakes the
+// connection's writer goroutine instead, so it can answer a NOOP without
 // risking a write-versus-read deadlock.
 type outQueue struct {
+	nc      net.Conn
 	mu      sync.Mutex
 	segs    []outSeg // waiting to be written, in order
+	spare   []outSeg // the other batch slice, reused
 	wake    chan struct{}
+	writing bool   // someone holds the writing token
 	err     error  // set when the connection failed or closed
 	queued  uint64 // sequence number of the last segment queued
-	written uint64 // sequence number of the last segment written
+	written uint64 // sequence number of the last segment handed to the socket
 	size    int    // bytes queued and not yet written
 	room    sync.Cond
+	vecs    net.Buffers // reused by the token holder
+	vecArr  [][]byte
 }
 
 // highWater is the queued size above which task writes wait (waitRoom).
@@ -30,15 +37,19 @@ const highWater = 4 << 20
 // caller's memory, and done (if not nil) is closed once it has been written.
 type outSeg struct {
 	b    []byte
-	own  bool
+	own  *[]byte // the pooled buffer behind b, for an owned segment
 	done chan error
 	seq  uint64
 }
 
 const segMax = 64 << 10 // small packets share a segment up to this size
 
-func newOutQueue() *outQueue {
-	q := &outQueue{wake: make(chan struct{}, 1)}
+// byRef is the size from which a data argument is written from the caller's
+// memory instead of being copied into the queue.
+const byRef = 64 << 10
+
+func newOutQueue(nc net.Conn) *outQueue {
+	q := &outQueue{nc: nc, wake: make(chan struct{}, 1)}
 	q.room.L = &q.mu
 	return q
 }
@@ -66,7 +77,7 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 	}
 	// Only a data argument goes by reference: appendLeading frames nothing
 	// else, and a long function name or handle is copied.
-	large := t.HasData() && len(args) > 0 && len(args[len(args)-1]) >= wire.LargeData
+	large := t.HasData() && len(args) > 0 && len(args[len(args)-1]) >= byRef
 	s := q.ownSeg()
 	var err error
 	before := len(s.b)
@@ -96,7 +107,6 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 		q.segs = append(q.segs, outSeg{done: done, seq: seq})
 	}
 	q.mu.Unlock()
-	q.signal()
 	return seq, nil
 }
 
@@ -117,11 +127,12 @@ func (q *outQueue) raw(b []byte) error {
 // ownSeg returns the owned segment at the tail, starting one when needed.
 // q.mu must be held.
 func (q *outQueue) ownSeg() *outSeg {
-	if n := len(q.segs); n > 0 && q.segs[n-1].own && len(q.segs[n-1].b) < segMax {
+	if n := len(q.segs); n > 0 && q.segs[n-1].own != nil && len(q.segs[n-1].b) < segMax {
 		return &q.segs[n-1]
 	}
 	q.queued++
-	q.segs = append(q.segs, outSeg{own: true, b: getSegBuf(), seq: q.queued})
+	bp := segPool.Get().(*[]byte)
+	q.segs = append(q.segs, outSeg{own: bp, b: (*bp)[:0], seq: q.queued})
 	return &q.segs[len(q.segs)-1]
 }
 
@@ -151,84 +162,97 @@ func (q *outQueue) fail(err error) {
 	q.size = 0
 	q.room.Broadcast()
 	q.mu.Unlock()
-	for _, s := range segs {
-		if s.done != nil {
-			s.done <- err
-		}
-		if s.own {
-			putSegBuf(s.b)
-		}
-	}
+	releaseSegs(segs, err)
 	q.signal()
 }
 
-// writeLoop writes queued segments to c until the queue fails or stop closes.
-// It returns the write error, if any.
-func (q *outQueue) writeLoop(c net.Conn, stop <-chan struct{}) error {
-	var batch []outSeg
-	var vecs [][]byte
+// writeLoop is the connection's writer goroutine: it writes what the read
+// loop queues (and whatever no caller is writing) until the queue fails or
+// stop closes. It returns the write error, if any.
+func (q *outQueue) writeLoop(stop <-chan struct{}) error {
 	for {
 		select {
 		case <-q.wake:
 		case <-stop:
 			return nil
 		}
-		q.mu.Lock()
-		batch, q.segs = q.segs, batch[:0]
-		failed := q.err
-		q.mu.Unlock()
-		if failed != nil {
-			q.releaseBatch(batch, failed)
-			return nil
-		}
-		if len(batch) == 0 {
-			continue
-		}
-		vecs = vecs[:0]
-		n := 0
-		for _, s := range batch {
-			if len(s.b) > 0 {
-				vecs = append(vecs, s.b)
-				n += len(s.b)
-			}
-		}
-		vec := net.Buffers(vecs)
-		_, err := vec.WriteTo(c)
-		clear(vecs)
-		q.mu.Lock()
-		// After a failed write some of the batch may have left: count it
-		// all as written, so that no submit in it passes for unsent.
-		q.written = batch[len(batch)-1].seq
-		q.size -= n
-		q.room.Broadcast()
-		q.mu.Unlock()
-		q.releaseBatch(batch, err)
-		if err != nil {
+		if err := q.drain(); err != nil {
 			return err
 		}
-		clear(batch)
-		batch = batch[:0]
 	}
 }
 
-func (q *outQueue) releaseBatch(batch []outSeg, err error) {
+// drain writes everything queued, unless another goroutine holds the writing
+// token (it will write what is queued before it lets go). It returns the
+// write error, after which the connection is unusable.
+func (q *outQueue) drain() error {
+	q.mu.Lock()
+	if q.writing {
+		q.mu.Unlock()
+		return nil
+	}
+	q.writing = true
+	for len(q.segs) > 0 && q.err == nil {
+		batch := q.segs
+		q.segs = q.spare[:0]
+		// Counted as written before the write: after a failure some of
+		// the batch may have left, and no submit in it may pass for unsent.
+		q.written = batch[len(batch)-1].seq
+		q.mu.Unlock()
+		n, err := q.write(batch)
+		releaseSegs(batch, err)
+		clear(batch)
+		q.mu.Lock()
+		q.spare = batch[:0]
+		q.size -= n
+		q.room.Broadcast()
+		if err != nil {
+			q.writing = false
+			q.mu.Unlock()
+			return err
+		}
+	}
+	q.writing = false
+	q.mu.Unlock()
+	return nil
+}
+
+// write writes a batch with one system call where it can. Only the token
+// holder calls it.
+func (q *outQueue) write(batch []outSeg) (int, error) {
+	q.vecArr = q.vecArr[:0]
+	n := 0
 	for _, s := range batch {
+		if len(s.b) > 0 {
+			q.vecArr = append(q.vecArr, s.b)
+			n += len(s.b)
+		}
+	}
+	var err error
+	switch len(q.vecArr) {
+	case 0:
+	case 1:
+		_, err = q.nc.Write(q.vecArr[0])
+	default:
+		q.vecs = q.vecArr
+		_, err = q.vecs.WriteTo(q.nc)
+	}
+	clear(q.vecArr)
+	return n, err
+}
+
+// releaseSegs tells the writers waiting on segments how the write went and
+// returns the owned buffers to the pool.
+func releaseSegs(segs []outSeg, err error) {
+	for _, s := range segs {
 		if s.done != nil {
 			s.done <- err
 		}
-		if s.own {
-			putSegBuf(s.b)
+		if s.own != nil && cap(s.b) <= 256<<10 {
+			*s.own = s.b[:0]
+			segPool.Put(s.own)
 		}
 	}
 }
 
 var segPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func getSegBuf() []byte { return (*segPool.Get().(*[]byte))[:0] }
-
-func putSegBuf(b []byte) {
-	if cap(b) > 256<<10 {
-		return
-	}
-	segPool.Put(&b)
-}

@@ -26,6 +26,8 @@ type pipe struct {
 	limit   int
 	err     error // set once: io.EOF after a clean end, else the failure
 	discard bool  // the reader is gone: drop what comes
+	filling bool  // fill is reading into the buffer's tail, unlocked
+	expect  int64 // bytes fill has yet to deliver, a size hint for readers
 }
 
 func newPipe(limit int) *pipe {
@@ -51,10 +53,20 @@ func (p *pipe) Read(b []byte) (int, error) {
 	n := copy(b, p.buf[p.off:])
 	p.off += n
 	if p.off == len(p.buf) {
-		p.buf, p.off = p.buf[:0], 0
+		p.drained()
 	}
 	p.writeOK.Signal()
 	return n, nil
+}
+
+// drained empties the buffer once everything in it has been read; while fill
+// reads into its tail, only the read offset moves. p.mu held.
+func (p *pipe) drained() {
+	if p.filling {
+		p.off = len(p.buf)
+		return
+	}
+	p.buf, p.off = p.buf[:0], 0
 }
 
 // readAllCtx reads until the pipe ends and returns what it read and the
@@ -73,12 +85,16 @@ func (p *pipe) readAllCtx(ctx context.Context) ([]byte, error) {
 	var out []byte
 	for {
 		if p.off < len(p.buf) {
-			if out == nil && p.err != nil && p.off == 0 {
+			switch {
+			case out == nil && p.err != nil && p.off == 0 && !p.filling:
 				// Fast path: the whole result is here; hand the buffer over.
 				out, p.buf, p.off = p.buf, nil, 0
-			} else {
+			case out == nil:
+				out = make([]byte, 0, int64(len(p.buf)-p.off)+p.expect)
+				fallthrough
+			default:
 				out = append(out, p.buf[p.off:]...)
-				p.buf, p.off = p.buf[:0], 0
+				p.drained()
 			}
 			p.writeOK.Signal()
 		}
@@ -121,25 +137,70 @@ func (p *pipe) write(b []byte) bool {
 	return true
 }
 
-// fill copies n bytes from r into the buffer as room appears. It returns an
-// error only when r fails; data for a discarded or ended pipe is read and
-// dropped.
+// fill reads n bytes from r straight into the buffer as room appears: the
+// connection's read loop delivers a data argument without an extra copy. It
+// returns an error only when r fails; data for a discarded or ended pipe is
+// read and dropped.
 func (p *pipe) fill(r io.Reader, n int64) error {
-	var chunk [16 << 10]byte
+	p.mu.Lock()
 	for n > 0 {
-		k, err := r.Read(chunk[:min(int64(len(chunk)), n)])
-		n -= int64(k)
-		if k > 0 {
-			p.write(chunk[:k])
+		p.expect = n
+		room := p.limit - (len(p.buf) - p.off)
+		if p.err != nil || p.discard {
+			p.expect = 0
+			p.mu.Unlock()
+			return readFull(io.Discard, r, n)
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) && n == 0 {
-				return nil
+		if room <= 0 {
+			p.writeOK.Wait()
+			continue
+		}
+		k := int(min(int64(room), n))
+		if len(p.buf)+k > cap(p.buf) {
+			if p.off > 0 {
+				p.buf = p.buf[:copy(p.buf, p.buf[p.off:])]
+				p.off = 0
 			}
+			if len(p.buf)+k > cap(p.buf) {
+				size := len(p.buf) + int(min(int64(p.limit), max(n, int64(2*cap(p.buf)))))
+				nb := make([]byte, len(p.buf), max(size, len(p.buf)+k))
+				copy(nb, p.buf)
+				p.buf = nb
+			}
+		}
+		start := len(p.buf)
+		tail := p.buf[start : start+k]
+		p.filling = true
+		p.mu.Unlock()
+		m, err := r.Read(tail)
+		p.mu.Lock()
+		p.filling = false
+		n -= int64(m)
+		if m > 0 && p.err == nil && !p.discard {
+			p.buf = p.buf[:start+m]
+			p.readOK.Signal()
+		}
+		if p.off == len(p.buf) && p.off > 0 {
+			p.drained()
+		}
+		if err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+			p.expect = 0
+			p.mu.Unlock()
 			return err
 		}
 	}
+	p.expect = 0
+	p.mu.Unlock()
 	return nil
+}
+
+// readFull copies exactly n bytes from r to w.
+func readFull(w io.Writer, r io.Reader, n int64) error {
+	k, err := io.CopyN(w, r, n)
+	if err == io.EOF && k < n {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // close ends the pipe: readers get what is buffered, then err (io.EOF for a

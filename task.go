@@ -250,6 +250,23 @@ func (t *Task) CloseWithError(err error) error {
 	return t.conn.endJob(t, buffered, err)
 }
 
+// complete ends a worker's job with result as WORK_COMPLETE's data, after
+// whatever was buffered, without copying result when nothing was.
+func (t *Task) complete(result []byte) error {
+	t.mu.Lock()
+	if t.wclosed {
+		t.mu.Unlock()
+		return fmt.Errorf("gearman: close task %s: %w", t.fn, ErrClosed)
+	}
+	t.wclosed = true
+	if len(t.buffered) > 0 {
+		result = append(t.buffered, result...)
+	}
+	t.buffered = nil
+	t.mu.Unlock()
+	return t.conn.endJob(t, result, nil)
+}
+
 // SetStatus sends a progress report (WORK_STATUS) for a worker's job.
 func (t *Task) SetStatus(numerator, denominator int64) error {
 	if !t.worker {

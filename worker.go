@@ -32,7 +32,7 @@ func (f HandlerFunc) Work(ctx context.Context, task *Task) error { return f(ctx,
 // The result goes out in the single WORK_COMPLETE packet.
 func BytesHandler(f func(ctx context.Context, payload []byte) ([]byte, error)) Handler {
 	return HandlerFunc(func(ctx context.Context, t *Task) error {
-		payload, err := io.ReadAll(t)
+		payload, err := t.in.readAllCtx(ctx)
 		if err != nil {
 			return err
 		}
@@ -40,13 +40,7 @@ func BytesHandler(f func(ctx context.Context, payload []byte) ([]byte, error)) H
 		if err != nil {
 			return err
 		}
-		t.mu.Lock()
-		t.bufferIt = true
-		t.mu.Unlock()
-		if _, err := t.Write(result); err != nil {
-			return err
-		}
-		return t.Close()
+		return t.complete(result)
 	})
 }
 
@@ -162,7 +156,7 @@ func (c *Conn) StopWork(ctx context.Context) error {
 func (c *Conn) maybeGrab() {
 	w := &c.w
 	for !w.stopped && !w.dry && !w.sleeping && len(c.funcs) > 0 && c.err == nil && c.haveSlot() {
-		seq, err := c.out.packet(w.grab, nil)
+		seq, err := c.post(w.grab)
 		if err != nil {
 			if c.budget != nil {
 				go c.budget.release(1) // not under c.mu: release kicks connections
@@ -203,7 +197,7 @@ func (c *Conn) onNoJob() error {
 	if c.w.grabbing > 0 || c.w.sleeping {
 		return nil // sleep once the other grabs are answered
 	}
-	if _, err := c.out.packet(wire.PreSleep, nil); err == nil {
+	if _, err := c.post(wire.PreSleep); err == nil {
 		c.w.sleeping = true
 	}
 	return nil
@@ -271,6 +265,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		c.w.running++
 		c.jobs[t] = struct{}{}
 		t.bufferIt = reg.opts.BufferResult
+		t.in.expect = c.r.DataLen() // a size hint for the handler's reads
 		c.handlers.Add(1)
 		go c.runHandler(reg.h, t)
 	}
@@ -279,7 +274,8 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	if reg == nil {
 		c.releaseSlot()
 		c.opts.Logger.Warn("gearman: server assigned a job of a function not registered here", "server", c.addr, "function", fn)
-		return c.send(wire.WorkFail, []byte(t.handle))
+		_, err := c.post(wire.WorkFail, []byte(t.handle))
+		return c.connErr(err)
 	}
 	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
 		return err
