@@ -1,0 +1,149 @@
+package gearman_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/gearmantest"
+)
+
+// A file piped through a remote worker and back: the payload is written to
+// the task and the result read from it, both as streams.
+func Example_streaming() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	pool := srv.Pool(nil)
+	ctx := context.Background()
+
+	// The worker compresses its payload as it reads it.
+	pool.Register("gzip", gearman.HandlerFunc(func(ctx context.Context, t *gearman.Task) error {
+		zw := gzip.NewWriter(t)
+		if _, err := io.Copy(zw, t); err != nil {
+			return err
+		}
+		return zw.Close()
+	}), nil)
+
+	file := strings.NewReader(strings.Repeat("all work and no play ", 1000))
+	task, err := pool.Open(ctx, gearman.Job{Func: "gzip"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	io.Copy(task, file) // the payload
+	task.Close()        // submits the job
+	zr, err := gzip.NewReader(task)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	n, err := io.Copy(io.Discard, zr) // the result, as it arrives
+	fmt.Println(n, err)
+	// Output: 21000 <nil>
+}
+
+// Submit sends a payload held in memory; the task is a Future for the
+// result.
+func ExamplePool_Submit() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	srv.HandleFunc("upper", func(ctx context.Context, p []byte) ([]byte, error) {
+		return bytes.ToUpper(p), nil
+	})
+	pool := srv.Pool(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	task, err := pool.Submit(ctx, gearman.Job{Func: "upper", Data: []byte("hello"), Priority: gearman.High})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	result, err := task.Result(ctx)
+	fmt.Printf("%s %v\n", result, err)
+	// Output: HELLO <nil>
+}
+
+// A handler can submit jobs of its own and await their futures: here it
+// fans a line of words out to another function and joins the results.
+func ExampleHandlerFunc_fanOut() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	// Two jobs at once: the fan-out job, and the jobs it waits for.
+	pool := srv.Pool(&gearman.PoolOptions{Options: gearman.Options{MaxJobs: 8}})
+	ctx := context.Background()
+
+	pool.Register("length", gearman.BytesHandler(func(ctx context.Context, word []byte) ([]byte, error) {
+		return fmt.Appendf(nil, "%d", len(word)), nil
+	}), nil)
+	pool.Register("lengths", gearman.BytesHandler(func(ctx context.Context, line []byte) ([]byte, error) {
+		var futures []gearman.Future
+		for _, w := range strings.Fields(string(line)) {
+			task, err := pool.Submit(ctx, gearman.Job{Func: "length", Data: []byte(w)})
+			if err != nil {
+				return nil, err
+			}
+			futures = append(futures, task)
+		}
+		var out []string
+		for _, f := range futures {
+			r, err := f.Result(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, string(r))
+		}
+		return []byte(strings.Join(out, ",")), nil
+	}), nil)
+
+	task, _ := pool.Submit(ctx, gearman.Job{Func: "lengths", Data: []byte("a stream first library")})
+	result, err := task.Result(ctx)
+	fmt.Printf("%s %v\n", result, err)
+	// Output: 1,6,5,7 <nil>
+}
+
+// Closing a client task ends its payload and submits the job; a job that
+// fails comes back as an error from Read or Result.
+func ExampleTask_Close() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	srv.Fake("check", gearmantest.Reply{Err: gearman.ErrJobFailed})
+	pool := srv.Pool(nil)
+	ctx := context.Background()
+
+	task, _ := pool.Open(ctx, gearman.Job{Func: "check"})
+	task.Write([]byte("part one, "))
+	task.Write([]byte("part two"))
+	task.Close()
+	_, err := io.ReadAll(task)
+	fmt.Println(err == nil, errors.Is(err, gearman.ErrJobFailed))
+	// Output: false true
+}
+
+// Shutdown stops a server gracefully: it stops taking connections and jobs,
+// lets running jobs finish, then closes.
+func ExampleServer_Shutdown() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &gearman.Server{}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println(srv.Shutdown(ctx))
+	fmt.Println(<-done)
+	// Output:
+	// <nil>
+	// gearman: server closed
+}
