@@ -56,8 +56,11 @@ func (r *recorder) wait(t *testing.T, ctx context.Context, n int) []string {
 	return out
 }
 
-func TestSubmitKindsGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestSubmitKinds(t *testing.T) {
+	eachServer(t, testSubmitKinds)
+}
+
+func testSubmitKinds(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	rec := newRecorder()
 	w := dial(t, addr, nil)
@@ -123,8 +126,11 @@ func TestSubmitKindsGearmand(t *testing.T) {
 	}
 }
 
-func TestPriorityOrderGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestPriorityOrder(t *testing.T) {
+	eachServer(t, testPriorityOrder)
+}
+
+func testPriorityOrder(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	c := dial(t, addr, nil)
 	var want []string
@@ -146,8 +152,11 @@ func TestPriorityOrderGearmand(t *testing.T) {
 	}
 }
 
-func TestUniqueCoalesceGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestUniqueCoalesce(t *testing.T) {
+	eachServer(t, testUniqueCoalesce)
+}
+
+func testUniqueCoalesce(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	release := make(chan struct{})
 	started := make(chan struct{}, 10)
@@ -184,8 +193,11 @@ func TestUniqueCoalesceGearmand(t *testing.T) {
 	}
 }
 
-func TestProgressGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestProgress(t *testing.T) {
+	eachServer(t, testProgress)
+}
+
+func testProgress(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	w := dial(t, addr, nil)
 	step := make(chan struct{})
@@ -247,7 +259,10 @@ func TestFailuresGearmand(t *testing.T) {
 }
 
 func testFailures(t *testing.T, opts *gearman.Options) {
-	addr := peertest.Gearmand(t)
+	eachServer(t, func(t *testing.T, addr string) { testFailuresOn(t, addr, opts) })
+}
+
+func testFailuresOn(t *testing.T, addr string, opts *gearman.Options) {
 	ctx := testCtx(t)
 	w := dial(t, addr, opts)
 	w.Register("fail", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
@@ -313,8 +328,11 @@ func TestEchoAndStatusGearmand(t *testing.T) {
 	}
 }
 
-func TestCancelGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestCancel(t *testing.T) {
+	eachServer(t, testCancel)
+}
+
+func testCancel(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	w := dial(t, addr, nil)
 	w.Register("reverse", reverseHandler, nil)
@@ -395,11 +413,14 @@ func TestCLIClientOurWorker(t *testing.T) {
 	}
 }
 
-func TestLargePayloadGearmand(t *testing.T) {
+func TestLargePayload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("64 MiB through gearmand")
 	}
-	addr := peertest.Gearmand(t)
+	eachServer(t, testLargePayload)
+}
+
+func testLargePayload(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	w := dial(t, addr, nil)
 	w.Register("copy", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
@@ -450,8 +471,11 @@ func TestConnLostGearmand(t *testing.T) {
 	}
 }
 
-func TestStopWorkGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestStopWork(t *testing.T) {
+	eachServer(t, testStopWork)
+}
+
+func testStopWork(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	w := dial(t, addr, &gearman.Options{ClientID: "stopper"})
 	started, release := make(chan struct{}), make(chan struct{})

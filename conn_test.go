@@ -38,8 +38,11 @@ func reverse(b []byte) []byte {
 	return out
 }
 
-func TestSmokeGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestSmoke(t *testing.T) {
+	eachServer(t, testSmoke)
+}
+
+func testSmoke(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	w := dial(t, addr, nil)
 	if err := w.Register("reverse", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
@@ -79,4 +82,11 @@ func TestSmokeGearmand(t *testing.T) {
 	if err != nil || string(out) != "cba" {
 		t.Fatalf("got %q, %v", out, err)
 	}
+}
+
+// eachServer runs f against the C gearmand and against our own server, each
+// started afresh for the subtest.
+func eachServer(t *testing.T, f func(t *testing.T, addr string)) {
+	t.Run("gearmand", func(t *testing.T) { f(t, peertest.Gearmand(t)) })
+	t.Run("ours", func(t *testing.T) { f(t, srvStart(t, &gearman.Server{})) })
 }

@@ -54,7 +54,8 @@ type Server struct {
 	TLSConfig *tls.Config
 
 	// MaxPacketSize caps the body of one packet a peer may send.
-	// Default 64 MiB.
+	// Default 256 MiB plus 64 KiB: a 256 MiB payload with its other
+	// arguments.
 	MaxPacketSize int64
 
 	// MaxConnections caps the open connections; a connection past the cap

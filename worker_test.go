@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
-	"github.com/seed749d6d6d/gearman/internal/peertest"
 )
 
 // functionsOf returns the functions the server lists for the connection with
@@ -34,8 +33,11 @@ func functionsOf(t *testing.T, ctx context.Context, addr, id string) []string {
 	return nil
 }
 
-func TestRegistrationGearmand(t *testing.T) {
-	addr := peertest.Gearmand(t)
+func TestRegistration(t *testing.T) {
+	eachServer(t, testRegistration)
+}
+
+func testRegistration(t *testing.T, addr string) {
 	ctx := testCtx(t)
 	w := dial(t, addr, &gearman.Options{ClientID: "reg-test"})
 	sync := func() {

@@ -73,7 +73,7 @@ func run(args []string) error {
 	str(&sslCert, os.Getenv("GEARMAND_SERVER_PEM"), "TLS certificate file (PEM)", "ssl-cert", "ssl-server-cert")
 	str(&sslKey, os.Getenv("GEARMAND_SERVER_KEY"), "TLS key file (PEM)", "ssl-key", "ssl-server-key")
 	str(&sslCA, os.Getenv("GEARMAND_CA_CERTIFICATE"), "CA file: when set, clients must present a certificate it signed", "ssl-ca-file")
-	fs.Int64Var(&maxPacket, "max-packet-size", 64<<20, "largest packet body accepted, in bytes")
+	fs.Int64Var(&maxPacket, "max-packet-size", 256<<20+64<<10, "largest packet body accepted, in bytes")
 	integer(&maxConns, 0, "most connections at once (0 = no limit)", "max-connections")
 	integer(&maxQueue, 0, "initial maxqueue limit of every function (0 = no limit)", "max-queue")
 	integer(&threads, 0, "accepted for compatibility with gearmand; ignored", "t", "threads")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/wire"
@@ -50,6 +51,7 @@ type conn struct {
 	// reader sending its own replies inline; whoever holds it takes all of
 	// out, so packets keep their order.
 	wmu sync.Mutex
+	raw syscall.RawConn // for flushOwn's non-blocking writes; nil when not a socket
 
 	// Guarded by outMu.
 	outMu     sync.Mutex
@@ -154,17 +156,41 @@ func (c *conn) writeOutLocked() (done bool) {
 }
 
 // flushOwn sends the replies the reader queued for its own connection
-// without waking the writer goroutine, unless the writer is busy.
+// without waking the writer goroutine, when the socket takes them at once.
+// It never blocks: the reader must keep reading, or a worker that is itself
+// blocked writing results to us while we write its payload would deadlock
+// with us. What the socket does not take at once goes to the writer.
 func (c *conn) flushOwn() {
 	c.outMu.Lock()
 	c.inline = false
 	c.outMu.Unlock()
-	if !c.wmu.TryLock() {
-		c.wakeWriter() // the writer is busy: it sends the rest
+	if c.raw == nil || !c.wmu.TryLock() {
+		c.wakeWriter() // no non-blocking write here, or the writer is busy
 		return
 	}
 	defer c.wmu.Unlock()
-	c.writeOutLocked()
+	c.outMu.Lock()
+	buf := c.out
+	c.out = c.spare[:0]
+	c.spare = nil
+	c.outMu.Unlock()
+	if len(buf) == 0 {
+		return
+	}
+	n := tryWrite(c.raw, buf)
+	if n == len(buf) {
+		if cap(buf) <= 4<<20 {
+			c.outMu.Lock()
+			c.spare = buf[:0]
+			c.outMu.Unlock()
+		}
+		return
+	}
+	// Put the rest back in front of what was queued since, for the writer.
+	c.outMu.Lock()
+	c.out = append(buf[n:len(buf):len(buf)], c.out...)
+	c.outMu.Unlock()
+	c.wakeWriter()
 }
 
 // wakeWriter wakes the writer goroutine if it sleeps.

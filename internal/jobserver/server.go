@@ -26,17 +26,23 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
+// DefaultMaxPacketSize is the largest request body the server accepts by
+// default: a 256 MiB payload (a client's default MaxPayload) with room for
+// its other arguments.
+const DefaultMaxPacketSize = 256<<20 + 64<<10
+
 // Config is the server's configuration; zero fields take the defaults
 // [New] documents.
 type Config struct {
 	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
-	MaxPacketSize         int64  // default wire.DefaultMaxPacketSize
+	MaxPacketSize         int64  // default DefaultMaxPacketSize
 	MaxConnections        int    // 0 = no limit
 	MaxOutbound           int64  // per-connection queued output; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
@@ -92,7 +98,7 @@ func New(cfg Config) *Server {
 		cfg.HandlePrefix = "H:" + host
 	}
 	if cfg.MaxPacketSize <= 0 {
-		cfg.MaxPacketSize = wire.DefaultMaxPacketSize
+		cfg.MaxPacketSize = DefaultMaxPacketSize
 	}
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20
@@ -219,6 +225,9 @@ func (s *Server) admit(nc net.Conn) *conn {
 		wake:       make(chan struct{}, 1),
 		writerEnd:  make(chan struct{}),
 		grabType:   wire.GrabJob,
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)

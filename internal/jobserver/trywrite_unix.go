@@ -1,0 +1,23 @@
+//go:build unix
+
+package jobserver
+
+import "syscall"
+
+// tryWrite writes as much of b as the socket takes without waiting and
+// returns how much that was; on any error it reports 0 and leaves the
+// failure for the writer goroutine to meet.
+func tryWrite(rc syscall.RawConn, b []byte) int {
+	var n int
+	err := rc.Write(func(fd uintptr) bool {
+		k, err := syscall.Write(int(fd), b)
+		if err == nil && k > 0 {
+			n = k
+		}
+		return true // never wait for the socket to become writable
+	})
+	if err != nil {
+		return 0
+	}
+	return n
+}
