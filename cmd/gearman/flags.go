@@ -30,6 +30,7 @@ type config struct {
 	unique     string
 	count      int // -c
 	worker     bool
+	stream     bool     // --stream: a worker sends the result as it is written
 	help       bool     // -H
 	badOption  bool     // an unknown option or one missing its argument
 	args       []string // the data (client) or the command (worker)
@@ -50,6 +51,10 @@ func parse(args []string) *config {
 	c := &config{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--stream" {
+			c.stream = true
+			continue
+		}
 		if a == "--" {
 			c.args = append(c.args, args[i+1:]...)
 			break

@@ -15,14 +15,18 @@
 // the function's name, -v prints "Task created: HANDLE" for each job.
 //
 // As a worker it registers every -f function and runs COMMAND for each job,
-// with the payload on its standard input and its standard output as the
-// result, both streamed: the result goes out as WORK_DATA as the command
-// writes it (one packet per line with -n or -N, stripped of its newline with
-// -N), and nothing is held whole. A command that exits non-zero fails the
-// job (WORK_FAIL, after the output it wrote). Without a command the worker
-// writes each payload to its own standard output and completes the job with
-// an empty result. -c N exits after N jobs. SIGINT and SIGTERM stop it
-// gracefully: the running job may finish within a few seconds.
+// with the payload streamed to its standard input as it arrives and its
+// standard output as the result. Like the C tool it sends the whole output
+// in WORK_COMPLETE, which every client reads (Perl's Gearman::Client,
+// gearmanode and gearman-go read nothing else); with -n or -N it sends each
+// line as a WORK_DATA packet as the command writes it (stripped of its
+// newline with -N), and with --stream (an option of ours) each piece of
+// output as a WORK_DATA packet, so that nothing is held whole. A command
+// that exits non-zero fails the job (WORK_FAIL, after the output it wrote).
+// Without a command the worker writes each payload to its own standard
+// output and completes the job with an empty result. -c N exits after N
+// jobs. SIGINT and SIGTERM stop it gracefully: the running job may finish
+// within a few seconds.
 //
 // -t is an idle timeout in milliseconds: a client job that hears nothing for
 // that long is given up, with a message; a worker that gets no job for that
@@ -48,6 +52,8 @@
 //     1.1.20 resends all the lines so far with each line).
 //   - -P prefixes each piece of the result as it is read, not each packet;
 //     the C tool's output is the same for results of one packet.
+//   - --stream is ours; the C tool has no way to stream a result that is
+//     not made of lines.
 //   - A worker's command killed by a signal fails the job (the C tool
 //     completes it), and a worker that cannot reach a server waits and
 //     redials with backoff instead of spinning.

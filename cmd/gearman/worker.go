@@ -32,8 +32,12 @@ type worker struct {
 // work runs the worker and returns the exit code.
 func (e *env) work(ctx context.Context, pool *gearman.Pool) int {
 	w := &worker{e: e, pool: pool, left: e.cfg.count, enough: make(chan struct{}), poke: make(chan struct{}, 1)}
+	// The C tool sends the command's whole output in WORK_COMPLETE, and
+	// some clients (Perl's, gearman-go's, gearmanode) read nothing else; -n,
+	// -N and --stream send it as WORK_DATA as it is written.
+	reg := &gearman.RegisterOptions{BufferResult: !e.cfg.stream && !e.cfg.perLine}
 	for _, fn := range e.cfg.funcs {
-		if err := pool.Register(fn, gearman.HandlerFunc(w.serve), nil); err != nil {
+		if err := pool.Register(fn, gearman.HandlerFunc(w.serve), reg); err != nil {
 			e.errorf("gearman: gearman_worker_add_function : %v\n", err)
 			pool.Close()
 			return 1
