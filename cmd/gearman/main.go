@@ -22,7 +22,8 @@
 // line as a WORK_DATA packet as the command writes it (stripped of its
 // newline with -N), and with --stream (an option of ours) each piece of
 // output as a WORK_DATA packet, so that nothing is held whole. A command
-// that exits non-zero fails the job (WORK_FAIL, after the output it wrote).
+// that exits non-zero fails the job (WORK_FAIL, after the output it wrote
+// when that was streamed).
 // Without a command the worker writes each payload to its own standard
 // output and completes the job with an empty result. -c N exits after N
 // jobs. SIGINT and SIGTERM stop it gracefully: the running job may finish
@@ -52,6 +53,9 @@
 //     1.1.20 resends all the lines so far with each line).
 //   - -P prefixes each piece of the result as it is read, not each packet;
 //     the C tool's output is the same for results of one packet.
+//   - A command that fails without -n, -N or --stream fails the job with
+//     nothing before WORK_FAIL (the C tool sends its output as WORK_DATA
+//     first): the library cannot yet send a held result as WORK_DATA.
 //   - --stream is ours; the C tool has no way to stream a result that is
 //     not made of lines.
 //   - A worker's command killed by a signal fails the job (the C tool

@@ -73,12 +73,32 @@ func (e *env) work(ctx context.Context, pool *gearman.Pool) int {
 	case <-ctx.Done():
 	case <-w.enough:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	pool.Shutdown(sctx)
+	w.stop()
 	w.once.Do(func() { close(w.enough) })
 	<-events
 	return 0
+}
+
+// stop stops taking jobs, lets the running one end (for a few seconds at
+// most), and closes the pool once the servers have its result: Pool.Shutdown
+// alone may close a connection before the last WORK_COMPLETE has left.
+func (w *worker) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, fn := range w.e.cfg.funcs {
+		w.pool.Unregister(fn)
+	}
+	for ctx.Err() == nil {
+		w.mu.Lock()
+		busy := w.busy
+		w.mu.Unlock()
+		if !busy {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.pool.Echo(ctx) // answered once what went before it has reached the server
+	w.pool.Shutdown(ctx)
 }
 
 // idle prints a message each time no job has come for -t, and counts the
@@ -116,9 +136,6 @@ func (w *worker) done() {
 	}
 	w.left--
 	if w.left == 0 {
-		for _, fn := range w.e.cfg.funcs {
-			w.pool.Unregister(fn)
-		}
 		w.once.Do(func() { close(w.enough) })
 	}
 }
@@ -133,20 +150,28 @@ func (w *worker) setBusy(b bool) {
 	}
 }
 
-// serve runs one job.
+// serve runs one job, and ends it itself (WORK_COMPLETE or WORK_FAIL)
+// before it counts it, so that stop sees the job's end queued.
 func (w *worker) serve(ctx context.Context, t *gearman.Task) error {
 	w.setBusy(true)
 	defer w.setBusy(false)
-	defer w.done()
+	var err error
 	if len(w.e.cfg.args) == 0 {
 		// No command: the payload goes to our standard output, the result
 		// is empty.
 		w.outMu.Lock()
-		defer w.outMu.Unlock()
-		_, err := io.Copy(writerFunc(func(p []byte) (int, error) { return len(p), w.e.out.data("", p) }), t)
-		return err
+		_, err = io.Copy(writerFunc(func(p []byte) (int, error) { return len(p), w.e.out.data("", p) }), t)
+		w.outMu.Unlock()
+	} else {
+		err = w.runCommand(ctx, t)
 	}
-	return w.runCommand(ctx, t)
+	if err != nil {
+		t.CloseWithError(err)
+	} else {
+		t.Close()
+	}
+	w.done()
+	return nil
 }
 
 // runCommand runs the command with the payload on its standard input and
