@@ -221,6 +221,26 @@ func (c *Conn) Exceptions() bool {
 	return c.exceptions
 }
 
+// Shutdown closes the connection gracefully: it stops taking jobs, waits
+// until the running ones have ended and what they sent has been written,
+// then closes. When ctx ends first it closes at once and returns ctx's error.
+func (c *Conn) Shutdown(ctx context.Context) error {
+	err := c.StopWork(ctx)
+	if err == nil {
+		if e := c.flush(); e == nil {
+			err = c.out.sync(ctx)
+		}
+	}
+	c.Close()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
 // Close closes the connection at once. Client tasks still running end with an
 // error wrapping [ErrClosed]; worker handlers' contexts are cancelled, and
 // Close waits for them and for the connection's goroutines to return.

@@ -1,6 +1,7 @@
 package gearman
 
 import (
+	"context"
 	"net"
 	"sync"
 
@@ -213,8 +214,29 @@ func (q *outQueue) drain() error {
 		}
 	}
 	q.writing = false
+	q.room.Broadcast() // wakes sync
 	q.mu.Unlock()
 	return nil
+}
+
+// sync waits until everything queued so far has been handed to the socket,
+// the queue has failed, or ctx ends.
+func (q *outQueue) sync(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.room.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for (len(q.segs) > 0 || q.writing) && q.err == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		q.room.Wait()
+	}
+	return q.err
 }
 
 // write writes a batch with one system call where it can. Only the token

@@ -426,7 +426,8 @@ func (p *Pool) Echo(ctx context.Context) []PerServer[time.Duration] {
 }
 
 // Shutdown stops taking jobs on every server, waits until the running ones
-// have ended or ctx ends, then closes the pool.
+// have ended and their results are written, or ctx ends, then closes the
+// pool.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	live := append([]*Conn(nil), p.live...)
@@ -437,7 +438,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.StopWork(ctx)
+			errs[i] = c.Shutdown(ctx)
 		}()
 	}
 	wg.Wait()

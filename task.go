@@ -250,6 +250,30 @@ func (t *Task) CloseWithError(err error) error {
 	return t.conn.endJob(t, buffered, err)
 }
 
+// Flush sends what a worker task holds for WORK_COMPLETE (see
+// [RegisterOptions.BufferResult]) as WORK_DATA now, and makes later writes
+// go out as they come. A handler that buffers small results can switch to
+// streaming once its output grows. It does nothing on a task that holds
+// nothing, and is an error on a client task. Do not call it concurrently
+// with Write: their data would go out in either order.
+func (t *Task) Flush() error {
+	if !t.worker {
+		return errors.New("gearman: Flush is for worker tasks")
+	}
+	t.mu.Lock()
+	if t.wclosed {
+		t.mu.Unlock()
+		return fmt.Errorf("gearman: flush task %s: %w", t.fn, ErrClosed)
+	}
+	held := t.buffered
+	t.buffered, t.bufferIt = nil, false
+	t.mu.Unlock()
+	if len(held) == 0 {
+		return nil
+	}
+	return t.conn.sendData(wire.WorkData, t.Handle(), held)
+}
+
 // complete ends a worker's job with result as WORK_COMPLETE's data, after
 // whatever was buffered, without copying result when nothing was.
 func (t *Task) complete(result []byte) error {

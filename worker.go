@@ -325,6 +325,13 @@ func (c *Conn) jobEnded(t *Task) {
 // endJob sends the packet that ends a worker's job.
 func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
 	h := t.Handle()
+	if cause != nil && len(buffered) > 0 {
+		// A failure is final: what the handler wrote goes out first, as
+		// the C worker does.
+		if err := c.sendData(wire.WorkData, h, buffered); err != nil {
+			return err
+		}
+	}
 	switch {
 	case cause == nil:
 		return c.sendData(wire.WorkComplete, h, buffered)
