@@ -298,6 +298,10 @@ func (b *batch) watch(t *gearman.Task) string {
 				e.out.printf("%s%d%% Complete\n", pre, s.Numerator*100/s.Denominator)
 			}
 		case <-t.Done():
+			if created != nil && e.cfg.verbose && t.Handle() != "" {
+				// A background job is created and done at once.
+				e.out.printf("Task created: %s\n", t.Handle())
+			}
 			for {
 				select {
 				case w := <-t.Warnings():
