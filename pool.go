@@ -465,3 +465,11 @@ func (p *Pool) Close() error {
 	p.wg.Wait()
 	return nil
 }
+
+// Admin returns an [AdminGroup] for the pool's servers, dialled as the pool
+// dials them (same DialContext and TLS configuration): each of its calls asks
+// every server and says which server each answer came from. The caller
+// closes it.
+func (p *Pool) Admin() *AdminGroup {
+	return NewAdminGroup(p.addrs, &AdminOptions{DialContext: p.opts.DialContext, TLSConfig: p.opts.TLSConfig})
+}

@@ -322,3 +322,29 @@ func TestPoolEchoAndClose(t *testing.T) {
 		t.Errorf("submit after Close: %v", err)
 	}
 }
+
+func TestPoolAdmin(t *testing.T) {
+	addrs := []string{peertest.Gearmand(t), peertest.Gearmand(t)}
+	ctx := testCtx(t)
+	p := newPool(t, addrs, nil)
+	p.Register("adm", reverseHandler, nil)
+	waitLive(t, ctx, p, 2)
+	// An echo answered on each connection means the server has handled the
+	// registration sent before it.
+	for _, r := range p.Echo(ctx) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	a := p.Admin()
+	defer a.Close()
+	res := a.Status(ctx)
+	if len(res) != 2 {
+		t.Fatalf("answers %+v; want one per server", res)
+	}
+	for i, r := range res {
+		if r.Addr != addrs[i] || r.Err != nil || len(r.Value) != 1 || r.Value[0].Function != "adm" || r.Value[0].Workers != 1 {
+			t.Errorf("server %d: %+v; want its own address and one worker of adm", i, r)
+		}
+	}
+}
