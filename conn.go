@@ -472,6 +472,12 @@ func (c *Conn) UniqueStatus(ctx context.Context, unique string) (JobStatus, erro
 // has created it. The returned task's reader (or Result) gives the result; a
 // background job has none, and its task is done at once, with the handle
 // set. ctx governs the task: when it ends, the task is abandoned.
+//
+// The submit packet is written from the caller's goroutine when no other
+// write is under way on the connection (saving a hand-off to the writer
+// goroutine); like any socket write, that waits while the server is not
+// reading. job.Data of 64 KiB or more is written from the caller's memory:
+// do not modify it until the task is done.
 func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
