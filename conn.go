@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -243,12 +244,30 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 
 // Close closes the connection at once. Client tasks still running end with an
 // error wrapping [ErrClosed]; worker handlers' contexts are cancelled, and
-// Close waits for them and for the connection's goroutines to return.
+// Close waits for them and for the connection's goroutines to return, so a
+// handler must return once its context is done, and must not call Close
+// itself. While a handler keeps it waiting, Close logs so every 5 seconds.
 func (c *Conn) Close() error {
 	c.shutdown(fmt.Errorf("gearman: connection to %s: %w", c.addr, ErrClosed))
 	c.loops.Wait()
-	c.handlers.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() {
+		c.handlers.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-tick.C:
+			c.mu.Lock()
+			n := len(c.jobs)
+			c.mu.Unlock()
+			c.opts.Logger.Warn("gearman: Close is waiting for handlers that ignore their context", "server", c.addr, "jobs", n)
+		}
+	}
 }
 
 // shutdown ends the connection with err; the first call wins.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -269,7 +270,7 @@ func (c *Conn) onReply(p wire.Packet) error {
 		}
 		args = append(args, data)
 	}
-	if p.Type == wire.OptionRes && string(args[0]) == "exceptions" {
+	if p.Type == wire.OptionRes && strings.EqualFold(string(args[0]), "exceptions") {
 		c.mu.Lock()
 		c.exceptions = true
 		c.mu.Unlock()
