@@ -24,7 +24,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/seed749d6d6d/gearman"
 )
@@ -137,14 +136,14 @@ func run(args []string) error {
 	}
 
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(sigs, append(stopSignals, gracefulSignals...)...)
 	defer signal.Stop(sigs)
 	stopped := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case sig := <-sigs:
-				if sig == syscall.SIGUSR1 {
+				if isGraceful(sig) {
 					if logger != nil {
 						logger.Info("graceful shutdown", "signal", sig.String())
 					}

@@ -1,0 +1,13 @@
+//go:build !unix
+
+package main
+
+import "os"
+
+// stopSignals close the server at once; there is no graceful signal here.
+var (
+	stopSignals     = []os.Signal{os.Interrupt}
+	gracefulSignals []os.Signal
+)
+
+func isGraceful(os.Signal) bool { return false }
