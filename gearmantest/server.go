@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -255,7 +256,7 @@ func (s *Server) Close() {
 			if s.t != nil {
 				s.t.Logf("%s", msg)
 			} else {
-				println(msg)
+				fmt.Fprintln(os.Stderr, msg)
 			}
 		})
 		defer slow.Stop()
