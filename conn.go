@@ -41,6 +41,14 @@ type Options struct {
 	// exceptions as a WORK_FAIL with a stray NUL byte, on which libgearman
 	// clients (the gearman tool, PHP) wait forever.
 	SendExceptions bool
+	// Streaming negotiates streaming mode (OPTION_REQ streaming), with the
+	// abraxas server's semantics: the server fails a job whose streaming
+	// worker disconnects instead of running it again (its clients would
+	// see its WORK_DATA twice), and refuses a foreground job with a unique
+	// id submitted on a streaming connection. Dial fails with an error
+	// wrapping [ErrNotSupported] when the server does not know the
+	// option, as gearmand does not. See the package doc, "Streaming".
+	Streaming bool
 	// Logger receives the connection's diagnostics. Default: none.
 	Logger *slog.Logger
 }
@@ -84,6 +92,7 @@ type Conn struct {
 	pending    []*request           // requests awaiting a reply, in order
 	routes     map[string]*route    // client tasks by handle
 	exceptions bool                 // the server agreed to send WORK_EXCEPTION
+	streaming  bool                 // the server agreed to streaming mode
 	err        error                // why the connection ended
 	w          workerState          // the worker side
 	jobs       map[*Task]struct{}   // worker tasks running
@@ -123,8 +132,8 @@ type route struct {
 }
 
 // Dial connects to the job server at addr and negotiates the connection
-// (exceptions, and the client id if set). ctx bounds the dial and the
-// negotiation only.
+// (exceptions, streaming when asked for, and the client id if set). ctx
+// bounds the dial and the negotiation only.
 func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
 	nc, err := dialNet(ctx, addr, &o)
@@ -195,7 +204,25 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		c.Close()
 		return nil, fmt.Errorf("gearman: negotiate with %s: %w", addr, err)
 	}
+	if o.Streaming {
+		if err := c.negotiateStreaming(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// negotiateStreaming turns streaming mode on, or says clearly why not.
+func (c *Conn) negotiateStreaming(ctx context.Context) error {
+	err := c.Option(ctx, "streaming")
+	if errors.Is(err, ErrNotSupported) {
+		return fmt.Errorf("gearman: %s does not support streaming mode: %w", c.addr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
+	}
+	return nil
 }
 
 // Addr returns the address the connection was dialled with.
@@ -219,6 +246,14 @@ func (c *Conn) Exceptions() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.exceptions
+}
+
+// Streaming reports whether the server agreed to streaming mode
+// ([Options.Streaming]).
+func (c *Conn) Streaming() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streaming
 }
 
 // Close closes the connection at once. Client tasks still running end with an

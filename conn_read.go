@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -269,9 +270,14 @@ func (c *Conn) onReply(p wire.Packet) error {
 		}
 		args = append(args, data)
 	}
-	if p.Type == wire.OptionRes && string(args[0]) == "exceptions" {
+	if p.Type == wire.OptionRes {
 		c.mu.Lock()
-		c.exceptions = true
+		switch strings.ToLower(string(args[0])) {
+		case "exceptions":
+			c.exceptions = true
+		case "streaming":
+			c.streaming = true
+		}
 		c.mu.Unlock()
 	}
 	rq.reply <- reply{args: args}

@@ -40,6 +40,7 @@ type conn struct {
 	sleepGen   uint64       // bumped at each PRE_SLEEP, to spot stale sleeper entries
 	wokenFor   *function    // the function whose wake-up count this conn's NOOP took
 	exceptions bool         // OPTION_REQ exceptions
+	streaming  bool         // OPTION_REQ streaming: see lose and submit
 	allYours   bool         // ALL_YOURS: assign directly instead of NOOP
 	grabType   wire.Type    // the last grab type, for ALL_YOURS assignments
 	holding    []*job       // jobs assigned to this connection

@@ -183,13 +183,19 @@ func (s *Server) release(j *job) {
 // lose handles a running job whose worker went away (disconnect, CANT_DO,
 // RESET_ABILITIES): it is queued again at the tail of its list, or fails
 // for its clients once Config.JobRetries attempts are used up. A foreground
-// job nobody waits for any more is dropped.
+// job nobody waits for any more is dropped. A foreground job of a worker
+// that negotiated streaming fails at once (WORK_FAIL): its clients may have
+// had some of its WORK_DATA, and a rerun would send it again.
 func (s *Server) lose(j *job) {
+	streaming := j.worker != nil && j.worker.streaming
 	s.release(j)
 	j.retries++
 	j.num, j.den = 0, 0
 	switch {
 	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.freeDetached(j)
+	case streaming && !j.bg:
+		s.failClients(j)
 		s.freeDetached(j)
 	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)

@@ -59,6 +59,10 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		return
 	}
 	prio, bg := submitKind(t)
+	if c.streaming && !bg && len(r.unique) > 0 {
+		c.sendError(errUniqueStreaming)
+		return
+	}
 	f := s.fn(r.fn)
 	key := uniqueKey(r.unique, r.data)
 	if key != "" {
