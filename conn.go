@@ -93,6 +93,10 @@ type Conn struct {
 	routes     map[string]*route    // client tasks by handle
 	exceptions bool                 // the server agreed to send WORK_EXCEPTION
 	streaming  bool                 // the server agreed to streaming mode
+	chunks     bool                 // the server agreed to the streaming extension
+	streams    map[string]*Task     // client tasks by stream id, while their payload streams
+	nextStream uint64               // the last stream id used
+	wstreams   map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
 	err        error                // why the connection ended
 	w          workerState          // the worker side
 	jobs       map[*Task]struct{}   // worker tasks running
@@ -179,6 +183,8 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		r:          wire.NewReader(nc),
 		out:        newOutQueue(nc),
 		routes:     make(map[string]*route),
+		streams:    make(map[string]*Task),
+		wstreams:   make(map[string]*Task),
 		jobs:       make(map[*Task]struct{}),
 		funcs:      make(map[string]*register),
 		budget:     budget,
@@ -218,6 +224,14 @@ func (c *Conn) negotiateStreaming(ctx context.Context) error {
 	err := c.Option(ctx, "streaming")
 	if errors.Is(err, ErrNotSupported) {
 		return fmt.Errorf("gearman: %s does not support streaming mode: %w", c.addr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
+	}
+	err = c.Option(ctx, "stream-chunks")
+	if errors.Is(err, ErrNotSupported) {
+		c.opts.Logger.Info("gearman: server has streaming mode without the chunked-payload extension", "server", c.addr, "error", err)
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
@@ -281,7 +295,12 @@ func (c *Conn) shutdown(err error) {
 		}
 		grabbing := c.w.grabbing
 		c.w.grabbing = 0
+		streams := c.streams
+		c.streams = map[string]*Task{}
 		c.mu.Unlock()
+		for _, t := range streams {
+			t.st.credit.stop(err)
+		}
 		if grabbing > 0 && c.budget != nil {
 			c.budget.release(grabbing)
 		}
@@ -310,6 +329,9 @@ func (c *Conn) shutdown(err error) {
 		}
 		for _, t := range jobs {
 			t.in.close(err)
+			if t.ws != nil {
+				t.ws.credit.stop(err)
+			}
 		}
 		close(c.done)
 	})
@@ -522,6 +544,13 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
+	if c.streamable(&job) {
+		c.startStream(t)
+		t.job.Data = nil
+		if _, err := t.streamWrite(job.Data); err != nil {
+			return nil, err
+		}
+	}
 	// Write appends to the payload: never into the caller's array.
 	t.job.Data = slices.Clip(job.Data)
 	if ctx.Done() != nil {

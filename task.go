@@ -78,6 +78,9 @@ type Task struct {
 	reducer  string     // worker: from JOB_ASSIGN_ALL
 	buffered []byte     // worker: result held for WORK_COMPLETE
 	bufferIt bool       // worker: hold the result for WORK_COMPLETE
+
+	st *tstream // client: the payload goes as a stream (set by Open)
+	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
 }
 
 func newTask(c *Conn, fn string, worker bool) *Task {
@@ -188,6 +191,10 @@ func (t *Task) Write(p []byte) (int, error) {
 		t.mu.Unlock()
 		return 0, fmt.Errorf("gearman: write to task %s: %w", t.fn, ErrClosed)
 	}
+	if t.st != nil {
+		t.mu.Unlock()
+		return t.streamWrite(p)
+	}
 	if !t.worker {
 		defer t.mu.Unlock()
 		if int64(len(t.job.Data)+len(p)) > t.conn.opts.MaxPayload {
@@ -202,6 +209,9 @@ func (t *Task) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	t.mu.Unlock()
+	if t.ws != nil {
+		return t.windowedWrite(p)
+	}
 	for off := 0; off < len(p); {
 		n := min(len(p)-off, maxChunk)
 		if err := t.conn.sendData(wire.WorkData, t.Handle(), p[off:off+n]); err != nil {
@@ -235,6 +245,10 @@ func (t *Task) CloseWithError(err error) error {
 		return fmt.Errorf("gearman: close task %s: %w", t.fn, ErrClosed)
 	}
 	t.wclosed = true
+	if t.st != nil {
+		t.mu.Unlock()
+		return t.streamClose(err)
+	}
 	if !t.worker {
 		job := t.job
 		t.mu.Unlock()
@@ -305,6 +319,9 @@ func (t *Task) finish(err error) {
 // end does finish's work; doneOnce runs it.
 func (t *Task) end(err error) {
 	t.err = err
+	if t.st != nil && (err != nil || !t.job.Background) {
+		t.stopStream(err)
+	}
 	if err == nil {
 		t.in.close(io.EOF)
 	} else {

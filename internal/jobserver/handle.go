@@ -48,6 +48,12 @@ func (s *Server) option(c *conn, name []byte) {
 		c.exceptions = true
 	case bytes.EqualFold(name, []byte("streaming")):
 		c.streaming = true
+	case bytes.EqualFold(name, []byte("stream-chunks")):
+		if !c.streaming {
+			c.send(wire.Res, wire.Error, errUnknownOption[0], []byte("stream-chunks needs the streaming option first"))
+			return
+		}
+		c.chunks = true
 	default:
 		c.sendError(errUnknownOption)
 		return
@@ -73,6 +79,9 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		return false
 	}
 	defer s.changed()
+	if p.Type.IsExt() {
+		return s.handleStream(c, p)
+	}
 	switch p.Type {
 	case wire.EchoReq:
 		c.send(wire.Res, wire.EchoRes, p.Args[0])
@@ -128,7 +137,7 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		c.allYours = true
 	case wire.WorkData, wire.WorkWarning, wire.WorkStatus, wire.WorkComplete,
 		wire.WorkFail, wire.WorkException:
-		s.work(c, p)
+		return s.work(c, p)
 	default: // a response-only type
 		c.sendError(errNotExpected)
 	}
