@@ -183,7 +183,10 @@ func (t *Task) Read(p []byte) (int, error) {
 //
 // A client task holds the payload until Close, which sends it in one
 // SUBMIT_JOB packet (job servers take a job's payload whole); it refuses more
-// than [Options.MaxPayload] bytes. A worker task sends each Write as
+// than [Options.MaxPayload] bytes. On a connection with the streaming
+// extension ([Options.Streaming]) it sends the payload in chunks instead, as
+// it is written, with no size limit, blocking while the server grants no
+// credit; Write must then not be called concurrently with Write or Close. A worker task sends each Write as
 // WORK_DATA at once, and blocks while the connection's send queue is full.
 func (t *Task) Write(p []byte) (int, error) {
 	t.mu.Lock()
