@@ -42,6 +42,14 @@ type Options struct {
 	// exceptions as a WORK_FAIL with a stray NUL byte, on which libgearman
 	// clients (the gearman tool, PHP) wait forever.
 	SendExceptions bool
+	// Streaming negotiates streaming mode (OPTION_REQ streaming), with the
+	// abraxas server's semantics: the server fails a job whose streaming
+	// worker disconnects instead of running it again (its clients would
+	// see its WORK_DATA twice), and refuses a foreground job with a unique
+	// id submitted on a streaming connection. Dial fails with an error
+	// wrapping [ErrNotSupported] when the server does not know the
+	// option, as gearmand does not. See the package doc, "Streaming".
+	Streaming bool
 	// Logger receives the connection's diagnostics. Default: none.
 	Logger *slog.Logger
 }
@@ -85,6 +93,11 @@ type Conn struct {
 	pending    []*request           // requests awaiting a reply, in order
 	routes     map[string]*route    // client tasks by handle
 	exceptions bool                 // the server agreed to send WORK_EXCEPTION
+	streaming  bool                 // the server agreed to streaming mode
+	chunks     bool                 // the server agreed to the streaming extension
+	streams    map[string]*Task     // client tasks by stream id, while their payload streams
+	nextStream uint64               // the last stream id used
+	wstreams   map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
 	err        error                // why the connection ended
 	w          workerState          // the worker side
 	jobs       map[*Task]struct{}   // worker tasks running
@@ -124,8 +137,8 @@ type route struct {
 }
 
 // Dial connects to the job server at addr and negotiates the connection
-// (exceptions, and the client id if set). ctx bounds the dial and the
-// negotiation only.
+// (exceptions, streaming when asked for, and the client id if set). ctx
+// bounds the dial and the negotiation only.
 func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
 	nc, err := dialNet(ctx, addr, &o)
@@ -171,6 +184,8 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		r:          wire.NewReader(nc),
 		out:        newOutQueue(nc),
 		routes:     make(map[string]*route),
+		streams:    make(map[string]*Task),
+		wstreams:   make(map[string]*Task),
 		jobs:       make(map[*Task]struct{}),
 		funcs:      make(map[string]*register),
 		budget:     budget,
@@ -196,7 +211,33 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		c.Close()
 		return nil, fmt.Errorf("gearman: negotiate with %s: %w", addr, err)
 	}
+	if o.Streaming {
+		if err := c.negotiateStreaming(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// negotiateStreaming turns streaming mode on, or says clearly why not.
+func (c *Conn) negotiateStreaming(ctx context.Context) error {
+	err := c.Option(ctx, "streaming")
+	if errors.Is(err, ErrNotSupported) {
+		return fmt.Errorf("gearman: %s does not support streaming mode: %w", c.addr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
+	}
+	err = c.Option(ctx, "stream-chunks")
+	if errors.Is(err, ErrNotSupported) {
+		c.opts.Logger.Info("gearman: server has streaming mode without the chunked-payload extension", "server", c.addr, "error", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
+	}
+	return nil
 }
 
 // Addr returns the address the connection was dialled with.
@@ -242,6 +283,14 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Streaming reports whether the server agreed to streaming mode
+// ([Options.Streaming]).
+func (c *Conn) Streaming() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streaming
+}
+
 // Close closes the connection at once. Client tasks still running end with an
 // error wrapping [ErrClosed]; worker handlers' contexts are cancelled, and
 // Close waits for them and for the connection's goroutines to return, so a
@@ -285,7 +334,12 @@ func (c *Conn) shutdown(err error) {
 		}
 		grabbing := c.w.grabbing
 		c.w.grabbing = 0
+		streams := c.streams
+		c.streams = map[string]*Task{}
 		c.mu.Unlock()
+		for _, t := range streams {
+			t.st.credit.stop(err)
+		}
 		if grabbing > 0 && c.budget != nil {
 			c.budget.release(grabbing)
 		}
@@ -314,6 +368,9 @@ func (c *Conn) shutdown(err error) {
 		}
 		for _, t := range jobs {
 			t.in.close(err)
+			if t.ws != nil {
+				t.ws.credit.stop(err)
+			}
 		}
 		close(c.done)
 	})
@@ -532,6 +589,13 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
+	if c.streamable(&job) {
+		c.startStream(t)
+		t.job.Data = nil
+		if _, err := t.streamWrite(job.Data); err != nil {
+			return nil, err
+		}
+	}
 	// Write appends to the payload: never into the caller's array.
 	t.job.Data = slices.Clip(job.Data)
 	if ctx.Done() != nil {

@@ -45,8 +45,10 @@ func (c *Conn) dispatch(p wire.Packet) error {
 		return c.onData(p)
 	case wire.WorkStatus, wire.WorkFail, wire.WorkWarning, wire.WorkException:
 		return c.onUpdate(p)
-	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll:
+	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.JobAssignStream:
 		return c.onAssign(p)
+	case wire.PayloadWindow, wire.ResultWindow, wire.StreamData, wire.StreamEnd, wire.StreamAbort:
+		return c.onStreamPacket(p)
 	case wire.NoJob:
 		return c.onNoJob()
 	case wire.Noop:
@@ -92,7 +94,7 @@ func expects(req, res wire.Type) bool {
 		return req == wire.GetStatusUnique
 	case wire.OptionRes:
 		return req == wire.OptionReq
-	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.NoJob:
+	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.JobAssignStream, wire.NoJob:
 		return isGrab(req)
 	}
 	return false
@@ -102,7 +104,7 @@ func isSubmit(t wire.Type) bool {
 	switch t {
 	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
 		wire.SubmitJobLow, wire.SubmitJobLowBg, wire.SubmitJobEpoch, wire.SubmitJobSched,
-		wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
+		wire.SubmitReduceJob, wire.SubmitReduceJobBackground, wire.SubmitStream:
 		return true
 	}
 	return false
@@ -132,7 +134,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(fmt.Errorf("%w (from %s)", errNoHandle, c.addr))
 		return nil
 	}
-	if isBackground(rq.t) {
+	if isBackground(rq.t) || rq.t == wire.SubmitStream && t.job.Background {
 		// Created is closed by finish, after Done: whoever sees the
 		// handle sees the task done.
 		t.handleMu.Lock()
@@ -270,9 +272,16 @@ func (c *Conn) onReply(p wire.Packet) error {
 		}
 		args = append(args, data)
 	}
-	if p.Type == wire.OptionRes && strings.EqualFold(string(args[0]), "exceptions") {
+	if p.Type == wire.OptionRes {
 		c.mu.Lock()
-		c.exceptions = true
+		switch strings.ToLower(string(args[0])) {
+		case "exceptions":
+			c.exceptions = true
+		case "streaming":
+			c.streaming = true
+		case "stream-chunks":
+			c.chunks = true
+		}
 		c.mu.Unlock()
 	}
 	rq.reply <- reply{args: args}

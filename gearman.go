@@ -64,6 +64,21 @@
 // server in one SUBMIT_JOB packet when the task is closed, as job servers
 // take a payload whole; [Options.MaxPayload] bounds it.
 //
+// # Streaming
+//
+// With [Options.Streaming] against this package's [Server], a connection
+// negotiates streaming mode and the streaming extension (wire/STREAMING.md).
+// A task from [Conn.Open] then sends its payload in chunks as the caller
+// writes (Write blocks while the server grants no credit), the worker's
+// handler reads them as they come, and its writes come back under credit the
+// task grants as the caller reads: a slow reader holds back its own job's
+// producers, through the server, and no other task, and every party holds at
+// most a window (256 KiB) of each job in each direction. Payloads have no
+// size limit. A job with a unique id, At, Schedule or Reducer goes as a
+// plain job. Servers with streaming mode but not the extension (the abraxas
+// server) get whole payloads; servers without streaming mode (gearmand) make
+// Dial fail with an error wrapping [ErrNotSupported].
+//
 // # Job servers
 //
 // [Server] is a job server that speaks the whole binary and admin protocol;

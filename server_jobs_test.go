@@ -189,7 +189,9 @@ func TestServerStatusQueries(t *testing.T) {
 	c.Expect(wire.EchoRes, "a\x00b")
 	c.Send(wire.OptionReq, "EXCEPTIONS")
 	c.Expect(wire.OptionRes, "EXCEPTIONS")
-	c.Send(wire.OptionReq, "streaming")
+	c.Send(wire.OptionReq, "Streaming")
+	c.Expect(wire.OptionRes, "Streaming")
+	c.Send(wire.OptionReq, "no-such-option")
 	c.Expect(wire.Error, "UNKNOWN_OPTION", "Server does not recognize given option")
 }
 

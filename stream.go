@@ -28,6 +28,10 @@ type pipe struct {
 	discard bool  // the reader is gone: drop what comes
 	filling bool  // fill is reading into the buffer's tail, unlocked
 	expect  int64 // bytes fill has yet to deliver, a size hint for readers
+	// onRead, when set, learns of every n bytes the reader consumed or
+	// fill dropped: the streaming extension grants credit by it. It is
+	// called with mu held and must not block. Set before the pipe is used.
+	onRead func(n int)
 }
 
 func newPipe(limit int) *pipe {
@@ -56,6 +60,7 @@ func (p *pipe) Read(b []byte) (int, error) {
 		p.drained()
 	}
 	p.writeOK.Signal()
+	p.consumed(n)
 	return n, nil
 }
 
@@ -85,6 +90,7 @@ func (p *pipe) readAllCtx(ctx context.Context) ([]byte, error) {
 	var out []byte
 	for {
 		if p.off < len(p.buf) {
+			p.consumed(len(p.buf) - p.off)
 			switch {
 			case out == nil && p.err != nil && p.off == 0 && !p.filling:
 				// Fast path: the whole result is here; hand the buffer over.
@@ -148,6 +154,7 @@ func (p *pipe) fill(r io.Reader, n int64) error {
 		room := p.limit - (len(p.buf) - p.off)
 		if p.err != nil || p.discard {
 			p.expect = 0
+			p.consumed(int(n))
 			p.mu.Unlock()
 			return readFull(io.Discard, r, n)
 		}
@@ -194,6 +201,13 @@ func (p *pipe) fill(r io.Reader, n int64) error {
 	return nil
 }
 
+// consumed reports n bytes gone to onRead. p.mu held.
+func (p *pipe) consumed(n int) {
+	if p.onRead != nil && n > 0 {
+		p.onRead(n)
+	}
+}
+
 // readFull copies exactly n bytes from r to w.
 func readFull(w io.Writer, r io.Reader, n int64) error {
 	k, err := io.CopyN(w, r, n)
@@ -223,6 +237,7 @@ func (p *pipe) abort(err error) {
 	if p.err == nil || p.err == io.EOF {
 		p.err = err
 	}
+	p.consumed(len(p.buf) - p.off)
 	p.buf, p.off = nil, 0
 	p.discard = true
 	p.readOK.Broadcast()
@@ -235,6 +250,7 @@ func (p *pipe) setDiscard() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.discard = true
+	p.consumed(len(p.buf) - p.off)
 	p.buf, p.off = nil, 0
 	p.writeOK.Broadcast()
 }

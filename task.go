@@ -78,6 +78,9 @@ type Task struct {
 	reducer  string     // worker: from JOB_ASSIGN_ALL
 	buffered []byte     // worker: result held for WORK_COMPLETE
 	bufferIt bool       // worker: hold the result for WORK_COMPLETE
+
+	st *tstream // client: the payload goes as a stream (set by Open)
+	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
 }
 
 func newTask(c *Conn, fn string, worker bool) *Task {
@@ -180,13 +183,20 @@ func (t *Task) Read(p []byte) (int, error) {
 //
 // A client task holds the payload until Close, which sends it in one
 // SUBMIT_JOB packet (job servers take a job's payload whole); it refuses more
-// than [Options.MaxPayload] bytes. A worker task sends each Write as
+// than [Options.MaxPayload] bytes. On a connection with the streaming
+// extension ([Options.Streaming]) it sends the payload in chunks instead, as
+// it is written, with no size limit, blocking while the server grants no
+// credit; Write must then not be called concurrently with Write or Close. A worker task sends each Write as
 // WORK_DATA at once, and blocks while the connection's send queue is full.
 func (t *Task) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	if t.wclosed {
 		t.mu.Unlock()
 		return 0, fmt.Errorf("gearman: write to task %s: %w", t.fn, ErrClosed)
+	}
+	if t.st != nil {
+		t.mu.Unlock()
+		return t.streamWrite(p)
 	}
 	if !t.worker {
 		defer t.mu.Unlock()
@@ -202,6 +212,9 @@ func (t *Task) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	t.mu.Unlock()
+	if t.ws != nil {
+		return t.windowedWrite(p)
+	}
 	for off := 0; off < len(p); {
 		n := min(len(p)-off, maxChunk)
 		if err := t.conn.sendData(wire.WorkData, t.Handle(), p[off:off+n]); err != nil {
@@ -235,6 +248,10 @@ func (t *Task) CloseWithError(err error) error {
 		return fmt.Errorf("gearman: close task %s: %w", t.fn, ErrClosed)
 	}
 	t.wclosed = true
+	if t.st != nil {
+		t.mu.Unlock()
+		return t.streamClose(err)
+	}
 	if !t.worker {
 		job := t.job
 		t.mu.Unlock()
@@ -329,6 +346,9 @@ func (t *Task) finish(err error) {
 // end does finish's work; doneOnce runs it.
 func (t *Task) end(err error) {
 	t.err = err
+	if t.st != nil && (err != nil || !t.job.Background) {
+		t.stopStream(err)
+	}
 	if err == nil {
 		t.in.close(io.EOF)
 	} else {

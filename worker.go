@@ -244,7 +244,11 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	t := newTask(c, fn, true)
 	t.handle = string(p.Args[0])
 	close(t.created)
-	if p.Type != wire.JobAssign {
+	if p.Type == wire.JobAssignStream {
+		t.ws = &wstream{credit: newCredit(streamWindow)}
+		t.in.limit = max(t.in.limit, streamWindow)
+		t.in.onRead = t.payloadRead
+	} else if p.Type != wire.JobAssign {
 		t.unique = string(p.Args[2])
 	}
 	if p.Type == wire.JobAssignAll {
@@ -264,6 +268,9 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	if reg != nil {
 		c.w.running++
 		c.jobs[t] = struct{}{}
+		if t.ws != nil {
+			c.wstreams[t.handle] = t
+		}
 		t.bufferIt = reg.opts.BufferResult
 		t.in.expect = c.r.DataLen() // a size hint for the handler's reads
 		c.handlers.Add(1)
@@ -280,7 +287,9 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
 		return err
 	}
-	t.in.close(io.EOF)
+	if t.ws == nil { // else STREAM_DATA and STREAM_END follow
+		t.in.close(io.EOF)
+	}
 	return nil
 }
 
@@ -316,6 +325,9 @@ func (c *Conn) runHandler(h Handler, t *Task) {
 func (c *Conn) jobEnded(t *Task) {
 	c.mu.Lock()
 	delete(c.jobs, t)
+	if t.ws != nil {
+		delete(c.wstreams, t.handle)
+	}
 	c.w.running--
 	c.mu.Unlock()
 	c.releaseSlot()
@@ -333,6 +345,12 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
 		}
 	}
 	switch {
+	case cause == nil && t.ws != nil:
+		// The result window covers WORK_COMPLETE's data too.
+		if _, err := t.windowedWrite(buffered); err != nil {
+			return err
+		}
+		return c.sendData(wire.WorkComplete, h, nil)
 	case cause == nil:
 		return c.sendData(wire.WorkComplete, h, buffered)
 	case errors.Is(cause, ErrJobFailed):

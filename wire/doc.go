@@ -24,6 +24,14 @@
 // consumed as it arrives through [Reader.Data]: a 1 GiB payload never needs a
 // 1 GiB buffer.
 //
+// # The streaming extension
+//
+// Packet types 128 to 134 ([SubmitStream] to [ResultWindow]) are not
+// Gearman's: they are this module's streaming extension, negotiated with
+// OPTION_REQ stream-chunks, for payloads of any size sent in chunks under
+// per-job credit windows. STREAMING.md in this directory specifies them for
+// other implementations.
+//
 // # Admin text
 //
 // A message whose first byte is not NUL is a line of the admin text protocol.

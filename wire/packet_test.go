@@ -112,6 +112,21 @@ var goldens = []golden{
 		"\x00REQ\x00\x00\x00\x29\x00\x00\x00\x02u7"},
 	{"STATUS_RES_UNIQUE", wire.Res, wire.StatusResUnique, []string{"u7", "1", "1", "3", "4", "2"},
 		"\x00RES\x00\x00\x00\x2a\x00\x00\x00\x0cu7\x001\x001\x003\x004\x002"},
+	// The streaming extension (STREAMING.md).
+	{"SUBMIT_STREAM", wire.Req, wire.SubmitStream, []string{"1", "7", "upper", "abc"},
+		"\x00REQ\x00\x00\x00\x80\x00\x00\x00\x0d1\x007\x00upper\x00abc"},
+	{"STREAM_DATA", wire.Req, wire.StreamData, []string{"1", "a\x00c"},
+		"\x00REQ\x00\x00\x00\x81\x00\x00\x00\x051\x00a\x00c"},
+	{"STREAM_END", wire.Res, wire.StreamEnd, []string{"H:box:12"},
+		"\x00RES\x00\x00\x00\x82\x00\x00\x00\x08H:box:12"},
+	{"STREAM_ABORT", wire.Req, wire.StreamAbort, []string{"1"},
+		"\x00REQ\x00\x00\x00\x83\x00\x00\x00\x011"},
+	{"JOB_ASSIGN_STREAM", wire.Res, wire.JobAssignStream, []string{"H:box:12", "upper", "abc"},
+		"\x00RES\x00\x00\x00\x84\x00\x00\x00\x12H:box:12\x00upper\x00abc"},
+	{"PAYLOAD_WINDOW", wire.Res, wire.PayloadWindow, []string{"1", "131072"},
+		"\x00RES\x00\x00\x00\x85\x00\x00\x00\x081\x00131072"},
+	{"RESULT_WINDOW", wire.Req, wire.ResultWindow, []string{"H:box:12", "131072"},
+		"\x00REQ\x00\x00\x00\x86\x00\x00\x00\x0fH:box:12\x00131072"},
 }
 
 // decoded is what a test compares: a Packet with its Args as strings.
@@ -142,13 +157,13 @@ func TestGoldenCoversEveryType(t *testing.T) {
 	for _, g := range goldens {
 		seen[g.typ] = true
 	}
-	for typ := wire.Type(0); typ <= wire.MaxType+1; typ++ {
+	for typ := wire.Type(0); typ <= wire.MaxExtType+1; typ++ {
 		if typ.Valid() != seen[typ] {
 			t.Errorf("type %d: valid %v, has a golden packet %v", uint32(typ), typ.Valid(), seen[typ])
 		}
 	}
-	if len(goldens) != 41 {
-		t.Errorf("got %d golden packets; want 41", len(goldens))
+	if len(goldens) != 48 {
+		t.Errorf("got %d golden packets; want 48 (41 + 7 of the extension)", len(goldens))
 	}
 }
 
@@ -362,6 +377,15 @@ func TestTypeTable(t *testing.T) {
 		{41, "GET_STATUS_UNIQUE", S, 1, false},
 		{42, "STATUS_RES_UNIQUE", C, 6, false},
 		{43, "UNKNOWN_TYPE_43", 0, 0, false},
+		{127, "UNKNOWN_TYPE_127", 0, 0, false},
+		{128, "SUBMIT_STREAM", S, 4, true},
+		{129, "STREAM_DATA", B, 2, true},
+		{130, "STREAM_END", B, 1, false},
+		{131, "STREAM_ABORT", B, 1, false},
+		{132, "JOB_ASSIGN_STREAM", C, 3, true},
+		{133, "PAYLOAD_WINDOW", B, 2, false},
+		{134, "RESULT_WINDOW", B, 2, false},
+		{135, "UNKNOWN_TYPE_135", 0, 0, false},
 		{math.MaxUint32, "UNKNOWN_TYPE_4294967295", 0, 0, false},
 	}
 	if int(wire.MaxType) != 42 {

@@ -55,6 +55,28 @@ const (
 // MaxType is the highest packet type the protocol defines.
 const MaxType = StatusResUnique
 
+// The packet types of the streaming extension, which this module adds to the
+// protocol: payloads of any size sent in chunks after the submit, and
+// per-job credit windows in both directions. They are numbered from
+// [FirstExtType], well clear of the protocol's own, and may be sent only on
+// a connection that negotiated them (OPTION_REQ stream-chunks). STREAMING.md
+// beside this package is their specification.
+const (
+	SubmitStream    Type = 128 // client: stream id, submit type, function, first chunk
+	StreamData      Type = 129 // one chunk of a payload: stream id (client) or handle (to a worker), data
+	StreamEnd       Type = 130 // the payload is complete: stream id (client) or handle (to a worker)
+	StreamAbort     Type = 131 // the payload will not complete: stream id (client) or handle (to a worker)
+	JobAssignStream Type = 132 // handle, function, first chunk; STREAM_DATA and STREAM_END follow
+	PayloadWindow   Type = 133 // payload credit: stream id and delta (to a client), handle and delta (from a worker)
+	ResultWindow    Type = 134 // result credit: handle and delta (from a client, to a worker)
+)
+
+// FirstExtType and MaxExtType bound the streaming extension's types.
+const (
+	FirstExtType = SubmitStream
+	MaxExtType   = ResultWindow
+)
+
 // MaxArgs is the largest number of arguments any packet type carries
 // (SUBMIT_JOB_SCHED has eight).
 const MaxArgs = 8
@@ -132,12 +154,24 @@ var types = [...]typeInfo{
 	JobAssignAll:              {"JOB_ASSIGN_ALL", ToClient, 5, true},
 	GetStatusUnique:           {"GET_STATUS_UNIQUE", ToServer, 1, false},
 	StatusResUnique:           {"STATUS_RES_UNIQUE", ToClient, 6, false},
+
+	SubmitStream:    {"SUBMIT_STREAM", ToServer, 4, true},
+	StreamData:      {"STREAM_DATA", Both, 2, true},
+	StreamEnd:       {"STREAM_END", Both, 1, false},
+	StreamAbort:     {"STREAM_ABORT", Both, 1, false},
+	JobAssignStream: {"JOB_ASSIGN_STREAM", ToClient, 3, true},
+	PayloadWindow:   {"PAYLOAD_WINDOW", Both, 2, false},
+	ResultWindow:    {"RESULT_WINDOW", Both, 2, false},
 }
 
-// Valid reports whether t is a packet type of the protocol (1 to 42, not 5).
+// Valid reports whether t is a packet type of the protocol (1 to 42, not 5)
+// or of the streaming extension (128 to 134).
 func (t Type) Valid() bool {
 	return t < Type(len(types)) && types[t].name != ""
 }
+
+// IsExt reports whether t is a packet type of the streaming extension.
+func (t Type) IsExt() bool { return t >= FirstExtType && t <= MaxExtType }
 
 // String returns the protocol name of t, such as "SUBMIT_JOB", or
 // "UNKNOWN_TYPE_n" for a number the protocol does not define.

@@ -36,16 +36,19 @@ type conn struct {
 	funcs      []*function // distinct registered functions, for dispatch
 	rotor      int         // round-robin start in funcs
 	timeouts   map[*function]time.Duration
-	sleeping   bool         // sent PRE_SLEEP and found nothing
-	noopSent   bool         // has been NOOPed since its last grab
-	sleepGen   uint64       // bumped at each PRE_SLEEP, to spot stale sleeper entries
-	wokenFor   *function    // the function whose wake-up count this conn's NOOP took
-	exceptions bool         // OPTION_REQ exceptions
-	allYours   bool         // ALL_YOURS: assign directly instead of NOOP
-	grabType   wire.Type    // the last grab type, for ALL_YOURS assignments
-	holding    []*job       // jobs assigned to this connection
-	attached   map[*job]int // jobs this client waits on, with the number of attachments
-	gone       bool         // detached from the engine
+	sleeping   bool            // sent PRE_SLEEP and found nothing
+	noopSent   bool            // has been NOOPed since its last grab
+	sleepGen   uint64          // bumped at each PRE_SLEEP, to spot stale sleeper entries
+	wokenFor   *function       // the function whose wake-up count this conn's NOOP took
+	exceptions bool            // OPTION_REQ exceptions
+	streaming  bool            // OPTION_REQ streaming: see lose and submit
+	chunks     bool            // OPTION_REQ stream-chunks: the extension (stream.go)
+	streams    map[string]*job // open stream ids; nil for a refused or dropped stream
+	allYours   bool            // ALL_YOURS: assign directly instead of NOOP
+	grabType   wire.Type       // the last grab type, for ALL_YOURS assignments
+	holding    []*job          // jobs assigned to this connection
+	attached   map[*job]int    // jobs this client waits on, with the number of attachments
+	gone       bool            // detached from the engine
 
 	// wmu is held for every write to nc, by the writer goroutine or by the
 	// reader sending its own replies inline; whoever holds it takes all of
@@ -68,6 +71,7 @@ type conn struct {
 type reg struct {
 	fn      *function
 	timeout time.Duration // 0 = none
+	ext     bool          // counted in fn.extWorkers
 }
 
 // send queues an encoded packet for c. It never blocks. Past the outbound

@@ -49,7 +49,7 @@ func (s *Server) preSleep(c *conn) {
 	c.sleepGen++
 	if !s.draining {
 		for _, f := range c.funcs {
-			if f.queued() > 0 {
+			if f.queued() > 0 || c.chunks && f.extQueued() {
 				if !c.noopSent {
 					c.noopSent = true
 					c.wokenFor = f
@@ -122,7 +122,15 @@ func (s *Server) pick(c *conn) *job {
 	for p := range nPrio {
 		for k := range n {
 			i := (c.rotor + k) % n
-			if j := c.funcs[i].queue[p].head; j != nil && !c.funcs[i].stalled {
+			f := c.funcs[i]
+			if f.stalled {
+				continue
+			}
+			j := f.queue[p].head
+			if x := f.streamq[p].head; c.chunks && x != nil && (j == nil || x.id < j.id) {
+				j = x // an extension worker takes stream jobs in order of arrival too
+			}
+			if j != nil {
 				c.rotor = (i + 1) % n
 				return j
 			}
@@ -134,7 +142,12 @@ func (s *Server) pick(c *conn) *job {
 // assign hands queued job j to worker c.
 func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	f := j.fn
-	f.queue[j.prio].remove(j)
+	if j.st != nil && j.st.inExt {
+		f.streamq[j.prio].remove(j)
+		j.st.inExt = false
+	} else {
+		f.queue[j.prio].remove(j)
+	}
 	j.state = stateRunning
 	j.worker = c
 	j.assignN++
@@ -147,6 +160,16 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	}
 	h := s.appendHandle(s.hbuf[:0], j)
 	s.hbuf = h
+	if j.st != nil {
+		if c.chunks {
+			s.assignStream(c, j, h)
+			return
+		}
+		// A plain worker gets the whole payload, which is complete (see
+		// pick): from now on the job is a plain job.
+		j.data = j.st.buf[j.st.off:]
+		j.st = nil
+	}
 	switch {
 	case t == wire.GrabJob:
 		c.send(wire.Res, wire.JobAssign, h, []byte(f.name), j.data)
@@ -164,6 +187,12 @@ func (s *Server) release(j *job) {
 		j.timer = nil
 	}
 	if c := j.worker; c != nil {
+		if st := j.st; st != nil && st.ext && !st.endOut && !c.gone {
+			// The payload will not complete: tell the worker.
+			st.endOut = true
+			s.hbuf = s.appendHandle(s.hbuf[:0], j)
+			c.send(wire.Res, wire.StreamAbort, s.hbuf)
+		}
 		for i, x := range c.holding {
 			if x == j {
 				last := len(c.holding) - 1
@@ -183,13 +212,20 @@ func (s *Server) release(j *job) {
 // lose handles a running job whose worker went away (disconnect, CANT_DO,
 // RESET_ABILITIES): it is queued again at the tail of its list, or fails
 // for its clients once Config.JobRetries attempts are used up. A foreground
-// job nobody waits for any more is dropped.
+// job nobody waits for any more is dropped. A foreground job of a worker
+// that negotiated streaming fails at once (WORK_FAIL): its clients may have
+// had some of its WORK_DATA, and a rerun would send it again.
 func (s *Server) lose(j *job) {
+	streaming := j.worker != nil && j.worker.streaming
 	s.release(j)
 	j.retries++
 	j.num, j.den = 0, 0
 	switch {
 	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.freeDetached(j)
+	case streaming && (!j.bg || j.st != nil):
+		// A stream job cannot run again either: its payload has gone.
+		s.failClients(j)
 		s.freeDetached(j)
 	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
@@ -235,8 +271,9 @@ func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
 	s.finish(j)
 }
 
-// work handles the WORK_* packets of a worker.
-func (s *Server) work(c *conn, p wire.Packet) {
+// work handles the WORK_* packets of a worker; it returns false when the
+// connection must close.
+func (s *Server) work(c *conn, p wire.Packet) bool {
 	j := s.lookup(p.Args[0])
 	if j == nil || j.state != stateRunning || j.worker != c {
 		switch p.Type {
@@ -247,7 +284,19 @@ func (s *Server) work(c *conn, p wire.Packet) {
 		default:
 			c.sendError(errNoJobResult)
 		}
-		return
+		return true
+	}
+	if j.st != nil {
+		switch p.Type {
+		case wire.WorkData, wire.WorkComplete:
+			if !s.streamResult(c, j, len(p.Args[1])) {
+				return false
+			}
+		}
+		switch p.Type {
+		case wire.WorkComplete, wire.WorkFail, wire.WorkException:
+			j.st.endOut = true // the worker is done with the payload
+		}
 	}
 	switch p.Type {
 	case wire.WorkData, wire.WorkWarning:
@@ -269,13 +318,17 @@ func (s *Server) work(c *conn, p wire.Packet) {
 		}
 		s.finish(j)
 	}
+	return true
 }
 
 // canDo registers function name on c, with a job time limit when d > 0.
 func (s *Server) canDo(c *conn, name []byte, d time.Duration) {
 	f := s.fn(name)
-	c.regs = append(c.regs, reg{fn: f, timeout: d})
+	c.regs = append(c.regs, reg{fn: f, timeout: d, ext: c.chunks})
 	f.workers++
+	if c.chunks {
+		f.extWorkers++
+	}
 	known := false
 	for _, g := range c.funcs {
 		if g == f {
@@ -321,6 +374,12 @@ func (s *Server) unregister(c *conn, match func(*function) bool) {
 	for _, r := range c.regs {
 		if match(r.fn) {
 			r.fn.workers--
+			if r.ext {
+				r.fn.extWorkers--
+				if r.fn.extWorkers == 0 {
+					s.regrant(r.fn)
+				}
+			}
 		} else {
 			regs = append(regs, r)
 		}
@@ -354,6 +413,7 @@ func (s *Server) detach(c *conn) {
 	}
 	c.gone = true
 	delete(s.conns, c)
+	s.dropStreams(c)
 	s.unregister(c, func(*function) bool { return true })
 	if f := c.wokenFor; f != nil {
 		c.wokenFor = nil

@@ -29,7 +29,37 @@ var (
 	errBadArgument    = [2][]byte{[]byte("INVALID_ARGUMENT"), []byte("Invalid argument")}
 )
 
+// Errors of the streaming option, which gearmand does not have.
+var (
+	// errUniqueStreaming refuses a foreground submit with a unique id on a
+	// streaming connection: a second client attaching to the job would
+	// miss the WORK_DATA already sent (the abraxas server's rule; it used
+	// the code NO_SUCH_JOB, which says nothing, so this code is ours).
+	errUniqueStreaming = [2][]byte{[]byte("UNIQUE_NOT_ALLOWED"), []byte("A foreground job with a unique id cannot be submitted on a streaming connection")}
+)
+
 func (c *conn) sendError(e [2][]byte) { c.send(wire.Res, wire.Error, e[0], e[1]) }
+
+// option answers OPTION_REQ: the name is matched without regard to case
+// and echoed as sent.
+func (s *Server) option(c *conn, name []byte) {
+	switch {
+	case bytes.EqualFold(name, []byte("exceptions")):
+		c.exceptions = true
+	case bytes.EqualFold(name, []byte("streaming")):
+		c.streaming = true
+	case bytes.EqualFold(name, []byte("stream-chunks")):
+		if !c.streaming {
+			c.send(wire.Res, wire.Error, errUnknownOption[0], []byte("stream-chunks needs the streaming option first"))
+			return
+		}
+		c.chunks = true
+	default:
+		c.sendError(errUnknownOption)
+		return
+	}
+	c.send(wire.Res, wire.OptionRes, name)
+}
 
 // handle handles one request from c; it returns false when the connection
 // must close.
@@ -49,6 +79,9 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		return false
 	}
 	defer s.changed()
+	if p.Type.IsExt() {
+		return s.handleStream(c, p)
+	}
 	switch p.Type {
 	case wire.EchoReq:
 		c.send(wire.Res, wire.EchoRes, p.Args[0])
@@ -72,12 +105,7 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 	case wire.GetStatusUnique:
 		s.getStatusUnique(c, p.Args[0])
 	case wire.OptionReq:
-		if bytes.EqualFold(p.Args[0], []byte("exceptions")) {
-			c.exceptions = true
-			c.send(wire.Res, wire.OptionRes, p.Args[0])
-		} else {
-			c.sendError(errUnknownOption)
-		}
+		s.option(c, p.Args[0])
 	case wire.SetClientID:
 		id := p.Args[0]
 		if len(id) > maxClientID {
@@ -109,7 +137,7 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		c.allYours = true
 	case wire.WorkData, wire.WorkWarning, wire.WorkStatus, wire.WorkComplete,
 		wire.WorkFail, wire.WorkException:
-		s.work(c, p)
+		return s.work(c, p)
 	default: // a response-only type
 		c.sendError(errNotExpected)
 	}

@@ -43,6 +43,8 @@ type job struct {
 
 	clients  []*conn // attached foreground clients; one entry per submit
 	canceled bool    // cancelled by the admin while running: results go nowhere
+
+	st *jstream // the payload stream of a SUBMIT_STREAM job, else nil
 }
 
 // timerHandle is the part of clock.Timer the engine uses.
@@ -119,6 +121,9 @@ type function struct {
 	sleepers []sleeper       // workers asleep on this function, oldest first (lazily pruned)
 	woken    int             // sleepers NOOPed for this function that have not grabbed yet
 	stalled  bool            // jobs are not handed out (gearmantest's Stall)
+
+	streamq    [nPrio]jobList // stream jobs whose payload is incomplete: for extension workers only
+	extWorkers int            // registrations by connections with the streaming extension
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

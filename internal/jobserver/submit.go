@@ -59,6 +59,10 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		return
 	}
 	prio, bg := submitKind(t)
+	if c.streaming && !bg && len(r.unique) > 0 {
+		c.sendError(errUniqueStreaming)
+		return
+	}
 	f := s.fn(r.fn)
 	key := uniqueKey(r.unique, r.data)
 	if key != "" {
@@ -148,13 +152,19 @@ func (s *Server) failClients(j *job) {
 // free forgets j wherever it is.
 func (s *Server) free(j *job) {
 	f := j.fn
-	switch j.state {
-	case stateQueued:
+	switch {
+	case j.state == stateQueued && j.st != nil && j.st.inExt:
+		f.streamq[j.prio].remove(j)
+		j.st.inExt = false
+	case j.state == stateQueued:
 		f.queue[j.prio].remove(j)
-	case stateWaiting:
+	case j.state == stateWaiting:
 		s.unwait(j)
-	case stateRunning:
+	case j.state == stateRunning:
 		s.release(j)
+	}
+	if j.st != nil {
+		s.unstream(j)
 	}
 	delete(s.jobs, j.id)
 	f.total--

@@ -1,0 +1,410 @@
+package jobserver
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// This file is the server side of the streaming extension (wire/STREAMING.md):
+// payloads that follow SUBMIT_STREAM in chunks, relayed to a worker that
+// negotiated the extension as they come (or spooled and assigned whole to
+// one that did not), under per-job credit windows in both directions.
+
+// streamWindow is the initial credit window of each job in each direction,
+// fixed by the specification.
+const streamWindow = 256 << 10
+
+// maxStreamID is the longest stream id a client may choose.
+const maxStreamID = 64
+
+// errStream answers a breach of the extension's rules; the connection is
+// then closed, since the peer and the server no longer agree on its state.
+var errStream = []byte("STREAM_ERROR")
+
+// A jstream is the streaming state of a job submitted with SUBMIT_STREAM.
+// Every field is guarded by Server.mu.
+type jstream struct {
+	owner  *conn  // the submitting connection; nil once it has gone
+	id     string // the owner's stream id
+	buf    []byte // payload received and not yet passed on: buf[off:]
+	off    int
+	ended  bool // STREAM_END came: the payload is complete
+	inExt  bool // queued in fn.streamq (payload incomplete)
+	ext    bool // assigned with JOB_ASSIGN_STREAM: chunks and windows apply
+	endOut bool // the worker has been told the payload's end (or abort)
+
+	clientCredit int64 // payload bytes the owner may still send
+	workerCredit int64 // payload bytes the worker will still take
+	resultCredit int64 // result bytes the worker may still send
+}
+
+// spooled returns the number of payload bytes the server holds.
+func (st *jstream) spooled() int { return len(st.buf) - st.off }
+
+// handleStream handles a packet of the extension from c; it returns false
+// when the connection must close.
+func (s *Server) handleStream(c *conn, p wire.Packet) bool {
+	if !c.chunks {
+		c.sendError(errNotExpected)
+		return true
+	}
+	switch p.Type {
+	case wire.SubmitStream:
+		return s.submitStream(c, p.Args)
+	case wire.StreamData:
+		return s.streamData(c, string(p.Args[0]), p.Args[1])
+	case wire.StreamEnd, wire.StreamAbort:
+		return s.streamClose(c, string(p.Args[0]), p.Type == wire.StreamAbort)
+	case wire.PayloadWindow:
+		return s.payloadWindow(c, p.Args[0], p.Args[1])
+	case wire.ResultWindow:
+		return s.resultWindow(c, p.Args[0], p.Args[1])
+	}
+	c.sendError(errNotExpected)
+	return true
+}
+
+// violation answers a breach of the extension with ERROR STREAM_ERROR and
+// closes c once the ERROR is sent.
+func (s *Server) violation(c *conn, why string) bool {
+	s.logWarn("streaming extension violated; closing the connection", "conn", c.id, "addr", c.ip, "why", why)
+	c.send(wire.Res, wire.Error, errStream, []byte(why))
+	c.nc.SetReadDeadline(time.Now())
+	return false
+}
+
+// submitStream handles SUBMIT_STREAM: stream id, submit type, function,
+// first chunk.
+func (s *Server) submitStream(c *conn, a [][]byte) bool {
+	id, fn, data := string(a[0]), a[2], a[3]
+	if len(id) == 0 || len(id) > maxStreamID {
+		return s.violation(c, "invalid stream id")
+	}
+	if _, dup := c.streams[id]; dup {
+		return s.violation(c, "stream id "+id+" is in use")
+	}
+	if len(data) > streamWindow {
+		return s.violation(c, "first chunk larger than the initial window")
+	}
+	if c.streams == nil {
+		c.streams = make(map[string]*job)
+	}
+	c.streams[id] = nil // refused until a job is made: chunks are dropped
+	n, _ := strconv.Atoi(string(a[1]))
+	t := wire.Type(n)
+	switch t {
+	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
+		wire.SubmitJobLow, wire.SubmitJobLowBg:
+	default:
+		c.send(wire.Res, wire.Error, errBadArgument[0], []byte("SUBMIT_STREAM takes a plain submit type"))
+		return true
+	}
+	if s.draining {
+		c.sendError(errShuttingDown)
+		return true
+	}
+	prio, bg := submitKind(t)
+	f := s.fn(fn)
+	if lim := f.maxQueue[prio]; lim > 0 && f.total >= lim {
+		c.sendError(errQueueFull)
+		return true
+	}
+	s.nextJob++
+	j := &job{id: s.nextJob, fn: f, prio: int8(prio), bg: bg, heapi: -1}
+	j.st = &jstream{owner: c, id: id, clientCredit: streamWindow - int64(len(data))}
+	j.st.buf = append(j.st.buf, data...)
+	s.jobs[j.id] = j
+	f.total++
+	c.streams[id] = j
+	if !bg {
+		s.attach(c, j)
+	}
+	s.replyCreated(c, j)
+	s.recordSubmit(t, &submitReq{fn: fn, data: data}, j)
+	j.state = stateQueued
+	j.st.inExt = true
+	f.streamq[j.prio].pushBack(j)
+	s.wakeExt(f)
+	s.grantClient(j)
+	return true
+}
+
+// streamData handles a chunk from a client.
+func (s *Server) streamData(c *conn, id string, data []byte) bool {
+	j, open := c.streams[id]
+	if !open {
+		return s.violation(c, "STREAM_DATA for stream "+id+", which is not open")
+	}
+	if j == nil {
+		return true // refused or dropped: the client learns it otherwise
+	}
+	st := j.st
+	if st.ended {
+		return s.violation(c, "STREAM_DATA after STREAM_END on stream "+id)
+	}
+	if int64(len(data)) > st.clientCredit {
+		return s.violation(c, "STREAM_DATA beyond the window on stream "+id)
+	}
+	st.clientCredit -= int64(len(data))
+	if st.ext && st.spooled() == 0 && int64(len(data)) <= st.workerCredit && j.worker != nil {
+		// The fast path: straight from the read buffer to the worker.
+		st.workerCredit -= int64(len(data))
+		s.hbuf = s.appendHandle(s.hbuf[:0], j)
+		j.worker.send(wire.Res, wire.StreamData, s.hbuf, data)
+	} else {
+		if st.off > 0 && len(st.buf)+len(data) > cap(st.buf) {
+			st.buf = st.buf[:copy(st.buf, st.buf[st.off:])]
+			st.off = 0
+		}
+		st.buf = append(st.buf, data...)
+		s.pump(j)
+	}
+	s.grantClient(j)
+	return true
+}
+
+// streamClose handles STREAM_END and STREAM_ABORT from a client; either
+// releases the stream id.
+func (s *Server) streamClose(c *conn, id string, abort bool) bool {
+	j, open := c.streams[id]
+	if !open {
+		return s.violation(c, "stream "+id+" is not open")
+	}
+	delete(c.streams, id)
+	if j == nil {
+		return true
+	}
+	st := j.st
+	st.owner = nil
+	if abort {
+		s.dropStream(j)
+		return true
+	}
+	st.ended = true
+	if st.inExt {
+		// Complete while queued: any worker can take it now, in order of
+		// arrival among the jobs every worker can take.
+		st.inExt = false
+		j.fn.streamq[j.prio].remove(j)
+		j.fn.queue[j.prio].pushBack(j)
+		s.wakeFor(j.fn)
+	}
+	s.pump(j)
+	return true
+}
+
+// payloadWindow handles PAYLOAD_WINDOW from a worker.
+func (s *Server) payloadWindow(c *conn, h, delta []byte) bool {
+	d, err := strconv.ParseInt(string(delta), 10, 64)
+	if err != nil || d <= 0 || d > 1<<40 {
+		return s.violation(c, "invalid PAYLOAD_WINDOW delta")
+	}
+	j := s.lookup(h)
+	if j == nil || j.st == nil || j.worker != c || !j.st.ext {
+		return true // a job that has ended: late credit is ignored
+	}
+	j.st.workerCredit += d
+	s.pump(j)
+	s.grantClient(j)
+	return true
+}
+
+// resultWindow handles RESULT_WINDOW from a client and relays it to the
+// worker.
+func (s *Server) resultWindow(c *conn, h, delta []byte) bool {
+	d, err := strconv.ParseInt(string(delta), 10, 64)
+	if err != nil || d <= 0 || d > 1<<40 {
+		return s.violation(c, "invalid RESULT_WINDOW delta")
+	}
+	j := s.lookup(h)
+	if j == nil || j.st == nil || !j.st.ext || j.worker == nil || c.attached[j] == 0 {
+		return true
+	}
+	j.st.resultCredit += d
+	j.worker.send(wire.Res, wire.ResultWindow, h, delta)
+	return true
+}
+
+// pump passes spooled payload to an extension worker as far as its credit
+// goes, then STREAM_END once the payload is complete and passed on.
+func (s *Server) pump(j *job) {
+	st := j.st
+	if !st.ext || j.worker == nil || st.endOut {
+		return
+	}
+	for st.spooled() > 0 && st.workerCredit > 0 {
+		k := int(min(int64(st.spooled()), st.workerCredit, streamWindow))
+		s.hbuf = s.appendHandle(s.hbuf[:0], j)
+		j.worker.send(wire.Res, wire.StreamData, s.hbuf, st.buf[st.off:st.off+k])
+		st.off += k
+		st.workerCredit -= int64(k)
+	}
+	if st.spooled() == 0 {
+		st.buf, st.off = st.buf[:0], 0
+		if cap(st.buf) > streamWindow {
+			st.buf = nil
+		}
+		if st.ended {
+			st.endOut = true
+			s.hbuf = s.appendHandle(s.hbuf[:0], j)
+			j.worker.send(wire.Res, wire.StreamEnd, s.hbuf)
+		}
+	}
+}
+
+// grantClient gives the owner more payload credit, lazily: only when at
+// least half a window is due. The server holds what the owner sent and the
+// worker has not taken; it lets that and the owner's credit reach one window
+// once the job runs on an extension worker, or while it waits and an
+// extension worker is registered for its function. Otherwise it spools up
+// to what a plain worker can be assigned in one packet.
+func (s *Server) grantClient(j *job) {
+	st := j.st
+	c := st.owner
+	if c == nil || c.gone || st.ended {
+		return
+	}
+	target := int64(streamWindow)
+	if !st.ext && j.fn.extWorkers == 0 {
+		target = max(target, s.cfg.MaxPacketSize-int64(len(j.fn.name))-64)
+	}
+	due := target - int64(st.spooled()) - st.clientCredit
+	if due < streamWindow/2 {
+		return
+	}
+	st.clientCredit += due
+	var b [20]byte
+	c.send(wire.Res, wire.PayloadWindow, []byte(st.id), itoa(b[:0], due))
+}
+
+// assignStream hands stream job j to extension worker c with
+// JOB_ASSIGN_STREAM and as much of the payload as its window takes.
+func (s *Server) assignStream(c *conn, j *job, h []byte) {
+	st := j.st
+	name := []byte(j.fn.name)
+	st.ext = true
+	st.workerCredit = streamWindow
+	st.resultCredit = streamWindow
+	k := min(st.spooled(), streamWindow)
+	c.send(wire.Res, wire.JobAssignStream, h, name, st.buf[st.off:st.off+k])
+	st.off += k
+	st.workerCredit -= int64(k)
+	s.pump(j)
+	s.grantClient(j)
+}
+
+// streamResult checks the result data a worker sends for a stream job
+// against its window; it returns false for a breach. Result data nobody
+// will read is credited back at once.
+func (s *Server) streamResult(c *conn, j *job, n int) bool {
+	st := j.st
+	if !st.ext {
+		return true
+	}
+	if int64(n) > st.resultCredit {
+		return s.violation(c, "result data beyond the window")
+	}
+	st.resultCredit -= int64(n)
+	if len(j.clients) == 0 && n > 0 {
+		st.resultCredit += int64(n)
+		var b [20]byte
+		s.hbuf = s.appendHandle(s.hbuf[:0], j)
+		c.send(wire.Res, wire.ResultWindow, s.hbuf, itoa(b[:0], int64(n)))
+	}
+	return true
+}
+
+// dropStream ends stream job j whose payload will not complete: its clients
+// get WORK_FAIL, its worker STREAM_ABORT, and it is forgotten.
+func (s *Server) dropStream(j *job) {
+	if j.state < 0 {
+		return
+	}
+	s.failClients(j)
+	s.freeDetachedOrRunning(j)
+}
+
+// freeDetachedOrRunning frees j in whatever state it is.
+func (s *Server) freeDetachedOrRunning(j *job) {
+	if j.state == stateRunning {
+		s.finish(j)
+		return
+	}
+	s.free(j)
+	j.state = -1
+}
+
+// unstream tidies the streaming state of a job being freed (release has
+// told its worker): the owner's stream id stays reserved, so that chunks
+// still in flight are dropped, and the owner gets STREAM_ABORT, so that a
+// writer waiting for credit stops.
+func (s *Server) unstream(j *job) {
+	st := j.st
+	if c := st.owner; c != nil {
+		if c.streams[st.id] == j {
+			c.streams[st.id] = nil
+			if !c.gone {
+				c.send(wire.Res, wire.StreamAbort, []byte(st.id))
+			}
+		}
+		st.owner = nil
+	}
+	st.buf, st.off = nil, 0
+}
+
+// dropStreams drops the unfinished payloads of a connection that has gone,
+// and the streamed foreground jobs it alone waited for.
+func (s *Server) dropStreams(c *conn) {
+	for _, j := range c.streams {
+		if j != nil {
+			j.st.owner = nil
+			s.dropStream(j)
+		}
+	}
+	c.streams = nil
+	for j := range c.attached {
+		if j.st != nil && j.st.ext && j.state == stateRunning && len(j.clients) == c.attached[j] {
+			s.dropStream(j)
+		}
+	}
+}
+
+// wakeExt NOOPs one sleeping extension worker of f for a new stream job
+// (which the other workers cannot take before its payload is complete).
+func (s *Server) wakeExt(f *function) {
+	for i, e := range f.sleepers {
+		c := e.c
+		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen || !c.chunks {
+			continue
+		}
+		f.sleepers = append(f.sleepers[:i], f.sleepers[i+1:]...)
+		if c.allYours && !s.draining {
+			c.sleeping = false
+			if j := s.pick(c); j != nil {
+				s.assign(c, j, c.grabType)
+			}
+			return
+		}
+		c.noopSent = true
+		c.send(wire.Res, wire.Noop)
+		return
+	}
+}
+
+// extQueued reports whether f has stream jobs only extension workers can
+// take.
+func (f *function) extQueued() bool {
+	return !f.stalled && f.streamq[0].n+f.streamq[1].n+f.streamq[2].n > 0
+}
+
+// regrant lets the waiting stream jobs of f spool beyond one window once no
+// extension worker is left to take them as they come.
+func (s *Server) regrant(f *function) {
+	for p := range nPrio {
+		for j := f.streamq[p].head; j != nil; j = j.next {
+			s.grantClient(j)
+		}
+	}
+}
