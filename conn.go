@@ -50,6 +50,11 @@ type Options struct {
 	// wrapping [ErrNotSupported] when the server does not know the
 	// option, as gearmand does not. See the package doc, "Streaming".
 	Streaming bool
+	// PreferStreaming negotiates streaming mode like Streaming, but a server
+	// that does not know the option leaves the connection in plain mode
+	// instead of failing the dial: for programs, like the gearman tool, that
+	// stream where they can and work everywhere.
+	PreferStreaming bool
 	// Logger receives the connection's diagnostics. Default: none.
 	Logger *slog.Logger
 }
@@ -211,8 +216,13 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		c.Close()
 		return nil, fmt.Errorf("gearman: negotiate with %s: %w", addr, err)
 	}
-	if o.Streaming {
-		if err := c.negotiateStreaming(ctx); err != nil {
+	if o.Streaming || o.PreferStreaming {
+		err := c.negotiateStreaming(ctx)
+		switch {
+		case err == nil:
+		case !o.Streaming && errors.Is(err, ErrNotSupported):
+			c.opts.Logger.Info("gearman: server has no streaming mode; going on without", "server", addr)
+		default:
 			c.Close()
 			return nil, err
 		}

@@ -105,9 +105,13 @@ func TestStreamingGearmand(t *testing.T) {
 		t.Fatal("no pool event")
 	}
 
-	w := dial(t, addr, nil)
+	// PreferStreaming goes on in plain mode.
+	w := dial(t, addr, &gearman.Options{PreferStreaming: true})
+	if w.Streaming() {
+		t.Error("Streaming() is true against gearmand")
+	}
 	w.Register("reverse", reverseHandler, nil)
-	c := dial(t, addr, nil)
+	c := dial(t, addr, &gearman.Options{PreferStreaming: true})
 	task, err := c.Submit(ctx, gearman.Job{Func: "reverse", Data: []byte("plain")})
 	if err != nil {
 		t.Fatal(err)
@@ -293,5 +297,14 @@ func TestStreamPlainWorker(t *testing.T) {
 	got, err := task.Result(ctx)
 	if err != nil || !bytes.Equal(got, bytes.ToUpper(payload)) {
 		t.Fatalf("got %d bytes, %v", len(got), err)
+	}
+}
+
+// PreferStreaming turns streaming on where the server has it.
+func TestPreferStreamingOurs(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	c := dial(t, addr, &gearman.Options{PreferStreaming: true})
+	if !c.Streaming() {
+		t.Error("Streaming() is false against our server")
 	}
 }

@@ -212,17 +212,27 @@ func (t *Task) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	t.mu.Unlock()
+	if err := t.sendWorkData(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// sendWorkData sends a worker's result data as WORK_DATA now: under the
+// result window on a streamed job, else in chunks of at most maxChunk.
+func (t *Task) sendWorkData(p []byte) error {
 	if t.ws != nil {
-		return t.windowedWrite(p)
+		_, err := t.windowedWrite(p)
+		return err
 	}
 	for off := 0; off < len(p); {
 		n := min(len(p)-off, maxChunk)
 		if err := t.conn.sendData(wire.WorkData, t.Handle(), p[off:off+n]); err != nil {
-			return off, err
+			return err
 		}
 		off += n
 	}
-	return len(p), nil
+	return nil
 }
 
 // maxChunk is the largest WORK_DATA packet a worker task sends.
@@ -285,10 +295,7 @@ func (t *Task) Flush() error {
 	held := t.buffered
 	t.buffered, t.bufferIt = nil, false
 	t.mu.Unlock()
-	if len(held) == 0 {
-		return nil
-	}
-	return t.conn.sendData(wire.WorkData, t.Handle(), held)
+	return t.sendWorkData(held)
 }
 
 // complete ends a worker's job with result as WORK_COMPLETE's data, after

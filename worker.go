@@ -340,7 +340,7 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
 	if cause != nil && len(buffered) > 0 {
 		// A failure is final: what the handler wrote goes out first, as
 		// the C worker does.
-		if err := c.sendData(wire.WorkData, h, buffered); err != nil {
+		if err := t.sendWorkData(buffered); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
@@ -137,6 +138,12 @@ type batch struct {
 	idle   *time.Timer
 	expire chan struct{} // closed when the idle timeout fired
 	once   sync.Once     // prints the timeout once
+
+	// The results are read from the start, while the payload is written:
+	// a streaming server relays the payload only as fast as the result is
+	// read, so writing it all first would deadlock.
+	collectors sync.WaitGroup
+	failed     atomic.Bool
 }
 
 // start opens one task per function, or prints why it cannot and returns
@@ -167,6 +174,13 @@ func (e *env) start(ctx context.Context, pool *gearman.Pool) *batch {
 	if e.prog != nil {
 		b.w = e.prog.sending(b.w)
 	}
+	for _, t := range b.tasks {
+		b.collectors.Go(func() {
+			if !b.collect(t) {
+				b.failed.Store(true)
+			}
+		})
+	}
 	return b
 }
 
@@ -184,24 +198,13 @@ func (b *batch) finish() (failed bool) {
 	for _, t := range b.tasks {
 		if err := t.Close(); err != nil {
 			b.report(err)
+			b.stop() // ends the other tasks, and so their collectors
+			b.collectors.Wait()
 			return true
 		}
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, t := range b.tasks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if !b.collect(t) {
-				mu.Lock()
-				failed = true
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return failed
+	b.collectors.Wait()
+	return b.failed.Load()
 }
 
 func (b *batch) stop() {

@@ -124,7 +124,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		e.prog = newProgress(stderr, &e.errMu)
 		defer e.prog.stop()
 	}
-	opts := &gearman.PoolOptions{}
+	// Stream where the server can (ours): a payload of any size then flows
+	// in chunks with flow control. A streaming connection refuses
+	// foreground jobs with a unique id, so -u keeps the plain mode.
+	opts := &gearman.PoolOptions{Options: gearman.Options{PreferStreaming: cfg.worker || cfg.unique == ""}}
 	if cfg.tls {
 		opts.TLSConfig = &tls.Config{}
 	}

@@ -195,6 +195,9 @@ func (w *worker) runCommand(ctx context.Context, t *gearman.Task) error {
 	}
 	var in io.Writer = stdin
 	var out io.Writer = t
+	if !w.e.cfg.stream && !w.e.cfg.perLine {
+		out = &spill{t: t, limit: spillAt}
+	}
 	if p := w.e.prog; p != nil {
 		in, out = p.receiving(stdin), p.sending(t)
 	}
@@ -257,3 +260,29 @@ func (w *worker) sendLines(out io.Writer, r io.Reader) error {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// spillAt is how much of a command's output the worker holds for
+// WORK_COMPLETE before it streams the rest.
+const spillAt = 1 << 20
+
+// spill writes a command's output to a task that holds it for WORK_COMPLETE
+// (which every client reads, as from the C tool) until it passes limit
+// bytes; then it flushes what it held and streams the rest as WORK_DATA, so
+// an output of any size never sits whole in memory.
+type spill struct {
+	t       *gearman.Task
+	limit   int
+	n       int
+	flushed bool
+}
+
+func (s *spill) Write(p []byte) (int, error) {
+	s.n += len(p)
+	if !s.flushed && s.n > s.limit {
+		s.flushed = true
+		if err := s.t.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return s.t.Write(p)
+}
