@@ -599,15 +599,23 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
-	if c.streamable(&job) {
+	t.sizeLeft = job.Size
+	switch streamable := c.streamable(&job); {
+	case job.Size > 0 && !streamable:
+		if err := c.beginSized(t, job); err != nil {
+			return nil, err
+		}
+	case streamable:
 		c.startStream(t)
 		t.job.Data = nil
+		t.sizeLeft -= int64(len(job.Data))
 		if _, err := t.streamWrite(job.Data); err != nil {
 			return nil, err
 		}
+	default:
+		// Write appends to the payload: never into the caller's array.
+		t.job.Data = slices.Clip(job.Data)
 	}
-	// Write appends to the payload: never into the caller's array.
-	t.job.Data = slices.Clip(job.Data)
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
 		t.handleMu.Lock()
@@ -615,6 +623,56 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 		t.handleMu.Unlock()
 	}
 	return t, nil
+}
+
+// beginSized sends the header of a task's submit packet whose payload,
+// job.Size bytes, follows as the task is written, then what job.Data holds.
+func (c *Conn) beginSized(t *Task, job Job) error {
+	pt, _ := job.packetType()
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return c.err
+	}
+	seq, err := c.out.beginBody(pt, job.leadingArgs(pt), job.Size)
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.pending = append(c.pending, &request{t: pt, task: t, sent: seq})
+	c.mu.Unlock()
+	t.sized = true
+	t.job.Data = nil
+	t.sizeLeft = job.Size
+	if len(job.Data) > 0 {
+		if _, err := t.Write(job.Data); err != nil {
+			return err
+		}
+	}
+	return c.flush()
+}
+
+// sendBody sends part of a declared-size payload; last ends its packet.
+// Large parts are written from p, so sendBody waits until they are.
+func (c *Conn) sendBody(p []byte, last bool) error {
+	c.out.waitRoom()
+	var done chan error
+	if len(p) >= byRef {
+		done = make(chan error, 1)
+	}
+	if err := c.out.bodyData(p, done); err != nil {
+		return c.connErr(err)
+	}
+	if last {
+		c.out.endBody()
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if done != nil {
+		return c.connErr(<-done)
+	}
+	return nil
 }
 
 // submitTask sends a client task's submit packet.

@@ -2,6 +2,7 @@ package gearman
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 
@@ -26,8 +27,13 @@ type outQueue struct {
 	written uint64 // sequence number of the last segment handed to the socket
 	size    int    // bytes queued and not yet written
 	room    sync.Cond
-	vecs    net.Buffers // reused by the token holder
-	vecArr  [][]byte
+
+	// While a payload of declared size streams (Job.Size), its packet's
+	// body must not be interleaved: other packets wait in parked.
+	body   bool
+	parked []outSeg
+	vecs   net.Buffers // reused by the token holder
+	vecArr [][]byte
 }
 
 // highWater is the queued size above which task writes wait (waitRoom).
@@ -79,7 +85,8 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 	// Only a data argument goes by reference: appendLeading frames nothing
 	// else, and a long function name or handle is copied.
 	large := t.HasData() && len(args) > 0 && len(args[len(args)-1]) >= byRef
-	s := q.ownSeg()
+	l := q.list()
+	s := q.ownSeg(l)
 	var err error
 	before := len(s.b)
 	if !large {
@@ -92,7 +99,7 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 		if err == nil {
 			q.size += len(s.b) - before + len(data)
 			q.queued++
-			q.segs = append(q.segs, outSeg{b: data, done: done, seq: q.queued})
+			*l = append(*l, outSeg{b: data, done: done, seq: q.queued})
 			done = nil
 		}
 	}
@@ -105,10 +112,77 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 		// A small packet whose caller waits: mark the owned segment.
 		q.queued++
 		seq = q.queued
-		q.segs = append(q.segs, outSeg{done: done, seq: seq})
+		*l = append(*l, outSeg{done: done, seq: seq})
 	}
 	q.mu.Unlock()
 	return seq, nil
+}
+
+// list returns where a new packet goes: behind a declared-size body being
+// written, it waits. q.mu held.
+func (q *outQueue) list() *[]outSeg {
+	if q.body {
+		return &q.parked
+	}
+	return &q.segs
+}
+
+// beginBody queues the header and leading arguments of a packet whose n-byte
+// data argument follows through bodyData, and holds every other packet back
+// until endBody. It returns the header's sequence number.
+func (q *outQueue) beginBody(t wire.Type, lead [][]byte, n int64) (uint64, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return 0, q.err
+	}
+	if q.body {
+		return 0, errors.New("gearman: a declared-size payload is already being sent on this connection")
+	}
+	s := q.ownSeg(&q.segs)
+	before := len(s.b)
+	var err error
+	s.b, err = wire.AppendLeading(s.b, wire.Req, t, lead, n)
+	if err != nil {
+		return 0, err
+	}
+	q.size += len(s.b) - before
+	q.body = n > 0
+	return q.queued, nil
+}
+
+// bodyData queues part of the body begun by beginBody. Data under byRef
+// bytes is copied; larger data is referenced, and done (which must then be
+// set) is signalled once it is written.
+func (q *outQueue) bodyData(p []byte, done chan error) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	if len(p) < byRef || done == nil {
+		s := q.ownSeg(&q.segs)
+		s.b = append(s.b, p...)
+		if done != nil {
+			q.queued++
+			q.segs = append(q.segs, outSeg{done: done, seq: q.queued})
+		}
+	} else {
+		q.queued++
+		q.segs = append(q.segs, outSeg{b: p, done: done, seq: q.queued})
+	}
+	q.size += len(p)
+	return nil
+}
+
+// endBody ends the body: the packets held back follow it.
+func (q *outQueue) endBody() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.body = false
+	q.segs = append(q.segs, q.parked...)
+	clear(q.parked)
+	q.parked = q.parked[:0]
 }
 
 // raw queues bytes as they are (an admin line).
@@ -118,23 +192,24 @@ func (q *outQueue) raw(b []byte) error {
 	if q.err != nil {
 		return q.err
 	}
-	s := q.ownSeg()
+	s := q.ownSeg(q.list())
 	s.b = append(s.b, b...)
 	q.size += len(b)
 	q.signal()
 	return nil
 }
 
-// ownSeg returns the owned segment at the tail, starting one when needed.
+// ownSeg returns the owned segment at the tail of l, starting one when
+// needed.
 // q.mu must be held.
-func (q *outQueue) ownSeg() *outSeg {
-	if n := len(q.segs); n > 0 && q.segs[n-1].own != nil && len(q.segs[n-1].b) < segMax {
-		return &q.segs[n-1]
+func (q *outQueue) ownSeg(l *[]outSeg) *outSeg {
+	if n := len(*l); n > 0 && (*l)[n-1].own != nil && len((*l)[n-1].b) < segMax {
+		return &(*l)[n-1]
 	}
 	q.queued++
 	bp := segPool.Get().(*[]byte)
-	q.segs = append(q.segs, outSeg{own: bp, b: (*bp)[:0], seq: q.queued})
-	return &q.segs[len(q.segs)-1]
+	*l = append(*l, outSeg{own: bp, b: (*bp)[:0], seq: q.queued})
+	return &(*l)[len(*l)-1]
 }
 
 func (q *outQueue) signal() {
@@ -158,8 +233,8 @@ func (q *outQueue) fail(err error) {
 	if q.err == nil {
 		q.err = err
 	}
-	segs := q.segs
-	q.segs = nil
+	segs := append(q.segs, q.parked...)
+	q.segs, q.parked = nil, nil
 	q.size = 0
 	q.room.Broadcast()
 	q.mu.Unlock()
@@ -198,7 +273,9 @@ func (q *outQueue) drain() error {
 		q.segs = q.spare[:0]
 		// Counted as written before the write: after a failure some of
 		// the batch may have left, and no submit in it may pass for unsent.
-		q.written = batch[len(batch)-1].seq
+		for _, s := range batch {
+			q.written = max(q.written, s.seq)
+		}
 		q.mu.Unlock()
 		n, err := q.write(batch)
 		releaseSegs(batch, err)

@@ -39,6 +39,9 @@ var (
 	// ErrServerClosed is returned by [Server.Serve] and
 	// [Server.ListenAndServe] after [Server.Shutdown] or [Server.Close].
 	ErrServerClosed = errors.New("gearman: server closed")
+	// ErrShortPayload means a task was closed before its payload reached
+	// the length declared in Job.Size.
+	ErrShortPayload = errors.New("gearman: payload shorter than declared")
 	// ErrNotSupported means the job server refused an option or a packet
 	// this call needs (for example OPTION_REQ streaming against gearmand).
 	ErrNotSupported = errors.New("gearman: not supported by the server")

@@ -63,6 +63,18 @@ type Job struct {
 	// Reducer names the reducer of a map/reduce job (SUBMIT_REDUCE_JOB).
 	// Only for normal priority.
 	Reducer string
+	// Size, for a task from Open, declares the payload's exact length up
+	// front, so that it streams to the server as it is written, in one
+	// submit packet of that length, instead of being held until Close: the
+	// abraxas way, which every server understands (servers that do not
+	// stream take the job once the packet is whole). A Pool sends such a
+	// task on a connection of its own, so no other task waits behind the
+	// payload; on a Conn, other packets wait until it is complete. Writing
+	// more than Size bytes, or closing before Size bytes, fails the task and
+	// the connection carrying it (its packet can never be completed). On a
+	// connection with the streaming extension the payload streams in chunks
+	// instead, with the same check. Zero means undeclared.
+	Size int64
 }
 
 // Schedule is the recurrence of a scheduled job, cron fashion: each field is
@@ -102,6 +114,10 @@ func (j *Job) packetType() (wire.Type, error) {
 		return bad("unique id holds a NUL byte")
 	case j.Priority < Normal || j.Priority > Low:
 		return bad(fmt.Sprintf("invalid priority %d", j.Priority))
+	case j.Size < 0 || j.Size > 1<<32-1-1<<16:
+		return bad(fmt.Sprintf("declared payload size %d out of range", j.Size))
+	case j.Size > 0 && int64(len(j.Data)) > j.Size:
+		return bad(fmt.Sprintf("Data of %d bytes is longer than the declared Size of %d", len(j.Data), j.Size))
 	}
 	special := 0
 	for _, on := range []bool{!j.At.IsZero(), j.Schedule != nil, j.Reducer != ""} {

@@ -342,7 +342,8 @@ func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
 
 // Open starts a task on one of the live servers, waiting for one until ctx
 // ends (see [Conn.Open]). The task stays on that server: if its connection
-// fails before Close, Close returns the error.
+// fails before Close, Close returns the error. A task whose job declares its
+// payload's Size gets a connection of its own (see [Job.Size]).
 func (p *Pool) Open(ctx context.Context, job Job) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
 		return nil, err
@@ -351,7 +352,49 @@ func (p *Pool) Open(ctx context.Context, job Job) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if job.Size > 0 && !c.streamable(&job) {
+		return p.openDedicated(ctx, c.addr, job)
+	}
 	return c.Open(ctx, job)
+}
+
+// openDedicated opens a task with a declared-size payload on a connection
+// of its own to addr, so that no other task waits while the payload streams
+// in one packet; the connection closes when the task ends.
+func (p *Pool) openDedicated(ctx context.Context, addr string, job Job) (*Task, error) {
+	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
+	defer cancel()
+	nc, err := dialNet(dctx, addr, &p.opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newConn(dctx, nc, addr, p.opts.Options, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		c.Close()
+		return nil, fmt.Errorf("gearman: pool: %w", ErrClosed)
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	t, err := c.Open(ctx, job)
+	if err != nil {
+		c.Close()
+		p.wg.Done()
+		return nil, err
+	}
+	go func() {
+		defer p.wg.Done()
+		select {
+		case <-t.Done():
+		case <-p.ctx.Done():
+		}
+		c.Close()
+	}()
+	return t, nil
 }
 
 // Register registers fn on every server, now and after every reconnect,

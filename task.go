@@ -81,6 +81,9 @@ type Task struct {
 
 	st *tstream // client: the payload goes as a stream (set by Open)
 	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
+
+	sizeLeft int64 // client: payload bytes still due under Job.Size (guarded by mu)
+	sized    bool  // client: the payload streams in a packet of declared size
 }
 
 func newTask(c *Conn, fn string, worker bool) *Task {
@@ -194,6 +197,21 @@ func (t *Task) Write(p []byte) (int, error) {
 		t.mu.Unlock()
 		return 0, fmt.Errorf("gearman: write to task %s: %w", t.fn, ErrClosed)
 	}
+	if !t.worker && t.job.Size > 0 {
+		if int64(len(p)) > t.sizeLeft {
+			t.mu.Unlock()
+			return 0, t.breakSized(fmt.Errorf("gearman: payload of task %s is longer than its declared Size of %d bytes: %w", t.fn, t.job.Size, wire.ErrTooLarge))
+		}
+		t.sizeLeft -= int64(len(p))
+		last := t.sizeLeft == 0
+		if t.sized {
+			t.mu.Unlock()
+			if err := t.conn.sendBody(p, last); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
 	if t.st != nil {
 		t.mu.Unlock()
 		return t.streamWrite(p)
@@ -258,6 +276,18 @@ func (t *Task) CloseWithError(err error) error {
 		return fmt.Errorf("gearman: close task %s: %w", t.fn, ErrClosed)
 	}
 	t.wclosed = true
+	if !t.worker && t.job.Size > 0 && (err != nil || t.sizeLeft > 0) && (t.sized || t.st != nil) {
+		left := t.sizeLeft
+		t.mu.Unlock()
+		if err == nil {
+			err = fmt.Errorf("gearman: task %s closed after %d of its declared %d bytes: %w", t.fn, t.job.Size-left, t.job.Size, ErrShortPayload)
+		}
+		return t.breakSized(err)
+	}
+	if t.sized {
+		t.mu.Unlock()
+		return nil // the packet went out whole with the last Write
+	}
 	if t.st != nil {
 		t.mu.Unlock()
 		return t.streamClose(err)
@@ -296,6 +326,18 @@ func (t *Task) Flush() error {
 	t.buffered, t.bufferIt = nil, false
 	t.mu.Unlock()
 	return t.sendWorkData(held)
+}
+
+// breakSized fails a task whose declared-size payload cannot be completed,
+// and the connection carrying its unfinished packet, and returns err.
+func (t *Task) breakSized(err error) error {
+	t.finish(err)
+	if t.sized {
+		t.conn.shutdown(fmt.Errorf("gearman: connection to %s: %w: %w", t.conn.addr, ErrConnLost, err))
+	} else if t.st != nil {
+		t.stopStream(err)
+	}
+	return err
 }
 
 // complete ends a worker's job with result as WORK_COMPLETE's data, after
