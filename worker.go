@@ -71,6 +71,7 @@ type workerState struct {
 	dry      bool      // a grab got NO_JOB: grab no more until woken
 	sleeping bool      // PRE_SLEEP sent, waiting for NOOP
 	grabReq  *request  // the pending-list entry shared by all grabs
+	inline   bool      // maybeGrab's caller writes the grab itself
 	stopped  bool      // StopWork called: grab no more
 	idle     chan struct{}
 }
@@ -156,7 +157,13 @@ func (c *Conn) StopWork(ctx context.Context) error {
 func (c *Conn) maybeGrab() {
 	w := &c.w
 	for !w.stopped && !w.dry && !w.sleeping && len(c.funcs) > 0 && c.err == nil && c.haveSlot() {
-		seq, err := c.post(w.grab)
+		var seq uint64
+		var err error
+		if w.inline {
+			seq, err = c.out.packet(w.grab, nil) // the caller flushes
+		} else {
+			seq, err = c.post(w.grab)
+		}
 		if err != nil {
 			if c.budget != nil {
 				go c.budget.release(1) // not under c.mu: release kicks connections
@@ -331,7 +338,14 @@ func (c *Conn) jobEnded(t *Task) {
 	c.w.running--
 	c.mu.Unlock()
 	c.releaseSlot()
-	c.kick()
+	// The handler's goroutine may write: the next grab goes out from here,
+	// without a hand-off to the writer goroutine.
+	c.mu.Lock()
+	c.w.inline = true
+	c.maybeGrab()
+	c.w.inline = false
+	c.mu.Unlock()
+	c.flush()
 }
 
 // endJob sends the packet that ends a worker's job.
