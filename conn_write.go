@@ -299,12 +299,7 @@ func (q *outQueue) drain() error {
 // sync waits until everything queued so far has been handed to the socket,
 // the queue has failed, or ctx ends.
 func (q *outQueue) sync(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		q.mu.Lock()
-		q.room.Broadcast()
-		q.mu.Unlock()
-	})
-	defer stop()
+	defer broadcastOnDone(ctx, &q.room)()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for (len(q.segs) > 0 || q.writing) && q.err == nil {

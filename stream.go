@@ -77,14 +77,7 @@ func (p *pipe) drained() {
 // readAllCtx reads until the pipe ends and returns what it read and the
 // pipe's error (nil after a clean end), or ctx's error when ctx ends first.
 func (p *pipe) readAllCtx(ctx context.Context) ([]byte, error) {
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() {
-			p.mu.Lock()
-			p.readOK.Broadcast()
-			p.mu.Unlock()
-		})
-		defer stop()
-	}
+	defer broadcastOnDone(ctx, &p.readOK)()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []byte
@@ -253,4 +246,17 @@ func (p *pipe) setDiscard() {
 	p.consumed(len(p.buf) - p.off)
 	p.buf, p.off = nil, 0
 	p.writeOK.Broadcast()
+}
+
+// broadcastOnDone wakes the waiters of c when ctx ends, so that a loop
+// waiting on c can check ctx; the returned function stops it.
+func broadcastOnDone(ctx context.Context, c *sync.Cond) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return false }
+	}
+	return context.AfterFunc(ctx, func() {
+		c.L.Lock()
+		c.Broadcast()
+		c.L.Unlock()
+	})
 }
