@@ -281,7 +281,6 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		t.bufferIt = reg.opts.BufferResult
 		t.in.expect = c.r.DataLen() // a size hint for the handler's reads
 		c.handlers.Add(1)
-		go c.runHandler(reg.h, t)
 	}
 	c.maybeGrab()
 	c.mu.Unlock()
@@ -291,13 +290,24 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		_, err := c.post(wire.WorkFail, []byte(t.handle))
 		return c.connErr(err)
 	}
-	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
-		return err
+	// A payload that fits in the task's buffer is read before the handler
+	// starts, which then never waits for it; a larger one streams to the
+	// running handler.
+	whole := t.ws == nil && c.r.DataLen() <= int64(c.opts.TaskBuffer)
+	if !whole {
+		go c.runHandler(reg.h, t)
 	}
-	if t.ws == nil { // else STREAM_DATA and STREAM_END follow
+	err := t.in.fill(c.r.Data(), c.r.DataLen())
+	switch {
+	case err != nil:
+		t.in.close(err)
+	case t.ws == nil: // else STREAM_DATA and STREAM_END follow
 		t.in.close(io.EOF)
 	}
-	return nil
+	if whole {
+		go c.runHandler(reg.h, t)
+	}
+	return err
 }
 
 // runHandler runs one job's handler and ends the job by what it returns.
