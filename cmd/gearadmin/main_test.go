@@ -4,37 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/peertest"
-	"go.uber.org/goleak"
 )
 
-var (
-	binDir    string // where build puts the binary, removed after the tests
-	buildOnce sync.Once
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gearadmin-test")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		os.RemoveAll(dir)
-		os.Exit(code)
-	}))
-}
+// TestMain runs the tests under goleak.VerifyTestMain (peertest.RunMain),
+// then removes the binary that build made.
+func TestMain(m *testing.M) { peertest.RunMain(m) }
 
 // result is what one run of a gearadmin printed and returned.
 type result struct {
@@ -72,20 +53,8 @@ func withoutShutdown(r result) result {
 	return r
 }
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "gearadmin")
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bin
-}
+// build builds the command once and returns its path.
+func build(t *testing.T) string { return peertest.Command(t, "gearadmin") }
 
 func TestSameAsGearadmin(t *testing.T) {
 	cTool := peertest.Require(t, "gearadmin")

@@ -13,47 +13,18 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/peertest"
-	"go.uber.org/goleak"
 )
 
-var (
-	binDir    string // where build puts the binary, removed after the tests
-	buildOnce sync.Once
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gearman-cli-test")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		os.RemoveAll(dir)
-		os.Exit(code)
-	}))
-}
+// TestMain runs the tests under goleak.VerifyTestMain (peertest.RunMain),
+// then removes the binary that build made.
+func TestMain(m *testing.M) { peertest.RunMain(m) }
 
 // build builds the command once and returns its path.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "gearman")
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bin
-}
+func build(t *testing.T) string { return peertest.Command(t, "gearman") }
 
 // result is what one run of a tool printed and returned.
 type result struct {
