@@ -23,7 +23,8 @@ type Future interface {
 	Err() error
 	// Result waits until the job ends and returns its result (what the
 	// task's reader has not consumed yet) and Err. When ctx ends first it
-	// returns ctx's error and leaves the job running.
+	// returns ctx's error and leaves the job running. The result is held
+	// whole in memory: read the task instead for a result of any size.
 	Result(ctx context.Context) ([]byte, error)
 }
 
