@@ -211,21 +211,22 @@ func (c *memConn) SetDeadline(t time.Time) error {
 }
 
 func (c *memConn) SetReadDeadline(t time.Time) error {
-	c.dmu.Lock()
-	c.readDL = t
-	c.dmu.Unlock()
-	c.in.mu.Lock()
-	c.in.cond.Broadcast()
-	c.in.mu.Unlock()
+	c.setDeadline(&c.readDL, c.in, t)
 	return nil
 }
 
 func (c *memConn) SetWriteDeadline(t time.Time) error {
-	c.dmu.Lock()
-	c.writeDL = t
-	c.dmu.Unlock()
-	c.out.mu.Lock()
-	c.out.cond.Broadcast()
-	c.out.mu.Unlock()
+	c.setDeadline(&c.writeDL, c.out, t)
 	return nil
+}
+
+// setDeadline sets one of the deadlines and wakes the waiters of h, which
+// check it again.
+func (c *memConn) setDeadline(dl *time.Time, h *half, t time.Time) {
+	c.dmu.Lock()
+	*dl = t
+	c.dmu.Unlock()
+	h.mu.Lock()
+	h.cond.Broadcast()
+	h.mu.Unlock()
 }
