@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/wire"
@@ -111,11 +112,13 @@ type Conn struct {
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
-	loops      sync.WaitGroup // read and write loops
-	handlers   sync.WaitGroup // running handlers
-	stop       chan struct{}  // closed by Close to stop the write loop
-	writerDone chan struct{}  // closed when the write loop has returned
-	done       chan struct{}  // closed when the connection has ended
+	loops      sync.WaitGroup  // read and write loops
+	handlers   sync.WaitGroup  // handler goroutines, running or waiting for a job
+	spare      chan handlerRun // to a handler goroutine waiting for a job
+	spares     atomic.Int32    // handler goroutines waiting for a job
+	stop       chan struct{}   // closed by Close to stop the write loop
+	writerDone chan struct{}   // closed when the write loop has returned
+	done       chan struct{}   // closed when the connection has ended
 	closeOnce  sync.Once
 }
 
@@ -139,6 +142,15 @@ type reply struct {
 type route struct {
 	tasks []*Task
 	next  int
+	first [1]*Task // tasks' first backing array: one task is the rule
+}
+
+// newRoute returns a route to t.
+func newRoute(t *Task) *route {
+	rt := &route{}
+	rt.first[0] = t
+	rt.tasks = rt.first[:]
+	return rt
 }
 
 // Dial connects to the job server at addr and negotiates the connection
@@ -197,6 +209,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
+		spare:      make(chan handlerRun),
 	}
 	c.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
@@ -616,7 +629,7 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 		// Write appends to the payload: never into the caller's array.
 		t.job.Data = slices.Clip(job.Data)
 	}
-	if ctx.Done() != nil {
+	if t.ctxDone = ctx.Done(); t.ctxDone != nil {
 		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
 		t.handleMu.Lock()
 		t.stopWatch = stop

@@ -153,12 +153,11 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(err)
 		return nil
 	}
-	rt := c.routes[h]
-	if rt == nil {
-		rt = &route{}
-		c.routes[h] = rt
+	if rt := c.routes[h]; rt != nil {
+		rt.tasks = append(rt.tasks, t)
+	} else {
+		c.routes[h] = newRoute(t)
 	}
-	rt.tasks = append(rt.tasks, t)
 	c.mu.Unlock()
 	t.setHandle(h)
 	return nil

@@ -34,8 +34,9 @@ type pipe struct {
 	onRead func(n int)
 }
 
-func newPipe(limit int) *pipe {
-	p := &pipe{limit: limit}
+// init readies a zero pipe for use, in place: a task holds its pipe.
+func (p *pipe) init(limit int) *pipe {
+	p.limit = limit
 	p.readOK.L = &p.mu
 	p.writeOK.L = &p.mu
 	return p
@@ -76,10 +77,17 @@ func (p *pipe) drained() {
 
 // readAllCtx reads until the pipe ends and returns what it read and the
 // pipe's error (nil after a clean end), or ctx's error when ctx ends first.
-func (p *pipe) readAllCtx(ctx context.Context) ([]byte, error) {
-	defer broadcastOnDone(ctx, &p.readOK)()
+// With watch unset, the caller promises that the end of ctx ends the pipe
+// (the task's own context abandons it), and ctx is not watched here.
+func (p *pipe) readAllCtx(ctx context.Context, watch bool) ([]byte, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	var stop func() bool
+	defer func() {
+		p.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+	}()
 	var out []byte
 	for {
 		if p.off < len(p.buf) {
@@ -105,6 +113,12 @@ func (p *pipe) readAllCtx(ctx context.Context) ([]byte, error) {
 		}
 		if err := ctx.Err(); err != nil {
 			return out, err
+		}
+		if watch && stop == nil {
+			// Only a reader that has to wait pays for the watch. Should
+			// ctx end right now, the watch's broadcast waits for Wait to
+			// release the lock, so it is not missed.
+			stop = broadcastOnDone(ctx, &p.readOK)
 		}
 		p.readOK.Wait()
 	}

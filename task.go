@@ -59,13 +59,15 @@ type Task struct {
 	worker bool
 	fn     string
 	unique string
-	in     *pipe // client: the result; worker: the payload
+	in     *pipe // client: the result; worker: the payload; points to inPipe
+	inPipe pipe
 
 	created   chan struct{}
 	handleMu  sync.Mutex
 	handle    string
-	status    chan Status
-	warnings  chan []byte
+	status    chan Status     // client: made on first use, under handleMu
+	warnings  chan []byte     // client: made on first use, under handleMu
+	ctxDone   <-chan struct{} // client: Done of the context that governs the task
 	done      chan struct{}
 	doneOnce  sync.Once
 	err       error       // the job's end, set before done is closed
@@ -92,14 +94,10 @@ func newTask(c *Conn, fn string, worker bool) *Task {
 		conn:    c,
 		worker:  worker,
 		fn:      fn,
-		in:      newPipe(c.opts.TaskBuffer),
 		created: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	if !worker {
-		t.status = make(chan Status, 1)
-		t.warnings = make(chan []byte, warningBuffer)
-	}
+	t.in = t.inPipe.init(c.opts.TaskBuffer)
 	return t
 }
 
@@ -133,13 +131,45 @@ func (t *Task) Created() <-chan struct{} { return t.created }
 // Status returns a channel of the progress reports (WORK_STATUS) of a client
 // task. It holds the latest report only: an unread report is replaced by a
 // newer one. It is nil on the worker side.
-func (t *Task) Status() <-chan Status { return t.status }
+func (t *Task) Status() <-chan Status {
+	if t.worker {
+		return nil
+	}
+	t.handleMu.Lock()
+	defer t.handleMu.Unlock()
+	return t.statusChan()
+}
+
+// statusChan returns the status channel, making it on first use (most tasks
+// never have one). t.handleMu held.
+func (t *Task) statusChan() chan Status {
+	if t.status == nil {
+		t.status = make(chan Status, 1)
+	}
+	return t.status
+}
 
 // Warnings returns a channel of the warnings (WORK_WARNING data) of a client
 // task. It buffers 16; when it is full the oldest unread warning is dropped,
 // so unread warnings never hold back the connection. It is nil on the worker
 // side.
-func (t *Task) Warnings() <-chan []byte { return t.warnings }
+func (t *Task) Warnings() <-chan []byte {
+	if t.worker {
+		return nil
+	}
+	t.handleMu.Lock()
+	defer t.handleMu.Unlock()
+	return t.warningChan()
+}
+
+// warningChan returns the warnings channel, making it on first use.
+// t.handleMu held.
+func (t *Task) warningChan() chan []byte {
+	if t.warnings == nil {
+		t.warnings = make(chan []byte, warningBuffer)
+	}
+	return t.warnings
+}
 
 // Done implements [Future].
 func (t *Task) Done() <-chan struct{} { return t.done }
@@ -159,7 +189,9 @@ func (t *Task) Result(ctx context.Context) ([]byte, error) {
 	if t.worker {
 		return nil, errors.New("gearman: Result is for client tasks")
 	}
-	data, err := t.in.readAllCtx(ctx)
+	// The task's own context already abandons it, which wakes the pipe's
+	// reader: only another context needs a watch of its own.
+	data, err := t.in.readAllCtx(ctx, ctx.Done() != t.ctxDone)
 	t.mu.Lock()
 	if len(t.partial) > 0 {
 		data = append(t.partial, data...)
@@ -434,14 +466,17 @@ func (t *Task) abandon(err error) {
 
 // pushStatus delivers a status report, replacing an unread one.
 func (t *Task) pushStatus(s Status) {
+	t.handleMu.Lock()
+	ch := t.statusChan()
+	t.handleMu.Unlock()
 	for {
 		select {
-		case t.status <- s:
+		case ch <- s:
 			return
 		default:
 		}
 		select {
-		case <-t.status:
+		case <-ch:
 		default:
 		}
 	}
@@ -449,14 +484,17 @@ func (t *Task) pushStatus(s Status) {
 
 // pushWarning delivers a warning, dropping the oldest when the buffer is full.
 func (t *Task) pushWarning(w []byte) {
+	t.handleMu.Lock()
+	ch := t.warningChan()
+	t.handleMu.Unlock()
 	for {
 		select {
-		case t.warnings <- w:
+		case ch <- w:
 			return
 		default:
 		}
 		select {
-		case <-t.warnings:
+		case <-ch:
 		default:
 		}
 	}

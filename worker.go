@@ -32,7 +32,7 @@ func (f HandlerFunc) Work(ctx context.Context, task *Task) error { return f(ctx,
 // The result goes out in the single WORK_COMPLETE packet.
 func BytesHandler(f func(ctx context.Context, payload []byte) ([]byte, error)) Handler {
 	return HandlerFunc(func(ctx context.Context, t *Task) error {
-		payload, err := t.in.readAllCtx(ctx)
+		payload, err := t.in.readAllCtx(ctx, true)
 		if err != nil {
 			return err
 		}
@@ -280,7 +280,6 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		}
 		t.bufferIt = reg.opts.BufferResult
 		t.in.expect = c.r.DataLen() // a size hint for the handler's reads
-		c.handlers.Add(1)
 	}
 	c.maybeGrab()
 	c.mu.Unlock()
@@ -295,7 +294,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	// running handler.
 	whole := t.ws == nil && c.r.DataLen() <= int64(c.opts.TaskBuffer)
 	if !whole {
-		go c.runHandler(reg.h, t)
+		c.startHandler(reg.h, t)
 	}
 	err := t.in.fill(c.r.Data(), c.r.DataLen())
 	switch {
@@ -305,14 +304,53 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		t.in.close(io.EOF)
 	}
 	if whole {
-		go c.runHandler(reg.h, t)
+		c.startHandler(reg.h, t)
 	}
 	return err
 }
 
+// handlerRun is a job for a handler goroutine.
+type handlerRun struct {
+	h Handler
+	t *Task
+}
+
+// startHandler runs a job's handler on a goroutine that waits for work (one
+// that ran an earlier job: its stack has already grown), or on a new one.
+// Only the read loop calls it, so Close's wait on c.handlers, which follows
+// the read loop's end, never races with the Add here.
+func (c *Conn) startHandler(h Handler, t *Task) {
+	select {
+	case c.spare <- handlerRun{h, t}:
+	default:
+		c.handlers.Add(1)
+		go c.handlerLoop(h, t)
+	}
+}
+
+// handlerLoop runs a handler, then waits for the next job while fewer than
+// MaxJobs goroutines wait; it returns when the connection ends.
+func (c *Conn) handlerLoop(h Handler, t *Task) {
+	defer c.handlers.Done()
+	for {
+		c.runHandler(h, t)
+		if c.spares.Add(1) > int32(c.opts.MaxJobs) {
+			c.spares.Add(-1)
+			return
+		}
+		select {
+		case r := <-c.spare:
+			c.spares.Add(-1)
+			h, t = r.h, r.t
+		case <-c.done:
+			c.spares.Add(-1)
+			return
+		}
+	}
+}
+
 // runHandler runs one job's handler and ends the job by what it returns.
 func (c *Conn) runHandler(h Handler, t *Task) {
-	defer c.handlers.Done()
 	defer c.jobEnded(t)
 	err := func() (err error) {
 		defer func() {
