@@ -418,7 +418,23 @@ func (c *Conn) send(t wire.Type, args ...[]byte) error {
 	return c.flush()
 }
 
-// post queues a packet for the writer goroutine: the read loop's way to send.
+// loopPost queues a packet from the read loop, which sends it before it
+// next waits to read (loopFlush), with whatever else it queued meanwhile.
+func (c *Conn) loopPost(t wire.Type, args ...[]byte) (uint64, error) {
+	return c.out.packet(t, nil, args...)
+}
+
+// loopFlush sends what the read loop queued: what the socket takes at once
+// from the read loop itself, the rest by the writer goroutine. The read loop
+// never waits on the socket (see outQueue).
+func (c *Conn) loopFlush() {
+	if !c.out.tryDrain() {
+		c.out.signal()
+	}
+}
+
+// post queues a packet for the writer goroutine, from a goroutine that must
+// not write (it may hold locks the read loop needs).
 func (c *Conn) post(t wire.Type, args ...[]byte) (uint64, error) {
 	seq, err := c.out.packet(t, nil, args...)
 	if err == nil {
@@ -442,13 +458,30 @@ func (c *Conn) flush() error {
 // for data sent by reference (byRef bytes or more) waits until it is
 // written, so the caller may reuse it.
 func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
+	return c.writeData(t, handle, data, true)
+}
+
+// writeData is sendData, but without flush it only queues the packet (for a
+// caller that flushes next), unless its data goes by reference. For a packet
+// type without data (WORK_FAIL) data is ignored.
+func (c *Conn) writeData(t wire.Type, handle string, data []byte, flush bool) error {
 	c.out.waitRoom()
 	var done chan error
 	if len(data) >= byRef {
 		done = make(chan error, 1)
+		flush = true
 	}
-	if _, err := c.out.packet(t, done, []byte(handle), data); err != nil {
+	var err error
+	if t.HasData() {
+		_, err = c.out.packet(t, done, []byte(handle), data)
+	} else {
+		_, err = c.out.packet(t, nil, []byte(handle)) // WORK_FAIL
+	}
+	if err != nil {
 		return c.connErr(err)
+	}
+	if !flush {
+		return nil
 	}
 	if err := c.flush(); err != nil {
 		return err

@@ -13,6 +13,11 @@ import (
 func (c *Conn) readLoop() {
 	defer c.loops.Done()
 	for {
+		if c.r.Buffered() == 0 {
+			// About to read from the socket: first send the replies to
+			// the packets read so far, in one write.
+			c.loopFlush()
+		}
 		p, err := c.r.NextHeader()
 		if err == nil {
 			err = c.dispatch(p)

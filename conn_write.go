@@ -5,18 +5,22 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 
+	"github.com/seed749d6d6d/gearman/internal/trywrite"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // outQueue is a connection's write path. Any goroutine may enqueue packets,
 // many of which go out in one system call. Whoever holds the writing token
 // writes: a caller that may block (a submit, a handler's result) takes it and
-// writes at once, saving a hand-off; the read loop never writes, it wakes the
-// connection's writer goroutine instead, so it can answer a NOOP without
-// risking a write-versus-read deadlock.
+// writes at once, saving a hand-off. The read loop never waits on the
+// socket, so that it can answer a NOOP without risking a write-versus-read
+// deadlock: it writes what the socket takes at once (tryDrain) and leaves
+// the rest to the connection's writer goroutine.
 type outQueue struct {
 	nc      net.Conn
+	sock    syscall.RawConn // for tryDrain; nil when nc is not a socket
 	mu      sync.Mutex
 	segs    []outSeg // waiting to be written, in order
 	spare   []outSeg // the other batch slice, reused
@@ -56,7 +60,7 @@ const segMax = 64 << 10 // small packets share a segment up to this size
 const byRef = 64 << 10
 
 func newOutQueue(nc net.Conn) *outQueue {
-	q := &outQueue{nc: nc, wake: make(chan struct{}, 1)}
+	q := &outQueue{nc: nc, sock: trywrite.Conn(nc), wake: make(chan struct{}, 1)}
 	q.room.L = &q.mu
 	return q
 }
@@ -294,6 +298,54 @@ func (q *outQueue) drain() error {
 	q.room.Broadcast() // wakes sync
 	q.mu.Unlock()
 	return nil
+}
+
+// tryDrain writes what is queued as far as the socket takes it without
+// waiting, unless another goroutine holds the writing token (which writes it
+// all before it lets go). It reports whether nothing is left for the writer
+// goroutine. Write errors are left for that goroutine to meet.
+func (q *outQueue) tryDrain() bool {
+	q.mu.Lock()
+	if q.writing || len(q.segs) == 0 || q.err != nil {
+		q.mu.Unlock()
+		return true
+	}
+	if q.sock == nil {
+		q.mu.Unlock()
+		return false
+	}
+	q.writing = true
+	batch := q.segs
+	q.segs = q.spare[:0]
+	for _, s := range batch {
+		q.written = max(q.written, s.seq) // as in drain
+	}
+	q.mu.Unlock()
+	n, i := 0, 0
+	for ; i < len(batch); i++ {
+		b := batch[i].b
+		k := trywrite.Write(q.sock, b)
+		n += k
+		if k < len(b) {
+			batch[i].b = b[k:]
+			break
+		}
+	}
+	releaseSegs(batch[:i], nil)
+	q.mu.Lock()
+	if i < len(batch) {
+		// The socket is full: what is left goes first, by the writer.
+		q.segs = append(batch[i:], q.segs...)
+	} else {
+		clear(batch)
+		q.spare = batch[:0]
+	}
+	q.size -= n
+	q.writing = false
+	q.room.Broadcast()
+	empty := len(q.segs) == 0
+	q.mu.Unlock()
+	return empty
 }
 
 // sync waits until everything queued so far has been handed to the socket,

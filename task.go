@@ -81,6 +81,9 @@ type Task struct {
 	reducer  string     // worker: from JOB_ASSIGN_ALL
 	buffered []byte     // worker: result held for WORK_COMPLETE
 	bufferIt bool       // worker: hold the result for WORK_COMPLETE
+	// flushLater (worker) lets the job's last packet wait in the queue:
+	// the handler's goroutine is ending the job, and jobEnded writes it.
+	flushLater bool
 
 	st *tstream // client: the payload goes as a stream (set by Open)
 	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
@@ -336,8 +339,9 @@ func (t *Task) CloseWithError(err error) error {
 	}
 	buffered := t.buffered
 	t.buffered = nil
+	flush := !t.flushLater
 	t.mu.Unlock()
-	return t.conn.endJob(t, buffered, err)
+	return t.conn.endJob(t, buffered, err, flush)
 }
 
 // Flush sends what a worker task holds for WORK_COMPLETE (see
@@ -386,8 +390,9 @@ func (t *Task) complete(result []byte) error {
 		result = append(t.buffered, result...)
 	}
 	t.buffered = nil
+	flush := !t.flushLater
 	t.mu.Unlock()
-	return t.conn.endJob(t, result, nil)
+	return t.conn.endJob(t, result, nil, flush)
 }
 
 // SetStatus sends a progress report (WORK_STATUS) for a worker's job.

@@ -31,17 +31,22 @@ func (f HandlerFunc) Work(ctx context.Context, task *Task) error { return f(ctx,
 // BytesHandler adapts a function of the whole payload to the whole result.
 // The result goes out in the single WORK_COMPLETE packet.
 func BytesHandler(f func(ctx context.Context, payload []byte) ([]byte, error)) Handler {
-	return HandlerFunc(func(ctx context.Context, t *Task) error {
-		payload, err := t.in.readAllCtx(ctx, true)
-		if err != nil {
-			return err
-		}
-		result, err := f(ctx, payload)
-		if err != nil {
-			return err
-		}
-		return t.complete(result)
-	})
+	return bytesHandler(f)
+}
+
+type bytesHandler func(ctx context.Context, payload []byte) ([]byte, error)
+
+// Work reads the payload, calls the function and completes the job.
+func (f bytesHandler) Work(ctx context.Context, t *Task) error {
+	payload, err := t.in.readAllCtx(ctx, true)
+	if err != nil {
+		return err
+	}
+	result, err := f(ctx, payload)
+	if err != nil {
+		return err
+	}
+	return t.complete(result)
 }
 
 // RegisterOptions are the per-function options of [Conn.Register].
@@ -71,7 +76,7 @@ type workerState struct {
 	dry      bool      // a grab got NO_JOB: grab no more until woken
 	sleeping bool      // PRE_SLEEP sent, waiting for NOOP
 	grabReq  *request  // the pending-list entry shared by all grabs
-	inline   bool      // maybeGrab's caller writes the grab itself
+	inline   bool      // maybeGrab's caller sends the grab itself (flush, loopFlush)
 	stopped  bool      // StopWork called: grab no more
 	idle     chan struct{}
 }
@@ -152,6 +157,15 @@ func (c *Conn) StopWork(ctx context.Context) error {
 	}
 }
 
+// grabQueued is maybeGrab for a caller that sends the grabs itself: a
+// handler's goroutine (flush), or the read loop before it next waits
+// (loopFlush). c.mu held.
+func (c *Conn) grabQueued() {
+	c.w.inline = true
+	c.maybeGrab()
+	c.w.inline = false
+}
+
 // maybeGrab asks for as many jobs as the connection has free slots: one
 // grab per slot, all in flight at once. c.mu held.
 func (c *Conn) maybeGrab() {
@@ -204,7 +218,7 @@ func (c *Conn) onNoJob() error {
 	if c.w.grabbing > 0 || c.w.sleeping {
 		return nil // sleep once the other grabs are answered
 	}
-	if _, err := c.post(wire.PreSleep); err == nil {
+	if _, err := c.loopPost(wire.PreSleep); err == nil {
 		c.w.sleeping = true
 	}
 	return nil
@@ -218,7 +232,7 @@ func (c *Conn) onNoop() {
 	if c.w.sleeping {
 		c.w.sleeping = false
 		c.w.dry = false
-		c.maybeGrab()
+		c.grabQueued()
 	}
 }
 
@@ -233,7 +247,7 @@ func (c *Conn) onGrabError(t wire.Type, se *ServerError) {
 		c.opts.Logger.Info("gearman: server refused a grab; falling back to GRAB_JOB", "server", c.addr, "packet", t, "error", se)
 		c.w.grab = wire.GrabJob
 		c.w.dry = false
-		c.maybeGrab()
+		c.grabQueued()
 		return
 	}
 	c.opts.Logger.Error("gearman: server refused GRAB_JOB; this connection takes no jobs", "server", c.addr, "error", se)
@@ -281,14 +295,16 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		t.bufferIt = reg.opts.BufferResult
 		t.in.expect = c.r.DataLen() // a size hint for the handler's reads
 	}
-	c.maybeGrab()
+	c.grabQueued()
 	c.mu.Unlock()
 	if reg == nil {
 		c.releaseSlot()
 		c.opts.Logger.Warn("gearman: server assigned a job of a function not registered here", "server", c.addr, "function", fn)
-		_, err := c.post(wire.WorkFail, []byte(t.handle))
+		_, err := c.loopPost(wire.WorkFail, []byte(t.handle))
 		return c.connErr(err)
 	}
+	// The grab queued above goes out before fill can wait for the handler.
+	c.loopFlush()
 	// A payload that fits in the task's buffer is read before the handler
 	// starts, which then never waits for it; a larger one streams to the
 	// running handler.
@@ -359,11 +375,19 @@ func (c *Conn) runHandler(h Handler, t *Task) {
 				err = fmt.Errorf("gearman: handler of %s panicked: %v", t.fn, r)
 			}
 		}()
+		if _, ok := h.(bytesHandler); ok {
+			// Its Work ends the job and returns: jobEnded writes
+			// WORK_COMPLETE and the next grab together.
+			t.mu.Lock()
+			t.flushLater = true
+			t.mu.Unlock()
+		}
 		return h.Work(c.baseCtx, t)
 	}()
 	t.in.setDiscard()
 	t.mu.Lock()
 	closed := t.wclosed
+	t.flushLater = true // the job ends here, and jobEnded follows
 	t.mu.Unlock()
 	if closed {
 		if err != nil {
@@ -389,15 +413,15 @@ func (c *Conn) jobEnded(t *Task) {
 	// The handler's goroutine may write: the next grab goes out from here,
 	// without a hand-off to the writer goroutine.
 	c.mu.Lock()
-	c.w.inline = true
-	c.maybeGrab()
-	c.w.inline = false
+	c.grabQueued()
 	c.mu.Unlock()
 	c.flush()
 }
 
-// endJob sends the packet that ends a worker's job.
-func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
+// endJob sends the packet that ends a worker's job. Without flush it is only
+// queued: the handler's goroutine is ending the job as it finishes, and
+// jobEnded follows at once and writes it with the next grab.
+func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
 	h := t.Handle()
 	if cause != nil && len(buffered) > 0 {
 		// A failure is final: what the handler wrote goes out first, as
@@ -412,18 +436,18 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error) error {
 		if _, err := t.windowedWrite(buffered); err != nil {
 			return err
 		}
-		return c.sendData(wire.WorkComplete, h, nil)
+		return c.writeData(wire.WorkComplete, h, nil, flush)
 	case cause == nil:
-		return c.sendData(wire.WorkComplete, h, buffered)
+		return c.writeData(wire.WorkComplete, h, buffered, flush)
 	case errors.Is(cause, ErrJobFailed):
-		return c.send(wire.WorkFail, []byte(h))
+		return c.writeData(wire.WorkFail, h, nil, flush)
 	case c.opts.SendExceptions && c.Exceptions():
-		return c.sendData(wire.WorkException, h, []byte(cause.Error()))
+		return c.writeData(wire.WorkException, h, []byte(cause.Error()), flush)
 	}
-	if err := c.sendData(wire.WorkWarning, h, []byte(cause.Error())); err != nil {
+	if err := c.writeData(wire.WorkWarning, h, []byte(cause.Error()), false); err != nil {
 		return err
 	}
-	return c.send(wire.WorkFail, []byte(h))
+	return c.writeData(wire.WorkFail, h, nil, flush)
 }
 
 func containsNUL(s string) bool {

@@ -84,6 +84,22 @@ func TestScriptConnShutdown(t *testing.T) {
 	if string(got.Arg(1)) != "done" {
 		t.Fatalf("got %v", got)
 	}
+	// The worker may grab again before Shutdown stops it, and Shutdown
+	// waits for that grab's answer: serve as a server would, until the
+	// connection closes.
+	for {
+		pk, err := p.Next()
+		if err != nil {
+			break
+		}
+		switch pk.Type {
+		case wire.GrabJobUniq:
+			p.Send(wire.NoJob)
+		case wire.PreSleep:
+		default:
+			t.Fatalf("after WORK_COMPLETE: got %v; want only grabs", pk)
+		}
+	}
 	if err := recv(t, shut); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/seed749d6d6d/gearman/internal/trywrite"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -181,7 +182,7 @@ func (c *conn) flushOwn() {
 	if len(buf) == 0 {
 		return
 	}
-	n := tryWrite(c.raw, buf)
+	n := trywrite.Write(c.raw, buf)
 	if n == len(buf) {
 		if cap(buf) <= 4<<20 {
 			c.outMu.Lock()

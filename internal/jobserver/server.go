@@ -26,10 +26,10 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
+	"github.com/seed749d6d6d/gearman/internal/trywrite"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -226,9 +226,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		writerEnd:  make(chan struct{}),
 		grabType:   wire.GrabJob,
 	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		c.raw, _ = sc.SyscallConn()
-	}
+	c.raw = trywrite.Conn(nc)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.changed()

@@ -1,13 +1,13 @@
 //go:build unix
 
-package jobserver
+package trywrite
 
 import "syscall"
 
-// tryWrite writes as much of b as the socket takes without waiting and
-// returns how much that was; on any error it reports 0 and leaves the
-// failure for the writer goroutine to meet.
-func tryWrite(rc syscall.RawConn, b []byte) int {
+// Write writes as much of b as the socket takes without waiting and returns
+// how much that was; on any error it reports 0 and leaves the failure for a
+// blocking writer to meet.
+func Write(rc syscall.RawConn, b []byte) int {
 	var n int
 	err := rc.Write(func(fd uintptr) bool {
 		k, err := syscall.Write(int(fd), b)
