@@ -112,9 +112,10 @@ type Conn struct {
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
-	loops      sync.WaitGroup  // read and write loops
-	handlers   sync.WaitGroup  // handler goroutines, running or waiting for a job
-	spare      chan handlerRun // to a handler goroutine waiting for a job
+	loops      sync.WaitGroup  // the read loop (whichever goroutine runs it) and the write loop
+	handlers   sync.WaitGroup  // the goroutines that run the read loop and handlers (serve)
+	spare      chan handlerRun // to a goroutine waiting for work (serve)
+	direct     handlerRun      // read loop only: a job its goroutine runs next
 	spares     atomic.Int32    // handler goroutines waiting for a job
 	stop       chan struct{}   // closed by Close to stop the write loop
 	writerDone chan struct{}   // closed when the write loop has returned
@@ -215,7 +216,8 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	c.w.grab = wire.GrabJobUniq
 	c.baseCtx, c.cancelBase = context.WithCancel(context.Background())
 	c.loops.Add(2)
-	go c.readLoop()
+	c.handlers.Add(1)
+	go c.serve(handlerRun{}) // the read loop
 	go c.writeLoop()
 	if o.ClientID != "" {
 		if err := c.SetClientID(o.ClientID); err != nil {

@@ -9,9 +9,14 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// readLoop reads the connection and routes every packet until it fails.
-func (c *Conn) readLoop() {
-	defer c.loops.Done()
+// readLoop reads the connection and routes every packet until it fails; it
+// then returns ok false, or a job whose handler is still to run.
+//
+// A job whose payload came whole is run by the goroutine that read it: it
+// hands the reading on to another goroutine (start) and returns the job. So
+// the handler starts at once, with the payload fresh in cache, and the
+// hand-off to another goroutine is off the job's path.
+func (c *Conn) readLoop() (run handlerRun, ok bool) {
 	for {
 		if c.r.Buffered() == 0 {
 			// About to read from the socket: first send the replies to
@@ -33,7 +38,15 @@ func (c *Conn) readLoop() {
 				err = fmt.Errorf("gearman: read from %s: %w: %w", c.addr, ErrConnLost, err)
 			}
 			c.shutdown(err)
-			return
+			c.loops.Done()
+			run, c.direct = c.direct, handlerRun{}
+			return run, run.t != nil
+		}
+		if c.direct.t != nil {
+			run, c.direct = c.direct, handlerRun{}
+			c.loopFlush()
+			c.start(handlerRun{}) // the read loop goes on elsewhere
+			return run, true
 		}
 	}
 }

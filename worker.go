@@ -320,44 +320,59 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		t.in.close(io.EOF)
 	}
 	if whole {
-		c.startHandler(reg.h, t)
+		// The read loop's goroutine runs this handler itself, at once,
+		// and hands the reading on (see readLoop).
+		c.direct = handlerRun{reg.h, t}
 	}
 	return err
 }
 
-// handlerRun is a job for a handler goroutine.
+// handlerRun is work for one of a connection's goroutines: a job's handler,
+// or with t nil the read loop.
 type handlerRun struct {
 	h Handler
 	t *Task
 }
 
-// startHandler runs a job's handler on a goroutine that waits for work (one
-// that ran an earlier job: its stack has already grown), or on a new one.
-// Only the read loop calls it, so Close's wait on c.handlers, which follows
-// the read loop's end, never races with the Add here.
+// startHandler runs a job's handler on another goroutine (the read loop
+// goes on reading its payload into it).
 func (c *Conn) startHandler(h Handler, t *Task) {
+	c.start(handlerRun{h, t})
+}
+
+// start gives run to a goroutine of the connection that waits for work (one
+// that ran an earlier job: its stack has already grown), or to a new one.
+// Only the goroutine running the read loop calls it, so Close, which waits
+// on c.handlers once the read loop has ended, never races with the Add here.
+func (c *Conn) start(run handlerRun) {
 	select {
-	case c.spare <- handlerRun{h, t}:
+	case c.spare <- run:
 	default:
 		c.handlers.Add(1)
-		go c.handlerLoop(h, t)
+		go c.serve(run)
 	}
 }
 
-// handlerLoop runs a handler, then waits for the next job while fewer than
-// MaxJobs goroutines wait; it returns when the connection ends.
-func (c *Conn) handlerLoop(h Handler, t *Task) {
+// serve is the life of a connection's goroutine: it runs the read loop or a
+// handler, then waits for more while fewer than MaxJobs goroutines wait. It
+// returns when the connection ends.
+func (c *Conn) serve(run handlerRun) {
 	defer c.handlers.Done()
 	for {
-		c.runHandler(h, t)
+		if run.t == nil {
+			var ok bool
+			if run, ok = c.readLoop(); !ok {
+				return
+			}
+		}
+		c.runHandler(run.h, run.t)
 		if c.spares.Add(1) > int32(c.opts.MaxJobs) {
 			c.spares.Add(-1)
 			return
 		}
 		select {
-		case r := <-c.spare:
+		case run = <-c.spare:
 			c.spares.Add(-1)
-			h, t = r.h, r.t
 		case <-c.done:
 			c.spares.Add(-1)
 			return

@@ -2,6 +2,7 @@ package gearman_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -62,5 +63,39 @@ func testRegistration(t *testing.T, addr string) {
 	sync()
 	if got := functionsOf(t, ctx, addr, "reg-test"); len(got) != 0 {
 		t.Errorf("after ResetAbilities: %q; want none", got)
+	}
+}
+
+// A handler whose payload came whole runs on the goroutine that read it,
+// which hands the reading on first: a handler may then submit a job on its
+// own connection and await it, job after job.
+func TestHandlerAwaitsOwnConn(t *testing.T) {
+	eachServer(t, testHandlerAwaitsOwnConn)
+}
+
+func testHandlerAwaitsOwnConn(t *testing.T, addr string) {
+	ctx := testCtx(t)
+	c := dial(t, addr, &gearman.Options{MaxJobs: 2})
+	c.Register("inner", gearman.BytesHandler(func(_ context.Context, p []byte) ([]byte, error) {
+		return append([]byte("inner:"), p...), nil
+	}), nil)
+	c.Register("outer", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		task, err := c.Submit(ctx, gearman.Job{Func: "inner", Data: p})
+		if err != nil {
+			return nil, err
+		}
+		r, err := task.Result(ctx)
+		return append([]byte("outer:"), r...), err
+	}), nil)
+	for i := range 50 {
+		payload := fmt.Appendf(nil, "job %d", i)
+		task, err := c.Submit(ctx, gearman.Job{Func: "outer", Data: payload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := task.Result(ctx)
+		if want := "outer:inner:" + string(payload); err != nil || string(got) != want {
+			t.Fatalf("job %d: %q, %v; want %q", i, got, err, want)
+		}
 	}
 }
