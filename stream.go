@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 )
 
@@ -27,6 +28,7 @@ type pipe struct {
 	err     error // set once: io.EOF after a clean end, else the failure
 	discard bool  // the reader is gone: drop what comes
 	filling bool  // fill is reading into the buffer's tail, unlocked
+	wantAll bool  // readAllCtx waits for the end: fill ignores limit and does not signal
 	expect  int64 // bytes fill has yet to deliver, a size hint for readers
 	// onRead, when set, learns of every n bytes the reader consumed or
 	// fill dropped: the streaming extension grants credit by it. It is
@@ -83,14 +85,20 @@ func (p *pipe) readAllCtx(ctx context.Context, watch bool) ([]byte, error) {
 	p.mu.Lock()
 	var stop func() bool
 	defer func() {
+		p.wantAll = false
 		p.mu.Unlock()
 		if stop != nil {
 			stop()
 		}
 	}()
+	// Unless each byte read must be reported (onRead grants the server
+	// credit as the reader goes), the reader takes nothing until the end:
+	// fill then reads the rest straight into one buffer of the right size,
+	// which the reader takes whole, and wakes it only at the end.
+	all := p.onRead == nil
 	var out []byte
 	for {
-		if p.off < len(p.buf) {
+		if p.off < len(p.buf) && (!all || p.err != nil || ctx.Err() != nil) {
 			p.consumed(len(p.buf) - p.off)
 			switch {
 			case out == nil && p.err != nil && p.off == 0 && !p.filling:
@@ -113,6 +121,10 @@ func (p *pipe) readAllCtx(ctx context.Context, watch bool) ([]byte, error) {
 		}
 		if err := ctx.Err(); err != nil {
 			return out, err
+		}
+		if all && !p.wantAll {
+			p.wantAll = true
+			p.writeOK.Signal() // a fill waiting for room has all it needs
 		}
 		if watch && stop == nil {
 			// Only a reader that has to wait pays for the watch. Should
@@ -158,7 +170,11 @@ func (p *pipe) fill(r io.Reader, n int64) error {
 	p.mu.Lock()
 	for n > 0 {
 		p.expect = n
-		room := p.limit - (len(p.buf) - p.off)
+		limit := p.limit
+		if p.wantAll {
+			limit = len(p.buf) - p.off + int(min(n, math.MaxInt32))
+		}
+		room := limit - (len(p.buf) - p.off)
 		if p.err != nil || p.discard {
 			p.expect = 0
 			p.consumed(int(n))
@@ -176,7 +192,7 @@ func (p *pipe) fill(r io.Reader, n int64) error {
 				p.off = 0
 			}
 			if len(p.buf)+k > cap(p.buf) {
-				size := len(p.buf) + int(min(int64(p.limit), max(n, int64(2*cap(p.buf)))))
+				size := len(p.buf) + int(min(int64(limit), max(n, int64(2*cap(p.buf)))))
 				nb := make([]byte, len(p.buf), max(size, len(p.buf)+k))
 				copy(nb, p.buf)
 				p.buf = nb
@@ -192,7 +208,9 @@ func (p *pipe) fill(r io.Reader, n int64) error {
 		n -= int64(m)
 		if m > 0 && p.err == nil && !p.discard {
 			p.buf = p.buf[:start+m]
-			p.readOK.Signal()
+			if !p.wantAll {
+				p.readOK.Signal()
+			}
 		}
 		if p.off == len(p.buf) && p.off > 0 {
 			p.drained()

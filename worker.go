@@ -306,9 +306,14 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	// The grab queued above goes out before fill can wait for the handler.
 	c.loopFlush()
 	// A payload that fits in the task's buffer is read before the handler
-	// starts, which then never waits for it; a larger one streams to the
-	// running handler.
+	// starts, which then never waits for it; so is any payload of a
+	// BytesHandler, which reads it whole anyway. A larger one streams to
+	// the running handler.
 	whole := t.ws == nil && c.r.DataLen() <= int64(c.opts.TaskBuffer)
+	if _, ok := reg.h.(bytesHandler); ok && t.ws == nil && c.r.DataLen() <= c.opts.MaxPayload {
+		whole = true
+		t.in.limit = max(t.in.limit, int(c.r.DataLen()))
+	}
 	if !whole {
 		c.startHandler(reg.h, t)
 	}
