@@ -59,7 +59,9 @@ type conn struct {
 
 	// Guarded by outMu.
 	outMu     sync.Mutex
-	out       []byte // encoded packets waiting for the writer
+	out       []byte   // encoded packets waiting for the writer, after vec
+	vec       [][]byte // earlier output holding large data by reference (sendRef)
+	vecLen    int      // bytes in vec
 	outDone   bool   // no more output: the writer exits once out is sent
 	overflown bool   // out passed the limit; the connection is being closed
 	inline    bool   // the reader is handling a request and sends its replies itself
@@ -87,6 +89,30 @@ func (c *conn) send(m wire.Magic, t wire.Type, args ...[]byte) {
 	c.flushLocked()
 }
 
+// refMin is the size from which sendRef queues a data argument by reference.
+const refMin = 64 << 10
+
+// sendRef is send for a packet whose data argument (the last) is memory
+// nobody changes any more (a job's payload): from refMin bytes on it is
+// queued by reference, not copied.
+func (c *conn) sendRef(m wire.Magic, t wire.Type, args ...[]byte) {
+	data := args[len(args)-1]
+	if len(data) < refMin || !t.HasData() {
+		c.send(m, t, args...)
+		return
+	}
+	c.outMu.Lock()
+	if c.outDone || c.overflown {
+		c.outMu.Unlock()
+		return
+	}
+	c.out, _ = wire.AppendLeading(c.out, m, t, args[:len(args)-1], int64(len(data)))
+	c.vec = append(c.vec, c.out, data)
+	c.vecLen += len(c.out) + len(data)
+	c.out = nil
+	c.flushLocked()
+}
+
 // sendRaw queues raw bytes (an admin reply) for c.
 func (c *conn) sendRaw(b []byte) {
 	c.outMu.Lock()
@@ -101,9 +127,9 @@ func (c *conn) sendRaw(b []byte) {
 // flushLocked wakes the writer and enforces the outbound limit; it unlocks
 // outMu.
 func (c *conn) flushLocked() {
-	if int64(len(c.out)) > c.s.cfg.MaxOutbound {
+	if int64(len(c.out)+c.vecLen) > c.s.cfg.MaxOutbound {
 		c.overflown = true
-		c.out = nil
+		c.out, c.vec, c.vecLen = nil, nil, 0
 		c.outMu.Unlock()
 		c.s.logWarn("closing a connection that does not read its replies", "conn", c.id, "addr", c.ip)
 		c.nc.SetDeadline(time.Now())
@@ -138,16 +164,24 @@ func (c *conn) writeOut() (done bool) {
 // writeOutLocked is writeOut with wmu held.
 func (c *conn) writeOutLocked() (done bool) {
 	c.outMu.Lock()
-	buf, done := c.out, c.outDone
+	vec, buf, done := c.vec, c.out, c.outDone
+	c.vec, c.vecLen = nil, 0
 	c.out = c.spare[:0]
 	c.spare = nil
 	c.outMu.Unlock()
-	if len(buf) > 0 {
+	if len(buf) > 0 || len(vec) > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := c.nc.Write(buf); err != nil {
+		var err error
+		if len(vec) == 0 {
+			_, err = c.nc.Write(buf)
+		} else {
+			bufs := net.Buffers(append(vec, buf))
+			_, err = bufs.WriteTo(c.nc)
+		}
+		if err != nil {
 			c.nc.SetReadDeadline(time.Now()) // make the reader notice
 			c.outMu.Lock()
-			c.outDone, c.out = true, nil
+			c.outDone, c.out, c.vec, c.vecLen = true, nil, nil, 0
 			c.outMu.Unlock()
 			return true
 		}
@@ -175,6 +209,12 @@ func (c *conn) flushOwn() {
 	}
 	defer c.wmu.Unlock()
 	c.outMu.Lock()
+	if len(c.vec) > 0 {
+		// Large data goes by the writer, which may block.
+		c.outMu.Unlock()
+		c.wakeWriter()
+		return
+	}
 	buf := c.out
 	c.out = c.spare[:0]
 	c.spare = nil

@@ -170,13 +170,14 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 		j.data = j.st.buf[j.st.off:]
 		j.st = nil
 	}
+	// A job's payload never changes: a large one goes by reference.
 	switch {
 	case t == wire.GrabJob:
-		c.send(wire.Res, wire.JobAssign, h, []byte(f.name), j.data)
+		c.sendRef(wire.Res, wire.JobAssign, h, []byte(f.name), j.data)
 	case t == wire.GrabJobAll && j.reducer != "":
-		c.send(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer), j.data)
+		c.sendRef(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer), j.data)
 	default:
-		c.send(wire.Res, wire.JobAssignUniq, h, []byte(f.name), []byte(j.unique), j.data)
+		c.sendRef(wire.Res, wire.JobAssignUniq, h, []byte(f.name), []byte(j.unique), j.data)
 	}
 }
 
