@@ -634,6 +634,26 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 	return t, nil
 }
 
+// Do runs job and returns its result: what Submit then [Task.Result] return,
+// with one wait instead of two, since Do does not wait for the job handle
+// on its own. A background job returns a nil result once the server has
+// created it. When ctx ends, the job is abandoned and ctx's error returned.
+// An error of a submit the server refused, or never got, satisfies
+// [SafeToRetry], as Submit's does.
+func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, err := c.Open(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Close(); err != nil {
+		return nil, err
+	}
+	return t.Result(ctx)
+}
+
 // Open starts a task whose payload the caller writes; Close sends it (see
 // [Task]). job.Data, if any, is the start of the payload. ctx governs the
 // task: when it ends, the task is abandoned.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -89,4 +90,44 @@ func testSmoke(t *testing.T, addr string) {
 func eachServer(t *testing.T, f func(t *testing.T, addr string)) {
 	t.Run("gearmand", func(t *testing.T) { f(t, peertest.Gearmand(t)) })
 	t.Run("ours", func(t *testing.T) { f(t, srvStart(t, &gearman.Server{})) })
+}
+
+// Do returns a job's result, or its failure, in one call; a background job
+// returns once created; a job that never runs ends with its context.
+func TestDo(t *testing.T) {
+	eachServer(t, testDo)
+}
+
+func testDo(t *testing.T, addr string) {
+	ctx := testCtx(t)
+	w := dial(t, addr, nil)
+	w.Register("reverse", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		return reverse(p), nil
+	}), nil)
+	w.Register("fail", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
+		return gearman.ErrJobFailed
+	}), nil)
+	c := dial(t, addr, nil)
+	for i := range 20 {
+		payload := []byte(fmt.Sprintf("payload %d", i))
+		got, err := c.Do(ctx, gearman.Job{Func: "reverse", Data: payload})
+		if err != nil || !bytes.Equal(got, reverse(payload)) {
+			t.Fatalf("Do reverse: %q, %v; want %q", got, err, reverse(payload))
+		}
+	}
+	if _, err := c.Do(ctx, gearman.Job{Func: "fail"}); !errors.Is(err, gearman.ErrJobFailed) {
+		t.Errorf("Do fail: %v; want ErrJobFailed", err)
+	}
+	if got, err := c.Do(ctx, gearman.Job{Func: "nobody", Background: true}); err != nil || got != nil {
+		t.Errorf("Do background: %q, %v; want nil, nil", got, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(short, gearman.Job{Func: "nobody"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do with no worker: %v; want DeadlineExceeded", err)
+	}
+	// The connection goes on after an abandoned job.
+	if got, err := c.Do(ctx, gearman.Job{Func: "reverse", Data: []byte("ab")}); err != nil || string(got) != "ba" {
+		t.Errorf("Do after an abandoned job: %q, %v", got, err)
+	}
 }

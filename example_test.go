@@ -72,6 +72,22 @@ func ExamplePool_Submit() {
 	// Output: HELLO <nil>
 }
 
+// Do runs a job and returns its result in one call.
+func ExamplePool_Do() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	srv.HandleFunc("upper", func(ctx context.Context, p []byte) ([]byte, error) {
+		return bytes.ToUpper(p), nil
+	})
+	pool := srv.Pool(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	result, err := pool.Do(ctx, gearman.Job{Func: "upper", Data: []byte("hello")})
+	fmt.Printf("%s %v\n", result, err)
+	// Output: HELLO <nil>
+}
+
 // A handler can submit jobs of its own and await their futures: here it
 // fans a line of words out to another function and joins the results.
 func ExampleHandlerFunc_fanOut() {

@@ -30,6 +30,10 @@
 // of a result as a stream and collect the rest with Result. A background job
 // ([Job.Background]) is done as soon as the server has queued it.
 //
+// [Pool.Do] and [Conn.Do] are Submit and Result in one call, for the
+// common case of a payload and result in memory: they wait once, not
+// twice, and are the fastest way to run a job.
+//
 // # Workers
 //
 // [Pool.Register] (or [Conn.Register]) serves a function with a [Handler],

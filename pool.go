@@ -315,27 +315,46 @@ func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
 		return nil, err
 	}
+	return onServers(ctx, p, func(c *Conn) (*Task, error) { return c.Submit(ctx, job) })
+}
+
+// Do runs job on one of the live servers and returns its result (see
+// [Conn.Do]). A submit that a server refused or never got is retried on the
+// next server, as by Submit; a job lost with its server after it was
+// created is not, since it may have run.
+func (p *Pool) Do(ctx context.Context, job Job) ([]byte, error) {
+	if _, err := job.packetType(); err != nil {
+		return nil, err
+	}
+	return onServers(ctx, p, func(c *Conn) ([]byte, error) { return c.Do(ctx, job) })
+}
+
+// onServers runs submit on the live servers in turn, waiting for one until
+// ctx ends, until one takes the job: a submit that was refused or never
+// sent ([SafeToRetry]) goes on to the next server not tried yet.
+func onServers[T any](ctx context.Context, p *Pool, submit func(*Conn) (T, error)) (T, error) {
+	var zero T
 	tried := map[*Conn]bool{}
 	var last error
 	for {
 		c, err := p.pick(ctx, tried)
 		if err != nil {
 			if last != nil && ctx.Err() == nil {
-				return nil, last
+				return zero, last
 			}
-			return nil, err
+			return zero, err
 		}
-		t, err := c.Submit(ctx, job)
+		v, err := submit(c)
 		if err == nil {
-			return t, nil
+			return v, nil
 		}
 		if !SafeToRetry(err) || ctx.Err() != nil {
-			return nil, err
+			return zero, err
 		}
 		tried[c] = true
 		last = err
 		if len(tried) >= len(p.addrs) {
-			return nil, err
+			return zero, err
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package gearman_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -346,5 +347,31 @@ func TestPoolAdmin(t *testing.T) {
 		if r.Addr != addrs[i] || r.Err != nil || len(r.Value) != 1 || r.Value[0].Function != "adm" || r.Value[0].Workers != 1 {
 			t.Errorf("server %d: %+v; want its own address and one worker of adm", i, r)
 		}
+	}
+}
+
+// Pool.Do goes on to the next server when one refuses the job (its queue is
+// full), and the job runs there.
+func TestPoolDoRetriesRefusal(t *testing.T) {
+	ctx := testCtx(t)
+	full := srvStart(t, &gearman.Server{MaxQueue: 1})
+	other := srvStart(t, &gearman.Server{})
+	// Fill the first server's queue: a background job nobody works on.
+	c := dial(t, full, nil)
+	if _, err := c.Submit(ctx, gearman.Job{Func: "up", Background: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, gearman.Job{Func: "up"}); !gearman.SafeToRetry(err) {
+		t.Fatalf("Do on a full queue: %v; want a refusal SafeToRetry", err)
+	}
+	w := dial(t, other, nil)
+	w.Register("up", gearman.BytesHandler(func(_ context.Context, p []byte) ([]byte, error) {
+		return bytes.ToUpper(p), nil
+	}), nil)
+	p := newPool(t, []string{full, other}, &gearman.PoolOptions{Strategy: gearman.Sequence})
+	waitLive(t, ctx, p, 2)
+	got, err := p.Do(ctx, gearman.Job{Func: "up", Data: []byte("abc")})
+	if err != nil || string(got) != "ABC" {
+		t.Fatalf("Pool.Do: %q, %v; want ABC from the second server", got, err)
 	}
 }

@@ -62,10 +62,10 @@ type conn struct {
 	out       []byte   // encoded packets waiting for the writer, after vec
 	vec       [][]byte // earlier output holding large data by reference (sendRef)
 	vecLen    int      // bytes in vec
-	outDone   bool   // no more output: the writer exits once out is sent
-	overflown bool   // out passed the limit; the connection is being closed
-	inline    bool   // the reader is handling a request and sends its replies itself
-	spare     []byte // the writer's previous buffer, for reuse
+	outDone   bool     // no more output: the writer exits once out is sent
+	overflown bool     // out passed the limit; the connection is being closed
+	inline    bool     // the reader is handling a request and sends its replies itself
+	spare     []byte   // the writer's previous buffer, for reuse
 	wake      chan struct{}
 	writerEnd chan struct{}
 }

@@ -16,9 +16,9 @@
 // job on one connection.
 //
 // By default a job is Conn.Submit then Task.Result, served by a
-// BytesHandler; with -stream it is Conn.Open, Write, Close and reading the
-// task to its end, served by a HandlerFunc that copies the task to itself
-// (the payload streams back as WORK_DATA).
+// BytesHandler; with -do it is Conn.Do; with -stream it is Conn.Open, Write,
+// Close and reading the task to its end, served by a HandlerFunc that copies
+// the task to itself (the payload streams back as WORK_DATA).
 //
 //	go run ./internal/cmd/gearbench -addr 127.0.0.1:4730 -clients 16 -conns 1
 //
@@ -59,6 +59,7 @@ var (
 	warmup     = flag.Int("warmup", 100, "unmeasured warm-up jobs, run before the measured ones")
 	fn         = flag.String("func", "echo", "function name")
 	stream     = flag.Bool("stream", false, "use Open/Write/Close/Read and a streaming handler instead of Submit/Result and a BytesHandler")
+	do         = flag.Bool("do", false, "use Conn.Do instead of Submit/Result")
 	taskBuffer = flag.Int("taskbuffer", 0, "Options.TaskBuffer of every connection (0: the default)")
 	timeout    = flag.Duration("timeout", 120*time.Second, "overall deadline for the run")
 	jobTimeout = flag.Duration("job-timeout", 30*time.Second, "per-job deadline")
@@ -272,6 +273,11 @@ func runJob(ctx context.Context, c *gearman.Conn, payload []byte) error {
 		if data, err = io.ReadAll(t); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
+	} else if *do {
+		var err error
+		if data, err = c.Do(ctx, gearman.Job{Func: *fn, Data: payload}); err != nil {
+			return fmt.Errorf("do: %w", err)
+		}
 	} else {
 		t, err := c.Submit(ctx, gearman.Job{Func: *fn, Data: payload})
 		if err != nil {
@@ -302,6 +308,9 @@ func report(r result, workerErrs, clientErrs int64) {
 	jps := float64(ok) / secs
 	mbps := jps * float64(*size) / (1 << 20)
 	mode := "submit"
+	if *do {
+		mode = "do"
+	}
 	if *stream {
 		mode = "stream"
 	}

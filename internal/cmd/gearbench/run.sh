@@ -7,8 +7,8 @@
 #
 # For each server: 64-byte jobs at C=1, 16, 64 (10000 jobs, 100 warm-up) and
 # 1 MiB jobs at C=1, 4 (300 jobs, 10 warm-up), each by gobench
-# -client raw -worker raw and by gearbench (Submit/Result, and for 1 MiB also
-# -stream); plus gearbench with every submitter pipelined on one connection
+# -client raw -worker raw and by gearbench (Submit/Result, for small jobs also
+# -do, for 1 MiB also -stream); plus gearbench with every submitter pipelined on one connection
 # (-conns 1) at C=16 and 64. 4 worker connections, one job at a time each, in
 # every run. Configurations are interleaved (raw, then ours, per repetition)
 # so that drift in the machine's load hits both alike.
@@ -66,6 +66,7 @@ bench() { # bench LABEL PORT
     for r in $(seq 1 "$REPS"); do
       run 90 "${raw[@]}" -clients $c -jobs 10000 -size 64
       run 90 "${ours[@]}" -clients $c -jobs 10000 -size 64
+      run 90 "${ours[@]}" -do -clients $c -jobs 10000 -size 64
     done
   done
   for c in 16 64; do
