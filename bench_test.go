@@ -82,6 +82,24 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 }
 
+// BenchmarkDo is BenchmarkSubmit with Conn.Do, which waits once per job.
+func BenchmarkDo(b *testing.B) {
+	c := benchServer(b, 1, echoBytes)
+	ctx := context.Background()
+	payload := bytes.Repeat([]byte("x"), 64)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		res, err := c.Do(ctx, gearman.Job{Func: "echo", Data: payload})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res) != len(payload) {
+			b.Fatalf("result of %d bytes, want %d", len(res), len(payload))
+		}
+	}
+}
+
 // BenchmarkSubmitParallel pipelines 64-byte jobs on one client connection
 // from 16 goroutines per CPU, served by one worker connection that runs 32
 // jobs at a time.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"syscall"
 
 	"github.com/seed749d6d6d/gearman/internal/trywrite"
 	"github.com/seed749d6d6d/gearman/wire"
@@ -20,7 +19,7 @@ import (
 // the rest to the connection's writer goroutine.
 type outQueue struct {
 	nc      net.Conn
-	sock    syscall.RawConn // for tryDrain; nil when nc is not a socket
+	sock    *trywrite.Writer // for tryDrain; nil when nc is not a socket
 	mu      sync.Mutex
 	segs    []outSeg // waiting to be written, in order
 	spare   []outSeg // the other batch slice, reused
@@ -60,7 +59,7 @@ const segMax = 64 << 10 // small packets share a segment up to this size
 const byRef = 64 << 10
 
 func newOutQueue(nc net.Conn) *outQueue {
-	q := &outQueue{nc: nc, sock: trywrite.Conn(nc), wake: make(chan struct{}, 1)}
+	q := &outQueue{nc: nc, sock: trywrite.New(nc), wake: make(chan struct{}, 1)}
 	q.room.L = &q.mu
 	return q
 }
@@ -324,7 +323,7 @@ func (q *outQueue) tryDrain() bool {
 	n, i := 0, 0
 	for ; i < len(batch); i++ {
 		b := batch[i].b
-		k := trywrite.Write(q.sock, b)
+		k := q.sock.Write(b)
 		n += k
 		if k < len(b) {
 			batch[i].b = b[k:]

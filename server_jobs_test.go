@@ -400,3 +400,26 @@ func TestServerSetClientIDShownInWorkers(t *testing.T) {
 		t.Errorf("status = %q", got)
 	}
 }
+
+// Large payloads submitted back to back on one connection each reach their
+// worker whole and unchanged: the server keeps each one's memory (or a
+// copy), never a buffer the next packet overwrites.
+func TestServerLargePayloadsKept(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	c := wiretest.Dial(t, addr)
+	payloads := make([]string, 4)
+	for i := range payloads {
+		payloads[i] = strings.Repeat(string(rune('a'+i)), 300<<10+i)
+		c.Send(wire.SubmitJobBg, "big", fmt.Sprint("u", i), payloads[i])
+		c.Expect(wire.JobCreated, fmt.Sprintf("H:test:%d", i+1))
+	}
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "big")
+	for i, want := range payloads {
+		w.Send(wire.GrabJobUniq)
+		got := w.ExpectType(wire.JobAssignUniq)
+		if data := got.Args[3]; string(data) != want {
+			t.Fatalf("job %d: payload of %d bytes starting %q; want %d bytes of %q", i, len(data), data[:min(len(data), 8)], len(want), want[:1])
+		}
+	}
+}

@@ -40,8 +40,10 @@ type Reader struct {
 
 	args [MaxArgs][]byte
 	big  []byte // body buffer for bodies larger than br's buffer
-	lead []byte // copy of the leading arguments from NextHeader
-	data dataReader
+	// lastBig: the body Next last returned lies in big (see Keep)
+	lastBig bool
+	lead    []byte // copy of the leading arguments from NextHeader
+	data    dataReader
 }
 
 // NewReader returns a Reader with a buffer of [DefaultBufferSize] bytes.
@@ -66,6 +68,22 @@ func NewReaderSize(r io.Reader, size int) *Reader {
 // one is an [ErrTooLarge] error. NextHeader does not hold data arguments in
 // memory, so it applies no limit to them.
 func (r *Reader) SetMaxPacketSize(n int64) { r.maxSize = n }
+
+// Keep gives the caller the memory of the packet [Reader.Next] last returned
+// when its body was larger than the read buffer, and reports whether it did:
+// the bytes of the packet's arguments then stay valid for good (the Args
+// slice itself is reused by the next call), and the reader reads later
+// large bodies into new memory. A body that fit the read buffer is not kept
+// (Keep reports false): its arguments are valid only until the next call, as
+// always. A server keeps a large payload this way instead of copying it.
+func (r *Reader) Keep() bool {
+	if !r.lastBig {
+		return false
+	}
+	r.lastBig = false
+	r.big = nil
+	return true
+}
 
 // Offset returns the number of bytes consumed from the stream so far.
 func (r *Reader) Offset() int64 { return r.off }
@@ -99,6 +117,7 @@ func (r *Reader) Data() io.Reader { return &r.data }
 func (r *Reader) DataLen() int64 { return r.pending }
 
 func (r *Reader) next(split bool) (Packet, error) {
+	r.lastBig = false
 	if r.err != nil {
 		return Packet{}, r.err
 	}
@@ -159,6 +178,7 @@ func (r *Reader) next(split bool) (Packet, error) {
 		if err != nil {
 			return Packet{}, r.ioFail(start, t, err, true, fmt.Sprintf("stream ended inside a body of %d bytes", size))
 		}
+		r.lastBig = true
 	}
 	p.Args, err = r.split(t, body, t.NArgs())
 	if err != nil {

@@ -676,3 +676,46 @@ func TestAppendPacketAllocs(t *testing.T) {
 		t.Errorf("AppendPacket allocates %.1f times; want 0", allocs)
 	}
 }
+
+// Keep hands over a large body's memory: the next large packet does not
+// overwrite the kept arguments. A small body is not kept.
+func TestReaderKeep(t *testing.T) {
+	big1 := bytes.Repeat([]byte("a"), 10000)
+	big2 := bytes.Repeat([]byte("b"), 10000)
+	var stream []byte
+	for _, d := range [][]byte{big1, []byte("small"), big2} {
+		var err error
+		stream, err = wire.AppendPacket(stream, wire.Res, wire.WorkData, []byte("H:1"), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := wire.NewReaderSize(bytes.NewReader(stream), 4096)
+	p1, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1 := p1.Args[1] // Args itself is reused by the next call
+	if !r.Keep() {
+		t.Fatal("Keep of a body larger than the buffer = false")
+	}
+	if r.Keep() {
+		t.Error("second Keep of the same packet = true")
+	}
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Keep() {
+		t.Error("Keep of a small body = true")
+	}
+	p3, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d1, big1) {
+		t.Errorf("kept data changed after the next large packet")
+	}
+	if !bytes.Equal(p3.Args[1], big2) {
+		t.Errorf("third packet's data wrong")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/trywrite"
@@ -55,7 +54,10 @@ type conn struct {
 	// reader sending its own replies inline; whoever holds it takes all of
 	// out, so packets keep their order.
 	wmu sync.Mutex
-	raw syscall.RawConn // for flushOwn's non-blocking writes; nil when not a socket
+	// owned (reader only): the request being handled was read into memory
+	// of its own (wire.Reader.Keep) that a job may keep.
+	owned bool
+	raw   *trywrite.Writer // for flushOwn's non-blocking writes; nil when not a socket
 
 	// Guarded by outMu.
 	outMu     sync.Mutex
@@ -222,7 +224,7 @@ func (c *conn) flushOwn() {
 	if len(buf) == 0 {
 		return
 	}
-	n := trywrite.Write(c.raw, buf)
+	n := c.raw.Write(buf)
 	if n == len(buf) {
 		if cap(buf) <= 4<<20 {
 			c.outMu.Lock()
@@ -268,6 +270,10 @@ func (s *Server) serve(c *conn) {
 			s.readError(c, err)
 			break
 		}
+		// A large payload becomes the job's as it is, without a copy
+		// under the server's lock (see ownData). Other large packets
+		// are copied where they go: the reader's buffer is reused.
+		c.owned = isSubmit(p.Type) && rd.Keep()
 		c.outMu.Lock()
 		c.inline = true
 		c.outMu.Unlock()

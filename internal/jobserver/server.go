@@ -226,7 +226,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		writerEnd:  make(chan struct{}),
 		grabType:   wire.GrabJob,
 	}
-	c.raw = trywrite.Conn(nc)
+	c.raw = trywrite.New(nc)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.changed()

@@ -91,7 +91,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		fn:      f,
 		unique:  unique,
 		ukey:    key,
-		data:    append([]byte(nil), r.data...),
+		data:    ownData(c, r.data),
 		reducer: string(r.reducer),
 		prio:    int8(prio),
 		bg:      bg,
@@ -138,6 +138,17 @@ func (s *Server) toClients(j *job, t wire.Type, args ...[]byte) {
 	for _, c := range j.clients {
 		c.send(wire.Res, t, args...)
 	}
+}
+
+// ownData returns a submit's payload for its job to keep: the request's own
+// memory when it was read into memory of its own (conn.owned), else a copy.
+func ownData(c *conn, data []byte) []byte {
+	if c.owned && cap(data) <= len(data)+len(data)/8+4096 {
+		return data[:len(data):len(data)]
+	}
+	// A copy, also when the kept buffer grew well past the payload: a
+	// queued job holds no more than its payload.
+	return append([]byte(nil), data...)
 }
 
 // failClients sends WORK_FAIL for j to its clients.
@@ -231,3 +242,14 @@ var (
 	zero = []byte("0")
 	one  = []byte("1")
 )
+
+// isSubmit reports whether t creates a job with its payload in the packet.
+func isSubmit(t wire.Type) bool {
+	switch t {
+	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
+		wire.SubmitJobLow, wire.SubmitJobLowBg, wire.SubmitJobEpoch, wire.SubmitJobSched,
+		wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
+		return true
+	}
+	return false
+}

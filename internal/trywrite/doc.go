@@ -6,8 +6,17 @@ package trywrite
 
 import "syscall"
 
-// Conn returns nc's raw connection when nc is a socket, else nil.
-func Conn(nc any) syscall.RawConn {
+// A Writer writes to one socket without blocking. It allocates nothing per
+// write. It is not safe for concurrent use: its owner serializes writes.
+type Writer struct {
+	rc syscall.RawConn
+	fn func(fd uintptr) bool // w.write, bound once
+	b  []byte
+	n  int
+}
+
+// New returns a Writer for nc, or nil when nc is not a socket.
+func New(nc any) *Writer {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
@@ -16,5 +25,20 @@ func Conn(nc any) syscall.RawConn {
 	if err != nil {
 		return nil
 	}
-	return rc
+	w := &Writer{rc: rc}
+	w.fn = w.write
+	return w
+}
+
+// Write writes as much of b as the socket takes without waiting and returns
+// how much that was; on any error it reports 0 and leaves the failure for a
+// blocking writer to meet.
+func (w *Writer) Write(b []byte) int {
+	w.b, w.n = b, 0
+	err := w.rc.Write(w.fn)
+	w.b = nil
+	if err != nil {
+		return 0
+	}
+	return w.n
 }

@@ -36,9 +36,9 @@ func TestWriteStopsWhenFull(t *testing.T) {
 		t.Fatal("accept failed")
 	}
 	defer peer.Close()
-	rc := trywrite.Conn(c)
-	if rc == nil {
-		t.Fatal("Conn of a TCP connection is nil")
+	w := trywrite.New(c)
+	if w == nil {
+		t.Fatal("New of a TCP connection is nil")
 	}
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 	var sent bytes.Buffer
@@ -46,7 +46,7 @@ func TestWriteStopsWhenFull(t *testing.T) {
 		if i > 10000 {
 			t.Fatal("the socket never filled up")
 		}
-		n := trywrite.Write(rc, chunk)
+		n := w.Write(chunk)
 		sent.Write(chunk[:n])
 		if n < len(chunk) {
 			break
@@ -62,12 +62,38 @@ func TestWriteStopsWhenFull(t *testing.T) {
 	}
 }
 
-// A connection that is not a socket has no raw connection.
+// A connection that is not a socket has no Writer.
 func TestConnNotSocket(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if rc := trywrite.Conn(a); rc != nil {
-		t.Fatalf("Conn(net.Pipe) = %v; want nil", rc)
+	if w := trywrite.New(a); w != nil {
+		t.Fatalf("New(net.Pipe) = %v; want nil", w)
+	}
+}
+
+// A write allocates nothing.
+func TestWriteAllocs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w := trywrite.New(c)
+	b := []byte("0123456789ab")
+	if n := testing.AllocsPerRun(100, func() { w.Write(b) }); n != 0 {
+		t.Errorf("Write allocates %v times; want 0", n)
 	}
 }
