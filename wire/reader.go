@@ -204,12 +204,18 @@ func (r *Reader) skip() error {
 
 // readBig reads a body of n bytes, larger than the bufio buffer, into r.big.
 // It grows r.big as the bytes arrive, not to the size the header claims, so
-// that a peer makes the reader allocate only about what it sends.
+// that a peer makes the reader allocate only about what it sends: by 1 MiB,
+// then doubling, but a remainder within a quarter of the step is taken at
+// once (a 1 MiB payload with its header arguments is one allocation).
 func (r *Reader) readBig(n int) ([]byte, error) {
 	b := r.big[:0]
 	for len(b) < n {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, min(n-len(b), max(len(b), 1<<20)))
+			step := max(len(b), 1<<20)
+			if n-len(b) <= step+step/4 {
+				step = n - len(b) // the rest, rather than a step and a sliver
+			}
+			b = slices.Grow(b, min(n-len(b), step))
 		}
 		k, err := io.ReadFull(r.br, b[len(b):min(n, cap(b))])
 		b = b[:len(b)+k]

@@ -719,3 +719,22 @@ func TestReaderKeep(t *testing.T) {
 		t.Errorf("third packet's data wrong")
 	}
 }
+
+// A body a little over 1 MiB (a 1 MiB payload and its header arguments) is
+// read into one allocation, not grown by 1 MiB and then again for the rest.
+func TestReaderBigBodyOneAllocation(t *testing.T) {
+	pkt, err := wire.AppendPacket(nil, wire.Req, wire.SubmitJob, []byte("fn"), []byte("unique"), bytes.Repeat([]byte("x"), 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := wire.NewReader(bytes.NewReader(bytes.Repeat(pkt, 20)))
+	allocs := testing.AllocsPerRun(10, func() {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		r.Keep() // the next body needs memory of its own
+	})
+	if allocs != 1 {
+		t.Errorf("%v allocations per kept 1 MiB body; want 1", allocs)
+	}
+}
