@@ -115,6 +115,7 @@ func (s *Server) WaitFor(ctx context.Context, cond func(*Server) bool) error {
 	for {
 		s.mu.Lock()
 		ch := s.changes
+		s.watched = true
 		s.mu.Unlock()
 		if cond(s) {
 			return nil
@@ -146,8 +147,13 @@ func (s *Server) WaitSubmitted(ctx context.Context, n int) ([]gearman.Job, error
 // changed wakes the waiters of WaitFor.
 func (s *Server) changed() {
 	s.mu.Lock()
-	close(s.changes)
-	s.changes = make(chan struct{})
+	if s.watched {
+		// Only a channel someone took is closed and replaced: most
+		// changes happen with nobody waiting, and cost nothing.
+		close(s.changes)
+		s.changes = make(chan struct{})
+		s.watched = false
+	}
 	s.mu.Unlock()
 }
 

@@ -65,7 +65,8 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	changes   chan struct{}   // guarded by mu; closed and replaced at each change
+	changes   chan struct{}   // guarded by mu; closed and replaced at each change that follows a WaitFor
+	watched   bool            // guarded by mu; a WaitFor took changes since it was made
 	submitted []gearman.Job   // guarded by mu
 	refuseAll bool            // guarded by mu
 	refuseTo  time.Time       // guarded by mu; in the server's clock
