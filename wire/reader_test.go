@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -721,20 +722,35 @@ func TestReaderKeep(t *testing.T) {
 }
 
 // A body a little over 1 MiB (a 1 MiB payload and its header arguments) is
-// read into one allocation, not grown by 1 MiB and then again for the rest.
+// read into one allocation of about its size, not grown by 1 MiB and then
+// again (to 2 MiB) for the rest.
 func TestReaderBigBodyOneAllocation(t *testing.T) {
+	if raceEnabled {
+		// Built for the race detector, slices.Grow allocates the grown
+		// part twice: the measure would say nothing about the reader.
+		t.Skip("allocation sizes differ under the race detector")
+	}
 	pkt, err := wire.AppendPacket(nil, wire.Req, wire.SubmitJob, []byte("fn"), []byte("unique"), bytes.Repeat([]byte("x"), 1<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := wire.NewReader(bytes.NewReader(bytes.Repeat(pkt, 20)))
-	allocs := testing.AllocsPerRun(10, func() {
+	const n = 10
+	r := wire.NewReader(bytes.NewReader(bytes.Repeat(pkt, n+1)))
+	if _, err := r.Next(); err != nil { // warm up the reader's small buffers
+		t.Fatal(err)
+	}
+	r.Keep()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
 		if _, err := r.Next(); err != nil {
 			t.Fatal(err)
 		}
 		r.Keep() // the next body needs memory of its own
-	})
-	if allocs != 1 {
-		t.Errorf("%v allocations per kept 1 MiB body; want 1", allocs)
+	}
+	runtime.ReadMemStats(&after)
+	perBody := float64(after.TotalAlloc-before.TotalAlloc) / n
+	if limit := float64(len(pkt)) * 1.25; perBody > limit {
+		t.Errorf("%.0f bytes allocated per kept body of %d bytes; want at most %.0f", perBody, len(pkt)-wire.HeaderSize, limit)
 	}
 }
