@@ -897,3 +897,40 @@ func mustAppend(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// A Result whose context ends first returns the context's error and keeps
+// what had arrived: a later Result returns the whole result. Also for a
+// result larger than the task's buffer, which Result reads straight into
+// one buffer (and which holds the connection back while nobody reads it,
+// so no barrier is made while it arrives).
+func TestScriptResultAgainAfterTimeout(t *testing.T) {
+	for _, size := range []int{5, 600 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			c, p := scriptConn(t, nil, true)
+			ctx := testCtx(t)
+			task := submitScripted(t, ctx, c, p, gearman.Job{Func: "f"}, "H:1")
+			first := strings.Repeat("a", size)
+			second := strings.Repeat("b", size)
+			p.Send(wire.WorkData, "H:1", first)
+			short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			defer cancel()
+			if got, err := task.Result(short); !errors.Is(err, context.DeadlineExceeded) || got != nil {
+				t.Fatalf("Result with a short context: %d bytes, %v; want nil, DeadlineExceeded", len(got), err)
+			}
+			type result struct {
+				data []byte
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				data, err := task.Result(ctx)
+				done <- result{data, err}
+			}()
+			p.Send(wire.WorkComplete, "H:1", second)
+			r := recv(t, done)
+			if r.err != nil || string(r.data) != first+second {
+				t.Fatalf("Result after: %d bytes, %v; want the %d bytes of both packets", len(r.data), r.err, 2*size)
+			}
+		})
+	}
+}
