@@ -65,32 +65,24 @@ func submit(ctx context.Context, c *gearman.Conn, payload []byte) ([]byte, error
 
 // BenchmarkSubmit is one 64-byte job at a time: Submit, Result, through
 // gearmand to a BytesHandler worker and back (latency-bound).
-func BenchmarkSubmit(b *testing.B) {
-	c := benchServer(b, 1, echoBytes)
-	ctx := context.Background()
-	payload := bytes.Repeat([]byte("x"), 64)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(payload)))
-	for b.Loop() {
-		res, err := submit(ctx, c, payload)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(res) != len(payload) {
-			b.Fatalf("result of %d bytes, want %d", len(res), len(payload))
-		}
-	}
-}
+func BenchmarkSubmit(b *testing.B) { benchOneAtATime(b, submit) }
 
 // BenchmarkDo is BenchmarkSubmit with Conn.Do, which waits once per job.
 func BenchmarkDo(b *testing.B) {
+	benchOneAtATime(b, func(ctx context.Context, c *gearman.Conn, payload []byte) ([]byte, error) {
+		return c.Do(ctx, gearman.Job{Func: "echo", Data: payload})
+	})
+}
+
+// benchOneAtATime runs 64-byte echo jobs one at a time with run.
+func benchOneAtATime(b *testing.B, run func(context.Context, *gearman.Conn, []byte) ([]byte, error)) {
 	c := benchServer(b, 1, echoBytes)
 	ctx := context.Background()
 	payload := bytes.Repeat([]byte("x"), 64)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		res, err := c.Do(ctx, gearman.Job{Func: "echo", Data: payload})
+		res, err := run(ctx, c, payload)
 		if err != nil {
 			b.Fatal(err)
 		}

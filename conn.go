@@ -613,14 +613,8 @@ func (c *Conn) UniqueStatus(ctx context.Context, unique string) (JobStatus, erro
 // reading. job.Data of 64 KiB or more is written from the caller's memory:
 // do not modify it until the task is done.
 func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, err := c.Open(ctx, job)
+	t, err := c.sendJob(ctx, job)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.Close(); err != nil {
 		return nil, err
 	}
 	select {
@@ -641,6 +635,16 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 // An error of a submit the server refused, or never got, satisfies
 // [SafeToRetry], as Submit's does.
 func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
+	t, err := c.sendJob(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	return t.Result(ctx)
+}
+
+// sendJob opens a task for job, whose payload is job.Data, and submits it at
+// once: Submit and Do without their waits.
+func (c *Conn) sendJob(ctx context.Context, job Job) (*Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -651,7 +655,7 @@ func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
 	if err := t.Close(); err != nil {
 		return nil, err
 	}
-	return t.Result(ctx)
+	return t, nil
 }
 
 // Open starts a task whose payload the caller writes; Close sends it (see
