@@ -934,3 +934,37 @@ func TestScriptResultAgainAfterTimeout(t *testing.T) {
 		})
 	}
 }
+
+// io.Copy from a task (Task.WriteTo) writes what has arrived in one piece:
+// a worker's io.Copy(task, task) of a payload that came whole sends it back
+// as one WORK_DATA packet, not in io.Copy's 32 KiB pieces. A client's
+// io.Copy from a failed job returns the job's error.
+func TestScriptCopyFromTask(t *testing.T) {
+	c, p := scriptConn(t, nil, true)
+	c.Register("copy", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
+		_, err := io.Copy(task, task)
+		return err
+	}), nil)
+	p.Expect(wire.CanDo)
+	p.Expect(wire.GrabJobUniq)
+	payload := strings.Repeat("p", 200<<10)
+	p.Send(wire.JobAssignUniq, "H:1", "copy", "", payload)
+	got := p.Expect(wire.WorkData)
+	if string(got.Arg(1)) != payload {
+		t.Fatalf("first WORK_DATA holds %d bytes; want the whole payload of %d", len(got.Arg(1)), len(payload))
+	}
+	if got := p.Expect(wire.WorkComplete); len(got.Arg(1)) != 0 {
+		t.Fatalf("WORK_COMPLETE with %d bytes; want none", len(got.Arg(1)))
+	}
+	p.Expect(wire.GrabJobUniq)
+
+	ctx := testCtx(t)
+	task := submitScripted(t, ctx, c, p, gearman.Job{Func: "f"}, "H:2")
+	p.Send(wire.WorkData, "H:2", "part")
+	p.Send(wire.WorkFail, "H:2")
+	var out bytes.Buffer
+	n, err := io.Copy(&out, task)
+	if !errors.Is(err, gearman.ErrJobFailed) || n != 4 || out.String() != "part" {
+		t.Fatalf("io.Copy from a failed job: %d bytes %q, %v; want 4 bytes \"part\", ErrJobFailed", n, out.String(), err)
+	}
+}

@@ -52,7 +52,7 @@ type Future interface {
 // and warnings come on channels; the job handle is known once Created is
 // closed.
 //
-// Read must not be called concurrently with Read or Result; the other
+// Read, WriteTo and Result must not be called concurrently with one another; the other
 // methods are safe for concurrent use.
 type Task struct {
 	conn   *Conn
@@ -217,6 +217,40 @@ func (t *Task) Result(ctx context.Context) ([]byte, error) {
 func (t *Task) Read(p []byte) (int, error) {
 	return t.in.Read(p)
 }
+
+// WriteTo writes what the task's reader gives (the result on the client, the
+// payload on the worker) to w until its end, and returns nil after a
+// completed job, else the job's error as Read would. It hands w everything
+// that has arrived at once, up to 256 KiB per Write, so that io.Copy from a
+// task (which uses WriteTo) makes few, large writes: a worker's
+// io.Copy(task, task) sends large WORK_DATA packets.
+func (t *Task) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		n, err := t.in.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m < n {
+				return total, io.ErrShortWrite
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// copyBufs holds WriteTo's buffers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // Write writes the payload (client) or the result (worker).
 //
