@@ -88,6 +88,15 @@ func (o *Options) withDefaults() Options {
 // and serves them. Many tasks share it; one goroutine reads it and routes
 // each packet to its task, another writes what the tasks queue, many packets
 // per system call. It is safe for concurrent use.
+//
+// A job whose payload arrived whole runs on the goroutine that read it. When
+// the connection then expects nothing from the server (no request awaits
+// its reply, no client task its result), that goroutine leaves it unread
+// while the handler runs, and reads on when the handler returns: no other
+// goroutine is woken per job. Anything that comes to expect a reply (a
+// submit, even from the handler, another job's next grab) starts a reader at
+// once, as does a handler that runs longer than 5 to 10 milliseconds, so
+// that a lost connection still cancels its context.
 type Conn struct {
 	nc   net.Conn
 	addr string
@@ -121,6 +130,14 @@ type Conn struct {
 	writerDone chan struct{}   // closed when the write loop has returned
 	done       chan struct{}   // closed when the connection has ended
 	closeOnce  sync.Once
+
+	// Guarded by mu: the read loop's park (see park).
+	parked      bool          // nobody reads while a handler runs
+	parks       uint64        // parks so far
+	parksSeen   uint64        // parks at the last check
+	parkCheckOn bool          // parkTimer is armed
+	parkTimer   *time.Timer   // runs checkPark
+	parkCheck   time.Duration // how often: parkCheck when the connection started
 }
 
 // request is a packet that awaits a reply; the server answers requests on a
@@ -211,6 +228,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 		spare:      make(chan handlerRun),
+		parkCheck:  parkCheck,
 	}
 	c.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
@@ -535,6 +553,7 @@ func (c *Conn) enqueue(rq *request, args ...[]byte) error {
 	}
 	rq.sent = seq
 	c.pending = append(c.pending, rq)
+	c.unpark()
 	return nil
 }
 
@@ -613,7 +632,7 @@ func (c *Conn) UniqueStatus(ctx context.Context, unique string) (JobStatus, erro
 // reading. job.Data of 64 KiB or more is written from the caller's memory:
 // do not modify it until the task is done.
 func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
-	t, err := c.sendJob(ctx, job)
+	t, err := c.sendJob(ctx, job, false)
 	if err != nil {
 		return nil, err
 	}
@@ -635,20 +654,37 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 // An error of a submit the server refused, or never got, satisfies
 // [SafeToRetry], as Submit's does.
 func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
-	t, err := c.sendJob(ctx, job)
+	t, err := c.sendJob(ctx, job, true)
 	if err != nil {
 		return nil, err
 	}
-	return t.Result(ctx)
+	if t.st != nil {
+		return t.Result(ctx) // a streamed job (see open)
+	}
+	// Do's own wait watches ctx: no watch to set up and stop per job.
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		c.abandon(t, ctx.Err()) // does nothing if the job has just ended
+		<-t.done
+	}
+	data, err := t.in.readAllCtx(ctx, false) // the pipe has ended: no wait
+	if t.err != nil {
+		if t.err == ctx.Err() {
+			return nil, t.err
+		}
+		return data, t.err
+	}
+	return data, err
 }
 
 // sendJob opens a task for job, whose payload is job.Data, and submits it at
-// once: Submit and Do without their waits.
-func (c *Conn) sendJob(ctx context.Context, job Job) (*Task, error) {
+// once: Submit and Do without their waits. For Do (awaited), see open.
+func (c *Conn) sendJob(ctx context.Context, job Job, awaited bool) (*Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := c.Open(ctx, job)
+	t, err := c.open(ctx, job, awaited)
 	if err != nil {
 		return nil, err
 	}
@@ -662,6 +698,15 @@ func (c *Conn) sendJob(ctx context.Context, job Job) (*Task, error) {
 // [Task]). job.Data, if any, is the start of the payload. ctx governs the
 // task: when it ends, the task is abandoned.
 func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
+	return c.open(ctx, job, false)
+}
+
+// open is Open. With awaited set, the caller (Do) waits for the whole result
+// and watches ctx itself, so the task gets no watch of its own and collects
+// its result whole without a reader; except a task whose payload streams
+// (its result may stream under a window that only a reader opens), which is
+// opened as by Open.
+func (c *Conn) open(ctx context.Context, job Job, awaited bool) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
 		return nil, err
 	}
@@ -688,6 +733,10 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 		// Write appends to the payload: never into the caller's array.
 		t.job.Data = slices.Clip(job.Data)
 	}
+	if awaited && t.st == nil {
+		t.in.wantAll = true // no one reads until the end
+		return t, nil
+	}
 	if t.ctxDone = ctx.Done(); t.ctxDone != nil {
 		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
 		t.handleMu.Lock()
@@ -712,6 +761,7 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 		return err
 	}
 	c.pending = append(c.pending, &request{t: pt, task: t, sent: seq})
+	c.unpark()
 	c.mu.Unlock()
 	t.sized = true
 	t.job.Data = nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -13,8 +14,9 @@ import (
 // then returns ok false, or a job whose handler is still to run.
 //
 // A job whose payload came whole is run by the goroutine that read it: it
-// hands the reading on to another goroutine (start) and returns the job. So
-// the handler starts at once, with the payload fresh in cache, and the
+// returns the job, after handing the reading on to another goroutine (start)
+// unless it may leave the connection unread while the handler runs (park).
+// So the handler starts at once, with the payload fresh in cache, and any
 // hand-off to another goroutine is off the job's path.
 func (c *Conn) readLoop() (run handlerRun, ok bool) {
 	for {
@@ -45,10 +47,90 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 		if c.direct.t != nil {
 			run, c.direct = c.direct, handlerRun{}
 			c.loopFlush()
-			c.start(handlerRun{}) // the read loop goes on elsewhere
+			if c.r.Buffered() == 0 && c.park() {
+				run.parked = true // nobody reads until the handler returns
+			} else {
+				c.start(handlerRun{}) // the read loop goes on elsewhere
+			}
 			return run, true
 		}
 	}
+}
+
+// parkCheck is how often a connection whose read loop parks checks for a
+// park that has lasted: one lasting from one check to the next ends. Each
+// connection reads it once, when it starts.
+var parkCheck = 5 * time.Millisecond
+
+// park lets the read loop's goroutine run a job's handler without handing
+// the reading on first, and reports whether it may. Nobody reads while the
+// handler runs, which saves waking another goroutine for every job; so it
+// may only when the connection expects nothing from the server (no request
+// awaits its reply, no client task its result) and has read nothing more.
+// Whoever comes to expect something meanwhile starts a reader (unpark), as
+// does a check when the handler runs longer than c.parkCheck, so that a lost
+// connection still cancels a long handler's context. Read loop only.
+func (c *Conn) park() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || len(c.pending) > 0 || len(c.routes) > 0 || len(c.streams) > 0 || len(c.wstreams) > 0 {
+		return false
+	}
+	c.parked = true
+	c.parks++
+	if !c.parkCheckOn {
+		// Checks run while parks go on; arming them costs more than a
+		// job, so they are not armed per park.
+		c.parkCheckOn = true
+		c.parksSeen = c.parks
+		if c.parkTimer == nil {
+			c.parkTimer = time.AfterFunc(c.parkCheck, c.checkPark)
+		} else {
+			c.parkTimer.Reset(c.parkCheck)
+		}
+	}
+	return true
+}
+
+// checkPark ends a park that has lasted since the last check, and goes on
+// checking while the read loop parks.
+func (c *Conn) checkPark() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.parked && c.parks == c.parksSeen:
+		c.unpark()
+		c.parkCheckOn = false
+	case c.parked || c.parks != c.parksSeen:
+		c.parksSeen = c.parks
+		c.parkTimer.Reset(c.parkCheck)
+	default:
+		c.parkCheckOn = false
+	}
+}
+
+// unpark hands a parked read loop to another goroutine: the connection now
+// expects packets. c.mu held.
+func (c *Conn) unpark() {
+	if c.parked {
+		c.parked = false
+		// The parked loop has not ended, so Close is not yet waiting
+		// on c.handlers: see start.
+		c.start(handlerRun{})
+	}
+}
+
+// resume takes the reading back for the goroutine that parked it, once its
+// handler has returned, and reports whether it has it (or another goroutine
+// reads by now).
+func (c *Conn) resume() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.parked {
+		return false
+	}
+	c.parked = false
+	return true
 }
 
 // dispatch handles one packet. Its arguments alias the reader's buffer.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,27 @@ func testDo(t *testing.T, addr string) {
 	// The connection goes on after an abandoned job.
 	if got, err := c.Do(ctx, gearman.Job{Func: "reverse", Data: []byte("ab")}); err != nil || string(got) != "ba" {
 		t.Errorf("Do after an abandoned job: %q, %v", got, err)
+	}
+	// A result far larger than the task's buffer, and one in many WORK_DATA
+	// packets, come whole: nobody reads the task while Do waits.
+	w.Register("chunks", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
+		for i := range 50 {
+			if _, err := fmt.Fprintf(task, "chunk %d;", i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), nil)
+	small := dial(t, addr, &gearman.Options{TaskBuffer: 1 << 10})
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20<<10) // 320 KiB
+	if got, err := small.Do(ctx, gearman.Job{Func: "reverse", Data: big}); err != nil || !bytes.Equal(got, reverse(big)) {
+		t.Errorf("Do with a 320 KiB result: %d bytes, %v", len(got), err)
+	}
+	var want strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&want, "chunk %d;", i)
+	}
+	if got, err := small.Do(ctx, gearman.Job{Func: "chunks"}); err != nil || string(got) != want.String() {
+		t.Errorf("Do with a chunked result: %q, %v", got, err)
 	}
 }

@@ -190,6 +190,7 @@ func (c *Conn) maybeGrab() {
 		w.grabbing++
 		w.grabReq.sent = seq
 		c.pending = append(c.pending, w.grabReq)
+		c.unpark()
 	}
 	c.checkIdle()
 }
@@ -327,7 +328,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	if whole {
 		// The read loop's goroutine runs this handler itself, at once,
 		// and hands the reading on (see readLoop).
-		c.direct = handlerRun{reg.h, t}
+		c.direct = handlerRun{h: reg.h, t: t}
 	}
 	return err
 }
@@ -335,20 +336,22 @@ func (c *Conn) onAssign(p wire.Packet) error {
 // handlerRun is work for one of a connection's goroutines: a job's handler,
 // or with t nil the read loop.
 type handlerRun struct {
-	h Handler
-	t *Task
+	h      Handler
+	t      *Task
+	parked bool // the read loop waits for this handler (see park)
 }
 
 // startHandler runs a job's handler on another goroutine (the read loop
 // goes on reading its payload into it).
 func (c *Conn) startHandler(h Handler, t *Task) {
-	c.start(handlerRun{h, t})
+	c.start(handlerRun{h: h, t: t})
 }
 
 // start gives run to a goroutine of the connection that waits for work (one
 // that ran an earlier job: its stack has already grown), or to a new one.
-// Only the goroutine running the read loop calls it, so Close, which waits
-// on c.handlers once the read loop has ended, never races with the Add here.
+// Only the read loop calls it, from its goroutine or parked (unpark), so
+// Close, which waits on c.handlers once the read loop has ended, never races
+// with the Add here.
 func (c *Conn) start(run handlerRun) {
 	select {
 	case c.spare <- run:
@@ -370,7 +373,10 @@ func (c *Conn) serve(run handlerRun) {
 				return
 			}
 		}
-		c.runHandler(run.h, run.t)
+		if c.runHandler(run) {
+			run = handlerRun{} // back to reading
+			continue
+		}
 		if c.spares.Add(1) > int32(c.opts.MaxJobs) {
 			c.spares.Add(-1)
 			return
@@ -385,8 +391,11 @@ func (c *Conn) serve(run handlerRun) {
 	}
 }
 
-// runHandler runs one job's handler and ends the job by what it returns.
-func (c *Conn) runHandler(h Handler, t *Task) {
+// runHandler runs one job's handler and ends the job by what it returns. For
+// a handler the read loop waits for, it reports whether the caller is to go
+// on reading (see resume).
+func (c *Conn) runHandler(run handlerRun) (read bool) {
+	h, t := run.h, run.t
 	defer c.jobEnded(t)
 	err := func() (err error) {
 		defer func() {
@@ -404,6 +413,8 @@ func (c *Conn) runHandler(h Handler, t *Task) {
 		}
 		return h.Work(c.baseCtx, t)
 	}()
+	// Before jobEnded asks for the next job, which needs a reader.
+	read = run.parked && c.resume()
 	t.in.setDiscard()
 	t.mu.Lock()
 	closed := t.wclosed
@@ -418,6 +429,7 @@ func (c *Conn) runHandler(h Handler, t *Task) {
 	if err := t.CloseWithError(err); err != nil && !errors.Is(err, ErrClosed) {
 		c.opts.Logger.Warn("gearman: could not end job", "function", t.fn, "handle", t.handle, "error", err)
 	}
+	return read
 }
 
 // jobEnded frees a job's slot and asks for the next job.

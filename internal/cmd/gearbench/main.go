@@ -67,6 +67,7 @@ var (
 	verify     = flag.Bool("verify", true, "check that every result equals its payload")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the measured phase to this file")
 	memProfile = flag.String("memprofile", "", "write an allocation profile of the measured phase to this file")
+	serveFor   = flag.Duration("serve-worker", 0, "only run the -workers workers for this long, then exit (as gobench's flag): to measure a client and a worker in separate processes")
 )
 
 func main() {
@@ -99,6 +100,18 @@ func main() {
 	opts := &gearman.Options{TaskBuffer: *taskBuffer, MaxJobs: *maxJobs}
 	var workerErrs atomic.Int64
 	workers := startWorkers(ctx, opts, &workerErrs)
+	if *serveFor > 0 {
+		fmt.Printf("gearbench worker x%d serving %s on %s for %v\n", len(workers), *fn, *addr, *serveFor)
+		if *cpuProfile != "" {
+			startCPUProfile()
+			defer pprof.StopCPUProfile()
+		}
+		time.Sleep(*serveFor)
+		for _, w := range workers {
+			w.Close()
+		}
+		return
+	}
 
 	payload := make([]byte, *size)
 	for i := range payload {
@@ -121,13 +134,7 @@ func main() {
 		}
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fatalf("cpuprofile: %v", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fatalf("cpuprofile: %v", err)
-		}
+		startCPUProfile()
 	}
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -166,6 +173,17 @@ func main() {
 	report(r, workerErrs.Load(), clientErrs)
 	if r.errors > 0 || r.timedOut || workerErrs.Load() > 0 || clientErrs > 0 {
 		os.Exit(2)
+	}
+}
+
+// startCPUProfile starts writing a CPU profile to -cpuprofile.
+func startCPUProfile() {
+	f, err := os.Create(*cpuProfile)
+	if err != nil {
+		fatalf("cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fatalf("cpuprofile: %v", err)
 	}
 }
 
