@@ -475,15 +475,17 @@ func (t *Task) end(err error) {
 	} else {
 		t.in.close(err)
 	}
+	// Done at once after the pipe's end, which wakes Result: it then
+	// finds the task done, instead of waiting for it a second time.
+	// Done before Created: a caller woken by Created (a background
+	// submit) then finds the task done.
+	close(t.done)
 	t.handleMu.Lock()
 	stop := t.stopWatch
 	t.handleMu.Unlock()
 	if stop != nil {
 		stop()
 	}
-	// Done before Created: a caller woken by Created (a background
-	// submit) then finds the task done.
-	close(t.done)
 	t.handleMu.Lock()
 	select {
 	case <-t.created:
