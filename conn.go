@@ -163,9 +163,9 @@ type route struct {
 	first [1]*Task // tasks' first backing array: one task is the rule
 }
 
-// newRoute returns a route to t.
-func newRoute(t *Task) *route {
-	rt := &route{}
+// routeTo returns a route to t, which t holds.
+func routeTo(t *Task) *route {
+	rt := &t.rt
 	rt.first[0] = t
 	rt.tasks = rt.first[:]
 	return rt
@@ -637,7 +637,7 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 		return nil, err
 	}
 	select {
-	case <-t.created:
+	case <-t.Created():
 	case <-ctx.Done():
 	}
 	if h := t.Handle(); h == "" {
@@ -760,7 +760,8 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 		c.mu.Unlock()
 		return err
 	}
-	c.pending = append(c.pending, &request{t: pt, task: t, sent: seq})
+	t.req = request{t: pt, task: t, sent: seq}
+	c.pending = append(c.pending, &t.req)
 	c.unpark()
 	c.mu.Unlock()
 	t.sized = true
@@ -806,7 +807,8 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 	}
 	pt, _ := job.packetType()
 	args := append(job.leadingArgs(pt), job.Data)
-	if err := c.enqueue(&request{t: pt, task: t}, args...); err != nil {
+	t.req = request{t: pt, task: t}
+	if err := c.enqueue(&t.req, args...); err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)
 		return err

@@ -256,7 +256,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 	if rt := c.routes[h]; rt != nil {
 		rt.tasks = append(rt.tasks, t)
 	} else {
-		c.routes[h] = newRoute(t)
+		c.routes[h] = routeTo(t)
 	}
 	c.mu.Unlock()
 	t.setHandle(h)

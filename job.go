@@ -171,7 +171,7 @@ func (j *Job) leadingArgs(t wire.Type) [][]byte {
 	case wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
 		return [][]byte{fn, uq, []byte(j.Reducer), nil}
 	}
-	return [][]byte{fn, uq}
+	return [][]byte{fn, uq, nil}[:2] // room for the payload
 }
 
 // parseNumber reads a decimal number from a status packet; peers send

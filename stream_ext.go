@@ -214,8 +214,8 @@ func (c *Conn) submitStream(t *Task, first []byte) error {
 		c.streams[t.st.id] = t
 	}
 	c.mu.Unlock()
-	rq := &request{t: wire.SubmitStream, task: t}
-	if err := c.enqueue(rq, []byte(t.st.id), strconv.AppendUint(nil, uint64(pt), 10), []byte(t.fn), first); err != nil {
+	t.req = request{t: wire.SubmitStream, task: t}
+	if err := c.enqueue(&t.req, []byte(t.st.id), strconv.AppendUint(nil, uint64(pt), 10), []byte(t.fn), first); err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)
 		return err

@@ -62,7 +62,8 @@ type Task struct {
 	in     *pipe // client: the result; worker: the payload; points to inPipe
 	inPipe pipe
 
-	created   chan struct{}
+	created   chan struct{} // made on first use (Created), under handleMu
+	isCreated bool          // under handleMu: the handle is known or the task ended
 	handleMu  sync.Mutex
 	handle    string
 	status    chan Status     // client: made on first use, under handleMu
@@ -85,6 +86,9 @@ type Task struct {
 	// the handler's goroutine is ending the job, and jobEnded writes it.
 	flushLater bool
 
+	req request // client: the submit
+	rt  route   // client: the route to this task, unless another task's has it
+
 	st *tstream // client: the payload goes as a stream (set by Open)
 	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
 
@@ -94,11 +98,10 @@ type Task struct {
 
 func newTask(c *Conn, fn string, worker bool) *Task {
 	t := &Task{
-		conn:    c,
-		worker:  worker,
-		fn:      fn,
-		created: make(chan struct{}),
-		done:    make(chan struct{}),
+		conn:   c,
+		worker: worker,
+		fn:     fn,
+		done:   make(chan struct{}),
 	}
 	t.in = t.inPipe.init(c.opts.TaskBuffer)
 	return t
@@ -129,7 +132,34 @@ func (t *Task) Handle() string {
 
 // Created returns a channel closed once the server has created the job (its
 // handle is then known), or once the task ends without that.
-func (t *Task) Created() <-chan struct{} { return t.created }
+func (t *Task) Created() <-chan struct{} {
+	t.handleMu.Lock()
+	defer t.handleMu.Unlock()
+	if t.created == nil {
+		if t.isCreated {
+			return closedChan
+		}
+		t.created = make(chan struct{})
+	}
+	return t.created
+}
+
+// closedChan is a closed channel, for Created once it is too late to make one.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// markCreated closes created, if made. t.handleMu held.
+func (t *Task) markCreated() {
+	if !t.isCreated {
+		t.isCreated = true
+		if t.created != nil {
+			close(t.created)
+		}
+	}
+}
 
 // Status returns a channel of the progress reports (WORK_STATUS) of a client
 // task. It holds the latest report only: an unread report is replaced by a
@@ -446,15 +476,13 @@ func (t *Task) Warn(msg []byte) error {
 	return t.conn.sendData(wire.WorkWarning, t.Handle(), msg)
 }
 
-// setHandle records the handle and closes created.
+// setHandle records the handle and marks the task created.
 func (t *Task) setHandle(h string) {
 	t.handleMu.Lock()
 	defer t.handleMu.Unlock()
-	select {
-	case <-t.created:
-	default:
+	if !t.isCreated {
 		t.handle = h
-		close(t.created)
+		t.markCreated()
 	}
 }
 
@@ -487,11 +515,7 @@ func (t *Task) end(err error) {
 		stop()
 	}
 	t.handleMu.Lock()
-	select {
-	case <-t.created:
-	default:
-		close(t.created)
-	}
+	t.markCreated()
 	t.handleMu.Unlock()
 }
 

@@ -265,7 +265,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	fn := string(p.Args[1])
 	t := newTask(c, fn, true)
 	t.handle = string(p.Args[0])
-	close(t.created)
+	t.isCreated = true // not shared yet
 	if p.Type == wire.JobAssignStream {
 		t.ws = &wstream{credit: newCredit(streamWindow)}
 		t.in.limit = max(t.in.limit, streamWindow)
