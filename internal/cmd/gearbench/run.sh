@@ -13,6 +13,10 @@
 # every run. Configurations are interleaved (raw, then ours, per repetition)
 # so that drift in the machine's load hits both alike.
 #
+# Every command's CPU time (user and system, the whole process: connecting,
+# warm-up and measured jobs) follows its result line; summarise.py divides
+# it by the jobs run, warm-up included.
+#
 # Servers are started with ../shared/peers/start-gearmand.sh (RUN_DIR is a
 # fresh temp dir, logging at ERROR) on free ports and stopped with stop.sh at
 # the end. Every command runs under `timeout`. Output: every command and its
@@ -41,10 +45,11 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 log() { echo "$*" | tee -a "$OUT"; }
-run() { # run LIMIT_S CMD...   (prints the command, then its output)
+run() { # run LIMIT_S CMD...   (prints the command, its output, then its CPU time)
   local limit="$1"; shift
   log "\$ $*"
-  timeout "$limit" "$@" 2>&1 | tee -a "$OUT"
+  local TIMEFORMAT='  cpu: user=%U sys=%S'
+  { time timeout "$limit" "$@" 2>&1; } 2>&1 | tee -a "$OUT"
   local rc=${PIPESTATUS[0]}
   [[ $rc -ne 0 ]] && log "  (exit $rc)"
   sleep 0.3
