@@ -95,7 +95,7 @@ func (o *Options) withDefaults() Options {
 // while the handler runs, and reads on when the handler returns: no other
 // goroutine is woken per job. Anything that comes to expect a reply (a
 // submit, even from the handler, another job's next grab) starts a reader at
-// once, as does a handler that runs longer than 5 to 10 milliseconds, so
+// once, as does a handler that runs longer than 20 to 40 milliseconds, so
 // that a lost connection still cancels its context.
 type Conn struct {
 	nc   net.Conn

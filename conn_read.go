@@ -60,7 +60,7 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 // parkCheck is how often a connection whose read loop parks checks for a
 // park that has lasted: one lasting from one check to the next ends. Each
 // connection reads it once, when it starts.
-var parkCheck = 5 * time.Millisecond
+var parkCheck = 20 * time.Millisecond
 
 // park lets the read loop's goroutine run a job's handler without handing
 // the reading on first, and reports whether it may. Nobody reads while the
