@@ -342,6 +342,11 @@ func (c *Conn) Streaming() bool {
 func (c *Conn) Close() error {
 	c.shutdown(fmt.Errorf("gearman: connection to %s: %w", c.addr, ErrClosed))
 	c.loops.Wait()
+	c.mu.Lock()
+	if c.parkTimer != nil {
+		c.parkTimer.Stop() // the read loop has ended: no park is left to check
+	}
+	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		c.handlers.Wait()
@@ -717,7 +722,13 @@ func (c *Conn) open(ctx context.Context, job Job, awaited bool) (*Task, error) {
 	t.unique = job.Unique
 	t.job = job
 	t.sizeLeft = job.Size
-	switch streamable := c.streamable(&job); {
+	streamable := c.streamable(&job)
+	if awaited && !streamable {
+		// Nobody reads until the end. Set before beginSized, which sends
+		// the whole submit: the result may come before it returns.
+		t.in.wantAll = true
+	}
+	switch {
 	case job.Size > 0 && !streamable:
 		if err := c.beginSized(t, job); err != nil {
 			return nil, err
@@ -733,9 +744,8 @@ func (c *Conn) open(ctx context.Context, job Job, awaited bool) (*Task, error) {
 		// Write appends to the payload: never into the caller's array.
 		t.job.Data = slices.Clip(job.Data)
 	}
-	if awaited && t.st == nil {
-		t.in.wantAll = true // no one reads until the end
-		return t, nil
+	if awaited && !streamable {
+		return t, nil // see wantAll above
 	}
 	if t.ctxDone = ctx.Done(); t.ctxDone != nil {
 		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })

@@ -396,7 +396,7 @@ func (c *Conn) serve(run handlerRun) {
 // on reading (see resume).
 func (c *Conn) runHandler(run handlerRun) (read bool) {
 	h, t := run.h, run.t
-	defer c.jobEnded(t)
+	defer func() { c.jobEnded(t, read) }()
 	err := func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -413,27 +413,29 @@ func (c *Conn) runHandler(run handlerRun) (read bool) {
 		}
 		return h.Work(c.baseCtx, t)
 	}()
-	// Before jobEnded asks for the next job, which needs a reader.
-	read = run.parked && c.resume()
 	t.in.setDiscard()
 	t.mu.Lock()
 	closed := t.wclosed
 	t.flushLater = true // the job ends here, and jobEnded follows
 	t.mu.Unlock()
-	if closed {
-		if err != nil {
-			c.opts.Logger.Warn("gearman: handler returned an error after ending its job", "function", t.fn, "handle", t.handle, "error", err)
+	switch {
+	case closed && err != nil:
+		c.opts.Logger.Warn("gearman: handler returned an error after ending its job", "function", t.fn, "handle", t.handle, "error", err)
+	case !closed:
+		if err := t.CloseWithError(err); err != nil && !errors.Is(err, ErrClosed) {
+			c.opts.Logger.Warn("gearman: could not end job", "function", t.fn, "handle", t.handle, "error", err)
 		}
-		return
 	}
-	if err := t.CloseWithError(err); err != nil && !errors.Is(err, ErrClosed) {
-		c.opts.Logger.Warn("gearman: could not end job", "function", t.fn, "handle", t.handle, "error", err)
-	}
-	return read
+	// The job's end is queued; what it waited for (room in the queue, a
+	// large result written) it waited for while parked. Take the reading
+	// back before jobEnded asks for the next job, which needs a reader.
+	return run.parked && c.resume()
 }
 
-// jobEnded frees a job's slot and asks for the next job.
-func (c *Conn) jobEnded(t *Task) {
+// jobEnded frees a job's slot and asks for the next job. With inLoop, the
+// caller goes on to run the read loop, which never waits on the socket: what
+// it queued is written as loopFlush does.
+func (c *Conn) jobEnded(t *Task, inLoop bool) {
 	c.mu.Lock()
 	delete(c.jobs, t)
 	if t.ws != nil {
@@ -447,7 +449,11 @@ func (c *Conn) jobEnded(t *Task) {
 	c.mu.Lock()
 	c.grabQueued()
 	c.mu.Unlock()
-	c.flush()
+	if inLoop {
+		c.loopFlush()
+	} else {
+		c.flush()
+	}
 }
 
 // endJob sends the packet that ends a worker's job. Without flush it is only
