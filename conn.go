@@ -549,10 +549,16 @@ func (c *Conn) call(ctx context.Context, t wire.Type, args ...[]byte) ([][]byte,
 func (c *Conn) enqueue(rq *request, args ...[]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.enqueueLocked(rq, nil, args...)
+}
+
+// enqueueLocked is enqueue with c.mu held; done, if not nil, learns when
+// the packet has been written (see outQueue.packet).
+func (c *Conn) enqueueLocked(rq *request, done chan error, args ...[]byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	seq, err := c.out.packet(rq.t, nil, args...)
+	seq, err := c.out.packet(rq.t, done, args...)
 	if err != nil {
 		return err
 	}

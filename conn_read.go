@@ -390,11 +390,16 @@ func (c *Conn) onReply(p wire.Packet) error {
 // onError gives an ERROR packet to the request it answers: the oldest one
 // waiting. JOB_NOT_FOUND answers a worker's WORK_* packet for a job the
 // server no longer gives it (timed out or cancelled): it is only logged.
+// STREAM_ERROR answers no request: the server closes the connection after
+// it (wire/STREAMING.md), and so does the connection, with it as the cause.
 func (c *Conn) onError(p wire.Packet) error {
 	se := &ServerError{Code: string(p.Args[0]), Message: string(p.Args[1])}
-	if se.Code == "JOB_NOT_FOUND" {
+	switch se.Code {
+	case "JOB_NOT_FOUND":
 		c.opts.Logger.Warn("gearman: server does not know a job this worker reported on", "server", c.addr, "error", se.Message)
 		return nil
+	case "STREAM_ERROR":
+		return se
 	}
 	rq := c.takeRequest(wire.Error)
 	switch {

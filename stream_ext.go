@@ -58,6 +58,16 @@ func (c *credit) stop(err error) {
 	c.mu.Unlock()
 }
 
+// stopErr returns the error stop set, or, before any, ErrClosed.
+func (c *credit) stopErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ErrClosed
+	}
+	return c.err
+}
+
 // take waits until some credit is there and takes up to want bytes of it;
 // with all set it waits for want bytes, which must fit the window.
 func (c *credit) take(want int64, all bool) (int64, error) {
@@ -104,7 +114,16 @@ type tstream struct {
 	pend    []byte     // written, not yet sent
 	started bool       // SUBMIT_STREAM sent
 	ended   bool       // STREAM_END or STREAM_ABORT sent (or never needed)
+
+	stopped bool // the task has ended (stopStream); guarded by Conn.mu
 }
+
+// The stream is open on the wire while Conn.streams holds its task: from
+// SUBMIT_STREAM until STREAM_END or STREAM_ABORT. Each of these packets,
+// and every STREAM_DATA, is queued under Conn.mu together with that check,
+// so that the order on the wire is the order of the decisions: nothing
+// follows the stream's end, however a writer and the task's end (a
+// cancelled context, the server's STREAM_ABORT) race.
 
 // wstream is the streaming state of a worker task assigned with
 // JOB_ASSIGN_STREAM.
@@ -188,39 +207,91 @@ func (t *Task) sendChunk(end bool) error {
 		st.started = true
 		err = c.submitStream(t, st.pend)
 	} else if len(st.pend) > 0 {
-		err = c.sendData(wire.StreamData, st.id, st.pend)
+		err = t.streamPacket(wire.StreamData, st.pend)
 	}
 	st.pend = st.pend[:0]
 	if err == nil && end {
 		st.ended = true
-		c.mu.Lock()
-		delete(c.streams, st.id)
-		c.mu.Unlock()
-		err = c.send(wire.StreamEnd, []byte(st.id))
+		err = t.streamPacket(wire.StreamEnd, nil)
 	}
 	return err
 }
 
-// submitStream sends a task's SUBMIT_STREAM with the first chunk.
+// submitStream sends a task's SUBMIT_STREAM with the first chunk, unless
+// the task has already ended. A first chunk of byRef bytes or more is sent
+// from the caller's memory, and submitStream returns once it is written.
 func (c *Conn) submitStream(t *Task, first []byte) error {
-	select {
-	case <-t.done:
-		return t.err
-	default:
-	}
+	st := t.st
 	pt, _ := t.job.packetType()
+	t.req = request{t: wire.SubmitStream, task: t}
+	var done chan error
+	if len(first) >= byRef {
+		done = make(chan error, 1)
+	}
 	c.mu.Lock()
-	if c.err == nil {
-		c.streams[t.st.id] = t
+	stopped := st.stopped
+	var err error
+	if stopped {
+		err = t.err
+	} else if err = c.enqueueLocked(&t.req, done, []byte(st.id), strconv.AppendUint(nil, uint64(pt), 10), []byte(t.fn), first); err == nil {
+		c.streams[st.id] = t
 	}
 	c.mu.Unlock()
-	t.req = request{t: wire.SubmitStream, task: t}
-	if err := c.enqueue(&t.req, []byte(t.st.id), strconv.AppendUint(nil, uint64(pt), 10), []byte(t.fn), first); err != nil {
+	if stopped {
+		return err
+	}
+	if err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)
 		return err
 	}
-	return c.flush()
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if done != nil {
+		return c.connErr(<-done)
+	}
+	return nil
+}
+
+// streamPacket sends STREAM_DATA with data, or STREAM_END, for t's open
+// stream; it fails once the stream has been aborted. Data of byRef bytes or
+// more is sent from the caller's memory, and streamPacket returns once it
+// has been written.
+func (t *Task) streamPacket(typ wire.Type, data []byte) error {
+	st, c := t.st, t.conn
+	c.out.waitRoom()
+	var done chan error
+	if len(data) >= byRef {
+		done = make(chan error, 1)
+	}
+	c.mu.Lock()
+	if c.streams[st.id] != t {
+		err := c.err
+		c.mu.Unlock()
+		if err == nil {
+			err = st.credit.stopErr()
+		}
+		return err
+	}
+	var err error
+	if typ == wire.StreamEnd {
+		delete(c.streams, st.id)
+		_, err = c.out.packet(typ, nil, []byte(st.id))
+	} else {
+		_, err = c.out.packet(typ, done, []byte(st.id), data)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return c.connErr(err)
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if done != nil {
+		return c.connErr(<-done)
+	}
+	return nil
 }
 
 // stopStream stops the payload of a task that has ended: writers get err,
@@ -234,11 +305,15 @@ func (t *Task) stopStream(err error) {
 	st.credit.stop(err)
 	c := t.conn
 	c.mu.Lock()
+	st.stopped = true
 	open := c.streams[st.id] == t
-	delete(c.streams, st.id)
-	c.mu.Unlock()
 	if open {
-		c.post(wire.StreamAbort, []byte(st.id))
+		delete(c.streams, st.id)
+		_, err = c.out.packet(wire.StreamAbort, nil, []byte(st.id))
+	}
+	c.mu.Unlock()
+	if open && err == nil {
+		c.out.signal()
 	}
 }
 
