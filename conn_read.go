@@ -24,23 +24,21 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 			// About to read from the socket: first send the replies to
 			// the packets read so far, in one write.
 			c.loopFlush()
+			if c.doEnded {
+				// Do's caller reads for the next Do: leave it the
+				// reading while nothing is expected (see readFor).
+				c.doEnded = false
+				if c.parkIdle() {
+					return handlerRun{}, true
+				}
+			}
 		}
 		p, err := c.r.NextHeader()
 		if err == nil {
 			err = c.dispatch(p)
 		}
 		if err != nil {
-			var pe *wire.ProtocolError
-			switch {
-			case errors.As(err, &pe):
-				err = fmt.Errorf("gearman: from %s: %w: %w", c.addr, ErrConnLost, err)
-			case errors.Is(err, io.EOF):
-				err = fmt.Errorf("gearman: %s closed the connection: %w", c.addr, ErrConnLost)
-			default:
-				err = fmt.Errorf("gearman: read from %s: %w: %w", c.addr, ErrConnLost, err)
-			}
-			c.shutdown(err)
-			c.loops.Done()
+			c.readFailed(err)
 			run, c.direct = c.direct, handlerRun{}
 			return run, run.t != nil
 		}
@@ -73,9 +71,52 @@ var parkCheck = 20 * time.Millisecond
 func (c *Conn) park() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil || len(c.pending) > 0 || len(c.routes) > 0 || len(c.streams) > 0 || len(c.wstreams) > 0 {
+	if !c.expectsNothing() {
 		return false
 	}
+	c.parkLocked()
+	return true
+}
+
+// readFailed ends the connection on a read or decoding error met by the
+// goroutine that reads, which then reads no more.
+func (c *Conn) readFailed(err error) {
+	var pe *wire.ProtocolError
+	switch {
+	case errors.As(err, &pe):
+		err = fmt.Errorf("gearman: from %s: %w: %w", c.addr, ErrConnLost, err)
+	case errors.Is(err, io.EOF):
+		err = fmt.Errorf("gearman: %s closed the connection: %w", c.addr, ErrConnLost)
+	default:
+		err = fmt.Errorf("gearman: read from %s: %w: %w", c.addr, ErrConnLost, err)
+	}
+	c.shutdown(err)
+	c.loops.Done()
+}
+
+// expectsNothing reports whether the connection is up and expects nothing
+// from the server: no request awaits its reply, no task its result or its
+// stream's packets. c.mu held.
+func (c *Conn) expectsNothing() bool {
+	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 0 && len(c.streams) == 0 && len(c.wstreams) == 0
+}
+
+// parkIdle parks the reading of a connection that expects nothing and serves
+// no function (a worker waits for NOOP), and reports whether it did: the
+// next Do's caller reads, and any other request starts a reader (unpark).
+// Whoever reads, with nothing left in the buffer.
+func (c *Conn) parkIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.expectsNothing() || len(c.funcs) > 0 {
+		return false
+	}
+	c.parkLocked()
+	return true
+}
+
+// parkLocked parks the reading (see park). c.mu held.
+func (c *Conn) parkLocked() {
 	c.parked = true
 	c.parks++
 	if !c.parkCheckOn {
@@ -89,7 +130,6 @@ func (c *Conn) park() bool {
 			c.parkTimer.Reset(c.parkCheck)
 		}
 	}
-	return true
 }
 
 // checkPark ends a park that has lasted since the last check, and goes on
@@ -299,6 +339,7 @@ func (c *Conn) onData(p wire.Packet) error {
 	}
 	if end {
 		t.finish(nil)
+		c.doEnded = t.awaited
 	}
 	return nil
 }

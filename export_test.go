@@ -2,6 +2,14 @@ package gearman
 
 import "time"
 
+// ReadingParked reports whether nobody reads c: its reading is parked (see
+// park and parkIdle).
+func (c *Conn) ReadingParked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parked
+}
+
 // SetParkCheck sets how often connections dialled from now on check for a
 // handler that keeps their read loop parked (see park), and returns a
 // function that restores the old period.
@@ -9,4 +17,11 @@ func SetParkCheck(d time.Duration) (restore func()) {
 	old := parkCheck
 	parkCheck = d
 	return func() { parkCheck = old }
+}
+
+// CallerReading reports whether a Do's caller reads c (see readFor).
+func (c *Conn) CallerReading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.callerRead != nil
 }

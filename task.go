@@ -94,6 +94,10 @@ type Task struct {
 
 	sizeLeft int64 // client: payload bytes still due under Job.Size (guarded by mu)
 	sized    bool  // client: the payload streams in a packet of declared size
+
+	// awaited (client): Do waits for the whole result. reads: its caller
+	// took the reading of the connection at submit (see readFor).
+	awaited, reads bool
 }
 
 func newTask(c *Conn, fn string, worker bool) *Task {

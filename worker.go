@@ -373,7 +373,7 @@ func (c *Conn) serve(run handlerRun) {
 				return
 			}
 		}
-		if c.runHandler(run) {
+		if run.t != nil && c.runHandler(run) {
 			run = handlerRun{} // back to reading
 			continue
 		}

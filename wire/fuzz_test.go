@@ -29,26 +29,41 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("\x00REX\x00\x00\x00\x06\x00\x00\x00\x00"))
 	f.Add([]byte("version\r\n\x00REQ\x00\x00\x00\x10\x00\x00\x00\x02\x00\x00.\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		whole := readAll(t, data, false)
-		split := readAll(t, data, true)
+		whole := readAll(t, data, false, false)
+		split := readAll(t, data, true, false)
+		buffered := readAll(t, data, true, true)
 		// Up to the first error of either, both ways give the same items.
 		n := min(len(whole), len(split))
 		if n > 0 && !reflect.DeepEqual(whole[:n], split[:n]) {
 			t.Fatalf("Next gave %q; NextHeader gave %q", whole[:n], split[:n])
 		}
+		n = min(len(buffered), len(split))
+		if n > 0 && !reflect.DeepEqual(buffered[:n], split[:n]) {
+			t.Fatalf("Buffer then NextHeader gave %q; NextHeader gave %q", buffered[:n], split[:n])
+		}
 	})
 }
 
 // readAll reads data with Next, or with NextHeader and Data, checks every
-// packet and error, and returns what it read.
-func readAll(t *testing.T, data []byte, split bool) []decoded {
-	r := wire.NewReaderSize(bytes.NewReader(data), 4096)
+// packet and error, and returns what it read. With buffer, it calls Buffer
+// before every packet, and checks that a packet it reports whole is then
+// read without reading the stream.
+func readAll(t *testing.T, data []byte, split, buffer bool) []decoded {
+	rc := &readCounter{r: bytes.NewReader(data)}
+	r := wire.NewReaderSize(rc, 4096)
 	r.SetMaxPacketSize(fuzzMax)
 	var items []decoded
 	for {
 		var p wire.Packet
 		var err error
-		if split {
+		whole, calls := false, 0
+		if buffer {
+			whole, err = r.Buffer()
+			calls = rc.calls
+		}
+		if err != nil {
+			// Buffer's errors are Next's: checked below.
+		} else if split {
 			p, err = r.NextHeader()
 		} else {
 			p, err = r.Next()
@@ -66,6 +81,9 @@ func readAll(t *testing.T, data []byte, split bool) []decoded {
 		}
 		if err == nil {
 			err = dataErr
+		}
+		if whole && rc.calls != calls {
+			t.Fatalf("%v: read the stream after Buffer reported it whole", p.Type)
 		}
 		if err != nil {
 			var pe *wire.ProtocolError

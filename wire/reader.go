@@ -116,6 +116,46 @@ func (r *Reader) Data() io.Reader { return &r.data }
 // DataLen returns the number of data bytes left to read from [Reader.Data].
 func (r *Reader) DataLen() int64 { return r.pending }
 
+// Buffer reads until the next packet is in the buffer whole, so that the
+// next call of [Reader.Next] or [Reader.NextHeader] reads nothing more from
+// the stream, and reports true; it reports false, reading no further, when
+// the next packet is larger than the buffer or is an admin text line. It
+// consumes nothing: after a read error (a timeout) a later call goes on
+// where it stopped. It returns [io.EOF] when the stream ends cleanly between
+// packets.
+func (r *Reader) Buffer() (bool, error) {
+	if r.err != nil {
+		return false, r.err
+	}
+	if r.pending > 0 {
+		if r.pending > int64(r.br.Buffered()) {
+			return false, nil
+		}
+		n := r.pending
+		r.pending = 0
+		r.discard(int(n))
+	}
+	first, err := r.br.Peek(1)
+	if err != nil {
+		return false, err
+	}
+	if first[0] != 0 {
+		return false, nil
+	}
+	hdr, err := r.br.Peek(HeaderSize)
+	if err != nil {
+		return false, r.ioFail(r.off, 0, err, false, "stream ended inside a packet header")
+	}
+	n := HeaderSize + int64(binary.BigEndian.Uint32(hdr[8:12]))
+	if n > int64(r.br.Size()) {
+		return false, nil
+	}
+	if _, err := r.br.Peek(int(n)); err != nil {
+		return false, r.ioFail(r.off, 0, err, false, "stream ended inside a packet")
+	}
+	return true, nil
+}
+
 func (r *Reader) next(split bool) (Packet, error) {
 	r.lastBig = false
 	if r.err != nil {

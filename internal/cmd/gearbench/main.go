@@ -40,6 +40,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,7 @@ var (
 	fn         = flag.String("func", "echo", "function name")
 	stream     = flag.Bool("stream", false, "use Open/Write/Close/Read and a streaming handler instead of Submit/Result and a BytesHandler")
 	do         = flag.Bool("do", false, "use Conn.Do instead of Submit/Result")
+	unique     = flag.Bool("unique", false, "give every job a unique id, as gobench's raw client does (gearmand makes one up for a job that has none); not with -stream")
 	taskBuffer = flag.Int("taskbuffer", 0, "Options.TaskBuffer of every connection (0: the default)")
 	timeout    = flag.Duration("timeout", 120*time.Second, "overall deadline for the run")
 	jobTimeout = flag.Duration("job-timeout", 30*time.Second, "per-job deadline")
@@ -81,6 +83,9 @@ func main() {
 	}
 	if *nClients < 1 || *nJobs < 1 || *size < 0 || *nWorkers < 0 {
 		fatalf("-clients and -jobs must be positive, -size and -workers not negative")
+	}
+	if *unique && *stream {
+		fatalf("-unique and -stream do not go together: a job with a unique id is not streamed")
 	}
 	if *nConns <= 0 || *nConns > *nClients {
 		*nConns = *nClients
@@ -236,7 +241,7 @@ type result struct {
 // runJobs runs jobs jobs with *nClients submitters over conns and gathers
 // their latencies.
 func runJobs(ctx context.Context, conns []*gearman.Conn, jobs int, payload []byte) result {
-	var next, errs atomic.Int64
+	var next, errs, seq atomic.Int64
 	var firstErr atomic.Value
 	lats := make([][]time.Duration, *nClients)
 	var wg sync.WaitGroup
@@ -249,7 +254,11 @@ func runJobs(ctx context.Context, conns []*gearman.Conn, jobs int, payload []byt
 			defer wg.Done()
 			for int(next.Add(1)) <= jobs && ctx.Err() == nil {
 				t0 := time.Now()
-				if err := runJob(ctx, c, payload); err != nil {
+				job := gearman.Job{Func: *fn, Data: payload}
+				if *unique {
+					job.Unique = "gearbench-" + strconv.FormatInt(seq.Add(1), 10)
+				}
+				if err := runJob(ctx, c, job); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					if c.Err() != nil || ctx.Err() != nil {
@@ -273,12 +282,13 @@ func runJobs(ctx context.Context, conns []*gearman.Conn, jobs int, payload []byt
 }
 
 // runJob runs one job and checks its result.
-func runJob(ctx context.Context, c *gearman.Conn, payload []byte) error {
+func runJob(ctx context.Context, c *gearman.Conn, job gearman.Job) error {
+	payload := job.Data
 	ctx, cancel := context.WithTimeout(ctx, *jobTimeout)
 	defer cancel()
 	var data []byte
 	if *stream {
-		t, err := c.Open(ctx, gearman.Job{Func: *fn})
+		t, err := c.Open(ctx, gearman.Job{Func: job.Func})
 		if err != nil {
 			return fmt.Errorf("open: %w", err)
 		}
@@ -293,11 +303,11 @@ func runJob(ctx context.Context, c *gearman.Conn, payload []byte) error {
 		}
 	} else if *do {
 		var err error
-		if data, err = c.Do(ctx, gearman.Job{Func: *fn, Data: payload}); err != nil {
+		if data, err = c.Do(ctx, job); err != nil {
 			return fmt.Errorf("do: %w", err)
 		}
 	} else {
-		t, err := c.Submit(ctx, gearman.Job{Func: *fn, Data: payload})
+		t, err := c.Submit(ctx, job)
 		if err != nil {
 			return fmt.Errorf("submit: %w", err)
 		}

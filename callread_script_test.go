@@ -1,0 +1,221 @@
+package gearman_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/scripted"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// Tests of the reading a Do's caller does itself (see Conn): once the read
+// loop has delivered a Do's result and nothing more is expected, nobody reads
+// until the next Do, whose caller reads its own result.
+
+// countedConn counts the bytes read from the connection.
+type countedConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// callReadConn dials a scripted server through a countedConn.
+func callReadConn(t *testing.T) (*gearman.Conn, *scripted.Peer, *countedConn) {
+	t.Helper()
+	cc := make(chan *countedConn, 1)
+	opts := &gearman.Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := &countedConn{Conn: nc}
+		cc <- c
+		return c, nil
+	}}
+	c, p := scriptConn(t, opts, false)
+	return c, p, <-cc
+}
+
+// waitFor waits until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(scripted.DefaultTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+type doResult struct {
+	data []byte
+	err  error
+}
+
+// doAsync starts c.Do and returns where its outcome goes.
+func doAsync(ctx context.Context, c *gearman.Conn, job gearman.Job) <-chan doResult {
+	ch := make(chan doResult, 1)
+	go func() {
+		data, err := c.Do(ctx, job)
+		ch <- doResult{data, err}
+	}()
+	return ch
+}
+
+// doScripted runs a Do that the peer answers with result as handle h.
+func doScripted(t *testing.T, c *gearman.Conn, p *scripted.Peer, h, result string) {
+	t.Helper()
+	ch := doAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte(h)})
+	p.Expect(wire.SubmitJob)
+	p.Send(wire.JobCreated, h)
+	p.Send(wire.WorkComplete, h, result)
+	if r := recv(t, ch); r.err != nil || string(r.data) != result {
+		t.Fatalf("Do %s = %q, %v; want %q", h, r.data, r.err, result)
+	}
+}
+
+// After a Do, the connection is left unread; the next Do's caller reads its
+// own result and leaves it unread again. A result larger than the read
+// buffer is handed to a reader goroutine, and so is any other request's
+// reply (the barrier's echo).
+func TestScriptDoReadsItsOwnResult(t *testing.T) {
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the read loop parks", c.ReadingParked)
+
+	ch := doAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte("two")})
+	p.Expect(wire.SubmitJob)
+	waitFor(t, "the caller reads", c.CallerReading)
+	p.Send(wire.JobCreated, "H:2")
+	p.Send(wire.WorkComplete, "H:2", "two")
+	if r := recv(t, ch); r.err != nil || string(r.data) != "two" {
+		t.Fatalf("Do = %q, %v", r.data, r.err)
+	}
+	waitFor(t, "the caller parks the reading", c.ReadingParked)
+
+	big := strings.Repeat("b", 100<<10) // more than the read buffer
+	ch = doAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte("three")})
+	p.Expect(wire.SubmitJob)
+	waitFor(t, "the caller reads", c.CallerReading)
+	p.Send(wire.JobCreated, "H:3")
+	p.Send(wire.WorkComplete, "H:3", big)
+	if r := recv(t, ch); r.err != nil || string(r.data) != big {
+		t.Fatalf("Do = %d bytes, %v; want %d", len(r.data), r.err, len(big))
+	}
+	barrier(t, c, p)
+	doScripted(t, c, p, "H:4", "four")
+}
+
+// A Do whose context ends while its caller reads returns at once, at any
+// byte of a packet; the reading goes on elsewhere from that byte, and the
+// connection stays good.
+func TestScriptDoCancelledWhileReading(t *testing.T) {
+	result := packet(t, wire.WorkComplete, "H:2", "two")
+	for _, split := range []int{0, 5, wire.HeaderSize, len(result) - 1} {
+		c, p, counted := callReadConn(t)
+		doScripted(t, c, p, "H:1", "one")
+		waitFor(t, "the read loop parks", c.ReadingParked)
+
+		ctx, cancel := context.WithCancel(testCtx(t))
+		ch := doAsync(ctx, c, gearman.Job{Func: "f", Data: []byte("two")})
+		p.Expect(wire.SubmitJob)
+		waitFor(t, "the caller reads", c.CallerReading)
+		before := counted.read.Load()
+		p.Send(wire.JobCreated, "H:2")
+		p.SendRaw(result[:split])
+		sent := before + int64(wire.HeaderSize+len("H:2")) + int64(split)
+		waitFor(t, "the caller has read what was sent", func() bool { return counted.read.Load() == sent })
+		cancel()
+		if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("split %d: Do = %q, %v; want context.Canceled", split, r.data, r.err)
+		}
+		p.SendRaw(result[split:])
+		barrier(t, c, p)
+		doScripted(t, c, p, "H:3", "three")
+		if err := c.Err(); err != nil {
+			t.Fatalf("split %d: connection ended: %v", split, err)
+		}
+	}
+}
+
+// Close ends a Do whose caller reads, at once.
+func TestScriptCloseWhileDoReads(t *testing.T) {
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the read loop parks", c.ReadingParked)
+	ch := doAsync(context.Background(), c, gearman.Job{Func: "f", Data: []byte("two")})
+	p.Expect(wire.SubmitJob)
+	waitFor(t, "the caller reads", c.CallerReading)
+	p.Send(wire.JobCreated, "H:2")
+	c.Close()
+	if r := recv(t, ch); !errors.Is(r.err, gearman.ErrClosed) {
+		t.Fatalf("Do = %q, %v; want ErrClosed", r.data, r.err)
+	}
+}
+
+// A connection left unread after a Do still learns that the server went
+// away, and so does a Do whose caller reads.
+func TestScriptUnreadConnLearnsLoss(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		c, p, _ := callReadConn(t)
+		doScripted(t, c, p, "H:1", "one")
+		waitFor(t, "the read loop parks", c.ReadingParked)
+		p.Close()
+		wantConnLost(t, c)
+	})
+	t.Run("reading", func(t *testing.T) {
+		c, p, _ := callReadConn(t)
+		doScripted(t, c, p, "H:1", "one")
+		waitFor(t, "the read loop parks", c.ReadingParked)
+		ch := doAsync(context.Background(), c, gearman.Job{Func: "f", Data: []byte("two")})
+		p.Expect(wire.SubmitJob)
+		waitFor(t, "the caller reads", c.CallerReading)
+		p.SendRaw(packet(t, wire.JobCreated, "H:2")[:7])
+		p.Close()
+		if r := recv(t, ch); !errors.Is(r.err, gearman.ErrConnLost) {
+			t.Fatalf("Do = %q, %v; want ErrConnLost", r.data, r.err)
+		}
+		wantConnLost(t, c)
+	})
+}
+
+// packet encodes a response packet.
+func packet(t *testing.T, typ wire.Type, args ...string) []byte {
+	t.Helper()
+	var bs [][]byte
+	for _, a := range args {
+		bs = append(bs, []byte(a))
+	}
+	b, err := wire.AppendPacket(nil, wire.Res, typ, bs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Close returns at once on a connection left unread, without waiting for
+// the check of long parks (set to an hour here).
+func TestScriptCloseUnreadConn(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the read loop parks", c.ReadingParked)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	if err := recv(t, closed); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
