@@ -219,3 +219,32 @@ func TestScriptCloseUnreadConn(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// A connection left unread after a Do that then registers a function reads
+// again at once for its grabs, without waiting for the check of long parks
+// (set to an hour here); and a Do then runs as before, read by the reader.
+func TestScriptRegisterOnUnreadConn(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the read loop parks", c.ReadingParked)
+	ran := make(chan string, 1)
+	c.Register("work", gearman.BytesHandler(func(ctx context.Context, in []byte) ([]byte, error) {
+		ran <- string(in)
+		return in, nil
+	}), nil)
+	p.Expect(wire.CanDo)
+	p.Expect(wire.GrabJobUniq)
+	p.Send(wire.JobAssignUniq, "H:w", "work", "", "payload")
+	if got := recv(t, ran); got != "payload" {
+		t.Fatalf("handler got %q", got)
+	}
+	p.Expect(wire.WorkComplete)
+	p.Expect(wire.GrabJobUniq)
+	p.Send(wire.NoJob)
+	p.Expect(wire.PreSleep)
+	doScripted(t, c, p, "H:2", "two")
+	if c.CallerReading() || c.ReadingParked() {
+		t.Fatal("a connection that serves a function is left to a Do's caller")
+	}
+}
