@@ -33,8 +33,14 @@ func (c *countedConn) Read(b []byte) (int, error) {
 // callReadConn dials a scripted server through a countedConn.
 func callReadConn(t *testing.T) (*gearman.Conn, *scripted.Peer, *countedConn) {
 	t.Helper()
+	return callReadConnOpts(t, gearman.Options{})
+}
+
+// callReadConnOpts is callReadConn with options.
+func callReadConnOpts(t *testing.T, opts gearman.Options) (*gearman.Conn, *scripted.Peer, *countedConn) {
+	t.Helper()
 	cc := make(chan *countedConn, 1)
-	opts := &gearman.Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	opts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
 		nc, err := d.DialContext(ctx, network, addr)
 		if err != nil {
@@ -43,8 +49,8 @@ func callReadConn(t *testing.T) (*gearman.Conn, *scripted.Peer, *countedConn) {
 		c := &countedConn{Conn: nc}
 		cc <- c
 		return c, nil
-	}}
-	c, p := scriptConn(t, opts, false)
+	}
+	c, p := scriptConn(t, &opts, false)
 	return c, p, <-cc
 }
 
@@ -247,4 +253,37 @@ func TestScriptRegisterOnUnreadConn(t *testing.T) {
 	if c.CallerReading() || c.ReadingParked() {
 		t.Fatal("a connection that serves a function is left to a Do's caller")
 	}
+}
+
+// A Do whose caller reads does not take a packet that would make it wait
+// for another task's reader (a result larger than that task's buffer): a
+// reader goroutine takes it, and the Do still returns when its context ends.
+func TestScriptDoLeavesFullTaskToReader(t *testing.T) {
+	c, p, counted := callReadConnOpts(t, gearman.Options{TaskBuffer: 1024})
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the read loop parks", c.ReadingParked)
+
+	ctx, cancel := context.WithCancel(testCtx(t))
+	ch := doAsync(ctx, c, gearman.Job{Func: "f", Data: []byte("two")})
+	p.Expect(wire.SubmitJob)
+	waitFor(t, "the caller reads", c.CallerReading)
+	p.Send(wire.JobCreated, "H:2")
+	slow := submitScripted(t, testCtx(t), c, p, gearman.Job{Func: "slow"}, "H:s")
+	big := strings.Repeat("s", 4000)
+	before := counted.read.Load()
+	p.Send(wire.WorkData, "H:s", big)
+	sent := before + int64(wire.HeaderSize+len("H:s")+1+len(big))
+	waitFor(t, "the connection has read the data", func() bool { return counted.read.Load() == sent })
+	waitFor(t, "the caller hands the reading on", func() bool { return !c.CallerReading() })
+	cancel()
+	if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Do = %q, %v; want context.Canceled", r.data, r.err)
+	}
+	p.Send(wire.WorkComplete, "H:2", "two")
+	p.Send(wire.WorkComplete, "H:s", "end")
+	got, err := slow.Result(testCtx(t))
+	if err != nil || string(got) != big+"end" {
+		t.Fatalf("slow task: %d bytes, %v; want %d", len(got), err, len(big)+3)
+	}
+	barrier(t, c, p)
 }

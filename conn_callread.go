@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // The reading of a connection passes between goroutines: the read loop's
@@ -20,10 +22,10 @@ import (
 // readFor reads the connection on the goroutine of Do, which took the
 // reading at submit, until t has ended; it then leaves the reading parked
 // if nothing more is expected, or hands it to a reader goroutine. It reads
-// only whole packets that fit the read buffer: a larger one, a job assigned
-// to this connection's worker side, or the end of ctx (which interrupts a
-// read with a deadline in the past) hands the reading on at a packet's
-// boundary, so the stream stays intact for the next reader.
+// only whole packets that fit the read buffer and that it can handle without
+// waiting (see handledAtOnce): any other packet, or the end of ctx (which
+// interrupts a read with a deadline in the past), hands the reading on at a
+// packet's boundary, so the stream stays intact for the next reader.
 func (c *Conn) readFor(ctx context.Context, t *Task) {
 	c.mu.Lock()
 	c.callerRead = t
@@ -72,7 +74,7 @@ func (c *Conn) readUntilDone(t *Task) bool {
 			c.readFailed(err)
 			return false
 		}
-		if !whole {
+		if !whole || !c.handledAtOnce() {
 			return true
 		}
 		p, err := c.r.NextHeader()
@@ -96,6 +98,39 @@ func (c *Conn) readUntilDone(t *Task) bool {
 			c.start(run)
 		}
 	}
+}
+
+// handledAtOnce reports whether the next packet, buffered whole, is handled
+// without waiting: not when it brings data to a task whose buffer is full
+// (its reader holds back the connection's reading, and so would hold the
+// caller, whose context could then not free it), nor a job or stream packet
+// for the worker side or a streaming task, which a reader goroutine
+// handles.
+func (c *Conn) handledAtOnce() bool {
+	p, n, ok := c.r.Peek()
+	if !ok || p.Magic != wire.Res {
+		return false
+	}
+	switch p.Type {
+	case wire.WorkData, wire.WorkComplete:
+		var buf [4]*Task
+		tasks := buf[:0]
+		c.mu.Lock()
+		if rt := c.routes[string(p.Args[0])]; rt != nil {
+			tasks = append(tasks, rt.tasks...)
+		}
+		c.mu.Unlock()
+		for _, t := range tasks {
+			if !t.in.takes(n) {
+				return false
+			}
+		}
+		return true
+	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.JobAssignStream,
+		wire.PayloadWindow, wire.ResultWindow, wire.StreamData, wire.StreamEnd, wire.StreamAbort:
+		return false
+	}
+	return true
 }
 
 // wasInterrupted reports whether the reading caller's context ended.

@@ -36,6 +36,14 @@ type pipe struct {
 	onRead func(n int)
 }
 
+// takes reports whether fill would take n bytes now without waiting for the
+// reader.
+func (p *pipe) takes(n int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err != nil || p.discard || p.wantAll || p.limit-(len(p.buf)-p.off) >= n
+}
+
 // init readies a zero pipe for use, in place: a task holds its pipe.
 func (p *pipe) init(limit int) *pipe {
 	p.limit = limit

@@ -57,9 +57,18 @@ func readAll(t *testing.T, data []byte, split, buffer bool) []decoded {
 		var p wire.Packet
 		var err error
 		whole, calls := false, 0
+		var peeked *decoded
+		peekedLen := 0
 		if buffer {
 			whole, err = r.Buffer()
 			calls = rc.calls
+			if pp, n, ok := r.Peek(); ok {
+				if !whole {
+					t.Fatalf("Peek decoded %v that Buffer did not report whole", pp.Type)
+				}
+				d := decode(pp)
+				peeked, peekedLen = &d, n
+			}
 		}
 		if err != nil {
 			// Buffer's errors are Next's: checked below.
@@ -84,6 +93,20 @@ func readAll(t *testing.T, data []byte, split, buffer bool) []decoded {
 		}
 		if whole && rc.calls != calls {
 			t.Fatalf("%v: read the stream after Buffer reported it whole", p.Type)
+		}
+		if peeked != nil {
+			if err != nil {
+				t.Fatalf("Peek decoded %v, NextHeader failed: %v", peeked.Type, err)
+			}
+			want := decode(p) // NextHeader's: the leading arguments
+			if p.Type.HasData() {
+				if dl := len(it.Args[len(it.Args)-1]); dl != peekedLen {
+					t.Fatalf("%v: Peek gave %d data bytes, NextHeader %d", p.Type, peekedLen, dl)
+				}
+			}
+			if !reflect.DeepEqual(*peeked, want) {
+				t.Fatalf("Peek gave %q, NextHeader %q", *peeked, want)
+			}
 		}
 		if err != nil {
 			var pe *wire.ProtocolError

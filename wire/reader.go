@@ -156,6 +156,44 @@ func (r *Reader) Buffer() (bool, error) {
 	return true, nil
 }
 
+// Peek decodes the next packet, which [Reader.Buffer] has reported whole,
+// without consuming it, and reports whether it could: not for a packet that
+// is not buffered whole, nor for one that does not decode (the next call of
+// Next or NextHeader reports why). Like NextHeader's, its Args hold only the
+// leading arguments of a type that carries data, with the data's length
+// returned apart. They alias the Reader's buffer until the next call.
+func (r *Reader) Peek() (p Packet, dataLen int, ok bool) {
+	if r.err != nil || r.pending > 0 || r.br.Buffered() < HeaderSize {
+		return Packet{}, 0, false
+	}
+	hdr, _ := r.br.Peek(HeaderSize)
+	var m Magic
+	switch [4]byte(hdr[:4]) {
+	case magicReq:
+		m = Req
+	case magicRes:
+		m = Res
+	default:
+		return Packet{}, 0, false
+	}
+	t := Type(binary.BigEndian.Uint32(hdr[4:8]))
+	size := int(binary.BigEndian.Uint32(hdr[8:12]))
+	if !t.Valid() || r.br.Buffered() < HeaderSize+size {
+		return Packet{}, 0, false
+	}
+	b, _ := r.br.Peek(HeaderSize + size)
+	args, err := r.split(t, b[HeaderSize:], t.NArgs())
+	if err != nil {
+		return Packet{}, 0, false
+	}
+	p = Packet{Magic: m, Type: t, Args: args}
+	if t.HasData() {
+		dataLen = len(args[len(args)-1])
+		p.Args = args[:len(args)-1]
+	}
+	return p, dataLen, true
+}
+
 func (r *Reader) next(split bool) (Packet, error) {
 	r.lastBig = false
 	if r.err != nil {
