@@ -3,9 +3,11 @@ package gearman_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +24,12 @@ import (
 type countedConn struct {
 	net.Conn
 	read atomic.Int64
+}
+
+// SyscallConn gives the socket's raw connection, as a *net.TCPConn does, so
+// that the connection may let its callers read (see gearman.Conn).
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
 }
 
 func (c *countedConn) Read(b []byte) (int, error) {
@@ -286,4 +294,146 @@ func TestScriptDoLeavesFullTaskToReader(t *testing.T) {
 		t.Fatalf("slow task: %d bytes, %v; want %d", len(got), err, len(big)+3)
 	}
 	barrier(t, c, p)
+}
+
+// submitParked submits a job on a connection whose reading is parked, so
+// that Submit's caller reads until the job is created and leaves the
+// reading parked for its result.
+func submitParked(t *testing.T, c *gearman.Conn, p *scripted.Peer, h string) *gearman.Task {
+	t.Helper()
+	waitFor(t, "the reading parks", c.ReadingParked)
+	ch := submitAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte(h)})
+	p.Expect(wire.SubmitJob)
+	waitFor(t, "Submit's caller reads", c.CallerReading)
+	p.Send(wire.JobCreated, h)
+	s := recv(t, ch)
+	if s.err != nil {
+		t.Fatalf("Submit: %v", s.err)
+	}
+	if !c.ReadingParked() {
+		t.Fatal("Submit did not leave the reading parked for the result")
+	}
+	return s.task
+}
+
+// Submit's caller reads until the job is created and leaves the rest to
+// Result's caller, who reads the result; a Result whose context ends hands
+// the reading on, and a later Result still gets the result.
+func TestScriptSubmitAndResultRead(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+
+	task := submitParked(t, c, p, "H:2")
+	rc := make(chan doResult, 1)
+	go func() {
+		data, err := task.Result(testCtx(t))
+		rc <- doResult{data, err}
+	}()
+	waitFor(t, "Result's caller reads", c.CallerReading)
+	p.Send(wire.WorkComplete, "H:2", "two")
+	if r := recv(t, rc); r.err != nil || string(r.data) != "two" {
+		t.Fatalf("Result = %q, %v", r.data, r.err)
+	}
+
+	task = submitParked(t, c, p, "H:3")
+	ctx, cancel := context.WithCancel(testCtx(t))
+	go func() {
+		data, err := task.Result(ctx)
+		rc <- doResult{data, err}
+	}()
+	waitFor(t, "Result's caller reads", c.CallerReading)
+	cancel()
+	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Result = %q, %v; want context.Canceled", r.data, r.err)
+	}
+	p.Send(wire.WorkComplete, "H:3", "three")
+	if data, err := task.Result(testCtx(t)); err != nil || string(data) != "three" {
+		t.Fatalf("Result again = %q, %v", data, err)
+	}
+	barrier(t, c, p)
+}
+
+// A task whose result the connection leaves unread for Result gets a
+// reader at once when its caller waits some other way (the check of long
+// parks is set to an hour here): on Done, by reading it, on Status, on
+// Warnings; and so does any other request on the connection.
+func TestScriptSubmitOtherWaits(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	waits := map[string]func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string){
+		"Done": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+			done := task.Done()
+			p.Send(wire.WorkComplete, h, "end")
+			recv(t, done)
+		},
+		"Read": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+			p.Send(wire.WorkComplete, h, "end")
+			if b, err := io.ReadAll(task); err != nil || string(b) != "end" {
+				t.Fatalf("read %q, %v", b, err)
+			}
+		},
+		"WriteTo": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+			p.Send(wire.WorkComplete, h, "end")
+			var b strings.Builder
+			if _, err := task.WriteTo(&b); err != nil || b.String() != "end" {
+				t.Fatalf("WriteTo gave %q, %v", b.String(), err)
+			}
+		},
+		"Status": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+			st := task.Status()
+			p.Send(wire.WorkStatus, h, "1", "2")
+			if s := recv(t, st); s.Numerator != 1 || s.Denominator != 2 {
+				t.Fatalf("status %+v", s)
+			}
+			p.Send(wire.WorkComplete, h, "end")
+		},
+		"Warnings": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+			w := task.Warnings()
+			p.Send(wire.WorkWarning, h, "careful")
+			if got := recv(t, w); string(got) != "careful" {
+				t.Fatalf("warning %q", got)
+			}
+			p.Send(wire.WorkComplete, h, "end")
+		},
+		"another request": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+			barrier(t, c, p)
+			p.Send(wire.WorkComplete, h, "end")
+		},
+	}
+	for name, wait := range waits {
+		t.Run(name, func(t *testing.T) {
+			c, p, _ := callReadConn(t)
+			doScripted(t, c, p, "H:1", "one")
+			task := submitParked(t, c, p, "H:2")
+			wait(t, c, task, p, "H:2")
+			doScripted(t, c, p, "H:3", "three")
+		})
+	}
+}
+
+// A Do or Submit on a connection nobody reads, whose server has closed it
+// meanwhile, finds the end before it sends: it fails safe to retry, and
+// the connection has ended (the check of long parks is set to an hour
+// here, so that only the caller can have seen the end).
+func TestScriptSubmitOnClosedUnreadConn(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	for _, name := range []string{"Do", "Submit"} {
+		t.Run(name, func(t *testing.T) {
+			c, p, _ := callReadConn(t)
+			doScripted(t, c, p, "H:1", "one")
+			waitFor(t, "the reading parks", c.ReadingParked)
+			p.Close()
+			time.Sleep(10 * time.Millisecond) // the end reaches the socket
+			var err error
+			if name == "Do" {
+				_, err = c.Do(testCtx(t), gearman.Job{Func: "f", Data: []byte("two")})
+			} else {
+				_, err = c.Submit(testCtx(t), gearman.Job{Func: "f", Data: []byte("two")})
+			}
+			if !errors.Is(err, gearman.ErrConnLost) || !gearman.SafeToRetry(err) {
+				t.Fatalf("%s = %v; want ErrConnLost, safe to retry", name, err)
+			}
+			wantConnLost(t, c)
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seed749d6d6d/gearman/internal/tryread"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -98,23 +99,29 @@ func (o *Options) withDefaults() Options {
 // once, as does a handler that runs longer than 20 to 40 milliseconds, so
 // that a lost connection still cancels its context.
 //
-// Likewise on the client side: when a [Conn.Do] result has been delivered
-// and the connection expects nothing more and serves no function, it is
-// left unread, and the next Do's caller reads its own result instead of
-// waiting to be woken by a reader: one Do at a time costs no hand-off
-// between goroutines. The caller reads only whole packets that fit the read
-// buffer and hands the reading to a goroutine at a packet's boundary when
-// its context ends (a read deadline in the past wakes it), when a larger
-// packet comes, or when its job has ended and others are still expected.
+// Likewise on the client side: when a job's result has been delivered and
+// the connection expects nothing more and serves no function, it is left
+// unread, and the next [Conn.Do] or [Conn.Submit] caller reads the replies
+// it waits for instead of waiting to be woken by a reader; Submit then
+// leaves the connection unread for the job's result, which [Task.Result]
+// reads (and Done, Read, Status or Warnings have a reader start). One job at
+// a time then costs no hand-off between goroutines. A caller reads only
+// whole packets that fit the read buffer and hands the reading to a
+// goroutine at a packet's boundary when its context ends (a read deadline
+// in the past wakes it), when a larger packet comes, or when its wait is
+// over and others are still expected. Before it submits, it handles without
+// waiting what came while nobody read: a connection the server closed
+// meanwhile ends before the submit is sent, which then fails safe to retry.
 // An idle connection left unread learns that the server went away within
 // 20 to 40 milliseconds, and Close is immediate. A net.Conn from
-// [Options.DialContext] that refuses read deadlines is always read by a
-// goroutine of its own.
+// [Options.DialContext] that is not a socket or refuses read deadlines, and
+// a TLS connection, are always read by a goroutine of their own.
 type Conn struct {
 	nc   net.Conn
 	addr string
 	opts Options
 	r    *wire.Reader
+	src  connReader // what r reads
 	out  *outQueue
 
 	mu         sync.Mutex           // guards what follows
@@ -138,7 +145,7 @@ type Conn struct {
 	handlers   sync.WaitGroup  // the goroutines that run the read loop and handlers (serve)
 	spare      chan handlerRun // to a goroutine waiting for work (serve)
 	direct     handlerRun      // read loop only: a job its goroutine runs next
-	doEnded    bool            // read loop only: its last packet ended a Do's task
+	taskEnded  bool            // read loop only: its last packet ended a client task
 	spares     atomic.Int32    // handler goroutines waiting for a job
 	stop       chan struct{}   // closed by Close to stop the write loop
 	writerDone chan struct{}   // closed when the write loop has returned
@@ -148,14 +155,15 @@ type Conn struct {
 	// Guarded by mu: the read loop's park (see park) and the caller that
 	// reads instead (see readFor).
 	parked      bool          // nobody reads (a handler runs, or the connection is idle)
-	callerRead  *Task         // the task whose Do caller reads the connection
+	callerRead  *Task         // the task whose Do or Submit caller reads the connection
+	parkedFor   *Task         // parked for this task's result, which its waiter reads
 	interrupted bool          // its context ended: a read deadline in the past wakes it
 	parks       uint64        // parks so far
 	parksSeen   uint64        // parks at the last check
 	parkCheckOn bool          // parkTimer is armed
 	parkTimer   *time.Timer   // runs checkPark
 	parkCheck   time.Duration // how often: parkCheck when the connection started
-	deadlines   bool          // nc takes read deadlines
+	callerReads bool          // nc takes read deadlines and non-blocking reads
 }
 
 // request is a packet that awaits a reply; the server answers requests on a
@@ -234,7 +242,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		nc:         nc,
 		addr:       addr,
 		opts:       o,
-		r:          wire.NewReader(nc),
+		src:        connReader{nc: nc, try: tryread.New(nc)},
 		out:        newOutQueue(nc),
 		routes:     make(map[string]*route),
 		streams:    make(map[string]*Task),
@@ -247,10 +255,12 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		done:       make(chan struct{}),
 		spare:      make(chan handlerRun),
 		parkCheck:  parkCheck,
-		// A Do's caller may read only where a read deadline can stop it
-		// when its context ends (see readFor).
-		deadlines: nc.SetReadDeadline(time.Time{}) == nil,
 	}
+	// A caller may read only where it can first see without waiting what
+	// came while nobody read, and where a read deadline can stop it when
+	// its context ends (see readFor).
+	c.callerReads = c.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
+	c.r = wire.NewReader(&c.src)
 	c.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
 	c.baseCtx, c.cancelBase = context.WithCancel(context.Background())
@@ -586,13 +596,6 @@ func (c *Conn) enqueueLocked(rq *request, done chan error, args ...[]byte) error
 	}
 	rq.sent = seq
 	c.pending = append(c.pending, rq)
-	if t := rq.task; t != nil && t.awaited && c.parked && c.deadlines {
-		// Nobody reads: Do's caller, about to wait, reads instead of
-		// starting a reader to wake it (see readFor).
-		c.parked = false
-		t.reads = true
-		return nil
-	}
 	c.unpark()
 	return nil
 }
@@ -672,9 +675,12 @@ func (c *Conn) UniqueStatus(ctx context.Context, unique string) (JobStatus, erro
 // reading. job.Data of 64 KiB or more is written from the caller's memory:
 // do not modify it until the task is done.
 func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
-	t, err := c.sendJob(ctx, job, false)
+	t, err := c.sendJob(ctx, job, submitWaits)
 	if err != nil {
 		return nil, err
+	}
+	if t.reads {
+		c.readFor(ctx, t, true)
 	}
 	select {
 	case <-t.Created():
@@ -694,7 +700,7 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 // An error of a submit the server refused, or never got, satisfies
 // [SafeToRetry], as Submit's does.
 func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
-	t, err := c.sendJob(ctx, job, true)
+	t, err := c.sendJob(ctx, job, doWaits)
 	if err != nil {
 		return nil, err
 	}
@@ -702,7 +708,7 @@ func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
 		return t.Result(ctx) // a streamed job (see open)
 	}
 	if t.reads {
-		c.readFor(ctx, t)
+		c.readFor(ctx, t, false)
 	}
 	// Do's own wait watches ctx: no watch to set up and stop per job.
 	select {
@@ -721,13 +727,22 @@ func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
 	return data, err
 }
 
+// waiter says who waits for a task that open makes.
+type waiter int
+
+const (
+	openWaits   waiter = iota // Open: the caller writes, then reads or waits as it likes
+	submitWaits               // Submit: the caller waits for the handle
+	doWaits                   // Do: the caller waits for the whole result
+)
+
 // sendJob opens a task for job, whose payload is job.Data, and submits it at
-// once: Submit and Do without their waits. For Do (awaited), see open.
-func (c *Conn) sendJob(ctx context.Context, job Job, awaited bool) (*Task, error) {
+// once: Submit and Do without their waits. For Do, see open.
+func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := c.open(ctx, job, awaited)
+	t, err := c.open(ctx, job, w)
 	if err != nil {
 		return nil, err
 	}
@@ -741,15 +756,16 @@ func (c *Conn) sendJob(ctx context.Context, job Job, awaited bool) (*Task, error
 // [Task]). job.Data, if any, is the start of the payload. ctx governs the
 // task: when it ends, the task is abandoned.
 func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
-	return c.open(ctx, job, false)
+	return c.open(ctx, job, openWaits)
 }
 
-// open is Open. With awaited set, the caller (Do) waits for the whole result
+// open is Open. With doWaits, the caller (Do) waits for the whole result
 // and watches ctx itself, so the task gets no watch of its own and collects
 // its result whole without a reader; except a task whose payload streams
 // (its result may stream under a window that only a reader opens), which is
-// opened as by Open.
-func (c *Conn) open(ctx context.Context, job Job, awaited bool) (*Task, error) {
+// opened as by Open, as it is for Submit. Do's and Submit's callers may read
+// the connection themselves (see readFor).
+func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
 		return nil, err
 	}
@@ -761,6 +777,8 @@ func (c *Conn) open(ctx context.Context, job Job, awaited bool) (*Task, error) {
 	t.job = job
 	t.sizeLeft = job.Size
 	streamable := c.streamable(&job)
+	awaited := w == doWaits
+	t.submitted = w == submitWaits && !streamable
 	if awaited && !streamable {
 		// Nobody reads until the end. Set before beginSized, which sends
 		// the whole submit: the result may come before it returns.
@@ -857,6 +875,11 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 	pt, _ := job.packetType()
 	args := append(job.leadingArgs(pt), job.Data)
 	t.req = request{t: pt, task: t}
+	if t.awaited || t.submitted {
+		// Nobody may be reading: then the caller, about to wait, reads
+		// instead of having a reader start and wake it (see readFor).
+		t.reads = c.takeParked()
+	}
 	if err := c.enqueue(&t.req, args...); err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)

@@ -3,30 +3,39 @@ package gearman
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"time"
 
+	"github.com/seed749d6d6d/gearman/internal/tryread"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // The reading of a connection passes between goroutines: the read loop's
 // (see serve), a handler's while it runs with the reading parked (see park),
-// and Do's caller. A connection that only serves Do calls, one at a time,
-// needs no other goroutine at all: when the read loop has delivered a Do's
-// result and nothing more is expected, it parks the reading (parkIdle); the
-// next Do, finding it parked as it submits (enqueueLocked), takes it and
-// reads its own result (readFor). Its wait then costs no hand-off between
-// goroutines: the network wakes the goroutine that waits. Any other request
-// made while the reading is parked starts a reader as before (unpark).
+// and the callers of Do, Submit and Result. A connection that serves such
+// calls one at a time needs no other goroutine at all: when the read loop
+// has delivered a client task's result and nothing more is expected, it
+// parks the reading (parkIdle); the next Do or Submit, finding it parked as
+// it submits (enqueueLocked), takes it and reads its own reply (readFor).
+// Its wait then costs no hand-off between goroutines: the network wakes the
+// goroutine that waits. Submit reads until the job is created, then leaves
+// the reading parked for the task (parkedFor) when only its result is
+// expected: Result takes it back and reads; any other way of waiting for the
+// task (Done, Read, Status...) starts a reader (needReader), as does any
+// other request made while the reading is parked (unpark).
 
-// readFor reads the connection on the goroutine of Do, which took the
-// reading at submit, until t has ended; it then leaves the reading parked
-// if nothing more is expected, or hands it to a reader goroutine. It reads
-// only whole packets that fit the read buffer and that it can handle without
-// waiting (see handledAtOnce): any other packet, or the end of ctx (which
-// interrupts a read with a deadline in the past), hands the reading on at a
-// packet's boundary, so the stream stays intact for the next reader.
-func (c *Conn) readFor(ctx context.Context, t *Task) {
+// readFor reads the connection on the goroutine of Do, Submit or Result,
+// which holds the reading, until t has ended (or, with created, until the
+// server has created it); it then leaves the reading parked if nothing more
+// is expected (or only t's result, for Result to read), or hands it to a
+// reader goroutine. It reads only whole packets that fit the read buffer and
+// that it can handle without waiting (see handledAtOnce): any other packet,
+// or the end of ctx (which interrupts a read with a deadline in the past),
+// hands the reading on at a packet's boundary, so the stream stays intact
+// for the next reader.
+func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
+	t.reads = false
 	c.mu.Lock()
 	c.callerRead = t
 	c.mu.Unlock()
@@ -41,13 +50,94 @@ func (c *Conn) readFor(ctx context.Context, t *Task) {
 			}
 		})
 	}
-	handOn := c.readUntilDone(t)
+	handOn := c.readUntilDone(t, created)
 	if stop != nil {
 		stop()
 	}
 	if handOn {
-		c.releaseReading()
+		c.releaseReading(t)
 	}
+}
+
+// takeParked takes the reading for the calling goroutine if nobody reads,
+// after handling what came meanwhile (see pollPending), and reports whether
+// it holds it.
+func (c *Conn) takeParked() bool {
+	c.mu.Lock()
+	if !c.parked || !c.callerReads {
+		c.mu.Unlock()
+		return false
+	}
+	c.parked = false
+	c.clearParkedFor()
+	c.mu.Unlock()
+	return c.pollPending()
+}
+
+// pollPending handles, without waiting for more, what the server sent while
+// nobody read, for a caller that has just taken the reading: whole packets,
+// and above all the end of the connection, which so ends before the caller
+// sends on it (a submit then fails unsent, safe to retry elsewhere). It
+// reports whether the caller still holds the reading: not after the end, nor
+// after handing it on for a packet it does not take (see handledAtOnce).
+func (c *Conn) pollPending() bool {
+	c.src.nonblock = true
+	defer func() { c.src.nonblock = false }()
+	for {
+		whole, err := c.r.Buffer()
+		switch {
+		case errors.Is(err, tryread.ErrWouldBlock):
+			return true
+		case err != nil:
+			c.readFailed(err)
+			return false
+		case !whole || !c.handledAtOnce():
+			c.src.nonblock = false
+			c.mu.Lock()
+			c.start(handlerRun{})
+			c.mu.Unlock()
+			return false
+		}
+		if !c.dispatchBuffered() {
+			return false
+		}
+	}
+}
+
+// dispatchBuffered handles the next packet, which is buffered whole, for a
+// caller that holds the reading, and reports whether the connection is
+// still up.
+func (c *Conn) dispatchBuffered() bool {
+	p, err := c.r.NextHeader()
+	if err == nil {
+		err = c.dispatch(p)
+	}
+	c.taskEnded = false
+	if run := c.direct; run.t != nil {
+		c.direct = handlerRun{}
+		c.start(run)
+	}
+	if err != nil {
+		c.readFailed(err)
+		return false
+	}
+	return true
+}
+
+// connReader is what a connection's wire.Reader reads: the socket, with a
+// blocking read, or while nonblock is set (by the goroutine that reads), a
+// non-blocking one.
+type connReader struct {
+	nc       net.Conn
+	try      *tryread.Reader // nil when nc is not a socket
+	nonblock bool
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.nonblock {
+		return r.try.Read(p)
+	}
+	return r.nc.Read(p)
 }
 
 // aLongTimeAgo is a read deadline that has passed: it wakes a blocked read.
@@ -56,12 +146,15 @@ var aLongTimeAgo = time.Unix(1, 0)
 // readUntilDone is readFor's loop. It reports whether the caller still
 // holds the reading, to hand on; false after a read error, which ends the
 // connection.
-func (c *Conn) readUntilDone(t *Task) bool {
+func (c *Conn) readUntilDone(t *Task, created bool) bool {
 	for {
 		select {
 		case <-t.done:
 			return true
 		default:
+		}
+		if created && t.Handle() != "" {
+			return true
 		}
 		if c.r.Buffered() == 0 {
 			c.loopFlush()
@@ -77,25 +170,11 @@ func (c *Conn) readUntilDone(t *Task) bool {
 		if !whole || !c.handledAtOnce() {
 			return true
 		}
-		p, err := c.r.NextHeader()
-		if err == nil {
-			err = c.dispatch(p)
-		}
-		if err != nil {
-			c.readFailed(err)
+		if !c.dispatchBuffered() {
 			c.mu.Lock()
 			c.callerRead = nil
 			c.mu.Unlock()
-			if run := c.direct; run.t != nil {
-				c.direct = handlerRun{}
-				c.start(run)
-			}
 			return false
-		}
-		c.doEnded = false
-		if run := c.direct; run.t != nil {
-			c.direct = handlerRun{}
-			c.start(run)
 		}
 	}
 }
@@ -140,9 +219,11 @@ func (c *Conn) wasInterrupted() bool {
 	return c.interrupted
 }
 
-// releaseReading ends a caller's reading: it parks the reading when the
-// connection expects nothing, else hands it to a reader goroutine.
-func (c *Conn) releaseReading() {
+// releaseReading ends the reading of t's caller: it parks the reading when
+// the connection expects nothing, or only t's result (for Result to read:
+// see parkedFor), else hands it to a reader goroutine.
+func (c *Conn) releaseReading(t *Task) {
+	h := t.Handle()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.callerRead = nil
@@ -150,9 +231,54 @@ func (c *Conn) releaseReading() {
 		c.interrupted = false
 		c.nc.SetReadDeadline(time.Time{})
 	}
-	if c.r.Buffered() == 0 && c.expectsNothing() && len(c.funcs) == 0 {
-		c.parkLocked()
-		return
+	if c.r.Buffered() == 0 && len(c.funcs) == 0 {
+		if c.expectsNothing() {
+			c.parkLocked()
+			return
+		}
+		if h != "" && t.submitted && c.onlyExpects(h) {
+			c.parkLocked()
+			c.parkedFor = t
+			t.readParked.Store(true)
+			return
+		}
 	}
 	c.start(handlerRun{})
+}
+
+// onlyExpects reports whether the connection expects nothing but the
+// result of the job with handle h. c.mu held.
+func (c *Conn) onlyExpects(h string) bool {
+	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 1 && c.routes[h] != nil &&
+		len(c.streams) == 0 && len(c.wstreams) == 0
+}
+
+// clearParkedFor forgets the task the reading was parked for. c.mu held.
+func (c *Conn) clearParkedFor() {
+	if c.parkedFor != nil {
+		c.parkedFor.readParked.Store(false)
+		c.parkedFor = nil
+	}
+}
+
+// takeReadingFor takes the reading parked for t, for its Result, and
+// reports whether it did.
+func (c *Conn) takeReadingFor(t *Task) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.parked || c.parkedFor != t {
+		return false
+	}
+	c.parked = false
+	c.clearParkedFor()
+	return true
+}
+
+// unparkFor starts a reader when the reading is parked for t.
+func (c *Conn) unparkFor(t *Task) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parkedFor == t {
+		c.unpark()
+	}
 }

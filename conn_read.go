@@ -24,10 +24,10 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 			// About to read from the socket: first send the replies to
 			// the packets read so far, in one write.
 			c.loopFlush()
-			if c.doEnded {
-				// Do's caller reads for the next Do: leave it the
-				// reading while nothing is expected (see readFor).
-				c.doEnded = false
+			if c.taskEnded {
+				// The next Do's or Submit's caller reads: leave it
+				// the reading while nothing is expected (see readFor).
+				c.taskEnded = false
 				if c.parkIdle() {
 					return handlerRun{}, true
 				}
@@ -102,13 +102,14 @@ func (c *Conn) expectsNothing() bool {
 }
 
 // parkIdle parks the reading of a connection that expects nothing and serves
-// no function (a worker waits for NOOP), and reports whether it did: the
-// next Do's caller reads, and any other request starts a reader (unpark).
+// no function (a worker waits for NOOP), where callers may read, and reports
+// whether it did: the next Do's or Submit's caller reads, and any other
+// request starts a reader (unpark).
 // Whoever reads, with nothing left in the buffer.
 func (c *Conn) parkIdle() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.expectsNothing() || len(c.funcs) > 0 {
+	if !c.callerReads || !c.expectsNothing() || len(c.funcs) > 0 {
 		return false
 	}
 	c.parkLocked()
@@ -154,6 +155,7 @@ func (c *Conn) checkPark() {
 func (c *Conn) unpark() {
 	if c.parked {
 		c.parked = false
+		c.clearParkedFor()
 		// The parked loop has not ended, so Close is not yet waiting
 		// on c.handlers: see start.
 		c.start(handlerRun{})
@@ -170,6 +172,7 @@ func (c *Conn) resume() bool {
 		return false
 	}
 	c.parked = false
+	c.clearParkedFor()
 	return true
 }
 
@@ -339,7 +342,7 @@ func (c *Conn) onData(p wire.Packet) error {
 	}
 	if end {
 		t.finish(nil)
-		c.doEnded = t.awaited
+		c.taskEnded = true
 	}
 	return nil
 }

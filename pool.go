@@ -335,6 +335,7 @@ func (p *Pool) Do(ctx context.Context, job Job) ([]byte, error) {
 func onServers[T any](ctx context.Context, p *Pool, submit func(*Conn) (T, error)) (T, error) {
 	var zero T
 	tried := map[*Conn]bool{}
+	refused := 0 // servers that refused the job, their connections up
 	var last error
 	for {
 		c, err := p.pick(ctx, tried)
@@ -353,7 +354,12 @@ func onServers[T any](ctx context.Context, p *Pool, submit func(*Conn) (T, error
 		}
 		tried[c] = true
 		last = err
-		if len(tried) >= len(p.addrs) {
+		if c.Err() != nil {
+			// The connection ended before the job was sent: pick waits
+			// for its reconnection, or takes another server.
+			continue
+		}
+		if refused++; refused >= len(p.addrs) {
 			return zero, err
 		}
 	}

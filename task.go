@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -95,9 +96,13 @@ type Task struct {
 	sizeLeft int64 // client: payload bytes still due under Job.Size (guarded by mu)
 	sized    bool  // client: the payload streams in a packet of declared size
 
-	// awaited (client): Do waits for the whole result. reads: its caller
-	// took the reading of the connection at submit (see readFor).
-	awaited, reads bool
+	// awaited (client): Do waits for the whole result. submitted: Submit
+	// waits for the handle. reads: the caller took the reading of the
+	// connection at submit (see readFor).
+	awaited, submitted, reads bool
+	// readParked (client): the connection is left unread for this task's
+	// result, for its waiter to read (see Conn.parkedFor).
+	readParked atomic.Bool
 }
 
 func newTask(c *Conn, fn string, worker bool) *Task {
@@ -172,6 +177,7 @@ func (t *Task) Status() <-chan Status {
 	if t.worker {
 		return nil
 	}
+	t.needReader()
 	t.handleMu.Lock()
 	defer t.handleMu.Unlock()
 	return t.statusChan()
@@ -194,6 +200,7 @@ func (t *Task) Warnings() <-chan []byte {
 	if t.worker {
 		return nil
 	}
+	t.needReader()
 	t.handleMu.Lock()
 	defer t.handleMu.Unlock()
 	return t.warningChan()
@@ -209,7 +216,19 @@ func (t *Task) warningChan() chan []byte {
 }
 
 // Done implements [Future].
-func (t *Task) Done() <-chan struct{} { return t.done }
+func (t *Task) Done() <-chan struct{} {
+	t.needReader()
+	return t.done
+}
+
+// needReader has a goroutine read the connection when it is left unread
+// for this task's result (see Conn.parkedFor): its caller is about to wait
+// for the result by some other way than Result.
+func (t *Task) needReader() {
+	if t.readParked.Load() {
+		t.conn.unparkFor(t)
+	}
+}
 
 // Err implements [Future].
 func (t *Task) Err() error {
@@ -225,6 +244,9 @@ func (t *Task) Err() error {
 func (t *Task) Result(ctx context.Context) ([]byte, error) {
 	if t.worker {
 		return nil, errors.New("gearman: Result is for client tasks")
+	}
+	if t.readParked.Load() && t.conn.takeReadingFor(t) {
+		t.conn.readFor(ctx, t, false)
 	}
 	// The task's own context already abandons it, which wakes the pipe's
 	// reader: only another context needs a watch of its own.
@@ -249,6 +271,7 @@ func (t *Task) Result(ctx context.Context) ([]byte, error) {
 
 // Read reads the result (client) or the payload (worker).
 func (t *Task) Read(p []byte) (int, error) {
+	t.needReader()
 	return t.in.Read(p)
 }
 
@@ -259,6 +282,7 @@ func (t *Task) Read(p []byte) (int, error) {
 // task (which uses WriteTo) makes few, large writes: a worker's
 // io.Copy(task, task) sends large WORK_DATA packets.
 func (t *Task) WriteTo(w io.Writer) (int64, error) {
+	t.needReader()
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var total int64

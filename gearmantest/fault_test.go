@@ -110,3 +110,35 @@ func waitEvent(t *testing.T, ctx context.Context, p *gearman.Pool, kind gearman.
 		}
 	}
 }
+
+// Over TCP, a pool's connection that nobody reads between jobs (its callers
+// read their own replies: see gearman.Conn) still gives way at once when the
+// server drops it: the next Do and Submit, right after the drop, wait for the
+// reconnection instead of failing. The next job comes 2 ms after the drop,
+// long before a connection left unread checks on its own (20 ms).
+func TestTCPDropBetweenJobs(t *testing.T) {
+	srv := gearmantest.NewTCPServer(t)
+	srv.HandleFunc("echo", func(ctx context.Context, b []byte) ([]byte, error) { return b, nil })
+	ctx := testCtx(t)
+	p := srv.Pool(&gearman.PoolOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	for i := range 3 {
+		if got, err := p.Do(ctx, gearman.Job{Func: "echo", Data: []byte("before")}); err != nil || string(got) != "before" {
+			t.Fatalf("round %d, before the drop: %q, %v", i, got, err)
+		}
+		srv.CloseClientConnections()
+		time.Sleep(2 * time.Millisecond) // the drop reaches the client's socket
+		if i%2 == 0 {
+			if got, err := p.Do(ctx, gearman.Job{Func: "echo", Data: []byte("after")}); err != nil || string(got) != "after" {
+				t.Fatalf("round %d, Do after the drop: %q, %v", i, got, err)
+			}
+		} else {
+			task, err := p.Submit(ctx, gearman.Job{Func: "echo", Data: []byte("after")})
+			if err != nil {
+				t.Fatalf("round %d, Submit after the drop: %v", i, err)
+			}
+			if got, err := task.Result(ctx); err != nil || string(got) != "after" {
+				t.Fatalf("round %d, result after the drop: %q, %v", i, got, err)
+			}
+		}
+	}
+}
