@@ -153,8 +153,8 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 			return true
 		default:
 		}
-		if created && t.Handle() != "" {
-			return true
+		if created && c.r.Buffered() == 0 && t.Handle() != "" {
+			return true // created, and nothing more has come yet
 		}
 		if c.r.Buffered() == 0 {
 			c.loopFlush()
