@@ -437,3 +437,23 @@ func TestScriptSubmitOnClosedUnreadConn(t *testing.T) {
 		})
 	}
 }
+
+// A caller that takes the reading first handles what came while nobody
+// read: a result for another task, whole, or handed to a reader goroutine
+// when it is larger than the read buffer.
+func TestScriptTakeReadingWithPending(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	for _, size := range []int{3, 100 << 10} {
+		c, p, _ := callReadConn(t)
+		doScripted(t, c, p, "H:1", "one")
+		task := submitParked(t, c, p, "H:2")
+		result := strings.Repeat("r", size)
+		p.Send(wire.WorkComplete, "H:2", result)
+		time.Sleep(5 * time.Millisecond) // the result reaches the socket, unread
+		doScripted(t, c, p, "H:3", "three")
+		if got, err := task.Result(testCtx(t)); err != nil || string(got) != result {
+			t.Fatalf("size %d: Result = %d bytes, %v", size, len(got), err)
+		}
+		barrier(t, c, p)
+	}
+}

@@ -81,10 +81,10 @@ func (c *Conn) takeParked() bool {
 // reports whether the caller still holds the reading: not after the end, nor
 // after handing it on for a packet it does not take (see handledAtOnce).
 func (c *Conn) pollPending() bool {
-	c.src.nonblock = true
-	defer func() { c.src.nonblock = false }()
 	for {
+		c.src.nonblock = true // only around the read: see connReader
 		whole, err := c.r.Buffer()
+		c.src.nonblock = false
 		switch {
 		case errors.Is(err, tryread.ErrWouldBlock):
 			return true
@@ -92,7 +92,6 @@ func (c *Conn) pollPending() bool {
 			c.readFailed(err)
 			return false
 		case !whole || !c.handledAtOnce():
-			c.src.nonblock = false
 			c.mu.Lock()
 			c.start(handlerRun{})
 			c.mu.Unlock()
@@ -125,8 +124,8 @@ func (c *Conn) dispatchBuffered() bool {
 }
 
 // connReader is what a connection's wire.Reader reads: the socket, with a
-// blocking read, or while nonblock is set (by the goroutine that reads), a
-// non-blocking one.
+// blocking read, or while nonblock is set, a non-blocking one. Only the
+// goroutine that holds the reading touches it.
 type connReader struct {
 	nc       net.Conn
 	try      *tryread.Reader // nil when nc is not a socket
