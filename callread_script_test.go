@@ -457,3 +457,31 @@ func TestScriptTakeReadingWithPending(t *testing.T) {
 		barrier(t, c, p)
 	}
 }
+
+// While another call waits elsewhere in the process, a Do's caller does not
+// read for itself: with several callers waiting, the read loops serve them
+// (see gearman.Conn).
+func TestScriptNoCallerReadsWhenNotAlone(t *testing.T) {
+	a, pa, _ := callReadConn(t)
+	b, pb, _ := callReadConn(t)
+	doScripted(t, b, pb, "H:1", "one") // b may now be left unread
+	ch := doAsync(testCtx(t), a, gearman.Job{Func: "f", Data: []byte("waits")})
+	pa.Expect(wire.SubmitJob)
+	pa.Send(wire.JobCreated, "H:a")
+	barrier(t, a, pa) // the Do on a waits for its result
+
+	chb := doAsync(testCtx(t), b, gearman.Job{Func: "f", Data: []byte("two")})
+	pb.Expect(wire.SubmitJob) // sent: the Do has decided who reads
+	if b.CallerReading() {
+		t.Fatal("a Do's caller reads for itself while another Do waits")
+	}
+	pb.Send(wire.JobCreated, "H:2")
+	pb.Send(wire.WorkComplete, "H:2", "two")
+	if r := recv(t, chb); r.err != nil || string(r.data) != "two" {
+		t.Fatalf("Do on b = %q, %v", r.data, r.err)
+	}
+	pa.Send(wire.WorkComplete, "H:a", "done")
+	if r := recv(t, ch); r.err != nil || string(r.data) != "done" {
+		t.Fatalf("Do on a = %q, %v", r.data, r.err)
+	}
+}

@@ -675,6 +675,8 @@ func (c *Conn) UniqueStatus(ctx context.Context, unique string) (JobStatus, erro
 // reading. job.Data of 64 KiB or more is written from the caller's memory:
 // do not modify it until the task is done.
 func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
+	waiting.Add(1)
+	defer waiting.Add(-1)
 	t, err := c.sendJob(ctx, job, submitWaits)
 	if err != nil {
 		return nil, err
@@ -700,6 +702,8 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 // An error of a submit the server refused, or never got, satisfies
 // [SafeToRetry], as Submit's does.
 func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
+	waiting.Add(1)
+	defer waiting.Add(-1)
 	t, err := c.sendJob(ctx, job, doWaits)
 	if err != nil {
 		return nil, err

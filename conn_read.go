@@ -109,7 +109,7 @@ func (c *Conn) expectsNothing() bool {
 func (c *Conn) parkIdle() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.callerReads || !c.expectsNothing() || len(c.funcs) > 0 {
+	if !c.callerReads || !c.expectsNothing() || len(c.funcs) > 0 || !alone() {
 		return false
 	}
 	c.parkLocked()

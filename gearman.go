@@ -56,8 +56,10 @@
 //
 // # Flow control and memory
 //
-// Many tasks share one connection. One goroutine reads it and routes each
-// packet to its task's buffer of [Options.TaskBuffer] bytes; a payload or
+// Many tasks share one connection. One goroutine at a time reads it and
+// routes each packet to its task's buffer of [Options.TaskBuffer] bytes (a
+// caller of [Conn.Do], [Conn.Submit] or [Task.Result] that finds nobody
+// reading reads its own replies: see [Conn]); a payload or
 // result larger than that streams through it and is never held whole. When a
 // task's buffer is full, the connection stops reading until that task's
 // reader catches up: stock Gearman has no per-job flow control, so a slow

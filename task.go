@@ -245,6 +245,8 @@ func (t *Task) Result(ctx context.Context) ([]byte, error) {
 	if t.worker {
 		return nil, errors.New("gearman: Result is for client tasks")
 	}
+	waiting.Add(1)
+	defer waiting.Add(-1)
 	if t.readParked.Load() && t.conn.takeReadingFor(t) {
 		t.conn.readFor(ctx, t, false)
 	}
