@@ -20,10 +20,19 @@ import (
 // loop has delivered a Do's result and nothing more is expected, nobody reads
 // until the next Do, whose caller reads its own result.
 
-// countedConn counts the bytes read from the connection.
+// countedConn counts the bytes read from the connection, and fails its
+// writes once failWrites is set.
 type countedConn struct {
 	net.Conn
-	read atomic.Int64
+	read       atomic.Int64
+	failWrites atomic.Bool
+}
+
+func (c *countedConn) Write(b []byte) (int, error) {
+	if c.failWrites.Load() {
+		return 0, syscall.ECONNRESET
+	}
+	return c.Conn.Write(b)
 }
 
 // SyscallConn gives the socket's raw connection, as a *net.TCPConn does, so
@@ -58,6 +67,7 @@ func callReadConnOpts(t *testing.T, opts gearman.Options) (*gearman.Conn, *scrip
 		cc <- c
 		return c, nil
 	}
+	defer gearman.AcceptWrappedSockets()()
 	c, p := scriptConn(t, &opts, false)
 	return c, p, <-cc
 }
@@ -484,4 +494,83 @@ func TestScriptNoCallerReadsWhenNotAlone(t *testing.T) {
 	if r := recv(t, ch); r.err != nil || string(r.data) != "done" {
 		t.Fatalf("Do on a = %q, %v", r.data, r.err)
 	}
+}
+
+// A Do or Submit whose submit fails to be written after its caller took the
+// reading hands it on: the connection ends, and Close returns.
+func TestScriptWriteFailsAfterTakingReading(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	for _, name := range []string{"Do", "Submit"} {
+		t.Run(name, func(t *testing.T) {
+			c, p, counted := callReadConn(t)
+			doScripted(t, c, p, "H:1", "one")
+			waitFor(t, "the reading parks", c.ReadingParked)
+			counted.failWrites.Store(true)
+			var err error
+			if name == "Do" {
+				_, err = c.Do(testCtx(t), gearman.Job{Func: "f", Data: []byte("two")})
+			} else {
+				_, err = c.Submit(testCtx(t), gearman.Job{Func: "f", Data: []byte("two")})
+			}
+			if !errors.Is(err, gearman.ErrConnLost) {
+				t.Fatalf("%s = %v; want ErrConnLost", name, err)
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- c.Close() }()
+			recv(t, closed)
+		})
+	}
+}
+
+// Two Submits of one unique id share a handle: the reading is left for
+// neither, and each task's Result gets its result at once (the check of
+// long parks is set to an hour here).
+func TestScriptSubmitSharedHandleResults(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the reading parks", c.ReadingParked)
+	job := gearman.Job{Func: "f", Unique: "u", Data: []byte("x")}
+	ch := submitAsync(testCtx(t), c, job)
+	p.Expect(wire.SubmitJob)
+	p.Send(wire.JobCreated, "H:u")
+	t1 := recv(t, ch)
+	ch = submitAsync(testCtx(t), c, job)
+	p.Expect(wire.SubmitJob)
+	p.Send(wire.JobCreated, "H:u")
+	t2 := recv(t, ch)
+	if t1.err != nil || t2.err != nil {
+		t.Fatalf("submits: %v, %v", t1.err, t2.err)
+	}
+	p.Send(wire.WorkComplete, "H:u", "same")
+	p.Send(wire.WorkComplete, "H:u", "same")
+	for _, sub := range []submitted{t1, t2} { // the first, alone, then the other
+		if data, err := sub.task.Result(testCtx(t)); err != nil || string(data) != "same" {
+			t.Fatalf("Result = %q, %v", data, err)
+		}
+	}
+}
+
+// A Result whose context ends while its caller reads does not leave the
+// reading parked for the task: another goroutine waiting on Done gets the
+// end at once (the check of long parks is set to an hour here).
+func TestScriptResultTimeoutLeavesReader(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	c, p, _ := callReadConn(t)
+	doScripted(t, c, p, "H:1", "one")
+	task := submitParked(t, c, p, "H:2")
+	ctx, cancel := context.WithCancel(testCtx(t))
+	rc := make(chan doResult, 1)
+	go func() {
+		data, err := task.Result(ctx)
+		rc <- doResult{data, err}
+	}()
+	waitFor(t, "Result's caller reads", c.CallerReading)
+	done := task.Done()
+	cancel()
+	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Result = %q, %v; want context.Canceled", r.data, r.err)
+	}
+	p.Send(wire.WorkComplete, "H:2", "two")
+	recv(t, done)
 }

@@ -242,7 +242,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		nc:         nc,
 		addr:       addr,
 		opts:       o,
-		src:        connReader{nc: nc, try: tryread.New(nc)},
+		src:        connReader{nc: nc},
 		out:        newOutQueue(nc),
 		routes:     make(map[string]*route),
 		streams:    make(map[string]*Task),
@@ -259,6 +259,9 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	// A caller may read only where it can first see without waiting what
 	// came while nobody read, and where a read deadline can stop it when
 	// its context ends (see readFor).
+	if plainSocket(nc) {
+		c.src.try = tryread.New(nc)
+	}
 	c.callerReads = c.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
 	c.r = wire.NewReader(&c.src)
 	c.r.SetMaxPacketSize(1 << 20)
@@ -884,12 +887,20 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 		// instead of having a reader start and wake it (see readFor).
 		t.reads = c.takeParked()
 	}
-	if err := c.enqueue(&t.req, args...); err != nil {
+	err := c.enqueue(&t.req, args...)
+	if err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)
-		return err
+	} else {
+		err = c.flush()
 	}
-	return c.flush()
+	if err != nil && t.reads {
+		// The caller will not read: a reader meets the end, and ends
+		// the read loop (Close waits for it).
+		t.reads = false
+		c.handOn()
+	}
+	return err
 }
 
 // abandon drops a client task whose context ended. The task stays in its

@@ -70,8 +70,15 @@ func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 		stop()
 	}
 	if handOn {
-		c.releaseReading(t)
+		c.releaseReading(t, created)
 	}
+}
+
+// handOn gives the reading, which the caller holds, to a reader goroutine.
+func (c *Conn) handOn() {
+	c.mu.Lock()
+	c.start(handlerRun{})
+	c.mu.Unlock()
 }
 
 // takeParked takes the reading for the calling goroutine if nobody reads,
@@ -110,9 +117,7 @@ func (c *Conn) pollPending() bool {
 			c.readFailed(err)
 			return false
 		case !whole || !c.handledAtOnce():
-			c.mu.Lock()
-			c.start(handlerRun{})
-			c.mu.Unlock()
+			c.handOn()
 			return false
 		}
 		if !c.dispatchBuffered() {
@@ -140,6 +145,22 @@ func (c *Conn) dispatchBuffered() bool {
 	}
 	return true
 }
+
+// plainSocket reports whether nc is a socket as the net package makes it,
+// which the connection may read and write through its raw file descriptor
+// (internal/tryread, internal/trywrite): not a wrapper, even one embedding
+// a *net.TCPConn, whose Read or Write may do more than the socket's.
+func plainSocket(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return anySocketForTest.Load()
+}
+
+// anySocketForTest makes plainSocket accept any net.Conn (tests whose
+// wrappers only count what passes).
+var anySocketForTest atomic.Bool
 
 // connReader is what a connection's wire.Reader reads: the socket, with a
 // blocking read, or while nonblock is set, a non-blocking one. Only the
@@ -237,14 +258,17 @@ func (c *Conn) wasInterrupted() bool {
 }
 
 // releaseReading ends the reading of t's caller: it parks the reading when
-// the connection expects nothing, or only t's result (for Result to read:
-// see parkedFor), else hands it to a reader goroutine.
-func (c *Conn) releaseReading(t *Task) {
+// the connection expects nothing, or, after Submit's (created), only t's
+// result (for Result to read: see parkedFor), else hands it to a reader
+// goroutine. A caller whose context ended never parks it for t: whoever
+// else waits for t (Done, Err) needs a reader.
+func (c *Conn) releaseReading(t *Task, created bool) {
 	h := t.Handle()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.callerRead = nil
-	if c.interrupted {
+	interrupted := c.interrupted
+	if interrupted {
 		c.interrupted = false
 		c.nc.SetReadDeadline(time.Time{})
 	}
@@ -253,7 +277,7 @@ func (c *Conn) releaseReading(t *Task) {
 			c.parkLocked()
 			return
 		}
-		if h != "" && t.submitted && c.onlyExpects(h) {
+		if created && !interrupted && h != "" && c.onlyExpects(h) {
 			c.parkLocked()
 			c.parkedFor = t
 			t.readParked.Store(true)
@@ -264,9 +288,10 @@ func (c *Conn) releaseReading(t *Task) {
 }
 
 // onlyExpects reports whether the connection expects nothing but the
-// result of the job with handle h. c.mu held.
+// result of the job with handle h, for one task. c.mu held.
 func (c *Conn) onlyExpects(h string) bool {
-	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 1 && c.routes[h] != nil &&
+	rt := c.routes[h]
+	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 1 && rt != nil && len(rt.tasks) == 1 &&
 		len(c.streams) == 0 && len(c.wstreams) == 0
 }
 

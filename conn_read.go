@@ -284,6 +284,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.handle = h
 		t.handleMu.Unlock()
 		t.finish(nil)
+		c.taskEnded = true
 		return nil
 	}
 	// A task abandoned before the server answered still takes its route:
@@ -354,6 +355,7 @@ func (c *Conn) onUpdate(p wire.Packet) error {
 	if t == nil {
 		return nil
 	}
+	c.taskEnded = c.taskEnded || end
 	switch p.Type {
 	case wire.WorkStatus:
 		t.pushStatus(Status{parseNumber(p.Args[1]), parseNumber(p.Args[2])})

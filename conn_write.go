@@ -59,7 +59,10 @@ const segMax = 64 << 10 // small packets share a segment up to this size
 const byRef = 64 << 10
 
 func newOutQueue(nc net.Conn) *outQueue {
-	q := &outQueue{nc: nc, sock: trywrite.New(nc), wake: make(chan struct{}, 1)}
+	q := &outQueue{nc: nc, wake: make(chan struct{}, 1)}
+	if plainSocket(nc) {
+		q.sock = trywrite.New(nc)
+	}
 	q.room.L = &q.mu
 	return q
 }

@@ -2,6 +2,15 @@ package gearman
 
 import "time"
 
+// AcceptWrappedSockets makes connections dialled from now on read and write
+// through the raw socket of a net.Conn wrapper that provides one, as they
+// do for a plain *net.TCPConn, and returns a function that restores the
+// default.
+func AcceptWrappedSockets() (restore func()) {
+	anySocketForTest.Store(true)
+	return func() { anySocketForTest.Store(false) }
+}
+
 // ReadingParked reports whether nobody reads c: its reading is parked (see
 // park and parkIdle).
 func (c *Conn) ReadingParked() bool {

@@ -354,7 +354,8 @@ func onServers[T any](ctx context.Context, p *Pool, submit func(*Conn) (T, error
 		}
 		tried[c] = true
 		last = err
-		if c.Err() != nil {
+		var se *ServerError
+		if !errors.As(err, &se) && c.Err() != nil {
 			// The connection ended before the job was sent: pick waits
 			// for its reconnection, or takes another server.
 			continue

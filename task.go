@@ -232,6 +232,7 @@ func (t *Task) needReader() {
 
 // Err implements [Future].
 func (t *Task) Err() error {
+	t.needReader()
 	select {
 	case <-t.done:
 		return t.err
