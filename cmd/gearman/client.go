@@ -234,7 +234,10 @@ func (b *batch) prefix(t *gearman.Task) string {
 func (b *batch) collect(t *gearman.Task) bool {
 	e, pre := b.e, b.prefix(t)
 	side := make(chan string, 1) // the last warning printed, when the task is done
-	go func() { side <- b.watch(t) }()
+	// The handle goes out (-v) before any of the result, as the C tool
+	// prints them, however the two goroutines are scheduled.
+	announced := make(chan struct{})
+	go func() { side <- b.watch(t, announced) }()
 	if e.cfg.background {
 		<-t.Done()
 		lastWarn := <-side
@@ -247,6 +250,7 @@ func (b *batch) collect(t *gearman.Task) bool {
 		var n int
 		n, err = t.Read(buf)
 		if n > 0 {
+			<-announced
 			b.poke()
 			total += int64(n)
 			if e.prog != nil {
@@ -273,10 +277,17 @@ func (b *batch) collect(t *gearman.Task) bool {
 }
 
 // watch prints t's handle (-v), warnings and progress until t is done, and
-// returns the last warning.
-func (b *batch) watch(t *gearman.Task) string {
+// returns the last warning. It closes announced once the handle is printed
+// (or would have been).
+func (b *batch) watch(t *gearman.Task, announced chan struct{}) string {
 	e, pre := b.e, b.prefix(t)
 	created := t.Created()
+	announce := func() {
+		if e.cfg.verbose && t.Handle() != "" {
+			e.out.printf("Task created: %s\n", t.Handle())
+		}
+		close(announced)
+	}
 	var last string
 	warn := func(w []byte) {
 		last = string(w)
@@ -289,9 +300,7 @@ func (b *batch) watch(t *gearman.Task) string {
 		select {
 		case <-created:
 			created = nil
-			if e.cfg.verbose && t.Handle() != "" {
-				e.out.printf("Task created: %s\n", t.Handle())
-			}
+			announce()
 		case w := <-t.Warnings():
 			b.poke()
 			warn(w)
@@ -301,9 +310,8 @@ func (b *batch) watch(t *gearman.Task) string {
 				e.out.printf("%s%d%% Complete\n", pre, s.Numerator*100/s.Denominator)
 			}
 		case <-t.Done():
-			if created != nil && e.cfg.verbose && t.Handle() != "" {
-				// A background job is created and done at once.
-				e.out.printf("Task created: %s\n", t.Handle())
+			if created != nil {
+				announce() // a background job is created and done at once
 			}
 			for {
 				select {
