@@ -72,6 +72,26 @@ func callReadConnOpts(t *testing.T, opts gearman.Options) (*gearman.Conn, *scrip
 	return c, p, <-cc
 }
 
+// parkedConn is callReadConnOpts after a first Do, which leaves the
+// connection unread.
+func parkedConn(t *testing.T, opts gearman.Options) (*gearman.Conn, *scripted.Peer, *countedConn) {
+	t.Helper()
+	c, p, counted := callReadConnOpts(t, opts)
+	doScripted(t, c, p, "H:1", "one")
+	waitFor(t, "the reading parks", c.ReadingParked)
+	return c, p, counted
+}
+
+// doReading starts a Do of data on c, left unread, and waits until the
+// peer has its submit and the Do's caller reads.
+func doReading(t *testing.T, ctx context.Context, c *gearman.Conn, p *scripted.Peer, data string) <-chan doResult {
+	t.Helper()
+	ch := doAsync(ctx, c, gearman.Job{Func: "f", Data: []byte(data)})
+	p.Expect(wire.SubmitJob)
+	waitFor(t, "the caller reads", c.CallerReading)
+	return ch
+}
+
 // waitFor waits until cond holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -116,13 +136,9 @@ func doScripted(t *testing.T, c *gearman.Conn, p *scripted.Peer, h, result strin
 // buffer is handed to a reader goroutine, and so is any other request's
 // reply (the barrier's echo).
 func TestScriptDoReadsItsOwnResult(t *testing.T) {
-	c, p, _ := callReadConn(t)
-	doScripted(t, c, p, "H:1", "one")
-	waitFor(t, "the read loop parks", c.ReadingParked)
+	c, p, _ := parkedConn(t, gearman.Options{})
 
-	ch := doAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte("two")})
-	p.Expect(wire.SubmitJob)
-	waitFor(t, "the caller reads", c.CallerReading)
+	ch := doReading(t, testCtx(t), c, p, "two")
 	p.Send(wire.JobCreated, "H:2")
 	p.Send(wire.WorkComplete, "H:2", "two")
 	if r := recv(t, ch); r.err != nil || string(r.data) != "two" {
@@ -131,9 +147,7 @@ func TestScriptDoReadsItsOwnResult(t *testing.T) {
 	waitFor(t, "the caller parks the reading", c.ReadingParked)
 
 	big := strings.Repeat("b", 100<<10) // more than the read buffer
-	ch = doAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte("three")})
-	p.Expect(wire.SubmitJob)
-	waitFor(t, "the caller reads", c.CallerReading)
+	ch = doReading(t, testCtx(t), c, p, "three")
 	p.Send(wire.JobCreated, "H:3")
 	p.Send(wire.WorkComplete, "H:3", big)
 	if r := recv(t, ch); r.err != nil || string(r.data) != big {
@@ -149,14 +163,10 @@ func TestScriptDoReadsItsOwnResult(t *testing.T) {
 func TestScriptDoCancelledWhileReading(t *testing.T) {
 	result := packet(t, wire.WorkComplete, "H:2", "two")
 	for _, split := range []int{0, 5, wire.HeaderSize, len(result) - 1} {
-		c, p, counted := callReadConn(t)
-		doScripted(t, c, p, "H:1", "one")
-		waitFor(t, "the read loop parks", c.ReadingParked)
+		c, p, counted := parkedConn(t, gearman.Options{})
 
 		ctx, cancel := context.WithCancel(testCtx(t))
-		ch := doAsync(ctx, c, gearman.Job{Func: "f", Data: []byte("two")})
-		p.Expect(wire.SubmitJob)
-		waitFor(t, "the caller reads", c.CallerReading)
+		ch := doReading(t, ctx, c, p, "two")
 		before := counted.read.Load()
 		p.Send(wire.JobCreated, "H:2")
 		p.SendRaw(result[:split])
@@ -177,12 +187,8 @@ func TestScriptDoCancelledWhileReading(t *testing.T) {
 
 // Close ends a Do whose caller reads, at once.
 func TestScriptCloseWhileDoReads(t *testing.T) {
-	c, p, _ := callReadConn(t)
-	doScripted(t, c, p, "H:1", "one")
-	waitFor(t, "the read loop parks", c.ReadingParked)
-	ch := doAsync(context.Background(), c, gearman.Job{Func: "f", Data: []byte("two")})
-	p.Expect(wire.SubmitJob)
-	waitFor(t, "the caller reads", c.CallerReading)
+	c, p, _ := parkedConn(t, gearman.Options{})
+	ch := doReading(t, context.Background(), c, p, "two")
 	p.Send(wire.JobCreated, "H:2")
 	c.Close()
 	if r := recv(t, ch); !errors.Is(r.err, gearman.ErrClosed) {
@@ -194,19 +200,13 @@ func TestScriptCloseWhileDoReads(t *testing.T) {
 // away, and so does a Do whose caller reads.
 func TestScriptUnreadConnLearnsLoss(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
-		c, p, _ := callReadConn(t)
-		doScripted(t, c, p, "H:1", "one")
-		waitFor(t, "the read loop parks", c.ReadingParked)
+		c, p, _ := parkedConn(t, gearman.Options{})
 		p.Close()
 		wantConnLost(t, c)
 	})
 	t.Run("reading", func(t *testing.T) {
-		c, p, _ := callReadConn(t)
-		doScripted(t, c, p, "H:1", "one")
-		waitFor(t, "the read loop parks", c.ReadingParked)
-		ch := doAsync(context.Background(), c, gearman.Job{Func: "f", Data: []byte("two")})
-		p.Expect(wire.SubmitJob)
-		waitFor(t, "the caller reads", c.CallerReading)
+		c, p, _ := parkedConn(t, gearman.Options{})
+		ch := doReading(t, context.Background(), c, p, "two")
 		p.SendRaw(packet(t, wire.JobCreated, "H:2")[:7])
 		p.Close()
 		if r := recv(t, ch); !errors.Is(r.err, gearman.ErrConnLost) {
@@ -234,9 +234,7 @@ func packet(t *testing.T, typ wire.Type, args ...string) []byte {
 // the check of long parks (set to an hour here).
 func TestScriptCloseUnreadConn(t *testing.T) {
 	defer gearman.SetParkCheck(time.Hour)()
-	c, p, _ := callReadConn(t)
-	doScripted(t, c, p, "H:1", "one")
-	waitFor(t, "the read loop parks", c.ReadingParked)
+	c, _, _ := parkedConn(t, gearman.Options{})
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close() }()
 	if err := recv(t, closed); err != nil {
@@ -249,9 +247,7 @@ func TestScriptCloseUnreadConn(t *testing.T) {
 // (set to an hour here); and a Do then runs as before, read by the reader.
 func TestScriptRegisterOnUnreadConn(t *testing.T) {
 	defer gearman.SetParkCheck(time.Hour)()
-	c, p, _ := callReadConn(t)
-	doScripted(t, c, p, "H:1", "one")
-	waitFor(t, "the read loop parks", c.ReadingParked)
+	c, p, _ := parkedConn(t, gearman.Options{})
 	ran := make(chan string, 1)
 	c.Register("work", gearman.BytesHandler(func(ctx context.Context, in []byte) ([]byte, error) {
 		ran <- string(in)
@@ -277,14 +273,10 @@ func TestScriptRegisterOnUnreadConn(t *testing.T) {
 // for another task's reader (a result larger than that task's buffer): a
 // reader goroutine takes it, and the Do still returns when its context ends.
 func TestScriptDoLeavesFullTaskToReader(t *testing.T) {
-	c, p, counted := callReadConnOpts(t, gearman.Options{TaskBuffer: 1024})
-	doScripted(t, c, p, "H:1", "one")
-	waitFor(t, "the read loop parks", c.ReadingParked)
+	c, p, counted := parkedConn(t, gearman.Options{TaskBuffer: 1024})
 
 	ctx, cancel := context.WithCancel(testCtx(t))
-	ch := doAsync(ctx, c, gearman.Job{Func: "f", Data: []byte("two")})
-	p.Expect(wire.SubmitJob)
-	waitFor(t, "the caller reads", c.CallerReading)
+	ch := doReading(t, ctx, c, p, "two")
 	p.Send(wire.JobCreated, "H:2")
 	slow := submitScripted(t, testCtx(t), c, p, gearman.Job{Func: "slow"}, "H:s")
 	big := strings.Repeat("s", 4000)
@@ -429,9 +421,7 @@ func TestScriptSubmitOnClosedUnreadConn(t *testing.T) {
 	defer gearman.SetParkCheck(time.Hour)()
 	for _, name := range []string{"Do", "Submit"} {
 		t.Run(name, func(t *testing.T) {
-			c, p, _ := callReadConn(t)
-			doScripted(t, c, p, "H:1", "one")
-			waitFor(t, "the reading parks", c.ReadingParked)
+			c, p, _ := parkedConn(t, gearman.Options{})
 			p.Close()
 			time.Sleep(10 * time.Millisecond) // the end reaches the socket
 			var err error
@@ -502,9 +492,7 @@ func TestScriptWriteFailsAfterTakingReading(t *testing.T) {
 	defer gearman.SetParkCheck(time.Hour)()
 	for _, name := range []string{"Do", "Submit"} {
 		t.Run(name, func(t *testing.T) {
-			c, p, counted := callReadConn(t)
-			doScripted(t, c, p, "H:1", "one")
-			waitFor(t, "the reading parks", c.ReadingParked)
+			c, _, counted := parkedConn(t, gearman.Options{})
 			counted.failWrites.Store(true)
 			var err error
 			if name == "Do" {
@@ -527,9 +515,7 @@ func TestScriptWriteFailsAfterTakingReading(t *testing.T) {
 // long parks is set to an hour here).
 func TestScriptSubmitSharedHandleResults(t *testing.T) {
 	defer gearman.SetParkCheck(time.Hour)()
-	c, p, _ := callReadConn(t)
-	doScripted(t, c, p, "H:1", "one")
-	waitFor(t, "the reading parks", c.ReadingParked)
+	c, p, _ := parkedConn(t, gearman.Options{})
 	job := gearman.Job{Func: "f", Unique: "u", Data: []byte("x")}
 	ch := submitAsync(testCtx(t), c, job)
 	p.Expect(wire.SubmitJob)

@@ -167,13 +167,8 @@ func (r *Reader) Peek() (p Packet, dataLen int, ok bool) {
 		return Packet{}, 0, false
 	}
 	hdr, _ := r.br.Peek(HeaderSize)
-	var m Magic
-	switch [4]byte(hdr[:4]) {
-	case magicReq:
-		m = Req
-	case magicRes:
-		m = Res
-	default:
+	m, ok := magicOf(hdr)
+	if !ok {
 		return Packet{}, 0, false
 	}
 	t := Type(binary.BigEndian.Uint32(hdr[4:8]))
@@ -219,13 +214,8 @@ func (r *Reader) next(split bool) (Packet, error) {
 	if err != nil {
 		return Packet{}, r.ioFail(start, 0, err, false, "stream ended inside a packet header")
 	}
-	var m Magic
-	switch [4]byte(hdr[:4]) {
-	case magicReq:
-		m = Req
-	case magicRes:
-		m = Res
-	default:
+	m, ok := magicOf(hdr)
+	if !ok {
 		return Packet{}, r.fail(start, 0, ErrBadMagic, fmt.Sprintf("got %q", hdr[:4]))
 	}
 	t := Type(binary.BigEndian.Uint32(hdr[4:8]))
@@ -263,6 +253,18 @@ func (r *Reader) next(split bool) (Packet, error) {
 		return Packet{}, r.fail(start, t, ErrArgCount, err.Error())
 	}
 	return p, nil
+}
+
+// magicOf decodes a binary packet header's magic, and reports whether it is
+// one.
+func magicOf(hdr []byte) (Magic, bool) {
+	switch [4]byte(hdr[:4]) {
+	case magicReq:
+		return Req, true
+	case magicRes:
+		return Res, true
+	}
+	return 0, false
 }
 
 // skip discards the data argument NextHeader left unread.
