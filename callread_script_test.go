@@ -560,3 +560,31 @@ func TestScriptResultTimeoutLeavesReader(t *testing.T) {
 	p.Send(wire.WorkComplete, "H:2", "two")
 	recv(t, done)
 }
+
+// When the context a task was submitted with ends while Result, with that
+// same context, reads for the task, Result returns at once.
+func TestScriptSubmitContextEndsWhileResultReads(t *testing.T) {
+	defer gearman.SetParkCheck(time.Hour)()
+	c, p, _ := parkedConn(t, gearman.Options{})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	ch := submitAsync(ctx, c, gearman.Job{Func: "f", Data: []byte("two")})
+	p.Expect(wire.SubmitJob)
+	p.Send(wire.JobCreated, "H:2")
+	s := recv(t, ch)
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	rc := make(chan doResult, 1)
+	go func() {
+		data, err := s.task.Result(ctx)
+		rc <- doResult{data, err}
+	}()
+	waitFor(t, "Result's caller reads", c.CallerReading)
+	cancel()
+	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Result = %q, %v; want context.Canceled", r.data, r.err)
+	}
+	p.Send(wire.WorkComplete, "H:2", "two")
+	barrier(t, c, p)
+	doScripted(t, c, p, "H:3", "three")
+}

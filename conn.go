@@ -812,7 +812,10 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		return t, nil // see wantAll above
 	}
 	if t.ctxDone = ctx.Done(); t.ctxDone != nil {
-		stop := context.AfterFunc(ctx, func() { c.abandon(t, ctx.Err()) })
+		stop := context.AfterFunc(ctx, func() {
+			c.abandon(t, ctx.Err())
+			c.interruptReader(t) // a Submit's or Result's caller reading for t
+		})
 		t.handleMu.Lock()
 		t.stopWatch = stop
 		t.handleMu.Unlock()

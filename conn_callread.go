@@ -55,15 +55,9 @@ func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 	c.callerRead = t
 	c.mu.Unlock()
 	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.callerRead == t {
-				c.interrupted = true
-				c.nc.SetReadDeadline(aLongTimeAgo)
-			}
-		})
+	if done := ctx.Done(); done != nil && done != t.ctxDone {
+		// The task's own context already interrupts (see open).
+		stop = context.AfterFunc(ctx, func() { c.interruptReader(t) })
 	}
 	handOn := c.readUntilDone(t, created)
 	if stop != nil {
@@ -71,6 +65,17 @@ func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 	}
 	if handOn {
 		c.releaseReading(t, created)
+	}
+}
+
+// interruptReader wakes the caller reading for t, if one is, with a read
+// deadline in the past: readUntilDone then hands the reading on.
+func (c *Conn) interruptReader(t *Task) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.callerRead == t {
+		c.interrupted = true
+		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
 }
 
