@@ -82,6 +82,18 @@ func parkedConn(t *testing.T, opts gearman.Options) (*gearman.Conn, *scripted.Pe
 	return c, p, counted
 }
 
+// resultReading starts task.Result(ctx) and waits until its caller reads.
+func resultReading(t *testing.T, ctx context.Context, c *gearman.Conn, task *gearman.Task) <-chan doResult {
+	t.Helper()
+	rc := make(chan doResult, 1)
+	go func() {
+		data, err := task.Result(ctx)
+		rc <- doResult{data, err}
+	}()
+	waitFor(t, "Result's caller reads", c.CallerReading)
+	return rc
+}
+
 // doReading starts a Do of data on c, left unread, and waits until the
 // peer has its submit and the Do's caller reads.
 func doReading(t *testing.T, ctx context.Context, c *gearman.Conn, p *scripted.Peer, data string) <-chan doResult {
@@ -327,12 +339,7 @@ func TestScriptSubmitAndResultRead(t *testing.T) {
 	doScripted(t, c, p, "H:1", "one")
 
 	task := submitParked(t, c, p, "H:2")
-	rc := make(chan doResult, 1)
-	go func() {
-		data, err := task.Result(testCtx(t))
-		rc <- doResult{data, err}
-	}()
-	waitFor(t, "Result's caller reads", c.CallerReading)
+	rc := resultReading(t, testCtx(t), c, task)
 	p.Send(wire.WorkComplete, "H:2", "two")
 	if r := recv(t, rc); r.err != nil || string(r.data) != "two" {
 		t.Fatalf("Result = %q, %v", r.data, r.err)
@@ -340,11 +347,7 @@ func TestScriptSubmitAndResultRead(t *testing.T) {
 
 	task = submitParked(t, c, p, "H:3")
 	ctx, cancel := context.WithCancel(testCtx(t))
-	go func() {
-		data, err := task.Result(ctx)
-		rc <- doResult{data, err}
-	}()
-	waitFor(t, "Result's caller reads", c.CallerReading)
+	rc = resultReading(t, ctx, c, task)
 	cancel()
 	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("Result = %q, %v; want context.Canceled", r.data, r.err)
@@ -546,12 +549,7 @@ func TestScriptResultTimeoutLeavesReader(t *testing.T) {
 	doScripted(t, c, p, "H:1", "one")
 	task := submitParked(t, c, p, "H:2")
 	ctx, cancel := context.WithCancel(testCtx(t))
-	rc := make(chan doResult, 1)
-	go func() {
-		data, err := task.Result(ctx)
-		rc <- doResult{data, err}
-	}()
-	waitFor(t, "Result's caller reads", c.CallerReading)
+	rc := resultReading(t, ctx, c, task)
 	done := task.Done()
 	cancel()
 	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
@@ -574,12 +572,7 @@ func TestScriptSubmitContextEndsWhileResultReads(t *testing.T) {
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
-	rc := make(chan doResult, 1)
-	go func() {
-		data, err := s.task.Result(ctx)
-		rc <- doResult{data, err}
-	}()
-	waitFor(t, "Result's caller reads", c.CallerReading)
+	rc := resultReading(t, ctx, c, s.task)
 	cancel()
 	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("Result = %q, %v; want context.Canceled", r.data, r.err)

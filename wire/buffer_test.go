@@ -28,13 +28,7 @@ func (c *readCounter) Read(p []byte) (int, error) {
 // nothing more from the stream, and data left unread is skipped.
 func TestBufferResumes(t *testing.T) {
 	var buf bytes.Buffer
-	w := wire.NewWriter(&buf)
-	var want []item
-	for _, g := range goldens {
-		w.WritePacket(g.magic, g.typ, byteArgs(g.args)...)
-		want = append(want, decoded{g.magic, g.typ, g.args})
-	}
-	w.Flush()
+	want := writeGoldens(wire.NewWriter(&buf))
 	data := buf.Bytes()
 	for cut := 0; cut <= len(data); cut++ {
 		rc := &readCounter{r: &hiccupReader{data: data, cut: cut}}

@@ -504,6 +504,18 @@ func (h *hiccupReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// writeGoldens writes every golden packet to w, flushes it, and returns
+// what a reader decodes from them.
+func writeGoldens(w *wire.Writer) []item {
+	var want []item
+	for _, g := range goldens {
+		w.WritePacket(g.magic, g.typ, byteArgs(g.args)...)
+		want = append(want, decoded{g.magic, g.typ, g.args})
+	}
+	w.Flush()
+	return want
+}
+
 // TestReadErrorMidStream interrupts the stream with an error (such as a read
 // deadline) at every byte and retries: the reader must either go on with
 // nothing lost or keep returning the error, never misread the stream. Small
@@ -511,12 +523,7 @@ func (h *hiccupReader) Read(p []byte) (int, error) {
 func TestReadErrorMidStream(t *testing.T) {
 	var buf bytes.Buffer
 	w := wire.NewWriter(&buf)
-	var want []item
-	for _, g := range goldens {
-		w.WritePacket(g.magic, g.typ, byteArgs(g.args)...)
-		want = append(want, decoded{g.magic, g.typ, g.args})
-	}
-	w.Flush()
+	want := writeGoldens(w)
 	binary := buf.Len()
 	w.WriteString("status\n")
 	w.WritePacket(wire.Res, wire.EchoRes, bytes.Repeat([]byte("e"), 5000))
