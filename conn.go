@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seed749d6d6d/gearman/internal/tryread"
+	"github.com/seed749d6d6d/gearman/internal/nonblock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -260,7 +260,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	// came while nobody read, and where a read deadline can stop it when
 	// its context ends (see readFor).
 	if plainSocket(nc) {
-		c.src.try = tryread.New(nc)
+		c.src.try = nonblock.NewReader(nc)
 	}
 	c.callerReads = c.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
 	c.r = wire.NewReader(&c.src)

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seed749d6d6d/gearman/internal/tryread"
+	"github.com/seed749d6d6d/gearman/internal/nonblock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -116,7 +116,7 @@ func (c *Conn) pollPending() bool {
 		whole, err := c.r.Buffer()
 		c.src.nonblock = false
 		switch {
-		case errors.Is(err, tryread.ErrWouldBlock):
+		case errors.Is(err, nonblock.ErrWouldBlock):
 			return true
 		case err != nil:
 			c.readFailed(err)
@@ -153,7 +153,7 @@ func (c *Conn) dispatchBuffered() bool {
 
 // plainSocket reports whether nc is a socket as the net package makes it,
 // which the connection may read and write through its raw file descriptor
-// (internal/tryread, internal/trywrite): not a wrapper, even one embedding
+// (internal/nonblock): not a wrapper, even one embedding
 // a *net.TCPConn, whose Read or Write may do more than the socket's.
 func plainSocket(nc net.Conn) bool {
 	switch nc.(type) {
@@ -172,7 +172,7 @@ var anySocketForTest atomic.Bool
 // goroutine that holds the reading touches it.
 type connReader struct {
 	nc       net.Conn
-	try      *tryread.Reader // nil when nc is not a socket
+	try      *nonblock.Reader // nil when nc is not a socket
 	nonblock bool
 }
 

@@ -6,7 +6,7 @@ import (
 	"net"
 	"sync"
 
-	"github.com/seed749d6d6d/gearman/internal/trywrite"
+	"github.com/seed749d6d6d/gearman/internal/nonblock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -19,7 +19,7 @@ import (
 // the rest to the connection's writer goroutine.
 type outQueue struct {
 	nc      net.Conn
-	sock    *trywrite.Writer // for tryDrain; nil when nc is not a socket
+	sock    *nonblock.Writer // for tryDrain; nil when nc is not a socket
 	mu      sync.Mutex
 	segs    []outSeg // waiting to be written, in order
 	spare   []outSeg // the other batch slice, reused
@@ -61,7 +61,7 @@ const byRef = 64 << 10
 func newOutQueue(nc net.Conn) *outQueue {
 	q := &outQueue{nc: nc, wake: make(chan struct{}, 1)}
 	if plainSocket(nc) {
-		q.sock = trywrite.New(nc)
+		q.sock = nonblock.NewWriter(nc)
 	}
 	q.room.L = &q.mu
 	return q

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seed749d6d6d/gearman/internal/trywrite"
+	"github.com/seed749d6d6d/gearman/internal/nonblock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -57,7 +57,7 @@ type conn struct {
 	// owned (reader only): the request being handled was read into memory
 	// of its own (wire.Reader.Keep) that a job may keep.
 	owned bool
-	raw   *trywrite.Writer // for flushOwn's non-blocking writes; nil when not a socket
+	raw   *nonblock.Writer // for flushOwn's non-blocking writes; nil when not a socket
 
 	// Guarded by outMu.
 	outMu     sync.Mutex

@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
-	"github.com/seed749d6d6d/gearman/internal/trywrite"
+	"github.com/seed749d6d6d/gearman/internal/nonblock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -226,7 +226,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		writerEnd:  make(chan struct{}),
 		grabType:   wire.GrabJob,
 	}
-	c.raw = trywrite.New(nc)
+	c.raw = nonblock.NewWriter(nc)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.changed()

@@ -1,8 +1,4 @@
-// Package trywrite writes to a socket without blocking, so that a goroutine
-// that must never wait on a peer (a connection's read loop) can still send
-// what the socket has room for at once, and leave the rest to a writer
-// goroutine.
-package trywrite
+package nonblock
 
 import "syscall"
 
@@ -15,14 +11,10 @@ type Writer struct {
 	n  int
 }
 
-// New returns a Writer for nc, or nil when nc is not a socket.
-func New(nc any) *Writer {
-	sc, ok := nc.(syscall.Conn)
+// NewWriter returns a Writer for nc, or nil when nc is not a socket.
+func NewWriter(nc any) *Writer {
+	rc, ok := rawConn(nc)
 	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
 		return nil
 	}
 	w := &Writer{rc: rc}

@@ -1,8 +1,4 @@
-// Package tryread reads from a socket without blocking, so that a goroutine
-// that takes over a connection nobody was reading can first handle what
-// arrived meanwhile (the end of the connection, above all) without waiting
-// for more.
-package tryread
+package nonblock
 
 import (
 	"errors"
@@ -10,7 +6,7 @@ import (
 )
 
 // ErrWouldBlock is the error of a Read that found nothing to read.
-var ErrWouldBlock = errors.New("tryread: nothing to read now")
+var ErrWouldBlock = errors.New("nonblock: nothing to read now")
 
 // A Reader reads from one socket without blocking. It allocates nothing per
 // read. It is not safe for concurrent use: its owner serializes reads.
@@ -22,18 +18,10 @@ type Reader struct {
 	err error
 }
 
-// New returns a Reader for nc, or nil when nc is not a socket (or the
-// platform has no non-blocking read).
-func New(nc any) *Reader {
-	if !supported {
-		return nil
-	}
-	sc, ok := nc.(syscall.Conn)
+// NewReader returns a Reader for nc, or nil when nc is not a socket.
+func NewReader(nc any) *Reader {
+	rc, ok := rawConn(nc)
 	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
 		return nil
 	}
 	r := &Reader{rc: rc}
@@ -46,10 +34,10 @@ func New(nc any) *Reader {
 // stream, or the socket's error.
 func (r *Reader) Read(b []byte) (int, error) {
 	r.b, r.n, r.err = b, 0, nil
-	if err := r.rc.Read(r.fn); err != nil {
-		r.b = nil
+	err := r.rc.Read(r.fn)
+	r.b = nil
+	if err != nil {
 		return 0, err
 	}
-	r.b = nil
 	return r.n, r.err
 }

@@ -1,7 +1,0 @@
-//go:build !unix
-
-package tryread
-
-const supported = false
-
-func (r *Reader) read(fd uintptr) bool { return true }
