@@ -44,6 +44,9 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 		}
 		if c.direct.t != nil {
 			run, c.direct = c.direct, handlerRun{}
+			if !c.settleBuffered() {
+				return run, true
+			}
 			c.loopFlush()
 			if c.r.Buffered() == 0 && c.park() {
 				run.parked = true // nobody reads until the handler returns
@@ -53,6 +56,27 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 			return run, true
 		}
 	}
+}
+
+// settleBuffered handles, before a job's handler runs on the read loop's
+// goroutine, the packets already buffered whole that need no waiting (see
+// handledAtOnce): above all the NO_JOB answers to the connection's other
+// grabs, which a server sends with the job that its first grab got. Once
+// they are handled the connection may expect nothing more, and the handler
+// may run with the reading parked instead of waking another goroutine to
+// read. It reports whether the connection is still up. Read loop only.
+func (c *Conn) settleBuffered() bool {
+	for c.r.Buffered() > 0 && c.handledAtOnce() {
+		p, err := c.r.NextHeader()
+		if err == nil {
+			err = c.dispatch(p)
+		}
+		if err != nil {
+			c.readFailed(err)
+			return false
+		}
+	}
+	return true
 }
 
 // parkCheck is how often a connection whose read loop parks checks for a

@@ -616,6 +616,46 @@ func TestScriptMaxJobs(t *testing.T) {
 	barrier(t, c, p) // asleep: no grab
 }
 
+// A server answers a worker's grabs together: the job its first grab got,
+// then NO_JOB for the others, in one write (gearmand does). The handler runs
+// with the reading parked all the same, the NO_JOBs handled first: nobody
+// else need read, as nothing more is expected.
+func TestScriptWorkerParksAfterNoJobs(t *testing.T) {
+	c, p := scriptConn(t, &gearman.Options{MaxJobs: 3}, true)
+	parked := make(chan bool, 1)
+	c.Register("f", gearman.BytesHandler(func(ctx context.Context, b []byte) ([]byte, error) {
+		parked <- c.ReadingParked()
+		return b, nil
+	}), nil)
+	p.Expect(wire.CanDo)
+	for range 3 {
+		p.Expect(wire.GrabJobUniq)
+	}
+	var b []byte
+	for _, pk := range [][][]byte{
+		{[]byte("H:1"), []byte("f"), nil, []byte("abc")},
+		nil, nil,
+	} {
+		typ := wire.NoJob
+		if pk != nil {
+			typ = wire.JobAssignUniq
+		}
+		var err error
+		if b, err = wire.AppendPacket(b, wire.Res, typ, pk...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.SendRaw(b)
+	if !recv(t, parked) {
+		t.Error("the handler ran while another goroutine read the connection; want the reading parked")
+	}
+	p.Expect(wire.PreSleep)
+	if got := p.Expect(wire.WorkComplete); string(got.Arg(1)) != "abc" {
+		t.Fatalf("got %v; want WORK_COMPLETE H:1 abc", got)
+	}
+	barrier(t, c, p) // asleep: no grab
+}
+
 // A payload larger than TaskBuffer streams into a handler that reads it
 // slowly. Until the handler has taken all but TaskBuffer bytes of it, the
 // connection reads nothing else: the next job waits (head-of-line blocking,
