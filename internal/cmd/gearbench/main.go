@@ -39,6 +39,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"sync"
@@ -68,6 +69,7 @@ var (
 	label      = flag.String("label", "", "free text printed with the result")
 	verify     = flag.Bool("verify", true, "check that every result equals its payload")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the measured phase to this file")
+	traceFile  = flag.String("trace", "", "write an execution trace of the measured phase to this file (go tool trace)")
 	memProfile = flag.String("memprofile", "", "write an allocation profile of the measured phase to this file")
 	serveFor   = flag.Duration("serve-worker", 0, "only run the -workers workers for this long, then exit (as gobench's flag): to measure a client and a worker in separate processes")
 )
@@ -111,6 +113,10 @@ func main() {
 			startCPUProfile()
 			defer pprof.StopCPUProfile()
 		}
+		if *traceFile != "" {
+			startTrace()
+			defer trace.Stop()
+		}
 		time.Sleep(*serveFor)
 		for _, w := range workers {
 			w.Close()
@@ -141,6 +147,9 @@ func main() {
 	if *cpuProfile != "" {
 		startCPUProfile()
 	}
+	if *traceFile != "" {
+		startTrace()
+	}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -148,6 +157,9 @@ func main() {
 	runtime.ReadMemStats(&after)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		trace.Stop()
 	}
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)
@@ -189,6 +201,17 @@ func startCPUProfile() {
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		fatalf("cpuprofile: %v", err)
+	}
+}
+
+// startTrace starts writing an execution trace to -trace.
+func startTrace() {
+	f, err := os.Create(*traceFile)
+	if err != nil {
+		fatalf("trace: %v", err)
+	}
+	if err := trace.Start(f); err != nil {
+		fatalf("trace: %v", err)
 	}
 }
 
