@@ -261,6 +261,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	// its context ends (see readFor).
 	if plainSocket(nc) {
 		c.src.try = nonblock.NewReader(nc)
+		c.src.raw = c.src.try != nil && socketType(nc)
 	}
 	c.callerReads = c.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
 	c.r = wire.NewReader(&c.src)

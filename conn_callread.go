@@ -156,28 +156,39 @@ func (c *Conn) dispatchBuffered() bool {
 // (internal/nonblock): not a wrapper, even one embedding
 // a *net.TCPConn, whose Read or Write may do more than the socket's.
 func plainSocket(nc net.Conn) bool {
+	return socketType(nc) || anySocketForTest.Load()
+}
+
+// socketType is plainSocket without the tests' exception: a connection
+// whose waiting reads and writes, too, go through the raw file descriptor.
+func socketType(nc net.Conn) bool {
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		return true
 	}
-	return anySocketForTest.Load()
+	return false
 }
 
-// anySocketForTest makes plainSocket accept any net.Conn (tests whose
-// wrappers only count what passes).
+// anySocketForTest makes plainSocket accept any net.Conn whose raw socket
+// it can reach, for the reads and writes that must not wait; the others go
+// through the wrapper, which tests use to count them or make them fail.
 var anySocketForTest atomic.Bool
 
 // connReader is what a connection's wire.Reader reads: the socket, with a
-// blocking read, or while nonblock is set, a non-blocking one. Only the
+// read that waits, or while nonblock is set, one that does not. Only the
 // goroutine that holds the reading touches it.
 type connReader struct {
 	nc       net.Conn
 	try      *nonblock.Reader // nil when nc is not a socket
+	raw      bool             // reads that wait go through try too (see socketType)
 	nonblock bool
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
-	if r.nonblock {
+	switch {
+	case r.nonblock:
+		return r.try.TryRead(p)
+	case r.raw:
 		return r.try.Read(p)
 	}
 	return r.nc.Read(p)

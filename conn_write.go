@@ -20,6 +20,7 @@ import (
 type outQueue struct {
 	nc      net.Conn
 	sock    *nonblock.Writer // for tryDrain; nil when nc is not a socket
+	rawIO   bool             // writes that wait go through sock too (see socketType)
 	mu      sync.Mutex
 	segs    []outSeg // waiting to be written, in order
 	spare   []outSeg // the other batch slice, reused
@@ -62,6 +63,7 @@ func newOutQueue(nc net.Conn) *outQueue {
 	q := &outQueue{nc: nc, wake: make(chan struct{}, 1)}
 	if plainSocket(nc) {
 		q.sock = nonblock.NewWriter(nc)
+		q.rawIO = q.sock != nil && socketType(nc)
 	}
 	q.room.L = &q.mu
 	return q
@@ -326,7 +328,7 @@ func (q *outQueue) tryDrain() bool {
 	n, i := 0, 0
 	for ; i < len(batch); i++ {
 		b := batch[i].b
-		k := q.sock.Write(b)
+		k := q.sock.TryWrite(b)
 		n += k
 		if k < len(b) {
 			batch[i].b = b[k:]
@@ -377,9 +379,11 @@ func (q *outQueue) write(batch []outSeg) (int, error) {
 		}
 	}
 	var err error
-	switch len(q.vecArr) {
-	case 0:
-	case 1:
+	switch {
+	case len(q.vecArr) == 0:
+	case q.rawIO:
+		_, err = q.sock.WriteBuffers(q.vecArr)
+	case len(q.vecArr) == 1:
 		_, err = q.nc.Write(q.vecArr[0])
 	default:
 		q.vecs = q.vecArr

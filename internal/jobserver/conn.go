@@ -224,7 +224,7 @@ func (c *conn) flushOwn() {
 	if len(buf) == 0 {
 		return
 	}
-	n := c.raw.Write(buf)
+	n := c.raw.TryWrite(buf)
 	if n == len(buf) {
 		if cap(buf) <= 4<<20 {
 			c.outMu.Lock()

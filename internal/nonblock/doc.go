@@ -1,26 +1,18 @@
-// Package nonblock reads and writes a socket without blocking, through its
-// raw file descriptor, one system call at a time. A goroutine that must never
-// wait on a peer (a connection's read loop) writes what the socket has room
-// for at once and leaves the rest to a writer goroutine; a goroutine that
-// takes over a connection nobody was reading first handles what arrived
+// Package nonblock reads and writes a socket through its raw file
+// descriptor with system calls that never block the thread. A goroutine that
+// must never wait on a peer (a connection's read loop) writes what the socket
+// has room for at once and leaves the rest to a writer goroutine; a goroutine
+// that takes over a connection nobody was reading first handles what arrived
 // meanwhile (the end of the connection, above all) without waiting for more.
+//
+// Where a method waits (Reader.Read, Writer.WriteBuffers), it waits in the
+// runtime's network poller, as the net package does, and the connection's
+// deadlines apply. What differs from the net package is the system call
+// itself: on Linux it is made without the runtime's bookkeeping for calls
+// that may block (entersyscall), which a non-blocking socket call never
+// needs. That bookkeeping is not free on a busy connection: it wakes the
+// runtime's monitor thread when that sleeps, and lets it hand the
+// goroutine's processor to another thread when the call lasts, as a write on
+// loopback does while it runs the receiver's side of TCP; the goroutine then
+// waits for a processor again when the call returns.
 package nonblock
-
-import "syscall"
-
-// rawConn returns nc's raw connection, or false when nc is not a socket (or
-// the platform has no non-blocking system calls wired up).
-func rawConn(nc any) (syscall.RawConn, bool) {
-	if !supported {
-		return nil, false
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil, false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil, false
-	}
-	return rc, true
-}

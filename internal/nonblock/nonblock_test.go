@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -41,7 +43,7 @@ func pair(t *testing.T) (net.Conn, net.Conn) {
 	return c, peer
 }
 
-// Write never waits: against a peer that does not read, it fills the socket
+// TryWrite never waits: against a peer that does not read, it fills the socket
 // buffers and then reports 0, and what it reported reaches the peer intact.
 func TestWriteStopsWhenFull(t *testing.T) {
 	c, peer := pair(t)
@@ -55,7 +57,7 @@ func TestWriteStopsWhenFull(t *testing.T) {
 		if i > 10000 {
 			t.Fatal("the socket never filled up")
 		}
-		n := w.Write(chunk)
+		n := w.TryWrite(chunk)
 		sent.Write(chunk[:n])
 		if n < len(chunk) {
 			break
@@ -67,11 +69,11 @@ func TestWriteStopsWhenFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, sent.Bytes()) {
-		t.Fatalf("peer read %d bytes; want the %d that Write reported", len(got), sent.Len())
+		t.Fatalf("peer read %d bytes; want the %d that TryWrite reported", len(got), sent.Len())
 	}
 }
 
-// A write allocates nothing.
+// Writes allocate nothing.
 func TestWriteAllocs(t *testing.T) {
 	c, peer := pair(t)
 	done := make(chan struct{})
@@ -81,23 +83,32 @@ func TestWriteAllocs(t *testing.T) {
 	}()
 	w := nonblock.NewWriter(c)
 	b := []byte("0123456789ab")
-	if n := testing.AllocsPerRun(100, func() { w.Write(b) }); n != 0 {
-		t.Errorf("Write allocates %v times; want 0", n)
+	if n := testing.AllocsPerRun(100, func() { w.TryWrite(b) }); n != 0 {
+		t.Errorf("TryWrite allocates %v times; want 0", n)
+	}
+	bufs := make([][]byte, 3)
+	if n := testing.AllocsPerRun(100, func() {
+		bufs[0], bufs[1], bufs[2] = b, nil, b
+		if _, err := w.WriteBuffers(bufs); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("WriteBuffers allocates %v times; want 0", n)
 	}
 	c.Close()
 	<-done
 }
 
-// Read returns at once: ErrWouldBlock with nothing there, the bytes that
+// TryRead returns at once: ErrWouldBlock with nothing there, the bytes that
 // are there, and io.EOF once the peer has closed.
-func TestRead(t *testing.T) {
+func TestTryRead(t *testing.T) {
 	c, peer := pair(t)
 	r := nonblock.NewReader(c)
 	if r == nil {
 		t.Fatal("NewReader of a TCP connection is nil")
 	}
 	buf := make([]byte, 16)
-	if n, err := r.Read(buf); n != 0 || !errors.Is(err, nonblock.ErrWouldBlock) {
+	if n, err := r.TryRead(buf); n != 0 || !errors.Is(err, nonblock.ErrWouldBlock) {
 		t.Fatalf("empty socket: %d, %v; want ErrWouldBlock", n, err)
 	}
 	if _, err := peer.Write([]byte("hello")); err != nil {
@@ -105,7 +116,7 @@ func TestRead(t *testing.T) {
 	}
 	got := ""
 	for got != "hello" {
-		n, err := r.Read(buf)
+		n, err := r.TryRead(buf)
 		if err != nil && !errors.Is(err, nonblock.ErrWouldBlock) {
 			t.Fatalf("read: %v", err)
 		}
@@ -113,13 +124,106 @@ func TestRead(t *testing.T) {
 	}
 	peer.Close()
 	for {
-		_, err := r.Read(buf)
+		_, err := r.TryRead(buf)
 		if err == io.EOF {
 			break
 		}
 		if !errors.Is(err, nonblock.ErrWouldBlock) {
 			t.Fatalf("after close: %v; want io.EOF", err)
 		}
+	}
+}
+
+// WriteBuffers writes every buffer, in order, whatever the socket takes at
+// a time: against a peer that starts reading late, it waits for room.
+func TestWriteBuffers(t *testing.T) {
+	c, peer := pair(t)
+	w := nonblock.NewWriter(c)
+	var bufs [][]byte
+	var want bytes.Buffer
+	for i := range 2000 { // more than one writev takes, more than the socket holds
+		b := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*7919%16384)
+		if i%100 == 0 {
+			b = nil
+		}
+		bufs = append(bufs, b)
+		want.Write(b)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the writer fills the socket meanwhile
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	n, err := w.WriteBuffers(bufs)
+	if err != nil || n != int64(want.Len()) {
+		t.Fatalf("WriteBuffers = %d, %v; want %d, nil", n, err, want.Len())
+	}
+	c.Close()
+	if g := <-got; !bytes.Equal(g, want.Bytes()) {
+		t.Fatalf("peer read %d bytes, not the %d written in order", len(g), want.Len())
+	}
+}
+
+// WriteBuffers stops at the connection's write deadline when the peer does
+// not read, and fails with the socket's error once the peer has gone.
+func TestWriteBuffersErrors(t *testing.T) {
+	c, peer := pair(t)
+	w := nonblock.NewWriter(c)
+	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	big := [][]byte{make([]byte, 64<<20)}
+	n, err := w.WriteBuffers(big)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n >= 64<<20 {
+		t.Fatalf("WriteBuffers to a peer that does not read = %d, %v; want a partial write and a deadline error", n, err)
+	}
+	c.SetWriteDeadline(time.Time{})
+	peer.(*net.TCPConn).SetLinger(0) // close with a reset
+	peer.Close()
+	for i := 0; ; i++ {
+		_, err = w.WriteBuffers([][]byte{[]byte("x")})
+		if err != nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("writes to a reset connection never failed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var se *os.SyscallError
+	if !errors.As(err, &se) {
+		t.Fatalf("write to a reset connection: %v (%T); want an *os.SyscallError", err, err)
+	}
+}
+
+// Read waits for data, returns io.EOF once the peer has closed, and stops at
+// the connection's read deadline.
+func TestReadWaits(t *testing.T) {
+	c, peer := pair(t)
+	r := nonblock.NewReader(c)
+	buf := make([]byte, 16)
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if n, err := r.Read(buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read of an idle socket = %d, %v; want a deadline error", n, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		peer.Write([]byte("hello"))
+		peer.Close()
+	}()
+	var got []byte
+	for {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+	}
+	if string(got) != "hello" {
+		t.Fatalf("read %q; want hello", got)
 	}
 }
 

@@ -2,20 +2,23 @@ package nonblock
 
 import (
 	"errors"
+	"io"
+	"os"
 	"syscall"
 )
 
-// ErrWouldBlock is the error of a Read that found nothing to read.
+// ErrWouldBlock is the error of a TryRead that found nothing to read.
 var ErrWouldBlock = errors.New("nonblock: nothing to read now")
 
-// A Reader reads from one socket without blocking. It allocates nothing per
-// read. It is not safe for concurrent use: its owner serializes reads.
+// A Reader reads from one socket. It allocates nothing per read. It is not
+// safe for concurrent use: its owner serializes reads.
 type Reader struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // r.read, bound once
-	b   []byte
-	n   int
-	err error
+	rc   syscall.RawConn
+	fn   func(fd uintptr) bool // r.read, bound once
+	b    []byte
+	n    int
+	err  error
+	wait bool // Read: wait for data instead of reporting ErrWouldBlock
 }
 
 // NewReader returns a Reader for nc, or nil when nc is not a socket.
@@ -29,15 +32,30 @@ func NewReader(nc any) *Reader {
 	return r
 }
 
-// Read reads what the socket holds into b, with one system call: it
+// TryRead reads what the socket holds into b, with one system call: it
 // returns ErrWouldBlock when nothing is there, io.EOF at the end of the
 // stream, or the socket's error.
+func (r *Reader) TryRead(b []byte) (int, error) {
+	return r.do(b, false)
+}
+
+// Read reads into b what the socket holds, waiting until something is
+// there, as the net.Conn's Read does: it returns io.EOF at the end of the
+// stream, an error wrapping os.ErrDeadlineExceeded when the connection's
+// read deadline passes, or the socket's error.
 func (r *Reader) Read(b []byte) (int, error) {
-	r.b, r.n, r.err = b, 0, nil
+	return r.do(b, true)
+}
+
+func (r *Reader) do(b []byte, wait bool) (int, error) {
+	r.b, r.n, r.err, r.wait = b, 0, nil, wait
 	err := r.rc.Read(r.fn)
 	r.b = nil
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, err
+	case r.err != nil && r.err != ErrWouldBlock && r.err != io.EOF:
+		return 0, os.NewSyscallError("read", r.err)
 	}
 	return r.n, r.err
 }
