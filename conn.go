@@ -116,6 +116,14 @@ func (o *Options) withDefaults() Options {
 // 20 to 40 milliseconds, and Close is immediate. A net.Conn from
 // [Options.DialContext] that is not a socket or refuses read deadlines, and
 // a TLS connection, are always read by a goroutine of their own.
+//
+// On a plain TCP or Unix socket (a *net.TCPConn or *net.UnixConn, not a
+// wrapper of one) the connection reads and writes through the socket's file
+// descriptor, with the same waits and deadlines as the net.Conn's own Read
+// and Write but cheaper system calls: as the socket never blocks a thread,
+// they skip the runtime's bookkeeping for calls that may (on Linux), which
+// cost a fifth of the jobs per second, one small job at a time through a
+// gearmand on the same machine.
 type Conn struct {
 	nc   net.Conn
 	addr string

@@ -5,15 +5,29 @@ import (
 	"unsafe"
 )
 
-// The system calls, made with RawSyscall: the socket is non-blocking, so
-// none of them can block the thread (see the package doc).
+// The system calls. The socket is non-blocking, so none of them can block
+// the thread, and a short one is made with RawSyscall, without the runtime's
+// bookkeeping for calls that may block (see the package doc). One that may
+// copy more than rawMax bytes is made with Syscall all the same: while it
+// copies, the runtime may run the goroutine's other work on another thread.
+
+// rawMax is the most bytes a call made with RawSyscall may copy: about 10
+// microseconds' worth, below the 20 after which the runtime would hand a
+// processor in a system call to another thread.
+const rawMax = 64 << 10
 
 func read(fd uintptr, b []byte) (int, error) {
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(p), uintptr(len(b)))
+	var n uintptr
+	var e syscall.Errno
+	if len(b) <= rawMax {
+		n, _, e = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(p), uintptr(len(b)))
+	} else {
+		n, _, e = syscall.Syscall(syscall.SYS_READ, fd, uintptr(p), uintptr(len(b)))
+	}
 	if e != 0 {
 		return 0, e
 	}
@@ -25,7 +39,13 @@ func write(fd uintptr, b []byte) (int, error) {
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(p), uintptr(len(b)))
+	var n uintptr
+	var e syscall.Errno
+	if len(b) <= rawMax {
+		n, _, e = syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(p), uintptr(len(b)))
+	} else {
+		n, _, e = syscall.Syscall(syscall.SYS_WRITE, fd, uintptr(p), uintptr(len(b)))
+	}
 	if e != 0 {
 		return 0, e
 	}
@@ -39,18 +59,26 @@ const maxIovecs = 1024
 // which it reuses.
 func writev(fd uintptr, bufs [][]byte, iov *iovecs) (int, error) {
 	v := (*iov)[:0]
+	size := 0
 	for _, b := range bufs[:min(len(bufs), maxIovecs)] {
 		if len(b) > 0 {
 			e := syscall.Iovec{Base: &b[0]}
 			e.SetLen(len(b))
 			v = append(v, e)
+			size += len(b)
 		}
 	}
 	*iov = v
 	if len(v) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)))
+	var n uintptr
+	var e syscall.Errno
+	if size <= rawMax {
+		n, _, e = syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)))
+	} else {
+		n, _, e = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)))
+	}
 	clear(v) // drop the references to the buffers
 	if e != 0 {
 		return 0, e
