@@ -161,13 +161,7 @@ func plainSocket(nc net.Conn) bool {
 
 // socketType is plainSocket without the tests' exception: a connection
 // whose waiting reads and writes, too, go through the raw file descriptor.
-func socketType(nc net.Conn) bool {
-	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		return true
-	}
-	return false
-}
+func socketType(nc net.Conn) bool { return nonblock.Plain(nc) }
 
 // anySocketForTest makes plainSocket accept any net.Conn whose raw socket
 // it can reach, for the reads and writes that must not wait; the others go

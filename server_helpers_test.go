@@ -57,6 +57,9 @@ func srvWorker(t *testing.T, addr string, fns ...string) *wiretest.Peer {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob)
 	w.Send(wire.PreSleep)
+	// The server reads each connection on its own goroutine: without
+	// this, a worker dialled next could be asleep first.
+	srvSync(w)
 	return w
 }
 

@@ -57,7 +57,11 @@ type conn struct {
 	// owned (reader only): the request being handled was read into memory
 	// of its own (wire.Reader.Keep) that a job may keep.
 	owned bool
-	raw   *nonblock.Writer // for flushOwn's non-blocking writes; nil when not a socket
+	// On a plain socket (nonblock.Plain), every read and write goes
+	// through these, with cheaper system calls than nc's own methods;
+	// flushOwn's writes that must not wait need raw. Nil otherwise.
+	raw   *nonblock.Writer
+	rawIn *nonblock.Reader
 
 	// Guarded by outMu.
 	outMu     sync.Mutex
@@ -174,9 +178,12 @@ func (c *conn) writeOutLocked() (done bool) {
 	if len(buf) > 0 || len(vec) > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		var err error
-		if len(vec) == 0 {
+		switch {
+		case c.raw != nil:
+			_, err = c.raw.WriteBuffers(append(vec, buf))
+		case len(vec) == 0:
 			_, err = c.nc.Write(buf)
-		} else {
+		default:
 			bufs := net.Buffers(append(vec, buf))
 			_, err = bufs.WriteTo(c.nc)
 		}
@@ -262,7 +269,11 @@ func (c *conn) endOutput() {
 // serve runs the read loop of c; it returns when the connection ends.
 func (s *Server) serve(c *conn) {
 	go c.writeLoop()
-	rd := wire.NewReaderSize(c.nc, readBufferSize)
+	var src io.Reader = c.nc
+	if c.rawIn != nil {
+		src = c.rawIn
+	}
+	rd := wire.NewReaderSize(src, readBufferSize)
 	rd.SetMaxPacketSize(s.cfg.MaxPacketSize)
 	for {
 		p, err := rd.Next()

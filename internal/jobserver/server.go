@@ -226,7 +226,9 @@ func (s *Server) admit(nc net.Conn) *conn {
 		writerEnd:  make(chan struct{}),
 		grabType:   wire.GrabJob,
 	}
-	c.raw = nonblock.NewWriter(nc)
+	if nonblock.Plain(nc) {
+		c.raw, c.rawIn = nonblock.NewWriter(nc), nonblock.NewReader(nc)
+	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.changed()
