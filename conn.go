@@ -19,7 +19,10 @@ import (
 // Options configures a [Conn]. A nil *Options, and every zero field, means
 // the documented default. Options must not be modified after use.
 type Options struct {
-	// DialContext dials the job server. Default: a net.Dialer.
+	// DialContext dials the job server. Default: a net.Dialer. A plain
+	// *net.TCPConn or *net.UnixConn it returns must stay in the
+	// non-blocking mode package net put it in (see Conn): taking its file
+	// descriptor with File and Fd would take it out.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLSConfig, when set, wraps the connection in TLS.
 	TLSConfig *tls.Config
@@ -123,7 +126,8 @@ func (o *Options) withDefaults() Options {
 // and Write but cheaper system calls: as the socket never blocks a thread,
 // they skip the runtime's bookkeeping for calls that may (on Linux), which
 // cost a fifth of the jobs per second, one small job at a time through a
-// gearmand on the same machine.
+// gearmand on the same machine. Such a socket must stay non-blocking, as
+// package net made it.
 type Conn struct {
 	nc   net.Conn
 	addr string

@@ -14,5 +14,12 @@
 // runtime's monitor thread when that sleeps, and lets it hand the
 // goroutine's processor to another thread when the call lasts, as a write on
 // loopback does while it runs the receiver's side of TCP; the goroutine then
-// waits for a processor again when the call returns.
+// waits for a processor again when the call returns. (A call that may copy
+// more than 64 KiB, and every call under the race detector or a memory
+// sanitizer, goes through package syscall all the same.)
+//
+// So the socket must stay non-blocking, as package net made it: one put
+// back in blocking mode (as taking its file descriptor with File and Fd
+// does) would block a thread and its processor in a raw call, and with
+// them every stop of the world, until the peer sends.
 package nonblock

@@ -17,10 +17,16 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // pair returns both ends of a loopback TCP connection, closed at the test's
-// end.
+// end, and skips the test where the platform has no non-blocking calls.
 func pair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return pairOf(t, "tcp", "127.0.0.1:0")
+}
+
+// pairOf is pair for a listener of network at addr.
+func pairOf(t *testing.T, network, addr string) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +36,7 @@ func pair(t *testing.T) (net.Conn, net.Conn) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +46,9 @@ func pair(t *testing.T) (net.Conn, net.Conn) {
 		t.Fatal("accept failed")
 	}
 	t.Cleanup(func() { c.Close(); peer.Close() })
+	if nonblock.NewWriter(c) == nil {
+		t.Skip("no non-blocking system calls on this platform")
+	}
 	return c, peer
 }
 

@@ -1,3 +1,5 @@
+//go:build linux && !race && !msan && !asan
+
 package nonblock
 
 import (
@@ -10,6 +12,11 @@ import (
 // bookkeeping for calls that may block (see the package doc). One that may
 // copy more than rawMax bytes is made with Syscall all the same: while it
 // copies, the runtime may run the goroutine's other work on another thread.
+//
+// Not with the race detector or the memory sanitizers: package syscall's
+// calls tell them which memory a call reads or writes and that a write
+// happens before the read that gets its bytes, and raw calls would not
+// (sys_unix.go serves those builds).
 
 // rawMax is the most bytes a call made with RawSyscall may copy: about 10
 // microseconds' worth, below the 20 after which the runtime would hand a

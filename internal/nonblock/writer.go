@@ -1,13 +1,15 @@
 package nonblock
 
 import (
-	"os"
+	"io"
+	"net"
 	"syscall"
 )
 
 // A Writer writes to one socket. It allocates nothing per write. It is not
 // safe for concurrent use: its owner serializes writes.
 type Writer struct {
+	nc   net.Conn
 	rc   syscall.RawConn
 	fn   func(fd uintptr) bool // w.write, bound once
 	bufs [][]byte
@@ -19,12 +21,12 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer for nc, or nil when nc is not a socket.
-func NewWriter(nc any) *Writer {
+func NewWriter(nc net.Conn) *Writer {
 	rc, ok := rawConn(nc)
 	if !ok {
 		return nil
 	}
-	w := &Writer{rc: rc}
+	w := &Writer{nc: nc, rc: rc}
 	w.fn = w.write
 	return w
 }
@@ -43,10 +45,11 @@ func (w *Writer) TryWrite(b []byte) int {
 }
 
 // WriteBuffers writes all of bufs, in order, with as few system calls as
-// the socket allows, waiting for room as the net.Conn's Write does. It
-// returns how much it wrote and, if it could not write it all, an error
-// (*os.SyscallError) of the socket, or one wrapping os.ErrDeadlineExceeded
-// when the connection's write deadline passed.
+// the socket allows, waiting for room as the net.Conn's Write does; it
+// moves the slices in bufs past what it wrote. It returns how much it
+// wrote and, if it could not write it all, a *net.OpError: the socket's
+// error, or one wrapping os.ErrDeadlineExceeded when the connection's
+// write deadline passed, or net.ErrClosed when it is closed.
 func (w *Writer) WriteBuffers(bufs [][]byte) (int64, error) {
 	var total int64
 	for {
@@ -58,8 +61,11 @@ func (w *Writer) WriteBuffers(bufs [][]byte) (int64, error) {
 		}
 		n, err := w.once(bufs, true)
 		total += int64(n)
-		if err != nil {
+		switch {
+		case err != nil:
 			return total, err
+		case n == 0:
+			return total, opError("write", w.nc, io.ErrShortWrite) // a socket never takes nothing
 		}
 		for n > 0 {
 			k := min(n, len(bufs[0]))
@@ -78,8 +84,11 @@ func (w *Writer) once(bufs [][]byte, wait bool) (int, error) {
 	w.bufs, w.n, w.err, w.wait = bufs, 0, nil, wait
 	err := w.rc.Write(w.fn)
 	w.bufs = nil
-	if err == nil && w.err != nil {
-		err = os.NewSyscallError("write", w.err)
+	switch {
+	case err != nil:
+		err = opError("write", w.nc, err)
+	case w.err != nil:
+		err = opError("write", w.nc, w.err)
 	}
 	return w.n, err
 }
