@@ -57,6 +57,11 @@ type conn struct {
 	// owned (reader only): the request being handled was read into memory
 	// of its own (wire.Reader.Keep) that a job may keep.
 	owned bool
+	// deferBuf (reader only) backs Server.deferred while the reader
+	// handles a request.
+	deferBuf []*conn
+	// wakeDeferred (guarded by Server.mu): c is in Server.deferred.
+	wakeDeferred bool
 	// On a plain socket (nonblock.Plain), every read and write goes
 	// through these, with cheaper system calls than nc's own methods;
 	// flushOwn's writes that must not wait need raw. Nil otherwise.
@@ -93,6 +98,20 @@ func (c *conn) send(m wire.Magic, t wire.Type, args ...[]byte) {
 	}
 	c.out, _ = wire.AppendPacket(c.out, m, t, args...)
 	c.flushLocked()
+}
+
+// sendFor is send from the engine, Server.mu held, to a connection that may
+// not be the one whose request is being handled: its writer is not woken
+// at once; the handler's goroutine writes to it once it has released
+// Server.mu (see Server.deferWake).
+func (c *conn) sendFor(t wire.Type, args ...[]byte) {
+	c.outMu.Lock()
+	if c.outDone || c.overflown {
+		c.outMu.Unlock()
+		return
+	}
+	c.out, _ = wire.AppendPacket(c.out, wire.Res, t, args...)
+	c.flushLockedFor(true)
 }
 
 // refMin is the size from which sendRef queues a data argument by reference.
@@ -132,7 +151,11 @@ func (c *conn) sendRaw(b []byte) {
 
 // flushLocked wakes the writer and enforces the outbound limit; it unlocks
 // outMu.
-func (c *conn) flushLocked() {
+func (c *conn) flushLocked() { c.flushLockedFor(false) }
+
+// flushLockedFor is flushLocked; with deferred (Server.mu held), the
+// writer's wake-up may be left to the handler (Server.deferWake).
+func (c *conn) flushLockedFor(deferred bool) {
 	if int64(len(c.out)+c.vecLen) > c.s.cfg.MaxOutbound {
 		c.overflown = true
 		c.out, c.vec, c.vecLen = nil, nil, 0
@@ -143,7 +166,11 @@ func (c *conn) flushLocked() {
 	}
 	inline := c.inline
 	c.outMu.Unlock()
-	if !inline {
+	switch {
+	case inline: // its own reader sends it (flushOwn)
+	case deferred:
+		c.s.deferWake(c)
+	default:
 		c.wakeWriter()
 	}
 }
@@ -212,6 +239,13 @@ func (c *conn) flushOwn() {
 	c.outMu.Lock()
 	c.inline = false
 	c.outMu.Unlock()
+	c.tryFlush()
+}
+
+// tryFlush writes what is queued for c if the socket takes it at once and
+// c's writer is not busy, and leaves the rest to the writer, which it
+// wakes. It never blocks. Any goroutine may call it.
+func (c *conn) tryFlush() {
 	if c.raw == nil || !c.wmu.TryLock() {
 		c.wakeWriter() // no non-blocking write here, or the writer is busy
 		return

@@ -38,7 +38,7 @@ func (s *Server) wakeFor(f *function) {
 		c.noopSent = true
 		c.wokenFor = f
 		f.woken++
-		c.send(wire.Res, wire.Noop)
+		c.sendFor(wire.Noop)
 	}
 }
 

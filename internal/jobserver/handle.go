@@ -74,7 +74,8 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		return true
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.deferring, s.deferred = true, c.deferBuf[:0]
+	defer s.unlockFlushing(c)
 	if c.gone {
 		return false
 	}
@@ -142,4 +143,36 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		c.sendError(errNotExpected)
 	}
 	return true
+}
+
+// deferWake leaves the wake-up of c's writer, which the engine has just
+// given output, to the reader whose request is being handled: once it has
+// released s.mu, it writes the output itself if the socket takes it at once
+// (unlockFlushing), which saves waking a goroutine on the path of a job
+// from one connection to another. Outside a request, it wakes the writer.
+// s.mu held.
+func (s *Server) deferWake(c *conn) {
+	switch {
+	case !s.deferring:
+		c.wakeWriter()
+	case !c.wakeDeferred:
+		c.wakeDeferred = true
+		s.deferred = append(s.deferred, c)
+	}
+}
+
+// unlockFlushing releases s.mu at the end of c's request, then sends what
+// the request gave other connections (see deferWake).
+func (s *Server) unlockFlushing(c *conn) {
+	list := s.deferred
+	s.deferring, s.deferred = false, nil
+	for _, t := range list {
+		t.wakeDeferred = false
+	}
+	s.mu.Unlock()
+	for _, t := range list {
+		t.tryFlush()
+	}
+	clear(list)
+	c.deferBuf = list[:0]
 }

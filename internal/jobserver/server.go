@@ -83,8 +83,13 @@ type Server struct {
 	listeners map[net.Listener]struct{} // guarded by mu
 	hbuf      []byte                    // guarded by mu; scratch space for handles
 	draining  bool                      // guarded by mu; Shutdown called: no new assignments
-	drained   chan struct{}             // guarded by mu; closed when draining and running == 0
-	closed    bool                      // guarded by mu
+	// deferring (guarded by mu): a connection's reader handles a request,
+	// and the writers of the other connections it sends to (deferred) are
+	// left to it: see deferWake.
+	deferring bool
+	deferred  []*conn
+	drained   chan struct{} // guarded by mu; closed when draining and running == 0
+	closed    bool          // guarded by mu
 	closedCh  chan struct{}
 }
 

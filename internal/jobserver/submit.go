@@ -136,7 +136,7 @@ func (s *Server) attach(c *conn, j *job) {
 // toClients sends a packet about j to each attached client.
 func (s *Server) toClients(j *job, t wire.Type, args ...[]byte) {
 	for _, c := range j.clients {
-		c.send(wire.Res, t, args...)
+		c.sendFor(t, args...)
 	}
 }
 
