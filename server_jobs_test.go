@@ -423,3 +423,27 @@ func TestServerLargePayloadsKept(t *testing.T) {
 		}
 	}
 }
+
+// A result goes to every client of a job at once, each reached from the
+// worker's request alone: nobody else sends anything after the worker's
+// WORK_COMPLETE, so each client's copy must be written by the server then.
+func TestServerResultToEveryClient(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	w1 := srvWorker(t, addr, "f")
+	w2 := srvWorker(t, addr, "f")
+	c1, c2 := wiretest.Dial(t, addr), wiretest.Dial(t, addr)
+	c1.Send(wire.SubmitJob, "f", "u", "x")
+	c1.Expect(wire.JobCreated, "H:test:1")
+	c2.Send(wire.SubmitJob, "f", "u", "x") // the same unique: the same job
+	c2.Expect(wire.JobCreated, "H:test:1")
+	w1.Expect(wire.Noop)
+	w2.ExpectNone(quiet)
+	w1.Send(wire.GrabJobUniq)
+	w1.ExpectType(wire.JobAssignUniq)
+	w1.Send(wire.WorkData, "H:test:1", "partial")
+	w1.Send(wire.WorkComplete, "H:test:1", "r")
+	for _, c := range []*wiretest.Peer{c1, c2} {
+		c.Expect(wire.WorkData, "H:test:1", "partial")
+		c.Expect(wire.WorkComplete, "H:test:1", "r")
+	}
+}

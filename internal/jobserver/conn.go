@@ -258,13 +258,14 @@ func (c *conn) tryFlush() {
 		c.wakeWriter()
 		return
 	}
+	if len(c.out) == 0 {
+		c.outMu.Unlock()
+		return
+	}
 	buf := c.out
 	c.out = c.spare[:0]
 	c.spare = nil
 	c.outMu.Unlock()
-	if len(buf) == 0 {
-		return
-	}
 	n := c.raw.TryWrite(buf)
 	if n == len(buf) {
 		if cap(buf) <= 4<<20 {
@@ -274,9 +275,17 @@ func (c *conn) tryFlush() {
 		}
 		return
 	}
-	// Put the rest back in front of what was queued since, for the writer.
+	// Put the rest back in front of what was queued since, for the writer:
+	// in front of vec if sendRef has moved that there meanwhile (the
+	// writer sends vec first).
+	rest := buf[n:len(buf):len(buf)]
 	c.outMu.Lock()
-	c.out = append(buf[n:len(buf):len(buf)], c.out...)
+	if len(c.vec) > 0 {
+		c.vec = append([][]byte{rest}, c.vec...)
+		c.vecLen += len(rest)
+	} else {
+		c.out = append(rest, c.out...)
+	}
 	c.outMu.Unlock()
 	c.wakeWriter()
 }
