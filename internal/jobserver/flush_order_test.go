@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -19,26 +20,7 @@ import (
 // full socket did not take must still go before the later packets, which
 // sendRef may have moved out of the queue the rest returns to.
 func TestFlushKeepsOrder(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc := <-accepted
-	if nc == nil {
-		t.Fatal("accept failed")
-	}
-	defer nc.Close()
+	peer, nc := wiretest.Pair(t, "tcp", "127.0.0.1:0")
 	// Small socket buffers: partial writes come often.
 	nc.(*net.TCPConn).SetWriteBuffer(64 << 10)
 	peer.(*net.TCPConn).SetReadBuffer(64 << 10)

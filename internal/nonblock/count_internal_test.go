@@ -2,36 +2,18 @@ package nonblock
 
 import (
 	"io"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 )
 
 // Waiting is done in the network poller: a Read and a WriteBuffers that
 // wait 100 ms make a few system calls in that time, not a busy loop's
 // thousands.
 func TestWaitsWithoutSpinning(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
-	defer peer.Close()
+	c, peer := wiretest.Pair(t, "tcp", "127.0.0.1:0")
 	r, w := NewReader(c), NewWriter(c)
 	if r == nil {
 		t.Skip("no non-blocking system calls on this platform")

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -26,26 +27,7 @@ func pair(t *testing.T) (net.Conn, net.Conn) {
 // pairOf is pair for a listener of network at addr.
 func pairOf(t *testing.T, network, addr string) (net.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial(network, ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	if peer == nil {
-		c.Close()
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); peer.Close() })
+	c, peer := wiretest.Pair(t, network, addr)
 	if nonblock.NewWriter(c) == nil {
 		t.Skip("no non-blocking system calls on this platform")
 	}

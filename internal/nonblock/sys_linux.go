@@ -23,25 +23,12 @@ import (
 // processor in a system call to another thread.
 const rawMax = 64 << 10
 
-func read(fd uintptr, b []byte) (int, error) {
-	var p unsafe.Pointer
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	var n uintptr
-	var e syscall.Errno
-	if len(b) <= rawMax {
-		n, _, e = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(p), uintptr(len(b)))
-	} else {
-		n, _, e = syscall.Syscall(syscall.SYS_READ, fd, uintptr(p), uintptr(len(b)))
-	}
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func read(fd uintptr, b []byte) (int, error) { return call(syscall.SYS_READ, fd, b) }
 
-func write(fd uintptr, b []byte) (int, error) {
+func write(fd uintptr, b []byte) (int, error) { return call(syscall.SYS_WRITE, fd, b) }
+
+// call makes the read or write system call trap of b on fd.
+func call(trap, fd uintptr, b []byte) (int, error) {
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
@@ -49,9 +36,9 @@ func write(fd uintptr, b []byte) (int, error) {
 	var n uintptr
 	var e syscall.Errno
 	if len(b) <= rawMax {
-		n, _, e = syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(p), uintptr(len(b)))
+		n, _, e = syscall.RawSyscall(trap, fd, uintptr(p), uintptr(len(b)))
 	} else {
-		n, _, e = syscall.Syscall(syscall.SYS_WRITE, fd, uintptr(p), uintptr(len(b)))
+		n, _, e = syscall.Syscall(trap, fd, uintptr(p), uintptr(len(b)))
 	}
 	if e != 0 {
 		return 0, e

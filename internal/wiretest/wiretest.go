@@ -233,3 +233,31 @@ func (p *Peer) Admin(cmd string, list bool) string {
 		buf = append(buf, tmp[:n]...)
 	}
 }
+
+// Pair returns both ends of a connection of network ("tcp" or "unix")
+// through a listener at addr ("127.0.0.1:0", or a socket path): the dialled
+// end, then the accepted one. Both are closed at the test's end.
+func Pair(t testing.TB, network, addr string) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	if peer == nil {
+		c.Close()
+		t.Fatal("wiretest: accept failed")
+	}
+	t.Cleanup(func() { c.Close(); peer.Close() })
+	return c, peer
+}
