@@ -126,33 +126,50 @@ func TestTryRead(t *testing.T) {
 }
 
 // WriteBuffers writes every buffer, in order, whatever the socket takes at
-// a time: against a peer that starts reading late, it waits for room.
+// a time: large buffers against a peer that starts reading late, so that it
+// waits for room, and many small ones, more than one writev takes, in calls
+// short enough to be made raw.
 func TestWriteBuffers(t *testing.T) {
-	c, peer := pair(t)
-	w := nonblock.NewWriter(c)
-	var bufs [][]byte
-	var want bytes.Buffer
-	for i := range 2000 { // more than one writev takes, more than the socket holds
+	var large, small [][]byte
+	for i := range 2000 { // more than the socket holds
 		b := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*7919%16384)
 		if i%100 == 0 {
 			b = nil
 		}
-		bufs = append(bufs, b)
-		want.Write(b)
+		large = append(large, b)
 	}
-	got := make(chan []byte, 1)
-	go func() {
-		time.Sleep(20 * time.Millisecond) // the writer fills the socket meanwhile
-		b, _ := io.ReadAll(peer)
-		got <- b
-	}()
-	n, err := w.WriteBuffers(bufs)
-	if err != nil || n != int64(want.Len()) {
-		t.Fatalf("WriteBuffers = %d, %v; want %d, nil", n, err, want.Len())
+	for i := range 3000 {
+		small = append(small, []byte{byte('a' + i%26), byte('0' + i%10), 'x', 'y', 'z', 0, 1, 2, 3, '\n'})
 	}
-	c.Close()
-	if g := <-got; !bytes.Equal(g, want.Bytes()) {
-		t.Fatalf("peer read %d bytes, not the %d written in order", len(g), want.Len())
+	for _, tc := range []struct {
+		name  string
+		bufs  [][]byte
+		delay time.Duration // before the peer reads
+	}{
+		{"large", large, 20 * time.Millisecond},
+		{"small", small, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, peer := pair(t)
+			w := nonblock.NewWriter(c)
+			want := bytes.Join(tc.bufs, nil)
+			got := make(chan []byte, 1)
+			go func() {
+				time.Sleep(tc.delay)
+				b, _ := io.ReadAll(peer)
+				got <- b
+			}()
+			if n, err := w.WriteBuffers(tc.bufs); err != nil || n != int64(len(want)) {
+				t.Fatalf("WriteBuffers = %d, %v; want %d, nil", n, err, len(want))
+			}
+			if n, err := w.WriteBuffers([][]byte{nil, {}, nil}); n != 0 || err != nil {
+				t.Fatalf("WriteBuffers of empty buffers = %d, %v; want 0, nil", n, err)
+			}
+			c.Close()
+			if g := <-got; !bytes.Equal(g, want) {
+				t.Fatalf("peer read %d bytes, not the %d written in order", len(g), len(want))
+			}
+		})
 	}
 }
 

@@ -13,35 +13,6 @@ import (
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
 )
 
-// Many small buffers go out whole and in order: more of them than one
-// writev takes, in calls short enough to be made raw.
-func TestWriteBuffersSmall(t *testing.T) {
-	c, peer := pair(t)
-	w := nonblock.NewWriter(c)
-	var bufs [][]byte
-	var want bytes.Buffer
-	for i := range 3000 {
-		b := []byte{byte('a' + i%26), byte('0' + i%10), 'x', 'y', 'z', 0, 1, 2, 3, '\n'}
-		bufs = append(bufs, b)
-		want.Write(b)
-	}
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(peer)
-		got <- b
-	}()
-	if n, err := w.WriteBuffers(bufs); err != nil || n != int64(want.Len()) {
-		t.Fatalf("WriteBuffers = %d, %v; want %d, nil", n, err, want.Len())
-	}
-	if n, err := w.WriteBuffers([][]byte{nil, {}, nil}); n != 0 || err != nil {
-		t.Fatalf("WriteBuffers of empty buffers = %d, %v; want 0, nil", n, err)
-	}
-	c.Close()
-	if g := <-got; !bytes.Equal(g, want.Bytes()) {
-		t.Fatalf("peer read %d bytes, not the %d written in order", len(g), want.Len())
-	}
-}
-
 // A read into a buffer larger than a raw call copies (1 MiB) gets what the
 // socket holds, and the rest on later reads.
 func TestReadLarge(t *testing.T) {
