@@ -219,19 +219,25 @@ func TestReadWaits(t *testing.T) {
 		peer.Write([]byte("hello"))
 		peer.Close()
 	}()
+	if got := readToEOF(t, r, len(buf)); string(got) != "hello" {
+		t.Fatalf("read %q; want hello", got)
+	}
+}
+
+// readToEOF reads r until io.EOF, in reads of size bytes at most.
+func readToEOF(t *testing.T, r *nonblock.Reader, size int) []byte {
+	t.Helper()
 	var got []byte
+	buf := make([]byte, size)
 	for {
 		n, err := r.Read(buf)
 		got = append(got, buf[:n]...)
 		if err == io.EOF {
-			break
+			return got
 		}
 		if err != nil {
 			t.Fatalf("Read: %v", err)
 		}
-	}
-	if string(got) != "hello" {
-		t.Fatalf("read %q; want hello", got)
 	}
 }
 

@@ -23,19 +23,7 @@ func TestReadLarge(t *testing.T) {
 		peer.Write(want)
 		peer.Close()
 	}()
-	var got []byte
-	buf := make([]byte, 1<<20)
-	for {
-		n, err := r.Read(buf)
-		got = append(got, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-	}
-	if !bytes.Equal(got, want) {
+	if got := readToEOF(t, r, 1<<20); !bytes.Equal(got, want) {
 		t.Fatalf("read %d bytes, not the %d sent", len(got), len(want))
 	}
 }
