@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +307,47 @@ func TestPreferStreamingOurs(t *testing.T) {
 	c := dial(t, addr, &gearman.Options{PreferStreaming: true})
 	if !c.Streaming() {
 		t.Error("Streaming() is false against our server")
+	}
+}
+
+// Streaming a payload through the server and a worker and back allocates a
+// small fraction of it in the whole process (client, server and worker):
+// the server spools a stream's payload in one window-long buffer that it
+// keeps, not in one made anew for every window.
+func TestStreamAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocations")
+	}
+	addr := srvStart(t, &gearman.Server{})
+	w := dial(t, addr, &gearman.Options{Streaming: true})
+	if err := w.Register("cat", gearman.HandlerFunc(func(ctx context.Context, t *gearman.Task) error {
+		_, err := io.Copy(t, t)
+		return err
+	}), nil); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, addr, &gearman.Options{Streaming: true})
+	ctx := testCtx(t)
+	pipe := func(size int64) {
+		task, err := c.Open(ctx, gearman.Job{Func: "cat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			io.Copy(task, io.LimitReader(zeros{}, size))
+			task.Close()
+		}()
+		if n, err := io.Copy(io.Discard, task); n != size || err != nil {
+			t.Fatalf("got %d bytes, %v; want %d", n, err, size)
+		}
+	}
+	pipe(1 << 20) // the connections' buffers
+	const size = 32 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	pipe(size)
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > size/8 {
+		t.Errorf("piping %d MiB allocated %d KiB; want at most %d KiB", size>>20, got>>10, size/8>>10)
 	}
 }

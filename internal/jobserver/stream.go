@@ -43,6 +43,21 @@ type jstream struct {
 // spooled returns the number of payload bytes the server holds.
 func (st *jstream) spooled() int { return len(st.buf) - st.off }
 
+// spool adds data to what the server holds of st's payload. The buffer is
+// made a window long at once: the client's credit keeps what an extension
+// stream spools within a window, so its buffer never grows, and is kept
+// from one drain to the next (see pump) instead of being made anew.
+func (st *jstream) spool(data []byte) {
+	if st.buf == nil {
+		st.buf = make([]byte, 0, max(streamWindow, len(data)))
+	}
+	if st.off > 0 && len(st.buf)+len(data) > cap(st.buf) {
+		st.buf = st.buf[:copy(st.buf, st.buf[st.off:])]
+		st.off = 0
+	}
+	st.buf = append(st.buf, data...)
+}
+
 // handleStream handles a packet of the extension from c; it returns false
 // when the connection must close.
 func (s *Server) handleStream(c *conn, p wire.Packet) bool {
@@ -114,7 +129,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	s.nextJob++
 	j := &job{id: s.nextJob, fn: f, prio: int8(prio), bg: bg, heapi: -1}
 	j.st = &jstream{owner: c, id: id, clientCredit: streamWindow - int64(len(data))}
-	j.st.buf = append(j.st.buf, data...)
+	j.st.spool(data)
 	s.jobs[j.id] = j
 	f.total++
 	c.streams[id] = j
@@ -154,11 +169,7 @@ func (s *Server) streamData(c *conn, id string, data []byte) bool {
 		s.hbuf = s.appendHandle(s.hbuf[:0], j)
 		j.worker.send(wire.Res, wire.StreamData, s.hbuf, data)
 	} else {
-		if st.off > 0 && len(st.buf)+len(data) > cap(st.buf) {
-			st.buf = st.buf[:copy(st.buf, st.buf[st.off:])]
-			st.off = 0
-		}
-		st.buf = append(st.buf, data...)
+		st.spool(data)
 		s.pump(j)
 	}
 	s.grantClient(j)
