@@ -29,25 +29,12 @@ func BenchmarkStreamPipe(b *testing.B) {
 		addr := srvStartB(b)
 		ctx := context.Background()
 		w := dialB(b, addr, &gearman.Options{Streaming: true})
-		w.Register("cat", gearman.HandlerFunc(func(ctx context.Context, t *gearman.Task) error {
-			_, err := io.Copy(t, t)
-			return err
-		}), nil)
+		w.Register("cat", catHandler, nil)
 		c := dialB(b, addr, &gearman.Options{Streaming: true})
 		b.SetBytes(size)
 		b.ReportAllocs()
 		for b.Loop() {
-			task, err := c.Open(ctx, gearman.Job{Func: "cat"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			go func() {
-				io.Copy(task, io.LimitReader(zeros{}, size))
-				task.Close()
-			}()
-			if n, err := io.Copy(io.Discard, task); n != size || err != nil {
-				b.Fatalf("got %d bytes, %v", n, err)
-			}
+			pipeZeros(b, ctx, c, size)
 		}
 	})
 	b.Run("relay", func(b *testing.B) {

@@ -320,27 +320,12 @@ func TestStreamAllocs(t *testing.T) {
 	}
 	addr := srvStart(t, &gearman.Server{})
 	w := dial(t, addr, &gearman.Options{Streaming: true})
-	if err := w.Register("cat", gearman.HandlerFunc(func(ctx context.Context, t *gearman.Task) error {
-		_, err := io.Copy(t, t)
-		return err
-	}), nil); err != nil {
+	if err := w.Register("cat", catHandler, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := dial(t, addr, &gearman.Options{Streaming: true})
 	ctx := testCtx(t)
-	pipe := func(size int64) {
-		task, err := c.Open(ctx, gearman.Job{Func: "cat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			io.Copy(task, io.LimitReader(zeros{}, size))
-			task.Close()
-		}()
-		if n, err := io.Copy(io.Discard, task); n != size || err != nil {
-			t.Fatalf("got %d bytes, %v; want %d", n, err, size)
-		}
-	}
+	pipe := func(size int64) { pipeZeros(t, ctx, c, size) }
 	pipe(1 << 20) // the connections' buffers
 	const size = 32 << 20
 	var before, after runtime.MemStats
@@ -349,5 +334,27 @@ func TestStreamAllocs(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > size/8 {
 		t.Errorf("piping %d MiB allocated %d KiB; want at most %d KiB", size>>20, got>>10, size/8>>10)
+	}
+}
+
+// catHandler streams the payload back as the result, unchanged.
+var catHandler = gearman.HandlerFunc(func(ctx context.Context, t *gearman.Task) error {
+	_, err := io.Copy(t, t)
+	return err
+})
+
+// pipeZeros streams size zero bytes through c's "cat" function and back.
+func pipeZeros(tb testing.TB, ctx context.Context, c *gearman.Conn, size int64) {
+	tb.Helper()
+	task, err := c.Open(ctx, gearman.Job{Func: "cat"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		io.Copy(task, io.LimitReader(zeros{}, size))
+		task.Close()
+	}()
+	if n, err := io.Copy(io.Discard, task); n != size || err != nil {
+		tb.Fatalf("got %d bytes, %v; want %d", n, err, size)
 	}
 }

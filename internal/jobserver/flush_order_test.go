@@ -40,44 +40,41 @@ func TestFlushKeepsOrder(t *testing.T) {
 	big := bytes.Repeat([]byte("B"), refMin+10)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // a reader sending to c, then flushing it
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	repeat := func(step func()) { // until stop closes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					step()
+				}
 			}
-			c.outMu.Lock()
-			backlog := len(c.out)+c.vecLen > 1<<20
-			c.outMu.Unlock()
-			if backlog {
-				time.Sleep(100 * time.Microsecond)
-				continue
-			}
-			order.Lock()
-			c.outMu.Lock()
-			c.out, _ = wire.AppendPacket(c.out, wire.Res, wire.WorkData, next(), small)
-			c.outMu.Unlock()
-			order.Unlock()
-			c.tryFlush()
+		}()
+	}
+	repeat(func() { // a reader sending to c, then flushing it
+		c.outMu.Lock()
+		backlog := len(c.out)+c.vecLen > 1<<20
+		c.outMu.Unlock()
+		if backlog {
+			time.Sleep(100 * time.Microsecond)
+			return
 		}
-	}()
-	go func() { // another reader assigning c a large job
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			order.Lock()
-			c.sendRef(wire.Res, wire.JobAssign, next(), []byte("f"), big)
-			order.Unlock()
-			time.Sleep(200 * time.Microsecond)
-		}
-	}()
+		order.Lock()
+		c.outMu.Lock()
+		c.out, _ = wire.AppendPacket(c.out, wire.Res, wire.WorkData, next(), small)
+		c.outMu.Unlock()
+		order.Unlock()
+		c.tryFlush()
+	})
+	repeat(func() { // another reader assigning c a large job
+		order.Lock()
+		c.sendRef(wire.Res, wire.JobAssign, next(), []byte("f"), big)
+		order.Unlock()
+		time.Sleep(200 * time.Microsecond)
+	})
 	defer func() {
 		close(stop)
 		wg.Wait()
