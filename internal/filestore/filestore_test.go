@@ -115,12 +115,12 @@ func TestReplay(t *testing.T) {
 	for _, j := range []store.Job{sample(1), sample(2), sample(3), epoch, sched, sample(11)} {
 		e.create(j)
 	}
-	e.assign(1)   // running at the "crash": lost, retries + 1
-	e.assign(2)   // requeued: to the tail, with its retries
-	e.requeue(2)  //
-	e.finish(3)   // gone
-	e.assign(11)  // finished
-	e.finish(11)  //
+	e.assign(1)  // running at the "crash": lost, retries + 1
+	e.assign(2)  // requeued: to the tail, with its retries
+	e.requeue(2) //
+	e.finish(3)  // gone
+	e.assign(11) // finished
+	e.finish(11) //
 	e.close()
 
 	e2, got := newEngine(t, dir, Options{})
