@@ -51,6 +51,8 @@ func run(args []string) error {
 		threads                           int
 		maxPacket                         int64
 		useSSL, exceptions, shutdownCmd   bool
+		storeURL                          string
+		salvage                           bool
 	)
 	str := func(p *string, def, usage string, names ...string) {
 		for _, n := range names {
@@ -79,6 +81,8 @@ func run(args []string) error {
 	fs.BoolVar(&exceptions, "exceptions", false, "turn the exceptions option on for every connection")
 	fs.BoolVar(&shutdownCmd, "enable-shutdown", false, `accept the admin commands "shutdown" and "shutdown graceful"`)
 	str(&cpuProf, "", "write a CPU profile to this file until exit", "cpuprofile")
+	str(&storeURL, "", "keep background jobs across restarts: file:PATH for the embedded store in directory PATH (default: in memory only)", "store")
+	fs.BoolVar(&salvage, "store-salvage", false, "open a damaged store anyway, skipping the damaged records")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,6 +118,13 @@ func run(args []string) error {
 		Exceptions:            exceptions,
 		EnableShutdownCommand: shutdownCmd,
 		Logger:                logger,
+	}
+	if storeURL != "" {
+		st, err := gearman.OpenStore(context.Background(), storeURL, &gearman.StoreOptions{Salvage: salvage, Logger: logger})
+		if err != nil {
+			return err
+		}
+		srv.Store = st
 	}
 	if useSSL {
 		cfg, err := tlsConfig(sslCert, sslKey, sslCA)

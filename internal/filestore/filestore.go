@@ -298,13 +298,27 @@ func (l *Log) apply(r record, seg, size uint32, jobs map[uint64]*rjob) {
 	}
 }
 
-// begin starts a new segment for this run's records.
+// begin opens the segment this run's records go to: the newest one, read
+// to its last intact record, while it has room; else a new one.
 func (l *Log) begin() error {
-	l.nextSeg = max(l.nextSeg, 1)
-	l.cur = l.newBatch()
-	if err := l.openSegment(l.nextSeg); err != nil {
-		return err
+	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize {
+		last := l.segs[n-1]
+		f, err := os.OpenFile(segPath(l.dir, last.n), os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.Seek(last.size, io.SeekStart)
+		}
+		if err != nil {
+			return fmt.Errorf("filestore: %w", err)
+		}
+		l.f, l.fSeg, l.fSize = f, last.n, last.size
+		l.nextSeg = last.n
+	} else {
+		l.nextSeg = max(l.nextSeg, 1)
+		if err := l.openSegment(l.nextSeg); err != nil {
+			return err
+		}
 	}
+	l.cur = l.newBatch()
 	l.segFill = l.fSize
 	return nil
 }
