@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -600,6 +599,24 @@ func (c *Conn) enqueue(rq *request, args ...[]byte) error {
 	return c.enqueueLocked(rq, nil, args...)
 }
 
+// enqueueChunks queues a submit and its packet, whose data argument is
+// chunks (see outQueue.packetChunks), in the same order.
+func (c *Conn) enqueueChunks(rq *request, lead [][]byte, chunks [][]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	seq, err := c.out.packetChunks(rq.t, lead, chunks)
+	if err != nil {
+		return err
+	}
+	rq.sent = seq
+	c.pending = append(c.pending, rq)
+	c.unpark()
+	return nil
+}
+
 // enqueueLocked is enqueue with c.mu held; done, if not nil, learns when
 // the packet has been written (see outQueue.packet).
 func (c *Conn) enqueueLocked(rq *request, done chan error, args ...[]byte) error {
@@ -818,8 +835,8 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 			return nil, err
 		}
 	default:
-		// Write appends to the payload: never into the caller's array.
-		t.job.Data = slices.Clip(job.Data)
+		t.job.Data = nil
+		t.payload.start(job.Data)
 	}
 	if awaited && !streamable {
 		return t, nil // see wantAll above
@@ -888,22 +905,21 @@ func (c *Conn) sendBody(p []byte, last bool) error {
 	return nil
 }
 
-// submitTask sends a client task's submit packet.
-func (c *Conn) submitTask(t *Task, job Job) error {
+// submitTask sends a client task's submit packet, whose payload is chunks.
+func (c *Conn) submitTask(t *Task, job Job, chunks [][]byte) error {
 	select {
 	case <-t.done: // abandoned before Close: submit nothing
 		return t.err
 	default:
 	}
 	pt, _ := job.packetType()
-	args := append(job.leadingArgs(pt), job.Data)
 	t.req = request{t: pt, task: t}
 	if t.awaited || t.submitted {
 		// Nobody may be reading: then the caller, about to wait, reads
 		// instead of having a reader start and wake it (see readFor).
 		t.reads = c.takeParked()
 	}
-	err := c.enqueue(&t.req, args...)
+	err := c.enqueueChunks(&t.req, job.leadingArgs(pt), chunks)
 	if err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)

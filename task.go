@@ -76,7 +76,8 @@ type Task struct {
 	stopWatch func() bool // guarded by handleMu: set after the watch starts
 
 	mu       sync.Mutex // guards what follows
-	job      Job        // client: the job, Data is the payload being written
+	job      Job        // client: the job (its Data is in payload, or sent)
+	payload  payloadBuf // client: a plain task's payload, held until Close
 	wclosed  bool       // the write side is closed
 	partial  []byte     // result read by a Result call that timed out
 	lastWarn []byte     // the last warning, if it was the last packet
@@ -349,10 +350,10 @@ func (t *Task) Write(p []byte) (int, error) {
 	}
 	if !t.worker {
 		defer t.mu.Unlock()
-		if int64(len(t.job.Data)+len(p)) > t.conn.opts.MaxPayload {
+		if t.payload.n+int64(len(p)) > t.conn.opts.MaxPayload {
 			return 0, fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge)
 		}
-		t.job.Data = append(t.job.Data, p...)
+		t.payload.write(p)
 		return len(p), nil
 	}
 	if t.bufferIt {
@@ -365,6 +366,50 @@ func (t *Task) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// payloadBuf holds a plain client task's payload until Close: the Data the
+// task was opened with (the caller's, never written into), then what Write
+// gives, copied once into chunks that double in size up to maxPayloadChunk.
+// The payload is so held once: it is never copied to grow, nor again into
+// the submit packet, which refers to the chunks (see outQueue.packetChunks).
+type payloadBuf struct {
+	chunks   [][]byte
+	n        int64 // bytes held
+	borrowed bool  // chunks[0] is the caller's Data
+}
+
+// maxPayloadChunk is the largest chunk a payloadBuf allocates for small
+// writes: it bounds the unused room at the end of a payload.
+const maxPayloadChunk = 4 << 20
+
+// start makes data, the caller's, the start of the payload.
+func (b *payloadBuf) start(data []byte) {
+	if len(data) > 0 {
+		b.chunks = [][]byte{data}
+		b.n = int64(len(data))
+		b.borrowed = true
+	}
+}
+
+// write appends a copy of p.
+func (b *payloadBuf) write(p []byte) {
+	if k := len(b.chunks); k > 0 && !(k == 1 && b.borrowed) {
+		last := b.chunks[k-1]
+		m := copy(last[len(last):cap(last)], p)
+		b.chunks[k-1] = last[:len(last)+m]
+		b.n += int64(m)
+		p = p[m:]
+	}
+	if len(p) == 0 {
+		return
+	}
+	// A payload written at once gets a chunk of its size exactly; one
+	// written piecewise, chunks as large as what came before.
+	c := make([]byte, len(p), max(len(p), int(min(b.n, maxPayloadChunk))))
+	copy(c, p)
+	b.chunks = append(b.chunks, c)
+	b.n += int64(len(p))
 }
 
 // sendWorkData sends a worker's result data as WORK_DATA now: under the
@@ -425,12 +470,14 @@ func (t *Task) CloseWithError(err error) error {
 	}
 	if !t.worker {
 		job := t.job
+		chunks := t.payload.chunks
+		t.payload = payloadBuf{} // the queue holds it until it is written
 		t.mu.Unlock()
 		if err != nil {
 			t.finish(err)
 			return nil
 		}
-		return t.conn.submitTask(t, job)
+		return t.conn.submitTask(t, job, chunks)
 	}
 	buffered := t.buffered
 	t.buffered = nil
