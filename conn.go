@@ -145,6 +145,8 @@ type Conn struct {
 	nextStream uint64               // the last stream id used
 	wstreams   map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
 	err        error                // why the connection ended
+	writeErr   error                // a write failed: the connection is ending (see writeFailed)
+	linger     *time.Timer          // ends the connection after a write error, unless its reader does first
 	w          workerState          // the worker side
 	jobs       map[*Task]struct{}   // worker tasks running
 	funcs      map[string]*register // registered functions
@@ -418,6 +420,9 @@ func (c *Conn) shutdown(err error) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.err = err
+		if c.linger != nil {
+			c.linger.Stop()
+		}
 		pending := c.pending
 		c.pending = nil
 		routes := c.routes
@@ -476,8 +481,37 @@ func (c *Conn) writeLoop() {
 	err := c.out.writeLoop(c.stop)
 	close(c.writerDone)
 	if err != nil {
-		c.shutdown(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
+		c.writeFailed(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
 	}
+}
+
+// writeLinger bounds how long a connection whose write failed waits for its
+// reader to meet the end of what the server sent (see writeFailed).
+const writeLinger = 2 * time.Second
+
+// writeFailed ends the connection after a write error, once its reader has
+// read what the server sent before it closed: a server that refuses a
+// packet (ERROR ARGUMENT_TOO_LARGE for one larger than it takes) answers
+// and closes the connection while the packet is still being written, and
+// the write then fails with ECONNRESET or EPIPE though the answer has
+// arrived. Ending the connection at once would hide that answer from the
+// request it answers, whose caller would see a lost connection instead, or
+// not, depending on which of the writer and the reader came first.
+//
+// So nothing more is written (the queue fails with err), a reader is
+// started if nobody reads, and the connection ends when the reader meets
+// the end of the stream (the server's close, read right after its last
+// packets), or writeLinger after the write error, whichever comes first.
+func (c *Conn) writeFailed(err error) {
+	c.out.fail(err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.writeErr != nil {
+		return
+	}
+	c.writeErr = err
+	c.linger = time.AfterFunc(writeLinger, func() { c.shutdown(err) })
+	c.unpark()
 }
 
 // send sends a request that expects no reply. It writes it from the
@@ -516,11 +550,11 @@ func (c *Conn) post(t wire.Type, args ...[]byte) (uint64, error) {
 }
 
 // flush writes what is queued from the caller's goroutine (see outQueue). A
-// write error ends the connection.
+// write error ends the connection (see writeFailed).
 func (c *Conn) flush() error {
 	if err := c.out.drain(); err != nil {
 		err = fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err)
-		c.shutdown(err)
+		c.writeFailed(err)
 		return c.connErr(err)
 	}
 	return nil
@@ -932,7 +966,10 @@ func (c *Conn) submitTask(t *Task, job Job, chunks [][]byte) error {
 		t.reads = false
 		c.handOn()
 	}
-	return err
+	if err != nil {
+		return t.sendFailed(err)
+	}
+	return nil
 }
 
 // abandon drops a client task whose context ended. The task stays in its

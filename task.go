@@ -323,6 +323,13 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // it is written, with no size limit, blocking while the server grants no
 // credit; Write must then not be called concurrently with Write or Close. A worker task sends each Write as
 // WORK_DATA at once, and blocks while the connection's send queue is full.
+//
+// A job server that refuses a submit packet as too large (ERROR
+// ARGUMENT_TOO_LARGE: see [Server.MaxPacketSize]) answers and closes the
+// connection while the packet is still being written: the Write or Close
+// that was sending it then returns the server's refusal, a [*ServerError]
+// for which [SafeToRetry] is true, as does Result. Of a Write that fails,
+// only the n bytes it reports count toward [Job.Size].
 func (t *Task) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	if t.wclosed {
@@ -339,14 +346,24 @@ func (t *Task) Write(p []byte) (int, error) {
 		if t.sized {
 			t.mu.Unlock()
 			if err := t.conn.sendBody(p, last); err != nil {
-				return 0, err
+				// Reported as not written: not counted either.
+				t.mu.Lock()
+				t.sizeLeft += int64(len(p))
+				t.mu.Unlock()
+				return 0, t.sendFailed(err)
 			}
 			return len(p), nil
 		}
 	}
 	if t.st != nil {
 		t.mu.Unlock()
-		return t.streamWrite(p)
+		n, err := t.streamWrite(p)
+		if n < len(p) && t.job.Size > 0 {
+			t.mu.Lock()
+			t.sizeLeft += int64(len(p) - n) // not reported as written
+			t.mu.Unlock()
+		}
+		return n, err
 	}
 	if !t.worker {
 		defer t.mu.Unlock()
@@ -456,6 +473,15 @@ func (t *Task) CloseWithError(err error) error {
 		left := t.sizeLeft
 		t.mu.Unlock()
 		if err == nil {
+			select {
+			case <-t.done:
+				if t.err != nil {
+					// A Write failed, with the task's error: the
+					// payload is short for that reason.
+					return t.breakSized(t.err)
+				}
+			default:
+			}
 			err = fmt.Errorf("gearman: task %s closed after %d of its declared %d bytes: %w", t.fn, t.job.Size-left, t.job.Size, ErrShortPayload)
 		}
 		return t.breakSized(err)
@@ -505,6 +531,19 @@ func (t *Task) Flush() error {
 	t.buffered, t.bufferIt = nil, false
 	t.mu.Unlock()
 	return t.sendWorkData(held)
+}
+
+// sendFailed returns the error of a client task whose submit packet could
+// not be written (err): the task's own, once it has ended. The submit
+// awaits its reply, so the task ends soon, by the server's answer when it
+// sent one before it closed (such as ERROR ARGUMENT_TOO_LARGE, which the
+// caller then gets as a [*ServerError]), else by the connection's end.
+func (t *Task) sendFailed(err error) error {
+	<-t.done
+	if t.err != nil {
+		return t.err
+	}
+	return err
 }
 
 // breakSized fails a task whose declared-size payload cannot be completed,
