@@ -811,7 +811,7 @@ const (
 // once: Submit and Do without their waits. For Do, see open.
 func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	t, err := c.open(ctx, job, w)
 	if err != nil {
@@ -838,10 +838,10 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 // the connection themselves (see readFor).
 func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	if err := c.Err(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
@@ -894,12 +894,12 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
-		return c.err
+		return unsent(c.err)
 	}
 	seq, err := c.out.beginBody(pt, job.leadingArgs(pt), job.Size)
 	if err != nil {
 		c.mu.Unlock()
-		return err
+		return unsent(err)
 	}
 	t.req = request{t: pt, task: t, sent: seq}
 	c.pending = append(c.pending, &t.req)
@@ -943,7 +943,7 @@ func (c *Conn) sendBody(p []byte, last bool) error {
 func (c *Conn) submitTask(t *Task, job Job, chunks [][]byte) error {
 	select {
 	case <-t.done: // abandoned before Close: submit nothing
-		return t.err
+		return unsent(t.err)
 	default:
 	}
 	pt, _ := job.packetType()

@@ -282,7 +282,7 @@ func (p *Pool) pick(ctx context.Context, tried map[*Conn]bool) (*Conn, error) {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, fmt.Errorf("gearman: pool: %w", ErrClosed)
+			return nil, unsent(fmt.Errorf("gearman: pool: %w", ErrClosed))
 		}
 		var cands []*Conn
 		for _, c := range p.live {
@@ -313,7 +313,7 @@ func (p *Pool) pick(ctx context.Context, tried map[*Conn]bool) (*Conn, error) {
 // created nowhere.
 func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	return onServers(ctx, p, func(c *Conn) (*Task, error) { return c.Submit(ctx, job) })
 }
@@ -324,7 +324,7 @@ func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
 // created is not, since it may have run.
 func (p *Pool) Do(ctx context.Context, job Job) ([]byte, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	return onServers(ctx, p, func(c *Conn) ([]byte, error) { return c.Do(ctx, job) })
 }
@@ -372,7 +372,7 @@ func onServers[T any](ctx context.Context, p *Pool, submit func(*Conn) (T, error
 // payload's Size gets a connection of its own (see [Job.Size]).
 func (p *Pool) Open(ctx context.Context, job Job) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	c, err := p.pick(ctx, nil)
 	if err != nil {
@@ -392,17 +392,17 @@ func (p *Pool) openDedicated(ctx context.Context, addr string, job Job) (*Task, 
 	defer cancel()
 	nc, err := dialNet(dctx, addr, &p.opts.Options)
 	if err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	c, err := newConn(dctx, nc, addr, p.opts.Options, nil)
 	if err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		c.Close()
-		return nil, fmt.Errorf("gearman: pool: %w", ErrClosed)
+		return nil, unsent(fmt.Errorf("gearman: pool: %w", ErrClosed))
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()

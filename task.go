@@ -368,7 +368,7 @@ func (t *Task) Write(p []byte) (int, error) {
 	if !t.worker {
 		defer t.mu.Unlock()
 		if t.payload.n+int64(len(p)) > t.conn.opts.MaxPayload {
-			return 0, fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge)
+			return 0, unsent(fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge))
 		}
 		t.payload.write(p)
 		return len(p), nil
