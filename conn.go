@@ -52,7 +52,11 @@ type Options struct {
 	// see its WORK_DATA twice), and refuses a foreground job with a unique
 	// id submitted on a streaming connection. Dial fails with an error
 	// wrapping [ErrNotSupported] when the server does not know the
-	// option, as gearmand does not. See the package doc, "Streaming".
+	// option, as gearmand does not. A task's payload then streams as it is
+	// written while its result comes back: write the payload and read the
+	// result at once, as a task whose result outgrows its window blocks
+	// its payload's Write until the task's context ends. See the package
+	// doc, "Streaming".
 	Streaming bool
 	// PreferStreaming negotiates streaming mode like Streaming, but a server
 	// that does not know the option leaves the connection in plain mode

@@ -321,8 +321,12 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // than [Options.MaxPayload] bytes. On a connection with the streaming
 // extension ([Options.Streaming]) it sends the payload in chunks instead, as
 // it is written, with no size limit, blocking while the server grants no
-// credit; Write must then not be called concurrently with Write or Close. A worker task sends each Write as
-// WORK_DATA at once, and blocks while the connection's send queue is full.
+// credit, which comes as the worker reads: when the worker's result grows
+// with the payload, read the result meanwhile, from another goroutine, or
+// Write blocks until the task's context ends (see [Options.Streaming]).
+// Write must then not be called concurrently with Write or Close. A worker
+// task sends each Write as WORK_DATA at once, and blocks while the
+// connection's send queue is full.
 //
 // A job server that refuses a submit packet as too large (ERROR
 // ARGUMENT_TOO_LARGE: see [Server.MaxPacketSize]) answers and closes the
