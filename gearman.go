@@ -44,7 +44,9 @@
 // [Pool.Register] (or [Conn.Register]) serves a function with a [Handler],
 // whose task reads the payload and writes the result; [BytesHandler] adapts a
 // function of []byte. A handler may submit jobs of its own and await their
-// futures. Returning an error fails the job; a panic fails it as an exception
+// futures, but not of functions its own pool (or connection) serves: while
+// it waits it holds one of the MaxJobs slots, and when such handlers hold
+// them all nothing runs the sub-jobs (see [Pool]). Returning an error fails the job; a panic fails it as an exception
 // and the worker goes on. [Options.MaxJobs] bounds the jobs run at once
 // (across all servers, for a pool); a worker asks for a job only when it has
 // room for it, and sleeps (PRE_SLEEP) until the server wakes it.
