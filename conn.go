@@ -44,7 +44,8 @@ type Options struct {
 	// understands and this package's clients read as a [*JobException]:
 	// gearmand 1.1 forwards an exception to clients that did not ask for
 	// exceptions as a WORK_FAIL with a stray NUL byte, on which libgearman
-	// clients (the gearman tool, PHP) wait forever.
+	// clients (the gearman tool, PHP) wait forever. The message of a job
+	// failed by default so also reaches its client's [Task.Warnings].
 	SendExceptions bool
 	// Streaming negotiates streaming mode (OPTION_REQ streaming), with the
 	// abraxas server's semantics: the server fails a job whose streaming

@@ -66,7 +66,9 @@ var (
 )
 
 // JobException is the error of a job that ended with WORK_EXCEPTION, or with
-// WORK_WARNING then WORK_FAIL from a server without exceptions.
+// WORK_WARNING then WORK_FAIL (how a worker reports an exception by
+// default, or to a server without exceptions). In the latter case the
+// message came on [Task.Warnings] too.
 type JobException struct {
 	Handle  string // the job's handle
 	Message string // the worker's exception data

@@ -197,6 +197,13 @@ func (t *Task) statusChan() chan Status {
 // task. It buffers 16; when it is full the oldest unread warning is dropped,
 // so unread warnings never hold back the connection. It is nil on the worker
 // side.
+//
+// A worker of this package that fails a job with an error sends, by default
+// (see [Options.SendExceptions]), WORK_WARNING with the error's text, then
+// WORK_FAIL, as do other libraries against servers without exceptions: the
+// job then ends with a [*JobException] carrying that text, which also came
+// on Warnings, since the warning arrives before anything says that a
+// failure follows (through gearmand and this package's server alike).
 func (t *Task) Warnings() <-chan []byte {
 	if t.worker {
 		return nil
