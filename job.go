@@ -55,7 +55,12 @@ type Job struct {
 	// submit returns once the server has queued it.
 	Background bool
 	// At runs the job at that time (SUBMIT_JOB_EPOCH, to the second). Only
-	// for background jobs of normal priority.
+	// for background jobs of normal priority. This package's [Server] wakes
+	// sleeping workers when the job is due. gearmand (1.1) does not hand
+	// it out before its time either, but nothing wakes sleeping workers
+	// when the time comes: the job runs only when a worker next asks for
+	// work (one that connects, or that another job wakes), so with idle
+	// workers it waits, counted in "status", however long that takes.
 	At time.Time
 	// Schedule makes the job recurring (SUBMIT_JOB_SCHED), on servers that
 	// support it (this package's; not gearmand). Only for background jobs
