@@ -829,8 +829,9 @@ func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 }
 
 // Open starts a task whose payload the caller writes; Close sends it (see
-// [Task]). job.Data, if any, is the start of the payload. ctx governs the
-// task: when it ends, the task is abandoned.
+// [Task]). job.Data, if any, is the start of the payload, held without a
+// copy: do not modify it until the task is done. ctx governs the task: when
+// it ends, the task is abandoned.
 func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	return c.open(ctx, job, openWaits)
 }
