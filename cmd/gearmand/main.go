@@ -4,9 +4,19 @@
 //	gearmand -L 0.0.0.0 -p 4730 --job-retries 3 --verbose INFO
 //
 // Flags follow the C gearmand's where they mean the same; each may be given
-// with one dash or two. SIGINT and SIGTERM stop the server at once (jobs in
-// memory are lost, as with gearmand); SIGUSR1 stops it gracefully: no new
-// connections or assignments, and exit once running jobs have ended.
+// with one dash or two.
+//
+// # Signals
+//
+// As in gearmand, SIGTERM and SIGINT stop the server at once: connections
+// are closed and the jobs in memory are lost. SIGUSR1 stops it gracefully,
+// as does the admin command "shutdown graceful" (with --enable-shutdown):
+// the listener closes, no job is handed out any more and new submits get
+// ERROR SHUTDOWN_GRACEFUL; the running jobs may finish, their results are
+// sent to their clients (for up to 5 s), and then the process exits. Queued
+// jobs that no worker started are lost; idle connections do not hold the
+// stop up. A second signal of any of the three during a graceful stop stops
+// the server at once. The exit code is 0 for every stop asked for this way.
 package main
 
 import (
@@ -24,6 +34,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/seed749d6d6d/gearman"
 )
@@ -135,41 +146,74 @@ func run(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	if logger != nil {
+		logger.Info("listening", "addr", srv.Addr, "tls", useSSL)
+	}
+	return serve(srv, logger)
+}
+
+// serve runs srv until a signal or an admin command stops it. After a
+// graceful stop (SIGUSR1 or "shutdown graceful") it returns only once the
+// running jobs have ended and their results have been sent; a second signal
+// meanwhile stops the server at once. A stop that was asked for returns nil.
+func serve(srv *gearman.Server, logger *slog.Logger) error {
+	stopNow, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, append(stopSignals, gracefulSignals...)...)
 	defer signal.Stop(sigs)
-	stopped := make(chan struct{})
+	served := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
+		draining := false
 		for {
 			select {
 			case sig := <-sigs:
-				if isGraceful(sig) {
-					if logger != nil {
-						logger.Info("graceful shutdown", "signal", sig.String())
-					}
-					go srv.Shutdown(context.Background())
+				if isGraceful(sig) && !draining {
+					draining = true
+					logInfo(logger, "graceful shutdown: waiting for running jobs to end", "signal", sig.String())
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						srv.Shutdown(stopNow)
+					}()
 					continue
 				}
-				if logger != nil {
-					logger.Info("shutting down", "signal", sig.String())
+				if draining {
+					logInfo(logger, "stopping at once: a second signal during a graceful shutdown", "signal", sig.String())
+				} else {
+					logInfo(logger, "shutting down", "signal", sig.String())
 				}
+				cancel()
 				srv.Close()
 				return
-			case <-stopped:
+			case <-served:
 				return
 			}
 		}
 	}()
-	if logger != nil {
-		logger.Info("listening", "addr", srv.Addr, "tls", useSSL)
-	}
 	err := srv.ListenAndServe()
-	close(stopped)
-	srv.Close()
 	if errors.Is(err, gearman.ErrServerClosed) {
-		return nil
+		// A signal or an admin command called Shutdown or Close: Serve
+		// returns as soon as the listener closes, so wait here until the
+		// stop is complete (at once after Close; after a graceful stop once
+		// the running jobs have ended and their results are sent).
+		srv.Shutdown(stopNow)
+		err = nil
 	}
+	srv.Close()
+	close(served)
+	wg.Wait()
 	return err
+}
+
+// logInfo logs at level INFO when there is a logger.
+func logInfo(logger *slog.Logger, msg string, args ...any) {
+	if logger != nil {
+		logger.Info(msg, args...)
+	}
 }
 
 // tlsConfig loads the server certificate and, when ca is set, requires

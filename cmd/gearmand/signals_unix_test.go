@@ -1,0 +1,135 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+)
+
+// TestGracefulStop: after SIGUSR1, or the admin command "shutdown graceful",
+// the job a worker holds still finishes, its client gets the result, and
+// the process then exits 0. (It used to exit at once, and the client got
+// EOF.)
+func TestGracefulStop(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		stop func(t *testing.T, c *child)
+	}{
+		{"SIGUSR1", nil, func(t *testing.T, c *child) {
+			if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"shutdown graceful", []string{"--enable-shutdown"}, func(t *testing.T, c *child) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			a, err := gearman.DialAdmin(ctx, c.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if err := a.Shutdown(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, tt.args...)
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			holdWorker(t, c.addr, "hold", started, release)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cl, err := gearman.Dial(ctx, c.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			task, err := cl.Submit(ctx, gearman.Job{Func: "hold", Data: []byte("x")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			tt.stop(t, c)
+			c.waitRefused(t) // the stop has begun
+			close(release)
+			res, err := task.Result(ctx)
+			if err != nil || string(res) != "done x" {
+				t.Errorf("result = %q, %v; want \"done x\", nil", res, err)
+			}
+			if code := c.wait(t); code != 0 {
+				t.Errorf("exit code %d, want 0; stderr: %s", code, c.stderr)
+			}
+		})
+	}
+}
+
+// TestSecondSignalStopsAtOnce: a signal during a graceful stop stops the
+// server without waiting for the running job.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	for _, second := range []os.Signal{syscall.SIGTERM, syscall.SIGUSR1} {
+		t.Run(second.String(), func(t *testing.T) {
+			c := start(t)
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			defer close(release)
+			holdWorker(t, c.addr, "hold", started, release)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cl, err := gearman.Dial(ctx, c.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			task, err := cl.Submit(ctx, gearman.Job{Func: "hold"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			c.cmd.Process.Signal(syscall.SIGUSR1)
+			c.waitRefused(t)
+			c.cmd.Process.Signal(second)
+			if code := c.wait(t); code != 0 {
+				t.Errorf("exit code %d, want 0; stderr: %s", code, c.stderr)
+			}
+			if _, err := task.Result(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Result after the server stopped = %v, want a lost connection", err)
+			}
+		})
+	}
+}
+
+// TestStopSignals: SIGTERM and SIGINT stop the server at once, with exit
+// code 0, as in gearmand.
+func TestStopSignals(t *testing.T) {
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			c := start(t)
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			defer close(release)
+			holdWorker(t, c.addr, "hold", started, release)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cl, err := gearman.Dial(ctx, c.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if _, err := cl.Submit(ctx, gearman.Job{Func: "hold"}); err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			c.cmd.Process.Signal(sig)
+			if code := c.wait(t); code != 0 {
+				t.Errorf("exit code %d, want 0; stderr: %s", code, c.stderr)
+			}
+		})
+	}
+}
