@@ -6,6 +6,17 @@
 // Flags follow the C gearmand's where they mean the same; each may be given
 // with one dash or two.
 //
+// # Logging
+//
+// At start the server logs one line at level INFO, whatever --verbose says
+// (unless --log-file is "none"): the address it serves, as bound (with -p 0,
+// the port the system chose), whether it takes TLS, and where jobs are kept:
+//
+//	time=... level=INFO msg=serving addr=127.0.0.1:4730 tls=false store="in memory"
+//
+// Everything else is logged at the --verbose level (default ERROR, which
+// leaves a healthy server quiet).
+//
 // # Signals
 //
 // As in gearmand, SIGTERM and SIGINT stop the server at once: connections
@@ -101,7 +112,9 @@ func run(args []string) error {
 	if !ok {
 		return fmt.Errorf("unknown --verbose level %q", verbose)
 	}
-	var logger *slog.Logger
+	// logger is the server's, at the --verbose level; banner writes the one
+	// line at start that says what is served, whatever the level.
+	var logger, banner *slog.Logger
 	if logFile != "none" {
 		var w io.Writer = os.Stderr
 		if logFile != "stderr" && logFile != "" {
@@ -113,6 +126,7 @@ func run(args []string) error {
 			w = f
 		}
 		logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+		banner = slog.New(slog.NewTextHandler(w, nil))
 	}
 
 	srv := &gearman.Server{
@@ -146,17 +160,32 @@ func run(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	if logger != nil {
-		logger.Info("listening", "addr", srv.Addr, "tls", useSSL)
+	l, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
 	}
-	return serve(srv, logger)
+	if banner != nil {
+		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, useSSL, "in memory")...)
+	}
+	return serve(srv, l, logger)
 }
 
-// serve runs srv until a signal or an admin command stops it. After a
+// startAttrs are the attributes of the line logged at start: the addresses
+// served (as bound: a port 0 shows the port chosen), whether they take TLS,
+// and where jobs are kept.
+func startAttrs(addrs []net.Addr, tls bool, store string) []any {
+	list := make([]string, len(addrs))
+	for i, a := range addrs {
+		list[i] = a.String()
+	}
+	return []any{"addr", strings.Join(list, ","), "tls", tls, "store", store}
+}
+
+// serve runs srv on l until a signal or an admin command stops it. After a
 // graceful stop (SIGUSR1 or "shutdown graceful") it returns only once the
 // running jobs have ended and their results have been sent; a second signal
 // meanwhile stops the server at once. A stop that was asked for returns nil.
-func serve(srv *gearman.Server, logger *slog.Logger) error {
+func serve(srv *gearman.Server, l net.Listener, logger *slog.Logger) error {
 	stopNow, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -194,7 +223,7 @@ func serve(srv *gearman.Server, logger *slog.Logger) error {
 			}
 		}
 	}()
-	err := srv.ListenAndServe()
+	err := srv.Serve(l)
 	if errors.Is(err, gearman.ErrServerClosed) {
 		// A signal or an admin command called Shutdown or Close: Serve
 		// returns as soon as the listener closes, so wait here until the
