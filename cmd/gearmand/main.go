@@ -1,33 +1,3 @@
-// Command gearmand runs the Gearman job server of package gearman.
-//
-//	go run ./cmd/gearmand                 # serve on 127.0.0.1:4730
-//	gearmand -L 0.0.0.0 -p 4730 --job-retries 3 --verbose INFO
-//
-// Flags follow the C gearmand's where they mean the same; each may be given
-// with one dash or two.
-//
-// # Logging
-//
-// At start the server logs one line at level INFO, whatever --verbose says
-// (unless --log-file is "none"): the address it serves, as bound (with -p 0,
-// the port the system chose), whether it takes TLS, and where jobs are kept:
-//
-//	time=... level=INFO msg=serving addr=127.0.0.1:4730 tls=false store="in memory"
-//
-// Everything else is logged at the --verbose level (default ERROR, which
-// leaves a healthy server quiet).
-//
-// # Signals
-//
-// As in gearmand, SIGTERM and SIGINT stop the server at once: connections
-// are closed and the jobs in memory are lost. SIGUSR1 stops it gracefully,
-// as does the admin command "shutdown graceful" (with --enable-shutdown):
-// the listener closes, no job is handed out any more and new submits get
-// ERROR SHUTDOWN_GRACEFUL; the running jobs may finish, their results are
-// sent to their clients (for up to 5 s), and then the process exits. Queued
-// jobs that no worker started are lost; idle connections do not hold the
-// stop up. A second signal of any of the three during a graceful stop stops
-// the server at once. The exit code is 0 for every stop asked for this way.
 package main
 
 import (
@@ -35,27 +5,31 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/seed749d6d6d/gearman"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gearmand:", err)
 		os.Exit(1)
 	}
 }
+
+// version is what -V prints and the admin command "version" answers.
+const version = "1.1.20-gogearman"
 
 // levels maps gearmand's --verbose names to slog levels.
 var levels = map[string]slog.Level{
@@ -64,92 +38,65 @@ var levels = map[string]slog.Level{
 	"INFO": slog.LevelInfo, "DEBUG": slog.LevelDebug,
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("gearmand", flag.ContinueOnError)
-	var (
-		listen, logFile, verbose, prefix  string
-		sslCert, sslKey, sslCA, cpuProf   string
-		port, retries, maxConns, maxQueue int
-		threads                           int
-		maxPacket                         int64
-		useSSL, exceptions, shutdownCmd   bool
-	)
-	str := func(p *string, def, usage string, names ...string) {
-		for _, n := range names {
-			fs.StringVar(p, n, def, usage)
-		}
-	}
-	integer := func(p *int, def int, usage string, names ...string) {
-		for _, n := range names {
-			fs.IntVar(p, n, def, usage)
-		}
-	}
-	str(&listen, "127.0.0.1", "address to listen on", "L", "listen")
-	integer(&port, 4730, "port to listen on", "p", "port")
-	integer(&retries, 0, "attempts a job gets when workers disconnect while running it (0 = no limit)", "j", "job-retries")
-	str(&verbose, "ERROR", "log level: FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG", "verbose")
-	str(&logFile, "stderr", `log file, "stderr" or "none"`, "l", "log-file")
-	str(&prefix, "", `job handle prefix (default "H:" + host name)`, "job-handle-prefix")
-	fs.BoolVar(&useSSL, "ssl", false, "serve TLS only (needs --ssl-cert and --ssl-key)")
-	str(&sslCert, os.Getenv("GEARMAND_SERVER_PEM"), "TLS certificate file (PEM)", "ssl-cert", "ssl-server-cert")
-	str(&sslKey, os.Getenv("GEARMAND_SERVER_KEY"), "TLS key file (PEM)", "ssl-key", "ssl-server-key")
-	str(&sslCA, os.Getenv("GEARMAND_CA_CERTIFICATE"), "CA file: when set, clients must present a certificate it signed", "ssl-ca-file")
-	fs.Int64Var(&maxPacket, "max-packet-size", 256<<20+64<<10, "largest packet body accepted, in bytes")
-	integer(&maxConns, 0, "most connections at once (0 = no limit)", "max-connections")
-	integer(&maxQueue, 0, "initial maxqueue limit of every function (0 = no limit)", "max-queue")
-	integer(&threads, 0, "accepted for compatibility with gearmand; ignored", "t", "threads")
-	fs.BoolVar(&exceptions, "exceptions", false, "turn the exceptions option on for every connection")
-	fs.BoolVar(&shutdownCmd, "enable-shutdown", false, `accept the admin commands "shutdown" and "shutdown graceful"`)
-	str(&cpuProf, "", "write a CPU profile to this file until exit", "cpuprofile")
-	if err := fs.Parse(args); err != nil {
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseArgs(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	switch {
+	case o.help:
+		usage(stdout)
+		return nil
+	case o.version:
+		fmt.Fprintf(stdout, "gearmand %s (%s)\n", version, moduleVersion())
+		return nil
+	}
+	for _, w := range o.warnings {
+		fmt.Fprintln(stderr, "gearmand: warning:", w)
 	}
 
-	level, ok := levels[strings.ToUpper(verbose)]
-	if !ok {
-		return fmt.Errorf("unknown --verbose level %q", verbose)
+	srv := &gearman.Server{
+		Addr:                  net.JoinHostPort(o.listen, strconv.Itoa(o.port)),
+		MaxPacketSize:         o.maxPacket,
+		MaxConnections:        o.maxConns,
+		MaxQueue:              o.maxQueue,
+		JobRetries:            o.retries,
+		HandlePrefix:          o.prefix,
+		Exceptions:            o.exceptions,
+		EnableShutdownCommand: o.shutdownCmd,
+		Version:               version,
 	}
+	if o.useSSL {
+		cfg, err := tlsConfig(o.sslCert, o.sslKey, o.sslCA)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = cfg
+	}
+	if o.checkArg {
+		return nil
+	}
+
 	// logger is the server's, at the --verbose level; banner writes the one
 	// line at start that says what is served, whatever the level.
-	var logger, banner *slog.Logger
-	if logFile != "none" {
-		var w io.Writer = os.Stderr
-		if logFile != "stderr" && logFile != "" {
-			f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	var banner *slog.Logger
+	if o.logFile != "none" {
+		var w io.Writer = stderr
+		if o.logFile != "stderr" && o.logFile != "" {
+			f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
 			w = f
 		}
-		logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+		level := levels[strings.ToUpper(o.verbose)]
+		srv.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 		banner = slog.New(slog.NewTextHandler(w, nil))
 	}
 
-	srv := &gearman.Server{
-		Addr:                  net.JoinHostPort(listen, strconv.Itoa(port)),
-		MaxPacketSize:         maxPacket,
-		MaxConnections:        maxConns,
-		MaxQueue:              maxQueue,
-		JobRetries:            retries,
-		HandlePrefix:          prefix,
-		Exceptions:            exceptions,
-		EnableShutdownCommand: shutdownCmd,
-		Logger:                logger,
-	}
-	if useSSL {
-		cfg, err := tlsConfig(sslCert, sslKey, sslCA)
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = cfg
-	}
-
-	if cpuProf != "" {
-		f, err := os.Create(cpuProf)
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
 		if err != nil {
 			return err
 		}
@@ -160,14 +107,75 @@ func run(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	l, err := net.Listen("tcp", srv.Addr)
+	l, err := listen(o, srv.Addr, stderr)
 	if err != nil {
 		return err
 	}
-	if banner != nil {
-		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, useSSL, "in memory")...)
+	if o.pidFile != "" {
+		if err := writePidFile(o.pidFile); err != nil {
+			l.Close()
+			return err
+		}
+		defer removePidFile(o.pidFile, stderr)
 	}
-	return serve(srv, l, logger)
+	if banner != nil {
+		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, o.useSSL, "in memory")...)
+	}
+	return serve(srv, l, srv.Logger)
+}
+
+// listen opens the listener with the backlog and keep-alive options.
+func listen(o *options, addr string, stderr io.Writer) (net.Listener, error) {
+	var lc net.ListenConfig
+	if o.keepalive {
+		lc.KeepAliveConfig = net.KeepAliveConfig{
+			Enable:   true,
+			Idle:     time.Duration(o.keepIdle) * time.Second,
+			Interval: time.Duration(o.keepInterval) * time.Second,
+			Count:    o.keepCount,
+		}
+	}
+	l, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if o.backlog > 0 {
+		if err := setBacklog(l, o.backlog); errors.Is(err, errors.ErrUnsupported) {
+			fmt.Fprintln(stderr, "gearmand: warning: -b/--backlog ignored:", err)
+		} else if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("--backlog %d: %w", o.backlog, err)
+		}
+	}
+	return l, nil
+}
+
+// writePidFile writes the process id and a newline to path, as gearmand.
+func writePidFile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+// removePidFile removes the pid file if it still holds this process's id.
+func removePidFile(path string, stderr io.Writer) {
+	b, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		return
+	}
+	if err := os.Remove(path); err != nil {
+		fmt.Fprintln(stderr, "gearmand: warning:", err)
+	}
+}
+
+// moduleVersion is the version of the module the binary was built from.
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "github.com/seed749d6d6d/gearman"
+	}
+	return bi.Main.Path + " " + bi.Main.Version
 }
 
 // startAttrs are the attributes of the line logged at start: the addresses
@@ -249,21 +257,21 @@ func logInfo(logger *slog.Logger, msg string, args ...any) {
 // client certificates signed by it (as gearmand's --ssl does with a CA).
 func tlsConfig(cert, key, ca string) (*tls.Config, error) {
 	if cert == "" || key == "" {
-		return nil, errors.New("--ssl needs --ssl-cert and --ssl-key")
+		return nil, errors.New("--ssl needs --ssl-certificate and --ssl-key")
 	}
 	pair, err := tls.LoadX509KeyPair(cert, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--ssl-certificate and --ssl-key: %w", err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	if ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--ssl-ca-file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate in %s", ca)
+			return nil, fmt.Errorf("--ssl-ca-file: no certificate in %s", ca)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
