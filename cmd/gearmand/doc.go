@@ -98,4 +98,6 @@
 // jobs that no worker started are lost; idle connections do not hold the
 // stop up. A second signal of any of the three during a graceful stop stops
 // the server at once. The exit code is 0 for every stop asked for this way.
+// SIGHUP reopens --log-file by its name (for logrotate), as in gearmand;
+// with the log on stderr it does nothing (it no longer kills the process).
 package main

@@ -80,15 +80,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// logger is the server's, at the --verbose level; banner writes the one
 	// line at start that says what is served, whatever the level.
 	var banner *slog.Logger
+	var logf *logFile
 	if o.logFile != "none" {
 		var w io.Writer = stderr
 		if o.logFile != "stderr" && o.logFile != "" {
-			f, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
+			var err error
+			if logf, err = openLogFile(o.logFile); err != nil {
 				return err
 			}
-			defer f.Close()
-			w = f
+			defer logf.Close()
+			w = logf
 		}
 		level := levels[strings.ToUpper(o.verbose)]
 		srv.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
@@ -121,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if banner != nil {
 		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, o.useSSL, "in memory")...)
 	}
-	return serve(srv, l, srv.Logger)
+	return serve(srv, l, logf)
 }
 
 // listen opens the listener with the backlog and keep-alive options.
@@ -189,15 +190,17 @@ func startAttrs(addrs []net.Addr, tls bool, store string) []any {
 	return []any{"addr", strings.Join(list, ","), "tls", tls, "store", store}
 }
 
-// serve runs srv on l until a signal or an admin command stops it. After a
+// serve runs srv on l until a signal or an admin command stops it; SIGHUP
+// reopens logf, when the log goes to a file. After a
 // graceful stop (SIGUSR1 or "shutdown graceful") it returns only once the
 // running jobs have ended and their results have been sent; a second signal
 // meanwhile stops the server at once. A stop that was asked for returns nil.
-func serve(srv *gearman.Server, l net.Listener, logger *slog.Logger) error {
+func serve(srv *gearman.Server, l net.Listener, logf *logFile) error {
+	logger := srv.Logger
 	stopNow, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, append(stopSignals, gracefulSignals...)...)
+	signal.Notify(sigs, append(append(stopSignals, gracefulSignals...), hangupSignals...)...)
 	defer signal.Stop(sigs)
 	served := make(chan struct{})
 	var wg sync.WaitGroup
@@ -208,6 +211,19 @@ func serve(srv *gearman.Server, l net.Listener, logger *slog.Logger) error {
 		for {
 			select {
 			case sig := <-sigs:
+				if isHangup(sig) {
+					// As gearmand: reopen the log file (which logrotate
+					// may have moved); with stderr, nothing to do.
+					switch err := logf.Reopen(); {
+					case logf == nil:
+						logInfo(logger, "nothing to reopen: the log goes to stderr", "signal", sig.String())
+					case err != nil:
+						logError(logger, "cannot reopen the log file", "err", err)
+					default:
+						logInfo(logger, "log file reopened", "signal", sig.String())
+					}
+					continue
+				}
 				if isGraceful(sig) && !draining {
 					draining = true
 					logInfo(logger, "graceful shutdown: waiting for running jobs to end", "signal", sig.String())
@@ -244,6 +260,13 @@ func serve(srv *gearman.Server, l net.Listener, logger *slog.Logger) error {
 	close(served)
 	wg.Wait()
 	return err
+}
+
+// logError logs at level ERROR when there is a logger.
+func logError(logger *slog.Logger, msg string, args ...any) {
+	if logger != nil {
+		logger.Error(msg, args...)
+	}
 }
 
 // logInfo logs at level INFO when there is a logger.

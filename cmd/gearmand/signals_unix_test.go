@@ -3,9 +3,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -132,4 +135,52 @@ func TestStopSignals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHangup: SIGHUP reopens the log file by its name, as in gearmand (for
+// logrotate), and leaves a server that logs to stderr running; it used to
+// kill the process.
+func TestHangup(t *testing.T) {
+	t.Run("log file", func(t *testing.T) {
+		dir := t.TempDir()
+		logf := filepath.Join(dir, "gearmand.log")
+		c := startArgs(t, build(t), "-L", "127.0.0.1", "-p", "0", "-l", logf, "--verbose", "INFO")
+		var log []byte
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !servingLine.Match(log); time.Sleep(10 * time.Millisecond) {
+			log, _ = os.ReadFile(logf)
+		}
+		if err := os.Rename(logf, logf+".1"); err != nil {
+			t.Fatal(err)
+		}
+		c.cmd.Process.Signal(syscall.SIGHUP)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !bytes.Contains(log, []byte("msg=\"log file reopened\"")); time.Sleep(10 * time.Millisecond) {
+			log, _ = os.ReadFile(logf)
+		}
+		if !bytes.Contains(log, []byte("msg=\"log file reopened\"")) {
+			t.Fatalf("no \"log file reopened\" in the new log file %q; stderr: %s", log, c.stderr)
+		}
+		addr := servingLine.FindSubmatch(mustRead(t, logf+".1"))[1]
+		if !ready(string(addr), c.done) {
+			t.Fatalf("server gone after SIGHUP: %s", c.stderr)
+		}
+	})
+	t.Run("stderr", func(t *testing.T) {
+		c := start(t, "--verbose", "INFO")
+		c.cmd.Process.Signal(syscall.SIGHUP)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(c.stderr.String(), "nothing to reopen"); time.Sleep(10 * time.Millisecond) {
+		}
+		if !ready(c.addr, c.done) || !strings.Contains(c.stderr.String(), "nothing to reopen") {
+			t.Fatalf("server gone after SIGHUP: %s (exited %v)", c.stderr, c.exited())
+		}
+	})
+}
+
+// mustRead returns the contents of a file.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
