@@ -109,12 +109,36 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	}
 }
 
-// TestStopSignals: SIGTERM and SIGINT stop the server at once, with exit
-// code 0, as in gearmand.
-func TestStopSignals(t *testing.T) {
-	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		t.Run(sig.String(), func(t *testing.T) {
-			c := start(t)
+// TestStopNow: SIGTERM and SIGINT, as in gearmand, and the admin command
+// "shutdown" stop the server at once, with exit code 0, without waiting
+// for the running job.
+func TestStopNow(t *testing.T) {
+	signal := func(sig os.Signal) func(t *testing.T, c *child) {
+		return func(t *testing.T, c *child) { c.cmd.Process.Signal(sig) }
+	}
+	tests := []struct {
+		name string
+		args []string
+		stop func(t *testing.T, c *child)
+	}{
+		{"SIGTERM", nil, signal(syscall.SIGTERM)},
+		{"SIGINT", nil, signal(syscall.SIGINT)},
+		{"shutdown", []string{"--enable-shutdown"}, func(t *testing.T, c *child) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			a, err := gearman.DialAdmin(ctx, c.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if err := a.Shutdown(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, tt.args...)
 			started, release := make(chan struct{}, 1), make(chan struct{})
 			defer close(release)
 			holdWorker(t, c.addr, "hold", started, release)
@@ -125,13 +149,17 @@ func TestStopSignals(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cl.Close()
-			if _, err := cl.Submit(ctx, gearman.Job{Func: "hold"}); err != nil {
+			task, err := cl.Submit(ctx, gearman.Job{Func: "hold"})
+			if err != nil {
 				t.Fatal(err)
 			}
 			<-started
-			c.cmd.Process.Signal(sig)
+			tt.stop(t, c)
 			if code := c.wait(t); code != 0 {
 				t.Errorf("exit code %d, want 0; stderr: %s", code, c.stderr)
+			}
+			if _, err := task.Result(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Result after the server stopped = %v, want a lost connection", err)
 			}
 		})
 	}
