@@ -38,6 +38,9 @@ var levels = map[string]slog.Level{
 	"INFO": slog.LevelInfo, "DEBUG": slog.LevelDebug,
 }
 
+// run runs the command with args: the help and the version go to stdout;
+// the warnings for ignored options, and the log unless --log-file says
+// otherwise, to stderr. It returns once the server has stopped.
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseArgs(args)
 	if err != nil {
