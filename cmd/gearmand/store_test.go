@@ -18,8 +18,8 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// child is a gearmand process under test.
-type child struct {
+// proc is a gearmand process under test that may be killed like a crash.
+type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
@@ -27,19 +27,19 @@ type child struct {
 	done chan struct{}
 }
 
-// startChild runs the command on a free port with args and waits until it
+// startProc runs the command on a free port with args and waits until it
 // accepts connections. The test's end kills it if it still runs.
-func startChild(t *testing.T, args ...string) *child {
+func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	return startChildCmd(t, peertest.Command(t, "gearmand"), args...)
+	return startProcCmd(t, peertest.Command(t, "gearmand"), args...)
 }
 
-// startChildCmd is startChild for a command line that runs gearmand (such
+// startProcCmd is startProc for a command line that runs gearmand (such
 // as under strace): the port and log level are added at its end.
-func startChildCmd(t *testing.T, name string, args ...string) *child {
+func startProcCmd(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
 	port := peertest.FreePort(t)
-	c := &child{t: t, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &bytes.Buffer{}, done: make(chan struct{})}
+	c := &proc{t: t, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &bytes.Buffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(name, append(args, "-p", strconv.Itoa(port), "--verbose", "WARNING")...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill takes strace's tracee too
@@ -69,7 +69,7 @@ func startChildCmd(t *testing.T, name string, args ...string) *child {
 
 // kill ends the process (and its process group) with SIGKILL, as a crash
 // would, and waits for it.
-func (c *child) kill() {
+func (c *proc) kill() {
 	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 	<-c.done
 }
@@ -151,7 +151,7 @@ func drain(t *testing.T, addr, fn string) map[string][]string {
 
 func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 	dir := t.TempDir()
-	srv := startChild(t, "--store", "file:"+dir)
+	srv := startProc(t, "--store", "file:"+dir)
 	stop := make(chan struct{})
 	const conns = 4
 	results := make([]map[string]string, conns)
@@ -177,7 +177,7 @@ func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 		t.Fatalf("only %d submits acknowledged before the kill; the test needs a flood\n%s", len(acked), srv.out)
 	}
 
-	srv = startChild(t, "--store", "file:"+dir)
+	srv = startProc(t, "--store", "file:"+dir)
 	ran := drain(t, srv.addr, "crash")
 	lost, twice, handles := 0, 0, 0
 	for u, h := range acked {
@@ -198,7 +198,7 @@ func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 
 func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 	dir := t.TempDir()
-	srv := startChild(t, "--store", "file:"+dir, "--job-retries", "2")
+	srv := startProc(t, "--store", "file:"+dir, "--job-retries", "2")
 	c := wiretest.Dial(t, srv.addr)
 	c.Send(wire.SubmitJobBg, "f", "u", "p")
 	h := c.ExpectType(wire.JobCreated).Args[0]
@@ -212,19 +212,19 @@ func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 		}
 		w.Expect(wire.JobAssignUniq, h, "f", "u", "p")
 		srv.kill() // the attempt is lost with the process
-		srv = startChild(t, "--store", "file:"+dir, "--job-retries", "2")
+		srv = startProc(t, "--store", "file:"+dir, "--job-retries", "2")
 	}
 }
 
 func TestKilledServerKeepsEpochJobs(t *testing.T) {
 	dir := t.TempDir()
-	srv := startChild(t, "--store", "file:"+dir)
+	srv := startProc(t, "--store", "file:"+dir)
 	c := wiretest.Dial(t, srv.addr)
 	when := time.Now().Add(2 * time.Second)
 	c.Send(wire.SubmitJobEpoch, "f", "e", strconv.FormatInt(when.Unix()+1, 10), "later")
 	h := c.ExpectType(wire.JobCreated).Args[0]
 	srv.kill()
-	srv = startChild(t, "--store", "file:"+dir)
+	srv = startProc(t, "--store", "file:"+dir)
 	w := wiretest.Dial(t, srv.addr)
 	w.Send(wire.CanDo, "f")
 	w.Send(wire.GrabJobUniq)
@@ -247,7 +247,7 @@ func TestFullDiskRefusesSubmitsAndKeepsTheRest(t *testing.T) {
 		peertest.Missing(t, fmt.Sprintf("cannot mount a tmpfs: %v %s", err, out))
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	srv := startChild(t, "--store", "file:"+dir)
+	srv := startProc(t, "--store", "file:"+dir)
 	stop := make(chan struct{})
 	var acked map[string]string
 	var refused []string
@@ -288,7 +288,7 @@ func TestFullDiskRefusesSubmitsAndKeepsTheRest(t *testing.T) {
 	acked["after"] = c.ExpectType(wire.JobCreated).Args[0]
 	srv.kill()
 
-	srv = startChild(t, "--store", "file:"+dir)
+	srv = startProc(t, "--store", "file:"+dir)
 	ran := drain(t, srv.addr, "crash")
 	lost := 0
 	for u := range acked {
@@ -308,7 +308,7 @@ func TestFailedSyncRefusesTheSubmit(t *testing.T) {
 		peertest.Missing(t, "strace is not installed (apt-get install strace): it injects the I/O errors")
 	}
 	dir := t.TempDir()
-	srv := startChild(t, "--store", "file:"+dir)
+	srv := startProc(t, "--store", "file:"+dir)
 	c := wiretest.Dial(t, srv.addr)
 	c.Send(wire.SubmitJobBg, "f", "kept", "before")
 	kept := c.ExpectType(wire.JobCreated).Args[0]
@@ -316,7 +316,7 @@ func TestFailedSyncRefusesTheSubmit(t *testing.T) {
 
 	// Every fdatasync of the restarted server fails, as on a failing disk.
 	bin := peertest.Command(t, "gearmand")
-	srv = startChildCmd(t, strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", "inject=fdatasync:error=EIO",
+	srv = startProcCmd(t, strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", "inject=fdatasync:error=EIO",
 		bin, "--store", "file:"+dir)
 	c = wiretest.Dial(t, srv.addr)
 	for i := range 3 {
@@ -329,7 +329,7 @@ func TestFailedSyncRefusesTheSubmit(t *testing.T) {
 	c.ExpectType(wire.JobCreated)
 	srv.kill()
 
-	srv = startChild(t, "--store", "file:"+dir)
+	srv = startProc(t, "--store", "file:"+dir)
 	ran := drain(t, srv.addr, "f")
 	if len(ran) != 1 || len(ran["kept"]) != 1 || ran["kept"][0] != kept {
 		t.Errorf("after the failing disk, the store ran %v; want only job %s", ran, kept)
