@@ -340,7 +340,7 @@ func (s *Server) serve(c *conn) {
 		if !s.handle(c, p) {
 			break
 		}
-		if len(c.acks) > 0 && rd.Buffered() == 0 && !s.awaitAcks(c) {
+		if len(c.acks) > 0 && (rd.Buffered() == 0 || len(c.acks) >= maxAcks) && !s.awaitAcks(c) {
 			break
 		}
 		if rd.Buffered() == 0 {

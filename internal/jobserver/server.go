@@ -71,6 +71,10 @@ type Server struct {
 	defaultMaxQueue [nPrio]int
 	store           store.Log // nil = memory only
 
+	// pending (guarded by mu): the record of each job in statePending,
+	// whose submits' answers wait for it.
+	pending map[*job]store.Commit
+
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
 	mu        sync.Mutex
@@ -136,6 +140,7 @@ func New(cfg Config) *Server {
 		nextConn:  32,
 		listeners: make(map[net.Listener]struct{}),
 		closedCh:  make(chan struct{}),
+		pending:   make(map[*job]store.Commit),
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}
