@@ -40,9 +40,12 @@ import (
 //
 // # Memory
 //
-// Each connection has its own outbound buffer, so a slow reader never stalls
-// another connection. A connection whose unsent output exceeds twice
-// MaxPacketSize plus 16 MiB (a peer that stopped reading) is closed.
+// Each connection has its own outbound queue, so a slow reader never stalls
+// another connection. A connection's unsent output is limited to twice
+// MaxPacketSize plus 16 MiB: a reply or result that would take a peer that
+// stopped reading past it closes that connection instead, so the server
+// holds at most that much for any one connection. Large payloads and
+// results are queued by reference, never copied per connection.
 // A request larger than MaxPacketSize is answered with ERROR and closes the
 // connection.
 type Server struct {

@@ -10,8 +10,12 @@
 // that sends the connection's queued replies, many packets per write call.
 // Handling a request only appends to the outbound buffers of the connections
 // concerned; it never waits on a socket, so one slow peer never stalls
-// another. A connection whose outbound buffer grows past
-// [Config.MaxOutbound] (a peer that stopped reading) is closed.
+// another. A connection's unsent output is bounded by [Config.MaxOutbound],
+// checked before a packet is queued: a packet that would pass it (for a
+// peer that stopped reading) closes the connection instead. Large data
+// (payloads, results) is queued by reference, not copied, and the buffer
+// small packets are copied into moves aside at 1 MiB, so neither memory nor
+// the time spent under the mutex grows with a backlog.
 //
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
@@ -44,7 +48,7 @@ type Config struct {
 	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
 	MaxPacketSize         int64  // default DefaultMaxPacketSize
 	MaxConnections        int    // 0 = no limit
-	MaxOutbound           int64  // per-connection queued output; default 2*MaxPacketSize + 16 MiB
+	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
 	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
 	Exceptions            bool   // OPTION exceptions on for every connection
