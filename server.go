@@ -38,6 +38,12 @@ import (
 // gets ERROR JOB_NOT_FOUND. A client that disconnects drops its foreground
 // jobs that no worker has started and no other client waits for.
 //
+// A function the server learned of from a submit or a CAN_DO is forgotten
+// (it leaves the admin status) once every connection that submitted to it
+// or registered it has closed, and it has no job left in any state; one an
+// admin made with "create function" or configured with "maxqueue" stays
+// until "drop function". (gearmand never forgets a function.)
+//
 // # Memory
 //
 // Each connection has its own outbound queue, so a slow reader never stalls
@@ -69,6 +75,17 @@ type Server struct {
 	// function, for every priority, as the admin command "maxqueue F N"
 	// sets it. Default 0: no limit.
 	MaxQueue int
+
+	// MaxFunctionName is the longest function name, in bytes, the server
+	// accepts in a submit, CAN_DO or the admin's "create function"; a
+	// longer one is refused with ERROR ARGUMENT_TOO_LARGE (ERR
+	// INVALID_ARGUMENTS for the admin command). Default 512, gearmand's
+	// GEARMAN_FUNCTION_MAX_SIZE.
+	MaxFunctionName int
+
+	// MaxClientID is the length at which a SET_CLIENT_ID value is cut, as
+	// gearmand cuts it. Default 127.
+	MaxClientID int
 
 	// JobRetries is how many attempts a job gets when its workers disconnect
 	// while running it: 0 (the default) means no limit, as in gearmand 1.1;
@@ -119,6 +136,8 @@ func (s *Server) srv() *jobserver.Server {
 			MaxPacketSize:         s.MaxPacketSize,
 			MaxConnections:        s.MaxConnections,
 			MaxQueue:              s.MaxQueue,
+			MaxFunctionName:       s.MaxFunctionName,
+			MaxClientID:           s.MaxClientID,
 			JobRetries:            s.JobRetries,
 			Exceptions:            s.Exceptions,
 			EnableShutdownCommand: s.EnableShutdownCommand,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,4 +158,101 @@ func TestServerNonReaderMemoryBounded(t *testing.T) {
 func isConnReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && !op.Timeout()
+}
+
+// Function names are limited (512 bytes by default, as gearmand's
+// GEARMAN_FUNCTION_MAX_SIZE); client ids are cut at MaxClientID.
+func TestServerNameLimits(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{MaxClientID: 10})
+	ok := strings.Repeat("f", 512)
+	long := strings.Repeat("g", 513)
+	p := wiretest.Dial(t, addr)
+	p.Send(wire.CanDo, long)
+	p.Expect(wire.Error, "ARGUMENT_TOO_LARGE", "Function name longer than the server accepts")
+	p.Send(wire.SubmitJobBg, long, "", "x")
+	p.Expect(wire.Error, "ARGUMENT_TOO_LARGE", "Function name longer than the server accepts")
+	p.Send(wire.SubmitJobBg, ok, "", "x")
+	p.ExpectType(wire.JobCreated)
+	p.Send(wire.SetClientID, "0123456789abcdef")
+	if got := p.Admin("create function "+long, false); !strings.HasPrefix(got, "ERR INVALID_ARGUMENTS") {
+		t.Errorf("create function with a long name = %q", got)
+	}
+	if got := p.Admin("status", true); got != ok+"\t1\t0\t0\n.\n" {
+		t.Errorf("status = %q", got)
+	}
+	if got := p.Admin("workers", true); !strings.Contains(got, " 0123456789 :\n") {
+		t.Errorf("workers = %q; want the client id cut at 10 bytes", got)
+	}
+
+	small := srvStart(t, &gearman.Server{MaxFunctionName: 3})
+	q := wiretest.Dial(t, small)
+	q.Send(wire.SubmitJob, "abcd", "", "x")
+	q.Expect(wire.Error, "ARGUMENT_TOO_LARGE", "Function name longer than the server accepts")
+	q.Send(wire.SubmitJob, "abc", "", "x")
+	q.ExpectType(wire.JobCreated)
+}
+
+// A function that peers made and left, with no job and no worker, is
+// forgotten; one an admin made or configured stays.
+func TestServerForgetsFunctionsPeersLeft(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	admin := wiretest.Dial(t, addr)
+	w := srvWorker(t, addr, "worked", "kept")
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJob, "waited", "", "x") // no worker: dropped when c goes
+	c.ExpectType(wire.JobCreated)
+	c.Send(wire.SubmitJobBg, "queued", "", "x") // stays queued
+	c.ExpectType(wire.JobCreated)
+	c.Send(wire.SubmitJobBg, "worked", "", "x")
+	c.ExpectType(wire.JobCreated)
+	w.Expect(wire.Noop)
+	w.Send(wire.GrabJob)
+	h := w.ExpectType(wire.JobAssign).Args[0]
+	w.Send(wire.WorkComplete, h, "done")
+	srvSync(w)
+	if got := admin.Admin("create function made", false); got != "OK\r\n" {
+		t.Fatalf("create function = %q", got)
+	}
+	if got := admin.Admin("maxqueue kept 5", false); got != "OK\r\n" {
+		t.Fatalf("maxqueue = %q", got)
+	}
+	want := "kept\t0\t0\t1\nmade\t0\t0\t0\nqueued\t1\t0\t0\nwaited\t1\t0\t0\nworked\t0\t0\t1\n.\n"
+	if got := admin.Admin("status", true); got != want {
+		t.Errorf("status with everyone connected = %q; want %q", got, want)
+	}
+	w.C.Close()
+	c.C.Close()
+	want = "kept\t0\t0\t0\nmade\t0\t0\t0\nqueued\t1\t0\t0\n.\n"
+	var got string
+	for range 100 { // the server notices the closes in its own time
+		if got = admin.Admin("status", true); got == want {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got != want {
+		t.Errorf("status after the peers left = %q; want %q", got, want)
+	}
+	// The queued job's function goes once its job has run.
+	w2 := wiretest.Dial(t, addr)
+	w2.Send(wire.CanDo, "queued")
+	w2.Send(wire.GrabJob)
+	h = w2.ExpectType(wire.JobAssign).Args[0]
+	w2.Send(wire.WorkComplete, h, "")
+	w2.Send(wire.CantDo, "queued")
+	srvSync(w2)
+	if got := admin.Admin("status", true); got != "kept\t0\t0\t0\nmade\t0\t0\t0\nqueued\t0\t0\t0\n.\n" {
+		t.Errorf("status with the worker still connected = %q", got)
+	}
+	w2.C.Close()
+	want = "kept\t0\t0\t0\nmade\t0\t0\t0\n.\n"
+	for range 100 {
+		if got = admin.Admin("status", true); got == want {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got != want {
+		t.Errorf("status after the last worker left = %q; want %q", got, want)
+	}
 }

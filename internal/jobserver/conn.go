@@ -51,6 +51,11 @@ type conn struct {
 	attached   map[*job]int    // jobs this client waits on, with the number of attachments
 	gone       bool            // detached from the engine
 
+	// Guarded by Server.mu: the functions c registered or submitted to
+	// (names.go), and the last of them, to skip the map on repeats.
+	touched     map[*function]struct{}
+	lastTouched *function
+
 	// wmu is held for every write to nc, by the writer goroutine or by the
 	// reader sending its own replies inline; whoever holds it takes all of
 	// out, so packets keep their order.

@@ -438,6 +438,7 @@ func (s *Server) detach(c *conn) {
 		}
 	}
 	c.attached = nil
+	s.untouchAll(c)
 }
 
 // itoa appends n in decimal to dst.

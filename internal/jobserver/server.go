@@ -50,6 +50,8 @@ type Config struct {
 	MaxConnections        int    // 0 = no limit
 	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
+	MaxFunctionName       int    // longest function name accepted, in bytes; default DefaultMaxFunctionName
+	MaxClientID           int    // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
 	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
 	Exceptions            bool   // OPTION exceptions on for every connection
 	EnableShutdownCommand bool   // accept the admin shutdown command
@@ -111,6 +113,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20
+	}
+	if cfg.MaxFunctionName <= 0 {
+		cfg.MaxFunctionName = DefaultMaxFunctionName
+	}
+	if cfg.MaxClientID <= 0 {
+		cfg.MaxClientID = DefaultMaxClientID
 	}
 	if cfg.Version == "" {
 		cfg.Version = "1.1.20-gogearman"

@@ -183,6 +183,7 @@ func (s *Server) free(j *job) {
 		delete(f.uniques, j.ukey)
 	}
 	s.detachClients(j)
+	s.forgetIfUnused(f)
 }
 
 // detachClients removes every client of j.
