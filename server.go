@@ -80,11 +80,16 @@ type Server struct {
 	// accepts in a submit, CAN_DO or the admin's "create function"; a
 	// longer one is refused with ERROR ARGUMENT_TOO_LARGE (ERR
 	// INVALID_ARGUMENTS for the admin command). Default 512, gearmand's
-	// GEARMAN_FUNCTION_MAX_SIZE.
+	// GEARMAN_FUNCTION_MAX_SIZE. Whatever the length, a name holding a
+	// space or a control character (see wire.ValidFunctionName), which
+	// would forge lines or fields of the admin lists, is refused with
+	// ERROR INVALID_ARGUMENT; gearmand accepts such names.
 	MaxFunctionName int
 
 	// MaxClientID is the length at which a SET_CLIENT_ID value is cut, as
-	// gearmand cuts it. Default 127.
+	// gearmand cuts it. Default 127. An id holding a control character
+	// (see wire.ValidClientID) is refused with ERROR INVALID_ARGUMENT and
+	// the connection keeps its previous id.
 	MaxClientID int
 
 	// JobRetries is how many attempts a job gets when its workers disconnect

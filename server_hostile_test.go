@@ -256,3 +256,36 @@ func TestServerForgetsFunctionsPeersLeft(t *testing.T) {
 		t.Errorf("status after the last worker left = %q; want %q", got, want)
 	}
 }
+
+// Names that would forge lines or fields of the admin lists are refused:
+// control characters in function names and client ids, spaces in function
+// names.
+func TestServerRefusesNamesThatForgeAdminOutput(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	p := wiretest.Dial(t, addr)
+	for _, name := range []string{"f\t9\t9\t9\nfake", "two words", "cr\r", "del\x7f"} {
+		p.Send(wire.CanDo, name)
+		p.Expect(wire.Error, "INVALID_ARGUMENT", "Function name holds a space or control character")
+		p.Send(wire.SubmitJobBg, name, "", "x")
+		p.Expect(wire.Error, "INVALID_ARGUMENT", "Function name holds a space or control character")
+	}
+	p.Send(wire.SetClientID, "me\n99 6.6.6.6 fake : f")
+	p.Expect(wire.Error, "INVALID_ARGUMENT", "Client id holds a control character")
+	p.Send(wire.CanDo, "ünï/fine:1")
+	p.Send(wire.SetClientID, "with spaces")
+	srvSync(p)
+	if got := p.Admin("create function a\tb", false); !strings.HasPrefix(got, "ERR INVALID_ARGUMENTS") {
+		t.Errorf("create function with a tab = %q", got)
+	}
+	if got := p.Admin("status", true); got != "ünï/fine:1\t0\t0\t1\n.\n" {
+		t.Errorf("status = %q", got)
+	}
+	got := p.Admin("workers", true)
+	if strings.Count(got, "\n") != 2 || !strings.HasSuffix(got, " 127.0.0.1 with spaces : ünï/fine:1\n.\n") {
+		t.Errorf("workers = %q", got)
+	}
+	w, err := wire.ParseWorkers([]byte(strings.SplitN(got, "\n", 2)[0]))
+	if err != nil || w.ClientID != "with spaces" {
+		t.Errorf("ParseWorkers(%q) = %+v, %v", got, w, err)
+	}
+}

@@ -6,7 +6,9 @@ import (
 
 // Function names and client ids are limited so that no peer can make the
 // server hold (and list, in every admin status) more than a few hundred
-// bytes per name; and a function the server made for peers that have all
+// bytes per name, nor forge lines of the admin lists with bytes the text
+// protocol cannot carry (package wire's ValidFunctionName and
+// ValidClientID); and a function the server made for peers that have all
 // gone, with no job and no worker left, is forgotten.
 
 // DefaultMaxFunctionName is the longest function name accepted by default:
@@ -18,6 +20,13 @@ const DefaultMaxFunctionName = 512
 const DefaultMaxClientID = 127
 
 var errNameTooLong = []byte("ARGUMENT_TOO_LARGE")
+
+// Texts of the refusals of names the admin protocol cannot carry
+// (wire.ValidFunctionName, wire.ValidClientID).
+const (
+	msgBadFunctionName = "Function name holds a space or control character"
+	msgBadClientID     = "Client id holds a control character"
+)
 
 // functionArg returns the function name a request carries, if it is one
 // that names a function it may create.
@@ -43,6 +52,10 @@ func (s *Server) checkName(c *conn, p wire.Packet) (ok, keep bool) {
 	if len(name) > s.cfg.MaxFunctionName {
 		s.logDebug("function name too long", "conn", c.id, "addr", c.ip, "len", len(name))
 		return false, s.refuseName(c, p, errNameTooLong, "Function name longer than the server accepts")
+	}
+	if wire.ValidFunctionName(name) != nil {
+		s.logDebug("function name with a space or control character refused", "conn", c.id, "addr", c.ip)
+		return false, s.refuseName(c, p, errBadArgument[0], msgBadFunctionName)
 	}
 	if p.Type == wire.SubmitStream && !c.chunks {
 		return true, true // refused as unexpected by handleStream
@@ -111,8 +124,14 @@ func (s *Server) forgetIfUnused(f *function) {
 
 // setClientID handles SET_CLIENT_ID: an id longer than
 // Config.MaxClientID is cut there, as gearmand does; an empty one is
-// shown as "-".
+// shown as "-". One holding a control character, which would forge lines
+// of the admin workers list, is refused with ERROR INVALID_ARGUMENT and
+// the connection keeps its id.
 func (s *Server) setClientID(c *conn, id []byte) {
+	if wire.ValidClientID(id) != nil {
+		c.send(wire.Res, wire.Error, errBadArgument[0], []byte(msgBadClientID))
+		return
+	}
 	if len(id) > s.cfg.MaxClientID {
 		id = id[:s.cfg.MaxClientID]
 	}
@@ -128,6 +147,9 @@ func (s *Server) setClientID(c *conn, id []byte) {
 func (s *Server) adminCreate(b []byte, name string) []byte {
 	if len(name) > s.cfg.MaxFunctionName {
 		return append(b, "ERR INVALID_ARGUMENTS Function+name+longer+than+the+server+accepts\r\n"...)
+	}
+	if wire.ValidFunctionName([]byte(name)) != nil {
+		return append(b, "ERR INVALID_ARGUMENTS Function+name+holds+a+space+or+control+character\r\n"...)
 	}
 	s.fn([]byte(name)).kept = true
 	return append(b, "OK\r\n"...)
