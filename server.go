@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
@@ -54,6 +55,25 @@ import (
 // results are queued by reference, never copied per connection.
 // A request larger than MaxPacketSize is answered with ERROR and closes the
 // connection.
+//
+// # Exposure
+//
+// The admin text protocol shares the job port, as in gearmand: whoever can
+// connect can list workers and jobs, cancel jobs, drop functions and set
+// queue limits (and, with EnableShutdownCommand, stop the server). There is
+// no authentication, so keep the port off untrusted networks: listen on
+// loopback or a private address (Addr, or a listener of your own passed to
+// Serve), let a firewall admit only your clients and workers, or set
+// TLSConfig with ClientAuth tls.RequireAndVerifyClientCert so that only
+// holders of your certificates get in.
+//
+// Against peers that misbehave: MaxConnections caps the connections, and
+// since idle connections are never cut, a firewall rule limiting
+// connections per address keeps one host from taking them all;
+// HandshakeTimeout and PacketTimeout close connections that start a TLS
+// handshake or a packet and never finish it; MaxPacketSize, the output
+// limit above and MaxFunctionName bound what one peer makes the server
+// hold.
 type Server struct {
 	// Addr is the TCP address ListenAndServe listens on.
 	// Default "127.0.0.1:4730".
@@ -70,6 +90,21 @@ type Server struct {
 	// MaxConnections caps the open connections; a connection past the cap
 	// is closed at once. Default 0: no limit.
 	MaxConnections int
+
+	// HandshakeTimeout bounds a TLS handshake: a connection that has not
+	// finished it by then is closed. Default 10 seconds; negative means no
+	// limit. It does not apply to ServeConn's connections unless they are
+	// *tls.Conn.
+	HandshakeTimeout time.Duration
+
+	// PacketTimeout bounds a packet (or admin line) that has started to
+	// arrive: once its first byte is in, the rest must come within
+	// PacketTimeout, and a packet larger than 1 MiB may take longer as
+	// long as each further MiB comes within PacketTimeout of the last
+	// (about 17 KiB/s with the default). A connection that misses it is
+	// closed. Default 60 seconds; negative means no limit. A connection
+	// idle between packets is never closed: workers may sleep for hours.
+	PacketTimeout time.Duration
 
 	// MaxQueue is the initial limit on the jobs (queued and running) of each
 	// function, for every priority, as the admin command "maxqueue F N"
@@ -144,6 +179,8 @@ func (s *Server) srv() *jobserver.Server {
 			MaxFunctionName:       s.MaxFunctionName,
 			MaxClientID:           s.MaxClientID,
 			JobRetries:            s.JobRetries,
+			HandshakeTimeout:      s.HandshakeTimeout,
+			PacketTimeout:         s.PacketTimeout,
 			Exceptions:            s.Exceptions,
 			EnableShutdownCommand: s.EnableShutdownCommand,
 			Version:               s.Version,

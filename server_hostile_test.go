@@ -1,6 +1,7 @@
 package gearman_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -288,4 +289,90 @@ func TestServerRefusesNamesThatForgeAdminOutput(t *testing.T) {
 	if err != nil || w.ClientID != "with spaces" {
 		t.Errorf("ParseWorkers(%q) = %+v, %v", got, w, err)
 	}
+}
+
+// Peers that start a packet, an admin line or a TLS handshake and never
+// finish are closed, so they cannot hold every connection MaxConnections
+// allows; peers idle between packets stay.
+func TestServerSlowlorisPeersAreCut(t *testing.T) {
+	const d = 300 * time.Millisecond
+	addr := srvStart(t, &gearman.Server{MaxConnections: 3, PacketTimeout: d})
+	idle := wiretest.Dial(t, addr)
+	srvSync(idle)
+	half := wiretest.Dial(t, addr)
+	half.SendRaw([]byte("\x00REQ\x00\x00")) // half a header
+	line := wiretest.Dial(t, addr)
+	line.SendRaw([]byte("stat")) // an admin line with no end
+	// Meanwhile the server is full.
+	full := wiretest.Dial(t, addr)
+	full.ExpectClosed()
+	half.ExpectClosed()
+	line.ExpectClosed()
+	// Both are gone: a new peer gets in, and the idle one, idle for
+	// longer than PacketTimeout, is still served.
+	var next *wiretest.Peer
+	for range 100 { // the server notices the closes in its own time
+		next = wiretest.Dial(t, addr)
+		next.Send(wire.EchoReq, "in")
+		if p, err := next.NextErr(wiretest.Timeout); err == nil {
+			if p.Type != wire.EchoRes {
+				t.Fatalf("got %v; want ECHO_RES", p)
+			}
+			break
+		}
+		next = nil
+		time.Sleep(10 * time.Millisecond)
+	}
+	if next == nil {
+		t.Fatal("no new connection got in after the stalled ones were cut")
+	}
+	time.Sleep(2 * d)
+	srvSync(idle)
+}
+
+// A large packet may take longer than PacketTimeout while it keeps coming
+// (a MiB within each PacketTimeout).
+func TestServerPacketTimeoutLetsLargePacketsProgress(t *testing.T) {
+	const d = 500 * time.Millisecond
+	addr := srvStart(t, &gearman.Server{PacketTimeout: d})
+	p := wiretest.Dial(t, addr)
+	data := make([]byte, 8<<20)
+	raw, _ := wire.AppendPacket(nil, wire.Req, wire.EchoReq, data)
+	go func() {
+		for off := 0; off < len(raw); off += 1 << 20 {
+			end := min(off+1<<20, len(raw))
+			p.C.SetWriteDeadline(time.Now().Add(wiretest.Timeout))
+			if _, err := p.C.Write(raw[off:end]); err != nil {
+				return
+			}
+			time.Sleep(d / 5) // 8 MiB in 8 pauses: longer than d in all
+		}
+	}()
+	got := p.ExpectType(wire.EchoRes)
+	if len(got.Args[0]) != len(data) {
+		t.Errorf("echo of %d bytes; want %d", len(got.Args[0]), len(data))
+	}
+}
+
+// A TLS peer that never finishes its handshake is closed.
+func TestServerTLSHandshakeTimeout(t *testing.T) {
+	cert, roots := selfSigned(t)
+	addr := srvStart(t, &gearman.Server{
+		TLSConfig:        &tls.Config{Certificates: []tls.Certificate{cert}},
+		HandshakeTimeout: 300 * time.Millisecond,
+	})
+	mute := wiretest.Dial(t, addr) // connects and says nothing
+	partial := wiretest.Dial(t, addr)
+	partial.SendRaw([]byte{0x16, 0x03, 0x01, 0x00}) // the start of a ClientHello
+	for _, p := range []*wiretest.Peer{mute, partial} {
+		p.C.SetReadDeadline(time.Now().Add(wiretest.Timeout))
+		if _, err := io.Copy(io.Discard, p.C); err != nil && !isConnReset(err) {
+			t.Errorf("a peer that did not finish its handshake was not closed: %v", err)
+		}
+	}
+	nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvSync(wiretest.New(t, nc))
 }

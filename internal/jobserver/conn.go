@@ -354,15 +354,39 @@ func (c *conn) endOutput() {
 // serve runs the read loop of c; it returns when the connection ends.
 func (s *Server) serve(c *conn) {
 	go c.writeLoop()
+	if s.handshake(c) {
+		s.readLoop(c)
+	}
+	s.mu.Lock()
+	s.detach(c)
+	s.mu.Unlock()
+	c.endOutput()
+	select {
+	case <-c.writerEnd:
+	case <-time.After(writeTimeout):
+	}
+	c.nc.Close()
+	<-c.writerEnd
+}
+
+// readLoop reads and handles c's requests until the connection ends or a
+// request closes it.
+func (s *Server) readLoop(c *conn) {
 	var src io.Reader = c.nc
 	if c.rawIn != nil {
 		src = c.rawIn
 	}
+	src, dr := s.newDeadlineReader(c, src)
 	rd := wire.NewReaderSize(src, readBufferSize)
 	rd.SetMaxPacketSize(s.cfg.MaxPacketSize)
 	for {
+		dr.next(rd.Buffered() > 0)
 		p, err := rd.Next()
 		if err != nil {
+			if dr.timedOut(err) {
+				s.logWarn("closing a connection that did not finish a packet in time",
+					"conn", c.id, "addr", c.ip, "timeout", s.cfg.PacketTimeout)
+			}
 			s.readError(c, err)
 			break
 		}
@@ -388,16 +412,6 @@ func (s *Server) serve(c *conn) {
 			c.wakeWriter()
 		}
 	}
-	s.mu.Lock()
-	s.detach(c)
-	s.mu.Unlock()
-	c.endOutput()
-	select {
-	case <-c.writerEnd:
-	case <-time.After(writeTimeout):
-	}
-	c.nc.Close()
-	<-c.writerEnd
 }
 
 // readError answers a malformed stream with an ERROR packet (or an admin

@@ -17,6 +17,11 @@
 // small packets are copied into moves aside at 1 MiB, so neither memory nor
 // the time spent under the mutex grows with a backlog.
 //
+// A peer that starts a packet must finish it within [Config.PacketTimeout]
+// (a large one may take longer while each MiB comes in time), and a TLS
+// peer its handshake within [Config.HandshakeTimeout]; a connection idle
+// between packets is never cut.
+//
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
 // functions, and a new job wakes one sleeping worker that can run it.
@@ -61,6 +66,10 @@ type Config struct {
 	Logger                *slog.Logger // nil = silent
 	Clock                 clock.Clock  // nil = the real clock
 	Observer              Observer     // nil = none; for gearmantest
+
+	// Deadlines for peers that start and never finish (deadline.go); < 0 = none.
+	HandshakeTimeout time.Duration // a TLS handshake must end within it; default DefaultHandshakeTimeout
+	PacketTimeout    time.Duration // a started packet must progress within it; default DefaultPacketTimeout
 }
 
 // ErrClosed is returned by Serve after Close or Shutdown.
@@ -116,6 +125,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxFunctionName <= 0 {
 		cfg.MaxFunctionName = DefaultMaxFunctionName
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.PacketTimeout == 0 {
+		cfg.PacketTimeout = DefaultPacketTimeout
 	}
 	if cfg.MaxClientID <= 0 {
 		cfg.MaxClientID = DefaultMaxClientID
