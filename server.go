@@ -51,8 +51,9 @@ import (
 // another connection. A connection's unsent output is limited to twice
 // MaxPacketSize plus 16 MiB: a reply or result that would take a peer that
 // stopped reading past it closes that connection instead, so the server
-// holds at most that much for any one connection. Large payloads and
-// results are queued by reference, never copied per connection.
+// holds at most that much for any one connection. Payloads from 64 KiB
+// are queued by reference, never copied per connection; so are results
+// from 16 MiB, and smaller ones from 64 KiB to a connection that is behind.
 // A request larger than MaxPacketSize is answered with ERROR and closes the
 // connection.
 //

@@ -63,6 +63,9 @@ type conn struct {
 	// owned (reader only): the request being handled was read into memory
 	// of its own (wire.Reader.Keep) that a job may keep.
 	owned bool
+	// keep (reader only) is the reader's wire.Reader.Keep, for a handler
+	// that wants the request's memory after all (toClientsFrom).
+	keep func() bool
 	// deferBuf (reader only) backs Server.deferred while the reader
 	// handles a request.
 	deferBuf []*conn
@@ -108,8 +111,8 @@ func (c *conn) send(m wire.Magic, t wire.Type, args ...[]byte) {
 	if !c.reserveLocked(packetLen(args)) {
 		return
 	}
-	c.out, _ = wire.AppendPacket(c.out, m, t, args...)
 	c.rollLocked()
+	c.out, _ = wire.AppendPacket(c.out, m, t, args...)
 	c.flushLocked()
 }
 
@@ -122,8 +125,8 @@ func (c *conn) sendFor(t wire.Type, args ...[]byte) {
 	if !c.reserveLocked(packetLen(args)) {
 		return
 	}
-	c.out, _ = wire.AppendPacket(c.out, wire.Res, t, args...)
 	c.rollLocked()
+	c.out, _ = wire.AppendPacket(c.out, wire.Res, t, args...)
 	c.flushLockedFor(true)
 }
 
@@ -181,8 +184,8 @@ func (c *conn) sendRaw(b []byte) {
 	if !c.reserveLocked(len(b)) {
 		return
 	}
-	c.out = append(c.out, b...)
 	c.rollLocked()
+	c.out = append(c.out, b...)
 	c.flushLocked()
 }
 
@@ -379,6 +382,7 @@ func (s *Server) readLoop(c *conn) {
 	src, dr := s.newDeadlineReader(c, src)
 	rd := wire.NewReaderSize(src, readBufferSize)
 	rd.SetMaxPacketSize(s.cfg.MaxPacketSize)
+	c.keep = rd.Keep
 	for {
 		dr.next(rd.Buffered() > 0)
 		p, err := rd.Next()
@@ -391,10 +395,11 @@ func (s *Server) readLoop(c *conn) {
 			break
 		}
 		// A large payload becomes the job's as it is, without a copy
-		// under the server's lock (see ownData), and so does a large
-		// result, which goes to the clients by reference. Other large
-		// packets are copied where they go: the reader's buffer is reused.
-		c.owned = keepable(p) && rd.Keep()
+		// under the server's lock (see ownData); a large result may
+		// go to the clients by reference (c.keep, toClientsFrom). Other
+		// large packets are copied where they go: the reader's buffer is
+		// reused.
+		c.owned = isSubmit(p.Type) && rd.Keep()
 		c.outMu.Lock()
 		c.inline = true
 		c.outMu.Unlock()

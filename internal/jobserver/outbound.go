@@ -11,9 +11,9 @@ import (
 // has taken but not finished writing (inflight). The bound is on memory as
 // well as on bytes: a large data argument is queued by reference (the
 // job's payload, or a result read into memory of its own), and out, the
-// one buffer packets are copied into, is moved to vec whenever it reaches
-// outChunk, so no contiguous buffer grows with the backlog and no large
-// copy is made under Server.mu.
+// one buffer packets are copied into, is moved to vec whenever it holds
+// outChunk and more comes, so no contiguous buffer grows with the backlog
+// and no copy made under Server.mu is larger than the packet copied.
 
 // outChunk is the size at which out moves to vec.
 const outChunk = 1 << 20
@@ -53,7 +53,8 @@ func (c *conn) kill() {
 	c.nc.SetDeadline(time.Now())
 }
 
-// rollLocked moves out to vec once it reaches outChunk. outMu held.
+// rollLocked moves out to vec, before more is appended, once it holds
+// outChunk: out grows to at most outChunk plus one packet. outMu held.
 func (c *conn) rollLocked() {
 	if len(c.out) >= outChunk {
 		c.vec = append(c.vec, c.out)
@@ -62,27 +63,21 @@ func (c *conn) rollLocked() {
 	}
 }
 
-// isResult reports whether t is a worker's result packet that the server
-// forwards to clients with its data.
-func isResult(t wire.Type) bool {
-	switch t {
-	case wire.WorkData, wire.WorkWarning, wire.WorkComplete, wire.WorkException:
-		return true
-	}
-	return false
-}
-
-// keepable reports whether the memory of packet p should become the
-// server's (wire.Reader.Keep): a submit's payload, which its job keeps, and
-// a large result, which goes to the clients' output by reference.
-func keepable(p wire.Packet) bool {
-	return isSubmit(p.Type) || isResult(p.Type) && len(p.Args[len(p.Args)-1]) >= refMin
-}
+// A worker's result goes to its clients by reference, without a copy,
+// when it is large (refResultMin) or a client has a backlog (outChunk
+// unsent): the reader then keeps the packet's memory (wire.Reader.Keep).
+// Otherwise it is copied, as small packets are: a kept body costs the
+// reader new memory for the next one, where a copy into a client's output
+// reuses both buffers.
+const refResultMin = 16 << 20
 
 // toClientsFrom sends a result packet from worker w about j to each
 // attached client: by reference when w's request owns its memory
-// (conn.owned), else copied.
+// (conn.owned) or can be made to (keepResult), else copied.
 func (s *Server) toClientsFrom(w *conn, j *job, t wire.Type, args ...[]byte) {
+	if !w.owned && t.HasData() && s.wantRef(j, len(args[len(args)-1])) && w.keep != nil {
+		w.owned = w.keep()
+	}
 	if !w.owned {
 		s.toClients(j, t, args...)
 		return
@@ -90,4 +85,28 @@ func (s *Server) toClientsFrom(w *conn, j *job, t wire.Type, args ...[]byte) {
 	for _, c := range j.clients {
 		c.sendRefFor(t, args...)
 	}
+}
+
+// wantRef reports whether a result of n bytes for j's clients should go
+// by reference.
+func (s *Server) wantRef(j *job, n int) bool {
+	if n < refMin || len(j.clients) == 0 {
+		return false
+	}
+	if n >= refResultMin {
+		return true
+	}
+	for _, c := range j.clients {
+		if c.backlog() >= outChunk {
+			return true
+		}
+	}
+	return false
+}
+
+// backlog returns the bytes queued for c and not yet written.
+func (c *conn) backlog() int {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return len(c.out) + c.vecLen + c.inflight
 }

@@ -12,8 +12,9 @@
 // concerned; it never waits on a socket, so one slow peer never stalls
 // another. A connection's unsent output is bounded by [Config.MaxOutbound],
 // checked before a packet is queued: a packet that would pass it (for a
-// peer that stopped reading) closes the connection instead. Large data
-// (payloads, results) is queued by reference, not copied, and the buffer
+// peer that stopped reading) closes the connection instead. Large data is
+// queued by reference, not copied (payloads; results that are very large
+// or go to a connection that is behind: see toClientsFrom), and the buffer
 // small packets are copied into moves aside at 1 MiB, so neither memory nor
 // the time spent under the mutex grows with a backlog.
 //
