@@ -66,6 +66,9 @@ type conn struct {
 	// keep (reader only) is the reader's wire.Reader.Keep, for a handler
 	// that wants the request's memory after all (toClientsFrom).
 	keep func() bool
+	// acks (reader only): answers to submits that wait for the store
+	// (durable.go).
+	acks []ack
 	// deferBuf (reader only) backs Server.deferred while the reader
 	// handles a request.
 	deferBuf []*conn
@@ -400,10 +403,16 @@ func (s *Server) readLoop(c *conn) {
 		// large packets are copied where they go: the reader's buffer is
 		// reused.
 		c.owned = isSubmit(p.Type) && rd.Keep()
+		if len(c.acks) > 0 && !s.joinsAcks(p) && !s.awaitAcks(c) {
+			break
+		}
 		c.outMu.Lock()
 		c.inline = true
 		c.outMu.Unlock()
 		if !s.handle(c, p) {
+			break
+		}
+		if len(c.acks) > 0 && rd.Buffered() == 0 && !s.awaitAcks(c) {
 			break
 		}
 		if rd.Buffered() == 0 {

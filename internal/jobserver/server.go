@@ -40,6 +40,7 @@ import (
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
+	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -67,6 +68,7 @@ type Config struct {
 	Logger                *slog.Logger // nil = silent
 	Clock                 clock.Clock  // nil = the real clock
 	Observer              Observer     // nil = none; for gearmantest
+	Store                 store.Log    // nil = jobs in memory only; the server closes it
 
 	// Deadlines for peers that start and never finish (deadline.go); < 0 = none.
 	HandshakeTimeout time.Duration // a TLS handshake must end within it; default DefaultHandshakeTimeout
@@ -83,6 +85,7 @@ type Server struct {
 	clock           clock.Clock
 	log             *slog.Logger
 	defaultMaxQueue [nPrio]int
+	store           store.Log // nil = memory only
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
@@ -107,6 +110,7 @@ type Server struct {
 	drained   chan struct{} // guarded by mu; closed when draining and running == 0
 	closed    bool          // guarded by mu
 	closedCh  chan struct{}
+	storeOnce sync.Once // closes the store once
 }
 
 // New returns a server with cfg's defaults filled in.
@@ -163,6 +167,13 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}
+	}
+	if cfg.Store != nil {
+		s.store = cfg.Store
+		s.mu.Lock()
+		s.replay()
+		s.mu.Unlock()
+		s.store.Start(s)
 	}
 	return s
 }
@@ -279,7 +290,9 @@ func (s *Server) serveAdmitted(c *conn) {
 }
 
 // Close closes every listener and connection at once and returns when every
-// goroutine of the server has ended. Jobs in memory are lost.
+// goroutine of the server has ended, then closes the store, if any, after
+// writing its queued records; it returns the store's error. Jobs in memory
+// only are lost.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -305,8 +318,19 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return nil
+	var err error
+	s.storeOnce.Do(func() {
+		if s.store != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), storeCloseTimeout)
+			defer cancel()
+			err = s.store.Close(ctx)
+		}
+	})
+	return err
 }
+
+// storeCloseTimeout bounds the writing of the store's last records at Close.
+const storeCloseTimeout = 10 * time.Second
 
 // Shutdown closes the listeners, stops handing out jobs, waits until no job
 // is running or ctx ends, then closes like Close. It returns ctx's error if
