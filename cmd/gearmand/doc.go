@@ -1,6 +1,7 @@
 // Command gearmand runs the Gearman job server of package gearman.
 //
-//	go run ./cmd/gearmand                 # serve on 127.0.0.1:4730
+//	go run ./cmd/gearmand --store file:gearman.queue  # serve on 127.0.0.1:4730, jobs kept on disk
+//	go run ./cmd/gearmand                             # the same, jobs in memory only
 //	gearmand -L 0.0.0.0 -p 4730 --job-retries 3 --verbose INFO
 //
 // Options follow gearmand 1.1's (its --help), in its spellings: -p 4730,
@@ -23,7 +24,7 @@
 //	    --verbose LEVEL       FATAL, ALERT, CRITICAL, ERROR (the default), WARNING, NOTICE, INFO, DEBUG
 //	-P, --pid-file FILE       write the process id (and a newline) to FILE once the port is bound,
 //	                          remove it at exit if it still holds that id (default: no pid file)
-//	-q, --queue-type TYPE     only "builtin" (jobs in memory); any other is ignored with a warning
+//	-q, --queue-type TYPE     only "builtin"; any other is ignored with a warning (use --store)
 //	    --config-file FILE    read options from FILE before the command line (default: none)
 //	    --ssl                 serve TLS only, with the three files below
 //	    --ssl-certificate F   certificate, PEM (default $GEARMAND_SERVER_PEM; also
@@ -42,6 +43,10 @@
 //	--max-queue N             initial maxqueue limit of every function (default 0: no limit)
 //	--enable-shutdown         accept the admin commands "shutdown" and "shutdown graceful"
 //	--cpuprofile FILE         write a CPU profile to FILE until exit
+//	--store URL               keep background jobs across restarts and crashes:
+//	                          file:PATH for the embedded store in directory PATH
+//	                          (default: jobs in memory only; see gearman.Store)
+//	--store-salvage           open a damaged store anyway, skipping its damaged records
 //
 // Keep-alive: without --keepalive, accepted connections have Go's keep-alive
 // (15 s idle, 15 s between probes, 9 probes: a peer that vanished is noticed
@@ -68,7 +73,8 @@
 // --store-queue-on-shutdown, --libmemcached-servers, --libmemcached-prefix,
 // --libpq-conninfo, --libpq-table, --redis-server, --redis-port,
 // --redis-password, --redis-prefix, --mysql-host, --mysql-port, --mysql-user,
-// --mysql-password, --mysql-db, --mysql-table): jobs are kept in memory only.
+// --mysql-password, --mysql-db, --mysql-table): gearmand's queue modules are
+// not here, and --store keeps background jobs instead.
 //
 // # Limits
 //
@@ -90,12 +96,14 @@
 // # Signals
 //
 // As in gearmand, SIGTERM and SIGINT stop the server at once: connections
-// are closed and the jobs in memory are lost. SIGUSR1 stops it gracefully,
+// are closed, jobs in memory only are lost, and the store (--store) keeps its
+// background jobs for the next start. SIGUSR1 stops it gracefully,
 // as does the admin command "shutdown graceful" (with --enable-shutdown):
 // the listener closes, no job is handed out any more and new submits get
 // ERROR SHUTDOWN_GRACEFUL; the running jobs may finish, their results are
 // sent to their clients (for up to 5 s), and then the process exits. Queued
-// jobs that no worker started are lost; idle connections do not hold the
+// jobs that no worker started are lost, unless kept in the store; idle
+// connections do not hold the
 // stop up. A second signal of any of the three during a graceful stop stops
 // the server at once. The exit code is 0 for every stop asked for this way.
 // SIGHUP reopens --log-file by its name (for logrotate), as in gearmand;

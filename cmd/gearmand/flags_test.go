@@ -92,7 +92,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--coredump"}, stderr: warn("--coredump ignored: set GOTRACEBACK=crash in the environment for a core dump on a crash")},
 		{args: []string{"--hashtable-buckets", "991"}, stderr: warn("--hashtable-buckets ignored: the job tables grow as they need")},
 		{args: []string{"-r", "http", "--http-port", "8080"}, stderr: warn("-r/--protocol ignored: only the Gearman protocol is served here (there is no HTTP module)") + warn("--http-port ignored: there is no HTTP protocol module here")},
-		{args: []string{"-q", "mysql"}, stderr: warn("-q/--queue-type mysql ignored: jobs are kept in memory only, and lost when the server stops")},
+		{args: []string{"-q", "mysql"}, stderr: warn("-q/--queue-type mysql ignored: gearmand's queue modules are not here; --store file:PATH keeps background jobs")},
 		{args: []string{"--mysql-password", "secret"}, stderr: warn("--mysql-password ignored: " + noQueues)},
 		{args: []string{"--store-queue-on-shutdown"}, stderr: warn("--store-queue-on-shutdown ignored: " + noQueues)},
 		{args: []string{"--keepalive-idle", "5"}, stderr: warn("--keepalive-idle ignored: it applies only with --keepalive (as in gearmand)")},

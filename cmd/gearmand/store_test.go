@@ -199,9 +199,9 @@ func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 	dir := t.TempDir()
 	srv := startProc(t, "--store", "file:"+dir, "--job-retries", "2")
-	c := wiretest.Dial(t, srv.addr)
-	c.Send(wire.SubmitJobBg, "f", "u", "p")
-	h := c.ExpectType(wire.JobCreated).Args[0]
+	sub := wiretest.Dial(t, srv.addr)
+	sub.Send(wire.SubmitJobBg, "f", "u", "p")
+	h := sub.ExpectType(wire.JobCreated).Args[0]
 	for attempt := 1; attempt <= 3; attempt++ {
 		w := wiretest.Dial(t, srv.addr)
 		w.Send(wire.CanDo, "f")
@@ -211,6 +211,11 @@ func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 			return
 		}
 		w.Expect(wire.JobAssignUniq, h, "f", "u", "p")
+		// The assignment is recorded without a wait; a later background
+		// submit's JOB_CREATED says every record before it is durable.
+		c := wiretest.Dial(t, srv.addr)
+		c.Send(wire.SubmitJobBg, "sync", "", "")
+		c.ExpectType(wire.JobCreated)
 		srv.kill() // the attempt is lost with the process
 		srv = startProc(t, "--store", "file:"+dir, "--job-retries", "2")
 	}
