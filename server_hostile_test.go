@@ -341,10 +341,10 @@ func TestServerSlowlorisPeersAreCut(t *testing.T) {
 // A large packet may take longer than PacketTimeout while it keeps coming
 // (a MiB within each PacketTimeout).
 func TestServerPacketTimeoutLetsLargePacketsProgress(t *testing.T) {
-	const d = 500 * time.Millisecond
+	const d = time.Second
 	addr := srvStart(t, &gearman.Server{PacketTimeout: d})
 	p := wiretest.Dial(t, addr)
-	data := make([]byte, 8<<20)
+	data := make([]byte, 4<<20)
 	raw, _ := wire.AppendPacket(nil, wire.Req, wire.EchoReq, data)
 	go func() {
 		for off := 0; off < len(raw); off += 1 << 20 {
@@ -353,7 +353,7 @@ func TestServerPacketTimeoutLetsLargePacketsProgress(t *testing.T) {
 			if _, err := p.C.Write(raw[off:end]); err != nil {
 				return
 			}
-			time.Sleep(d / 5) // 8 MiB in 8 pauses: longer than d in all
+			time.Sleep(d / 3) // 4 MiB with 4 pauses: longer than d in all
 		}
 	}()
 	got := p.ExpectType(wire.EchoRes)
