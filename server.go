@@ -31,7 +31,9 @@ import (
 // all its functions, taking turns between functions at one level (gearmand
 // 2.0's rule). A foreground submit whose unique id matches a queued or
 // running job of the same function attaches to it; a background one is not
-// queued twice. A new job wakes one sleeping worker that can run it (no
+// queued twice. A submit whose unique id holds a line break (CR or LF)
+// is refused with ERROR INVALID_ARGUMENT: it would forge lines of the
+// admin "show unique jobs" list (see wire.ValidUnique). A new job wakes one sleeping worker that can run it (no
 // thundering herd).
 //
 // A worker that disconnects (or sends CANT_DO or RESET_ABILITIES) while

@@ -268,7 +268,7 @@ func TestServerForgetsFunctionsPeersLeft(t *testing.T) {
 
 // Names that would forge lines or fields of the admin lists are refused:
 // control characters in function names and client ids, spaces in function
-// names.
+// names, line breaks in unique ids.
 func TestServerRefusesNamesThatForgeAdminOutput(t *testing.T) {
 	addr := srvStart(t, &gearman.Server{})
 	p := wiretest.Dial(t, addr)
@@ -278,6 +278,10 @@ func TestServerRefusesNamesThatForgeAdminOutput(t *testing.T) {
 		p.Send(wire.SubmitJobBg, name, "", "x")
 		p.Expect(wire.Error, "INVALID_ARGUMENT", "Function name holds a space or control character")
 	}
+	p.Send(wire.SubmitJobBg, "f", "u\nfake", "x")
+	p.Expect(wire.Error, "INVALID_ARGUMENT", "Unique id holds a line break")
+	p.Send(wire.SubmitJobBg, "ünï/fine:1", "u\tbinary\x01", "x")
+	p.ExpectType(wire.JobCreated)
 	p.Send(wire.SetClientID, "me\n99 6.6.6.6 fake : f")
 	p.Expect(wire.Error, "INVALID_ARGUMENT", "Client id holds a control character")
 	p.Send(wire.CanDo, "ünï/fine:1")
@@ -286,7 +290,10 @@ func TestServerRefusesNamesThatForgeAdminOutput(t *testing.T) {
 	if got := p.Admin("create function a\tb", false); !strings.HasPrefix(got, "ERR INVALID_ARGUMENTS") {
 		t.Errorf("create function with a tab = %q", got)
 	}
-	if got := p.Admin("status", true); got != "ünï/fine:1\t0\t0\t1\n.\n" {
+	if got := p.Admin("show unique jobs", true); got != "u\tbinary\x01\n.\n" {
+		t.Errorf("show unique jobs = %q", got)
+	}
+	if got := p.Admin("status", true); got != "ünï/fine:1\t1\t0\t1\n.\n" {
 		t.Errorf("status = %q", got)
 	}
 	got := p.Admin("workers", true)

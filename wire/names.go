@@ -5,9 +5,10 @@ import (
 	"fmt"
 )
 
-// ErrBadName means a function name or client id holds a byte that the
-// admin text protocol cannot carry: the server's lists ("status",
-// "workers") would show it as a line or field of its own.
+// ErrBadName means a function name, client id or unique id holds a byte
+// that the admin text protocol cannot carry: the server's lists ("status",
+// "workers", "show unique jobs") would show it as a line or field of its
+// own.
 var ErrBadName = errors.New("gearman/wire: name holds a byte the admin protocol cannot carry")
 
 // ValidFunctionName reports, as an error wrapping [ErrBadName], whether
@@ -33,6 +34,19 @@ func ValidClientID(id []byte) error {
 	for i, b := range id {
 		if b < ' ' || b == 0x7f {
 			return fmt.Errorf("%w: client id holds byte %#02x at %d", ErrBadName, b, i)
+		}
+	}
+	return nil
+}
+
+// ValidUnique reports, as an error wrapping [ErrBadName], whether a unique
+// id holds a line break (CR or LF), which would add lines to the admin
+// "show unique jobs" list, one unique id a line. Other bytes, control
+// characters included, are allowed: some clients send binary ids.
+func ValidUnique(unique []byte) error {
+	for i, b := range unique {
+		if b == '\n' || b == '\r' {
+			return fmt.Errorf("%w: unique id holds a line break at %d", ErrBadName, i)
 		}
 	}
 	return nil

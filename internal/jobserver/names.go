@@ -22,10 +22,11 @@ const DefaultMaxClientID = 127
 var errNameTooLong = []byte("ARGUMENT_TOO_LARGE")
 
 // Texts of the refusals of names the admin protocol cannot carry
-// (wire.ValidFunctionName, wire.ValidClientID).
+// (wire.ValidFunctionName, wire.ValidClientID, wire.ValidUnique).
 const (
 	msgBadFunctionName = "Function name holds a space or control character"
 	msgBadClientID     = "Client id holds a control character"
+	msgBadUnique       = "Unique id holds a line break"
 )
 
 // functionArg returns the function name a request carries, if it is one
@@ -40,8 +41,8 @@ func functionArg(p wire.Packet) ([]byte, bool) {
 	return nil, false
 }
 
-// checkName refuses a request whose function name the server does not
-// accept, with an ERROR; otherwise it records that c uses the function. It
+// checkName refuses a request whose function name (or a submit's unique
+// id) the server does not accept, with an ERROR; otherwise it records that c uses the function. It
 // reports whether the request may go on, and for a refused one whether c
 // must close (keep false). s.mu held.
 func (s *Server) checkName(c *conn, p wire.Packet) (ok, keep bool) {
@@ -56,6 +57,10 @@ func (s *Server) checkName(c *conn, p wire.Packet) (ok, keep bool) {
 	if wire.ValidFunctionName(name) != nil {
 		s.logDebug("function name with a space or control character refused", "conn", c.id, "addr", c.ip)
 		return false, s.refuseName(c, p, errBadArgument[0], msgBadFunctionName)
+	}
+	if isSubmit(p.Type) && wire.ValidUnique(p.Args[1]) != nil {
+		s.logDebug("unique id with a line break refused", "conn", c.id, "addr", c.ip)
+		return false, s.refuseName(c, p, errBadArgument[0], msgBadUnique)
 	}
 	if p.Type == wire.SubmitStream && !c.chunks {
 		return true, true // refused as unexpected by handleStream
