@@ -138,6 +138,9 @@ type function struct {
 
 	streamq    [nPrio]jobList // stream jobs whose payload is incomplete: for extension workers only
 	extWorkers int            // registrations by connections with the streaming extension
+
+	users int  // open connections that registered or submitted to it (names.go)
+	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

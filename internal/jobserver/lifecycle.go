@@ -244,6 +244,7 @@ func (s *Server) forget(j *job) {
 		delete(f.uniques, k)
 	}
 	s.detachClients(j)
+	s.forgetIfUnused(f)
 }
 
 // detachClients removes every client of j.

@@ -10,8 +10,18 @@
 // that sends the connection's queued replies, many packets per write call.
 // Handling a request only appends to the outbound buffers of the connections
 // concerned; it never waits on a socket, so one slow peer never stalls
-// another. A connection whose outbound buffer grows past
-// [Config.MaxOutbound] (a peer that stopped reading) is closed.
+// another. A connection's unsent output is bounded by [Config.MaxOutbound],
+// checked before a packet is queued: a packet that would pass it (for a
+// peer that stopped reading) closes the connection instead. Large data is
+// queued by reference, not copied (payloads; results that are very large
+// or go to a connection that is behind: see toClientsFrom), and the buffer
+// small packets are copied into moves aside at 1 MiB, so neither memory nor
+// the time spent under the mutex grows with a backlog.
+//
+// A peer that starts a packet must finish it within [Config.PacketTimeout]
+// (a large one may take longer while each MiB comes in time), and a TLS
+// peer its handshake within [Config.HandshakeTimeout]; a connection idle
+// between packets is never cut.
 //
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
@@ -45,8 +55,10 @@ type Config struct {
 	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
 	MaxPacketSize         int64  // default DefaultMaxPacketSize
 	MaxConnections        int    // 0 = no limit
-	MaxOutbound           int64  // per-connection queued output; default 2*MaxPacketSize + 16 MiB
+	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
+	MaxFunctionName       int    // longest function name accepted, in bytes; default DefaultMaxFunctionName
+	MaxClientID           int    // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
 	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
 	Exceptions            bool   // OPTION exceptions on for every connection
 	EnableShutdownCommand bool   // accept the admin shutdown command
@@ -57,6 +69,10 @@ type Config struct {
 	Clock                 clock.Clock  // nil = the real clock
 	Observer              Observer     // nil = none; for gearmantest
 	Store                 store.Log    // nil = jobs in memory only; the server closes it
+
+	// Deadlines for peers that start and never finish (deadline.go); < 0 = none.
+	HandshakeTimeout time.Duration // a TLS handshake must end within it; default DefaultHandshakeTimeout
+	PacketTimeout    time.Duration // a started packet must progress within it; default DefaultPacketTimeout
 }
 
 // ErrClosed is returned by Serve after Close or Shutdown.
@@ -115,6 +131,18 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20
+	}
+	if cfg.MaxFunctionName <= 0 {
+		cfg.MaxFunctionName = DefaultMaxFunctionName
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.PacketTimeout == 0 {
+		cfg.PacketTimeout = DefaultPacketTimeout
+	}
+	if cfg.MaxClientID <= 0 {
+		cfg.MaxClientID = DefaultMaxClientID
 	}
 	if cfg.Version == "" {
 		cfg.Version = "1.1.20-gogearman"
