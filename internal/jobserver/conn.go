@@ -66,9 +66,14 @@ type conn struct {
 	// keep (reader only) is the reader's wire.Reader.Keep, for a handler
 	// that wants the request's memory after all (toClientsFrom).
 	keep func() bool
-	// acks (reader only): answers to submits that wait for the store
-	// (durable.go).
-	acks []ack
+	// Answers to submits that wait for the store (durable.go): acks and
+	// answering are guarded by Server.mu; nAcks is len(acks), for the
+	// reader to check without the lock; acksSent wakes the reader as
+	// answers go out.
+	acks      []ack
+	answering bool
+	nAcks     atomic.Int32
+	acksSent  chan struct{}
 	// deferBuf (reader only) backs Server.deferred while the reader
 	// handles a request.
 	deferBuf []*conn
@@ -403,16 +408,22 @@ func (s *Server) readLoop(c *conn) {
 		// large packets are copied where they go: the reader's buffer is
 		// reused.
 		c.owned = isSubmit(p.Type) && rd.Keep()
-		if len(c.acks) > 0 && !s.joinsAcks(p) && !s.awaitAcks(c) {
-			break
+		if c.nAcks.Load() > 0 {
+			limit := int32(0) // another kind of request waits for every answer
+			if s.joinsAcks(p) {
+				limit = maxAcks / 2
+				if c.nAcks.Load() < maxAcks {
+					limit = maxAcks
+				}
+			}
+			if !s.awaitAcks(c, limit) {
+				break
+			}
 		}
 		c.outMu.Lock()
 		c.inline = true
 		c.outMu.Unlock()
 		if !s.handle(c, p) {
-			break
-		}
-		if len(c.acks) > 0 && (rd.Buffered() == 0 || len(c.acks) >= maxAcks) && !s.awaitAcks(c) {
 			break
 		}
 		if rd.Buffered() == 0 {

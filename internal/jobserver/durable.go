@@ -5,18 +5,24 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// This file holds the replies that wait for the store: with a store, a
+// This file holds the answers that wait for the store: with a store, a
 // background submit is answered JOB_CREATED only once its job's record is
-// durable. The reader handles the run of background submits it has
-// buffered (a pipelining client's, many records for one sync), then waits
-// for their records before it answers them, in order, and before it
-// handles the connection's next request of another kind; many connections'
-// records share one sync (the store's group commit). Server.mu is never
-// held while the reader waits.
+// durable.
+//
+// The reader does not wait for the disk while background submits come:
+// it queues their answers on the connection (acks) and reads on, so a
+// pipelining client's submits fill the store's next write while the last
+// one syncs, and many connections' records share one sync (the store's
+// group commit). An answerer goroutine, one per connection while it has
+// queued answers, sends them in order as their records become durable,
+// and makes the durable jobs runnable. The answers to a connection's other
+// requests must not overtake them: before the reader handles a request of
+// another kind, it waits until the queue is empty. Server.mu is never held
+// while anyone waits for the disk.
 
-// maxAcks bounds the answers a connection's reader queues before it waits
-// for them: enough submits for one sync to carry many, few enough that a
-// pipelining client holds no more than this many jobs unanswered.
+// maxAcks bounds the answers a connection queues: past it the reader waits
+// until half are sent, so a client that pipelines without limit holds at
+// most this many jobs unanswered.
 const maxAcks = 1024
 
 // An ack is the queued answer to one submit of a connection.
@@ -27,23 +33,34 @@ type ack struct {
 }
 
 // ack answers a submit of c for j: at once, unless the answer must wait
-// for commit or for the answers queued before it.
+// for commit or for the answers queued before it. s.mu held.
 func (s *Server) ack(c *conn, j *job, commit store.Commit) {
 	if commit == nil && len(c.acks) == 0 {
 		s.replyCreated(c, j)
 		return
 	}
-	c.acks = append(c.acks, ack{j: j, commit: commit})
+	s.queueAck(c, ack{j: j, commit: commit})
 }
 
 // refuse answers a submit of c with ERROR e, after the answers queued
-// before it.
+// before it. s.mu held.
 func (s *Server) refuse(c *conn, e [2][]byte) {
 	if len(c.acks) == 0 {
 		c.sendError(e)
 		return
 	}
-	c.acks = append(c.acks, ack{err: e})
+	s.queueAck(c, ack{err: e})
+}
+
+// queueAck queues a on c and starts c's answerer if none runs. s.mu held.
+func (s *Server) queueAck(c *conn, a ack) {
+	c.acks = append(c.acks, a)
+	c.nAcks.Store(int32(len(c.acks)))
+	if !c.answering && !s.closed {
+		c.answering = true
+		s.wg.Add(1)
+		go s.answer(c)
+	}
 }
 
 // queueError is the ERROR for a submit the store could not keep.
@@ -61,48 +78,98 @@ func (s *Server) joinsAcks(p wire.Packet) bool {
 	return bg
 }
 
-// awaitAcks waits until the records c's queued answers wait for are
-// durable (or failed), then sends the answers in order: JOB_CREATED for a
-// durable job, which becomes runnable; ERROR QUEUE_ERROR for one whose
-// record failed, which is dropped. It returns false when the server closed
-// meanwhile. The caller must not hold Server.mu.
-func (s *Server) awaitAcks(c *conn) bool {
-	for _, a := range c.acks {
-		if a.commit == nil {
+// answer is c's answerer: it sends c's queued answers in order as their
+// records become durable (or fail) until none is left: JOB_CREATED for a
+// durable job, which becomes runnable, or ERROR QUEUE_ERROR for one whose
+// record failed, which is dropped. It ends early when the server closes.
+func (s *Server) answer(c *conn) {
+	defer s.wg.Done()
+	s.mu.Lock()
+	for len(c.acks) > 0 && !s.closed {
+		if a := c.acks[0]; a.commit != nil && !isDone(a.commit) {
+			s.mu.Unlock()
+			select {
+			case <-a.commit.Done():
+			case <-s.closedCh:
+			}
+			s.mu.Lock()
 			continue
 		}
-		select {
-		case <-a.commit.Done():
-		case <-s.closedCh:
-			return false
+		n := 0
+		for ; n < len(c.acks) && (c.acks[n].commit == nil || isDone(c.acks[n].commit)); n++ {
+			s.sendAck(c, c.acks[n])
 		}
+		rest := copy(c.acks, c.acks[n:])
+		clear(c.acks[rest:])
+		c.acks = c.acks[:rest]
+		c.nAcks.Store(int32(rest))
+		s.mu.Unlock()
+		s.changed()
+		c.tryFlush()
+		c.signalAcks()
+		s.mu.Lock()
 	}
-	s.mu.Lock()
-	for i, a := range c.acks {
-		switch {
-		case a.err[0] != nil:
-			c.sendError(a.err)
-		case a.commit == nil:
-			s.replyCreated(c, a.j)
-		case a.commit.Err() == nil:
-			s.activate(a.j)
-			s.replyCreated(c, a.j)
-		default:
-			err := a.commit.Err()
-			if a.j.state == statePending {
-				s.logError("job not stored; submit refused", "handle", s.handleString(a.j), "err", err)
-			}
-			s.abandon(a.j)
-			c.sendError(queueError(err))
-		}
-		c.acks[i] = ack{}
+	c.answering = false
+	if s.closed {
+		clear(c.acks)
+		c.acks = nil
+		c.nAcks.Store(0)
 	}
-	c.acks = c.acks[:0]
 	if cap(c.acks) > maxAcks {
 		c.acks = nil
 	}
 	s.mu.Unlock()
-	s.changed()
-	c.tryFlush()
+	c.signalAcks()
+}
+
+// sendAck sends one queued answer whose record is done. s.mu held.
+func (s *Server) sendAck(c *conn, a ack) {
+	switch {
+	case a.err[0] != nil:
+		c.sendError(a.err)
+	case a.commit == nil:
+		s.replyCreated(c, a.j)
+	case a.commit.Err() == nil:
+		s.activate(a.j)
+		s.replyCreated(c, a.j)
+	default:
+		err := a.commit.Err()
+		if a.j.state == statePending {
+			s.logError("job not stored; submit refused", "handle", s.handleString(a.j), "err", err)
+		}
+		s.abandon(a.j)
+		c.sendError(queueError(err))
+	}
+}
+
+// isDone reports whether a commit is done.
+func isDone(c store.Commit) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// signalAcks wakes c's reader if it waits for its queued answers.
+func (c *conn) signalAcks() {
+	select {
+	case c.acksSent <- struct{}{}:
+	default:
+	}
+}
+
+// awaitAcks makes c's reader wait until at most n answers are queued. It
+// returns false when the server closed meanwhile. The caller must not hold
+// Server.mu.
+func (s *Server) awaitAcks(c *conn, n int32) bool {
+	for c.nAcks.Load() > n {
+		select {
+		case <-c.acksSent:
+		case <-s.closedCh:
+			return false
+		}
+	}
 	return true
 }

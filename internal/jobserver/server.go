@@ -272,6 +272,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		s: s, nc: nc, id: s.nextConn, ip: peerIP(nc), clientID: "-",
 		exceptions: s.cfg.Exceptions,
 		wake:       make(chan struct{}, 1),
+		acksSent:   make(chan struct{}, 1),
 		writerEnd:  make(chan struct{}),
 		grabType:   wire.GrabJob,
 	}
