@@ -11,6 +11,7 @@ import (
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/srvhook"
+	"github.com/seed749d6d6d/gearman/internal/store"
 )
 
 // Server is a Gearman job server. It speaks the binary protocol and the admin
@@ -23,7 +24,8 @@ import (
 //
 // # Semantics
 //
-// Jobs live in memory only. Within one function and priority, jobs run in
+// Jobs live in memory, and background jobs also in [Server.Store] when one
+// is set. Within one function and priority, jobs run in
 // submission order; a worker is served HIGH before NORMAL before LOW across
 // all its functions, taking turns between functions at one level (gearmand
 // 2.0's rule). A foreground submit whose unique id matches a queued or
@@ -129,6 +131,11 @@ type Server struct {
 	// Default "1.1.20-gogearman".
 	Version string
 
+	// Store keeps the background jobs across restarts and crashes (see
+	// [Store]); the Server closes it when it closes. Default nil: jobs live
+	// in memory only.
+	Store *Store
+
 	// Logger receives the server's log. Default nil: no logging. The admin
 	// command "verbose" reports the most detailed level it has enabled.
 	Logger *slog.Logger
@@ -148,7 +155,12 @@ func init() {
 // srv returns the engine, building it at first use.
 func (s *Server) srv() *jobserver.Server {
 	s.srvOnce.Do(func() {
+		var st store.Log
+		if s.Store != nil {
+			st = s.Store.log
+		}
 		s.srvEngine = jobserver.New(jobserver.Config{
+			Store:                 st,
 			HandlePrefix:          s.HandlePrefix,
 			MaxPacketSize:         s.MaxPacketSize,
 			MaxConnections:        s.MaxConnections,
@@ -205,11 +217,12 @@ func (s *Server) ServeConn(c net.Conn) { s.srv().ServeConn(c) }
 // Shutdown stops accepting connections and stops handing out jobs (new
 // submits get ERROR SHUTDOWN_GRACEFUL), waits until every running job has
 // ended or ctx is done, then closes like [Server.Close]. It returns ctx's
-// error if ctx ended first. Queued jobs are lost.
+// error if ctx ended first. Queued jobs are lost unless kept in the Store.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv().Shutdown(ctx) }
 
 // Close closes every listener and connection at once and returns after
-// every goroutine of the server has ended. Jobs in memory are lost. Close is
+// every goroutine of the server has ended, then closes the Store, if any,
+// and returns its error. Jobs in memory only are lost. Close is
 // idempotent.
 func (s *Server) Close() error { return s.srv().Close() }
 

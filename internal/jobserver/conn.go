@@ -57,6 +57,9 @@ type conn struct {
 	// owned (reader only): the request being handled was read into memory
 	// of its own (wire.Reader.Keep) that a job may keep.
 	owned bool
+	// acks (reader only): answers to submits that wait for the store
+	// (durable.go).
+	acks []ack
 	// deferBuf (reader only) backs Server.deferred while the reader
 	// handles a request.
 	deferBuf []*conn
@@ -328,10 +331,16 @@ func (s *Server) serve(c *conn) {
 		// under the server's lock (see ownData). Other large packets
 		// are copied where they go: the reader's buffer is reused.
 		c.owned = isSubmit(p.Type) && rd.Keep()
+		if len(c.acks) > 0 && !s.joinsAcks(p) && !s.awaitAcks(c) {
+			break
+		}
 		c.outMu.Lock()
 		c.inline = true
 		c.outMu.Unlock()
 		if !s.handle(c, p) {
+			break
+		}
+		if len(c.acks) > 0 && rd.Buffered() == 0 && !s.awaitAcks(c) {
 			break
 		}
 		if rd.Buffered() == 0 {

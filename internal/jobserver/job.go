@@ -1,6 +1,10 @@
 package jobserver
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/seed749d6d6d/gearman/internal/store"
+)
 
 // Priority levels, in the order a worker is served.
 const (
@@ -8,13 +12,6 @@ const (
 	prioNormal
 	prioLow
 	nPrio
-)
-
-// Job states.
-const (
-	stateQueued  = iota // in its function's priority list
-	stateWaiting        // an epoch or scheduled job whose time has not come
-	stateRunning        // assigned to a worker
 )
 
 // A job is one unit of work. Every field is guarded by Server.mu.
@@ -26,8 +23,13 @@ type job struct {
 	data    []byte
 	reducer string
 	prio    int8
-	state   int8
-	bg      bool // submitted or joined by a background submit: never dropped for lack of clients
+	state   jobState
+	bg      bool  // submitted or joined by a background submit: never dropped for lack of clients
+	stored  bool  // its record is in the store (see lifecycle.go)
+	created int64 // Unix nanoseconds of its first submit
+
+	ref    store.Ref    // where the store keeps it, while stored
+	commit store.Commit // its record's durability, while pending
 
 	when  int64     // Unix seconds before which an epoch job does not run; 0 = now
 	sched *schedule // non-nil for a recurring SUBMIT_JOB_SCHED job

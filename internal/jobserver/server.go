@@ -43,6 +43,7 @@ import (
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
+	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -70,6 +71,7 @@ type Config struct {
 	Logger                *slog.Logger // nil = silent
 	Clock                 clock.Clock  // nil = the real clock
 	Observer              Observer     // nil = none; for gearmantest
+	Store                 store.Log    // nil = jobs in memory only; the server closes it
 }
 
 // ErrClosed is returned by Serve after Close or Shutdown.
@@ -82,6 +84,7 @@ type Server struct {
 	clock           clock.Clock
 	log             *slog.Logger
 	defaultMaxQueue [nPrio]int
+	store           store.Log // nil = memory only
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
@@ -107,6 +110,7 @@ type Server struct {
 	drained   chan struct{} // guarded by mu; closed when draining and running == 0
 	closed    bool          // guarded by mu
 	closedCh  chan struct{}
+	storeOnce sync.Once // closes the store once
 }
 
 // New returns a server with cfg's defaults filled in.
@@ -158,6 +162,13 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}
+	}
+	if cfg.Store != nil {
+		s.store = cfg.Store
+		s.mu.Lock()
+		s.replay()
+		s.mu.Unlock()
+		s.store.Start(s)
 	}
 	return s
 }
@@ -274,7 +285,9 @@ func (s *Server) serveAdmitted(c *conn) {
 }
 
 // Close closes every listener and connection at once and returns when every
-// goroutine of the server has ended. Jobs in memory are lost.
+// goroutine of the server has ended, then closes the store, if any, after
+// writing its queued records; it returns the store's error. Jobs in memory
+// only are lost.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -300,8 +313,19 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return nil
+	var err error
+	s.storeOnce.Do(func() {
+		if s.store != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), storeCloseTimeout)
+			defer cancel()
+			err = s.store.Close(ctx)
+		}
+	})
+	return err
 }
+
+// storeCloseTimeout bounds the writing of the store's last records at Close.
+const storeCloseTimeout = 10 * time.Second
 
 // Shutdown closes the listeners, stops handing out jobs, waits until no job
 // is running or ctx ends, then closes like Close. It returns ctx's error if
