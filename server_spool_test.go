@@ -168,3 +168,72 @@ func streamSend(t *testing.T, p *wiretest.Peer, n int) (sent int, end wiretest.P
 	}
 	return sent, wiretest.Pkt{}
 }
+
+// A payload spooled for a worker without the extension, in chunks of odd
+// sizes, reaches whichever worker takes it unchanged: the plain worker
+// whole, or an extension worker that registers meanwhile as a stream,
+// what was spooled first.
+func TestServerStreamSpoolIntact(t *testing.T) {
+	for _, ext := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain worker", true: "extension worker"}[ext], func(t *testing.T) {
+			addr := srvStart(t, &gearman.Server{})
+			plain := wiretest.Dial(t, addr)
+			plain.Send(wire.CanDo, "f")
+			srvSync(plain)
+			c := spoolPeer(t, addr)
+			var payload []byte
+			src := &pattern{3}
+			credit := window
+			for len(payload) < 3<<20+12345 {
+				if credit == 0 {
+					pk := c.ExpectType(wire.PayloadWindow)
+					d, _ := strconv.Atoi(pk.Args[1])
+					credit += d
+					continue
+				}
+				b := make([]byte, min(credit, 100<<10+1, 3<<20+12345-len(payload)))
+				src.Read(b)
+				payload = append(payload, b...)
+				c.Send(wire.StreamData, "1", string(b))
+				credit -= len(b)
+			}
+			// The server has it all before a worker comes (credit granted
+			// meanwhile comes first).
+			c.Send(wire.EchoReq, "sync")
+			for pk := c.Next(); pk.Type != wire.EchoRes; pk = c.Next() {
+				if pk.Type != wire.PayloadWindow {
+					t.Fatalf("got %v; want PAYLOAD_WINDOW or ECHO_RES", pk)
+				}
+			}
+			var got []byte
+			if ext {
+				w := streamPeer(t, addr)
+				w.Send(wire.CanDo, "f")
+				w.Send(wire.GrabJob)
+				a := w.ExpectType(wire.JobAssignStream)
+				h := a.Args[0]
+				got = append(got, a.Args[2]...)
+				c.Send(wire.StreamEnd, "1")
+				for {
+					w.Send(wire.PayloadWindow, h, strconv.Itoa(window))
+					pk := w.Next()
+					if pk.Type == wire.StreamEnd {
+						break
+					}
+					if pk.Type != wire.StreamData {
+						t.Fatalf("the worker got %v; want STREAM_DATA", pk)
+					}
+					got = append(got, pk.Args[1]...)
+				}
+			} else {
+				c.Send(wire.StreamEnd, "1")
+				srvSync(c)
+				plain.Send(wire.GrabJob)
+				got = []byte(plain.ExpectType(wire.JobAssign).Args[2])
+			}
+			if !bytes.Equal(got, payload) {
+				t.Fatalf("the worker got %d bytes; want the %d sent, unchanged", len(got), len(payload))
+			}
+		})
+	}
+}
