@@ -91,10 +91,10 @@ type Server struct {
 
 	// MaxSpoolTotal caps what the server holds across all streamed jobs it
 	// spools for workers without the streaming extension, counting each
-	// job's payload and the credit its client holds, past the first 256
-	// KiB window of each job (which every stream job may hold). A payload
-	// that needs more fails. Default four times MaxSpool (1 GiB by
-	// default).
+	// job's payload and the credit its client holds (at most a window
+	// ahead), past the first 256 KiB window of each job (which every
+	// stream job may hold). A payload whose client needs credit the spool
+	// cannot give fails. Default four times MaxSpool (1 GiB by default).
 	MaxSpoolTotal int64
 
 	// MaxConnections caps the open connections; a connection past the cap

@@ -102,11 +102,12 @@ func TestServerStreamSpoolTotal(t *testing.T) {
 	srvSync(w)
 
 	// a's payload of 1 MiB (MaxSpool) takes 768 KiB of the spool, past its
-	// first window, and the 128 KiB of credit it has left 128 more.
+	// first window, and the credit it has left (up to 128 KiB) some more.
 	a := spoolPeer(t, addr)
 	if sent, end := streamSend(t, a, 1<<20); end.Type != 0 {
 		t.Fatalf("after %d bytes: got %v; want credit for 1 MiB", sent, end)
 	}
+	syncCredit(t, a) // a's share of the spool is settled before b's
 	// b gets what is left, then fails.
 	b := spoolPeer(t, addr)
 	sent, end := streamSend(t, b, 1<<20)
@@ -121,7 +122,7 @@ func TestServerStreamSpoolTotal(t *testing.T) {
 
 	// Once the worker has taken a's job, the spool is free again.
 	a.Send(wire.StreamEnd, "1")
-	srvSync(a)
+	syncCredit(t, a)
 	w.Send(wire.GrabJob)
 	if got := w.ExpectType(wire.JobAssign); len(got.Args[2]) != 1<<20 {
 		t.Fatalf("the worker got %d bytes; want 1 MiB", len(got.Args[2]))
@@ -197,14 +198,7 @@ func TestServerStreamSpoolIntact(t *testing.T) {
 				c.Send(wire.StreamData, "1", string(b))
 				credit -= len(b)
 			}
-			// The server has it all before a worker comes (credit granted
-			// meanwhile comes first).
-			c.Send(wire.EchoReq, "sync")
-			for pk := c.Next(); pk.Type != wire.EchoRes; pk = c.Next() {
-				if pk.Type != wire.PayloadWindow {
-					t.Fatalf("got %v; want PAYLOAD_WINDOW or ECHO_RES", pk)
-				}
-			}
+			syncCredit(t, c) // the server has it all before a worker comes
 			var got []byte
 			if ext {
 				w := streamPeer(t, addr)
@@ -227,7 +221,7 @@ func TestServerStreamSpoolIntact(t *testing.T) {
 				}
 			} else {
 				c.Send(wire.StreamEnd, "1")
-				srvSync(c)
+				syncCredit(t, c)
 				plain.Send(wire.GrabJob)
 				got = []byte(plain.ExpectType(wire.JobAssign).Args[2])
 			}
@@ -235,5 +229,17 @@ func TestServerStreamSpoolIntact(t *testing.T) {
 				t.Fatalf("the worker got %d bytes; want the %d sent, unchanged", len(got), len(payload))
 			}
 		})
+	}
+}
+
+// syncCredit makes sure the server has handled everything p sent before,
+// as srvSync does, skipping the PAYLOAD_WINDOW packets that come first.
+func syncCredit(t *testing.T, p *wiretest.Peer) {
+	t.Helper()
+	p.Send(wire.EchoReq, "sync")
+	for pk := p.Next(); pk.Type != wire.EchoRes; pk = p.Next() {
+		if pk.Type != wire.PayloadWindow {
+			t.Fatalf("got %v; want PAYLOAD_WINDOW or ECHO_RES", pk)
+		}
 	}
 }

@@ -378,10 +378,11 @@ func (s *Server) grantNow(j *job, due int64) {
 }
 
 // grantSpool gives credit to the owner of a job that only workers without
-// the extension can take, which must be given the payload whole: up to
-// half a window past Config.MaxSpool (so that a writer waiting for a chunk's
-// worth of credit can go on, and a payload of MaxSpool bytes can end), and
-// within what Config.MaxSpoolTotal leaves. The payload fails at once when it
+// the extension can take, which must be given the payload whole: a window
+// ahead of what came, as the relay does, up to half a window past
+// Config.MaxSpool (so that a writer waiting for a chunk's worth of credit
+// can go on, and a payload of MaxSpool bytes can end), and within what
+// Config.MaxSpoolTotal leaves. The payload fails at once when it
 // passes MaxSpool, or when its owner holds less than half a window of
 // credit and the spool cannot make up the rest.
 func (s *Server) grantSpool(j *job) {
@@ -391,7 +392,9 @@ func (s *Server) grantSpool(j *job) {
 		return
 	}
 	s.recharge(j)
-	due := min(s.cfg.MaxSpool+streamWindow/2-int64(st.spooled())-st.clientCredit, s.cfg.MaxSpoolTotal-s.spoolTotal)
+	due := min(streamWindow-st.clientCredit, // a window ahead, so that the spool counts what came
+		s.cfg.MaxSpool+streamWindow/2-int64(st.spooled())-st.clientCredit,
+		s.cfg.MaxSpoolTotal-s.spoolTotal)
 	switch {
 	case st.clientCredit >= streamWindow/2:
 		s.grant(j, due) // lazily
