@@ -54,7 +54,8 @@ import (
 // much, that buffer is made whole only once an eighth of the body has come
 // (the part before is copied once), so a large job peaks at under 1.25
 // times its payload. Jobs held whole (plain submits) have no limit but
-// MaxPacketSize each and [Server.MaxQueue].
+// MaxPacketSize each and [Server.MaxQueue]. With a [Server.Store], storing
+// a background job copies its payload into the store's record as well.
 //
 // A streamed payload (the streaming extension, wire/STREAMING.md) is passed
 // on as it comes, under per-job credit windows of 256 KiB: the server lets a
