@@ -43,6 +43,11 @@
 //	--max-queue N             initial maxqueue limit of every function (default 0: no limit)
 //	--enable-shutdown         accept the admin commands "shutdown" and "shutdown graceful"
 //	--cpuprofile FILE         write a CPU profile to FILE until exit
+//	--max-function-name BYTES longest function name accepted (default 512, gearmand's limit)
+//	--max-client-id BYTES     length at which a client id is cut (default 127, as gearmand)
+//	--packet-timeout D        time a started packet or admin line has to complete (default 60s;
+//	                          negative: none); idle connections are never cut
+//	--handshake-timeout D     time a TLS handshake has to complete (default 10s; negative: none)
 //	--store URL               keep background jobs across restarts and crashes:
 //	                          file:PATH for the embedded store in directory PATH
 //	                          (default: jobs in memory only; see gearman.Store)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // options is what the command line and the config file set.
@@ -20,6 +21,8 @@ type options struct {
 	pidFile, configFile, queueType     string
 	storeURL                           string
 	salvage                            bool
+	maxFuncName, maxClientID           int
+	packetTimeout, handshakeTimeout    time.Duration
 	port, retries, maxConns, maxQueue  int
 	backlog                            int
 	keepIdle, keepInterval, keepCount  int
@@ -56,7 +59,24 @@ type (
 	intValue    struct{ p *int }
 	int64Value  struct{ p *int64 }
 	boolValue   struct{ p *bool }
+	durValue    struct{ p *time.Duration }
 )
+
+func (v durValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (such as 30s or 2m)")
+	}
+	*v.p = d
+	return nil
+}
+
+func (v durValue) String() string {
+	if v.p == nil {
+		return "0s"
+	}
+	return v.p.String()
+}
 
 func (v stringValue) Set(s string) error { *v.p = s; return nil }
 func (v stringValue) String() string {
@@ -179,6 +199,14 @@ var flagDefs = []flagDef{
 		switchOf(func(o *options) *bool { return &o.shutdownCmd })},
 	{[]string{"cpuprofile"}, "FILE", "write a CPU profile to FILE until exit",
 		str(func(o *options) *string { return &o.cpuProf })},
+	{[]string{"max-function-name"}, "BYTES", "longest function name accepted (default 512, gearmand's limit)",
+		num(func(o *options) *int { return &o.maxFuncName })},
+	{[]string{"max-client-id"}, "BYTES", "length at which a client id is cut (default 127, as gearmand)",
+		num(func(o *options) *int { return &o.maxClientID })},
+	{[]string{"packet-timeout"}, "DURATION", "time a started packet or admin line has to complete; idle connections are never cut (default 60s; negative: none)",
+		func(o *options) flag.Value { return durValue{&o.packetTimeout} }},
+	{[]string{"handshake-timeout"}, "DURATION", "time a TLS handshake has to complete (default 10s; negative: none)",
+		func(o *options) flag.Value { return durValue{&o.handshakeTimeout} }},
 	{[]string{"store"}, "URL", "keep background jobs across restarts and crashes: file:PATH for the embedded store in directory PATH (default: in memory only)",
 		str(func(o *options) *string { return &o.storeURL })},
 	{[]string{"store-salvage"}, "", "open a damaged store anyway, skipping its damaged records (their jobs are lost)",

@@ -143,6 +143,11 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--keepalive", "--keepalive-idle", "5", "--keepalive-count=0"}, func(o *options) { o.keepalive, o.keepIdle, o.keepCount = true, 5, 0 }},
 		{[]string{"--ssl-certificate", "c", "--ssl-key", "k", "--ssl"}, func(o *options) { o.sslCert, o.sslKey, o.useSSL = "c", "k", true }},
 		{[]string{"-V"}, func(o *options) { o.version = true }},
+		{[]string{"--store", "file:q", "--store-salvage"}, func(o *options) { o.storeURL, o.salvage = "file:q", true }},
+		{[]string{"--packet-timeout=2m", "--handshake-timeout", "-1s", "--max-function-name", "64", "--max-client-id=10"}, func(o *options) {
+			o.packetTimeout, o.handshakeTimeout, o.maxFuncName, o.maxClientID = 2*time.Minute, -time.Second, 64, 10
+		}},
+		{[]string{"--packet-timeout", "60"}, nil}, // a duration needs its unit
 		{[]string{"--", "x"}, nil},
 	}
 	for _, tt := range tests {

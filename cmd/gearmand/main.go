@@ -68,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Exceptions:            o.exceptions,
 		EnableShutdownCommand: o.shutdownCmd,
 		Version:               version,
+		MaxFunctionName:       o.maxFuncName,
+		MaxClientID:           o.maxClientID,
+		PacketTimeout:         o.packetTimeout,
+		HandshakeTimeout:      o.handshakeTimeout,
 	}
 	if o.useSSL {
 		cfg, err := tlsConfig(o.sslCert, o.sslKey, o.sslCA)

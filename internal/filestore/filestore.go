@@ -411,7 +411,7 @@ func (l *Log) queue(add func([]byte) []byte, o op) *batch {
 }
 
 // Created implements store.Log.
-func (l *Log) Created(j *store.Job, seq uint64) (store.Ref, store.Commit) {
+func (l *Log) Created(j store.Job, seq uint64) (store.Ref, store.Commit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.refusal(); err != nil {
@@ -422,7 +422,7 @@ func (l *Log) Created(j *store.Job, seq uint64) (store.Ref, store.Commit) {
 		seq = l.seq
 	}
 	l.maxID = max(l.maxID, j.ID)
-	b := l.queue(func(dst []byte) []byte { return appendCreate(dst, j, seq) }, op{create: true, id: j.ID})
+	b := l.queue(func(dst []byte) []byte { return appendCreate(dst, &j, seq) }, op{create: true, id: j.ID})
 	o := b.ops[len(b.ops)-1]
 	return store.Ref{Seg: o.seg, Size: o.size, Seq: seq}, b
 }

@@ -57,7 +57,7 @@ func (e *engine) Relog(seg uint32, ids []uint64) {
 		if j == nil || j.ref.Seg != seg {
 			continue
 		}
-		j.ref, _ = e.l.Created(&j.job, j.ref.Seq)
+		j.ref, _ = e.l.Created(j.job, j.ref.Seq)
 		if j.running {
 			e.l.Assigned(j.ref, id)
 		}
@@ -68,7 +68,7 @@ func (e *engine) Relog(seg uint32, ids []uint64) {
 func (e *engine) create(j store.Job) {
 	e.t.Helper()
 	e.mu.Lock()
-	ref, c := e.l.Created(&j, 0)
+	ref, c := e.l.Created(j, 0)
 	e.jobs[j.ID] = &ejob{job: j, ref: ref}
 	e.mu.Unlock()
 	<-c.Done()
@@ -226,7 +226,7 @@ func TestCompactionBoundsTheFiles(t *testing.T) {
 		j := sample(id)
 		j.Data = make([]byte, 100)
 		e.mu.Lock()
-		ref, c := e.l.Created(&j, 0)
+		ref, c := e.l.Created(j, 0)
 		e.jobs[id] = &ejob{job: j, ref: ref}
 		e.mu.Unlock()
 		last = c
@@ -279,7 +279,7 @@ func TestCompactionBoundsTheFiles(t *testing.T) {
 func TestClosedLogRefuses(t *testing.T) {
 	e, _ := newEngine(t, t.TempDir(), Options{})
 	e.close()
-	_, c := e.l.Created(&store.Job{ID: 1}, 0)
+	_, c := e.l.Created(store.Job{ID: 1}, 0)
 	<-c.Done()
 	if !errors.Is(c.Err(), store.ErrClosed) {
 		t.Fatalf("Created after Close: %v, want ErrClosed", c.Err())

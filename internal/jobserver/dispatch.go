@@ -188,19 +188,22 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 	}
 	switch p.Type {
 	case wire.WorkData, wire.WorkWarning:
-		s.toClients(j, p.Type, p.Args...)
+		s.toClientsFrom(c, j, p.Type, p.Args...)
 	case wire.WorkStatus:
 		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)
 		j.den, _ = strconv.ParseInt(string(p.Args[2]), 10, 64)
 		s.toClients(j, p.Type, p.Args...)
 	case wire.WorkComplete, wire.WorkFail:
-		s.toClients(j, p.Type, p.Args...)
+		s.toClientsFrom(c, j, p.Type, p.Args...)
 		s.finish(j)
 	case wire.WorkException:
 		for _, cl := range j.clients {
-			if cl.exceptions {
+			switch {
+			case cl.exceptions && c.owned:
+				cl.sendRefFor(wire.WorkException, p.Args...)
+			case cl.exceptions:
 				cl.send(wire.Res, wire.WorkException, p.Args...)
-			} else {
+			default:
 				cl.send(wire.Res, wire.WorkFail, p.Args[0])
 			}
 		}
@@ -323,6 +326,7 @@ func (s *Server) detach(c *conn) {
 		}
 	}
 	c.attached = nil
+	s.untouchAll(c)
 }
 
 // itoa appends n in decimal to dst.

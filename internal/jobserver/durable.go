@@ -14,6 +14,11 @@ import (
 // records share one sync (the store's group commit). Server.mu is never
 // held while the reader waits.
 
+// maxAcks bounds the answers a connection's reader queues before it waits
+// for them: enough submits for one sync to carry many, few enough that a
+// pipelining client holds no more than this many jobs unanswered.
+const maxAcks = 1024
+
 // An ack is the queued answer to one submit of a connection.
 type ack struct {
 	j      *job
@@ -80,9 +85,6 @@ func (s *Server) awaitAcks(c *conn) bool {
 		case a.commit == nil:
 			s.replyCreated(c, a.j)
 		case a.commit.Err() == nil:
-			if a.j.commit == a.commit {
-				a.j.commit = nil
-			}
 			s.activate(a.j)
 			s.replyCreated(c, a.j)
 		default:
@@ -96,6 +98,9 @@ func (s *Server) awaitAcks(c *conn) bool {
 		c.acks[i] = ack{}
 	}
 	c.acks = c.acks[:0]
+	if cap(c.acks) > maxAcks {
+		c.acks = nil
+	}
 	s.mu.Unlock()
 	s.changed()
 	c.tryFlush()

@@ -220,6 +220,8 @@ func (s *Server) free(j *job) {
 		s.unwait(j)
 	case j.state == stateRunning && j.worker != nil: // not yet released
 		s.release(j)
+	case j.state == statePending:
+		delete(s.pending, j)
 	}
 	j.state = stateDone
 	if j.st != nil {
@@ -238,10 +240,11 @@ func (s *Server) forget(j *job) {
 	f := j.fn
 	delete(s.jobs, j.id)
 	f.total--
-	if j.ukey != "" && f.uniques[j.ukey] == j {
-		delete(f.uniques, j.ukey)
+	if k := j.key(); k != "" && f.uniques[k] == j {
+		delete(f.uniques, k)
 	}
 	s.detachClients(j)
+	s.forgetIfUnused(f)
 }
 
 // detachClients removes every client of j.
@@ -270,7 +273,7 @@ func (s *Server) failClients(j *job) {
 func (s *Server) persist(j *job, seq uint64) store.Commit {
 	var sj store.Job
 	s.toStored(j, &sj)
-	ref, commit := s.store.Created(&sj, seq)
+	ref, commit := s.store.Created(sj, seq)
 	j.stored, j.ref = true, ref
 	return commit
 }
@@ -292,6 +295,7 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 // activate makes a pending job whose record is durable runnable.
 func (s *Server) activate(j *job) {
 	if j.state == statePending {
+		delete(s.pending, j)
 		s.place(j)
 	}
 }
@@ -303,6 +307,7 @@ func (s *Server) abandon(j *job) {
 	if j.state != statePending {
 		return
 	}
+	delete(s.pending, j)
 	j.state = stateDone
 	j.stored = false
 	s.failClients(j)
@@ -347,7 +352,6 @@ func (s *Server) replay() {
 			}
 			j.sched = sc
 		}
-		j.ukey = uniqueKey([]byte(j.unique), j.data)
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
 			s.logWarn("stored job failed: retries exhausted (its last attempt was running when the server stopped)", "handle", s.handleString(j), "retries", j.retries)
 			s.store.Finished(ref, j.id)
@@ -358,8 +362,8 @@ func (s *Server) replay() {
 		}
 		s.jobs[j.id] = j
 		f.total++
-		if j.ukey != "" {
-			f.uniques[j.ukey] = j
+		if k := j.key(); k != "" {
+			f.uniques[k] = j
 		}
 		s.place(j)
 	})

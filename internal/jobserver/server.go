@@ -10,8 +10,18 @@
 // that sends the connection's queued replies, many packets per write call.
 // Handling a request only appends to the outbound buffers of the connections
 // concerned; it never waits on a socket, so one slow peer never stalls
-// another. A connection whose outbound buffer grows past
-// [Config.MaxOutbound] (a peer that stopped reading) is closed.
+// another. A connection's unsent output is bounded by [Config.MaxOutbound],
+// checked before a packet is queued: a packet that would pass it (for a
+// peer that stopped reading) closes the connection instead. Large data is
+// queued by reference, not copied (payloads; results that are very large
+// or go to a connection that is behind: see toClientsFrom), and the buffer
+// small packets are copied into moves aside at 1 MiB, so neither memory nor
+// the time spent under the mutex grows with a backlog.
+//
+// A peer that starts a packet must finish it within [Config.PacketTimeout]
+// (a large one may take longer while each MiB comes in time), and a TLS
+// peer its handshake within [Config.HandshakeTimeout]; a connection idle
+// between packets is never cut.
 //
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
@@ -58,10 +68,12 @@ type Config struct {
 	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
 	MaxPacketSize         int64  // default DefaultMaxPacketSize
 	MaxConnections        int    // 0 = no limit
-	MaxOutbound           int64  // per-connection queued output; default 2*MaxPacketSize + 16 MiB
+	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
 	MaxSpool              int64  // stream payload held whole for a plain worker, per job; default MaxPacketSize - 64 KiB, at least 256 KiB
 	MaxSpoolTotal         int64  // such payloads past each job's first window, across the server; default 4*MaxSpool
+	MaxFunctionName       int    // longest function name accepted, in bytes; default DefaultMaxFunctionName
+	MaxClientID           int    // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
 	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
 	Exceptions            bool   // OPTION exceptions on for every connection
 	EnableShutdownCommand bool   // accept the admin shutdown command
@@ -72,6 +84,10 @@ type Config struct {
 	Clock                 clock.Clock  // nil = the real clock
 	Observer              Observer     // nil = none; for gearmantest
 	Store                 store.Log    // nil = jobs in memory only; the server closes it
+
+	// Deadlines for peers that start and never finish (deadline.go); < 0 = none.
+	HandshakeTimeout time.Duration // a TLS handshake must end within it; default DefaultHandshakeTimeout
+	PacketTimeout    time.Duration // a started packet must progress within it; default DefaultPacketTimeout
 }
 
 // ErrClosed is returned by Serve after Close or Shutdown.
@@ -85,6 +101,10 @@ type Server struct {
 	log             *slog.Logger
 	defaultMaxQueue [nPrio]int
 	store           store.Log // nil = memory only
+
+	// pending (guarded by mu): the record of each job in statePending,
+	// whose submits' answers wait for it.
+	pending map[*job]store.Commit
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
@@ -135,6 +155,18 @@ func New(cfg Config) *Server {
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20
 	}
+	if cfg.MaxFunctionName <= 0 {
+		cfg.MaxFunctionName = DefaultMaxFunctionName
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.PacketTimeout == 0 {
+		cfg.PacketTimeout = DefaultPacketTimeout
+	}
+	if cfg.MaxClientID <= 0 {
+		cfg.MaxClientID = DefaultMaxClientID
+	}
 	if cfg.Version == "" {
 		cfg.Version = "1.1.20-gogearman"
 	}
@@ -159,6 +191,7 @@ func New(cfg Config) *Server {
 		nextConn:  32,
 		listeners: make(map[net.Listener]struct{}),
 		closedCh:  make(chan struct{}),
+		pending:   make(map[*job]store.Commit),
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}

@@ -81,7 +81,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 			case !bg:
 				s.attach(c, j)
 			case j.state == statePending:
-				commit = j.commit
+				commit = s.pending[j]
 			case s.store != nil && !j.stored && j.st == nil:
 				// A foreground job becomes background: from now on it
 				// is stored.
@@ -108,7 +108,6 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		id:      s.nextJob,
 		fn:      f,
 		unique:  unique,
-		ukey:    key,
 		data:    ownData(c, r.data),
 		reducer: string(r.reducer),
 		prio:    int8(prio),
@@ -130,7 +129,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	if bg && s.store != nil {
 		j.state = statePending
 		commit = s.persist(j, 0)
-		j.commit = commit
+		s.pending[j] = commit
 	}
 	s.ack(c, j, commit)
 	s.recordSubmit(t, &r, j)

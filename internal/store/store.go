@@ -74,7 +74,7 @@ type Log interface {
 	// Created records a new stored job (or the newest full state of one
 	// being moved by a Relogger, with its old ref's Seq). seq == 0 means
 	// "at the tail of its queue".
-	Created(j *Job, seq uint64) (Ref, Commit)
+	Created(j Job, seq uint64) (Ref, Commit)
 	// Assigned records that a worker took the job.
 	Assigned(ref Ref, id uint64)
 	// Requeued records that the job's attempt was lost and it is queued
