@@ -61,6 +61,29 @@ import (
 // A request larger than MaxPacketSize is answered with ERROR and closes the
 // connection.
 //
+// A job's payload is held once: a large packet is read into one buffer of
+// its size, which becomes the job's, and goes to the worker from there
+// without a copy. So that a header alone cannot make the server allocate
+// much, that buffer is made whole only once an eighth of the body has come
+// (the part before is copied once), so a large job peaks at under 1.25
+// times its payload. Jobs held whole (plain submits) have no limit but
+// MaxPacketSize each and [Server.MaxQueue]. With a [Server.Store], storing
+// a background job copies its payload into the store's record as well.
+//
+// A streamed payload (the streaming extension, wire/STREAMING.md) is passed
+// on as it comes, under per-job credit windows of 256 KiB: the server lets a
+// client send more only as a worker takes the payload, so it holds at most
+// one window of each stream job, however long the job waits for a worker
+// (its client's writes block meanwhile). The exception is a job whose
+// function has workers, none of which negotiated the extension: they can
+// only take the payload whole, so the server spools it, in 1 MiB chunks, up
+// to [Server.MaxSpool] bytes per job and [Server.MaxSpoolTotal] bytes across
+// the server. A payload that would pass either limit fails at once: its
+// client gets WORK_EXCEPTION (this package's client: a [JobException] whose
+// message names the limit) and STREAM_ABORT, so its writes stop with an
+// error. When such a job completes, its chunks are joined into one buffer
+// of its size, which briefly takes twice the payload.
+//
 // # Exposure
 //
 // The admin text protocol shares the job port, as in gearmand: whoever can
@@ -78,7 +101,8 @@ import (
 // HandshakeTimeout and PacketTimeout close connections that start a TLS
 // handshake or a packet and never finish it; MaxPacketSize, the output
 // limit above and MaxFunctionName bound what one peer makes the server
-// hold.
+// hold, and MaxSpoolTotal what all of them make it spool for workers
+// without the streaming extension.
 type Server struct {
 	// Addr is the TCP address ListenAndServe listens on.
 	// Default "127.0.0.1:4730".
@@ -91,6 +115,21 @@ type Server struct {
 	// Default 256 MiB plus 64 KiB: a 256 MiB payload with its other
 	// arguments.
 	MaxPacketSize int64
+
+	// MaxSpool caps the payload of one streamed job that the server holds
+	// whole for a worker without the streaming extension (see Memory);
+	// a longer payload fails. Default MaxPacketSize less 64 KiB (256 MiB
+	// by default), so that the job fits one JOB_ASSIGN packet; at least
+	// 256 KiB.
+	MaxSpool int64
+
+	// MaxSpoolTotal caps what the server holds across all streamed jobs it
+	// spools for workers without the streaming extension, counting each
+	// job's payload and the credit its client holds (at most a window
+	// ahead), past the first 256 KiB window of each job (which every
+	// stream job may hold). A payload whose client needs credit the spool
+	// cannot give fails. Default four times MaxSpool (1 GiB by default).
+	MaxSpoolTotal int64
 
 	// MaxConnections caps the open connections; a connection past the cap
 	// is closed at once. Default 0: no limit.
@@ -191,6 +230,8 @@ func (s *Server) srv() *jobserver.Server {
 			MaxPacketSize:         s.MaxPacketSize,
 			MaxConnections:        s.MaxConnections,
 			MaxQueue:              s.MaxQueue,
+			MaxSpool:              s.MaxSpool,
+			MaxSpoolTotal:         s.MaxSpoolTotal,
 			MaxFunctionName:       s.MaxFunctionName,
 			MaxClientID:           s.MaxClientID,
 			JobRetries:            s.JobRetries,

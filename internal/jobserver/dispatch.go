@@ -145,7 +145,7 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 		}
 		// A plain worker gets the whole payload, which is complete (see
 		// pick): from now on the job is a plain job.
-		j.data = j.st.buf[j.st.off:]
+		j.data = s.unspool(j)
 		j.st = nil
 	}
 	// A job's payload never changes: a large one goes by reference.
@@ -220,6 +220,7 @@ func (s *Server) canDo(c *conn, name []byte, d time.Duration) {
 	if c.chunks {
 		f.extWorkers++
 	}
+	s.streamWorker(c, f)
 	known := false
 	for _, g := range c.funcs {
 		if g == f {

@@ -26,6 +26,19 @@
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
 // functions, and a new job wakes one sleeping worker that can run it.
+//
+// # Memory for large payloads
+//
+// A packet larger than a connection's read buffer is read into memory of
+// its own, made the body's exact size once an eighth of it has come
+// (wire.Reader.Keep); a submit's payload stays there as the job's data and
+// goes to its worker by reference (conn.sendRef): a sized job is held once.
+//
+// A streamed payload (stream.go) is held to one credit window per job: the
+// client gets credit only as a worker takes the payload. A job that only
+// workers without the extension can take is spooled whole instead, in
+// chunks, within [Config.MaxSpool] per job and [Config.MaxSpoolTotal]
+// across the server; past either it fails at once with the reason.
 package jobserver
 
 import (
@@ -57,6 +70,8 @@ type Config struct {
 	MaxConnections        int    // 0 = no limit
 	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
+	MaxSpool              int64  // stream payload held whole for a plain worker, per job; default MaxPacketSize - 64 KiB, at least 256 KiB
+	MaxSpoolTotal         int64  // such payloads past each job's first window, across the server; default 4*MaxSpool
 	MaxFunctionName       int    // longest function name accepted, in bytes; default DefaultMaxFunctionName
 	MaxClientID           int    // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
 	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
@@ -93,19 +108,20 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
-	mu        sync.Mutex
-	funcs     map[string]*function      // guarded by mu
-	jobs      map[uint64]*job           // guarded by mu; live jobs by id
-	nextJob   uint64                    // guarded by mu
-	conns     map[*conn]struct{}        // guarded by mu
-	nextConn  int                       // guarded by mu
-	running   int                       // guarded by mu; jobs held by workers
-	timed     timedHeap                 // guarded by mu; epoch and scheduled jobs waiting for their time
-	timer     timerHandle               // guarded by mu; fires at timed[0]'s time
-	timerAt   int64                     // guarded by mu
-	listeners map[net.Listener]struct{} // guarded by mu
-	hbuf      []byte                    // guarded by mu; scratch space for handles
-	draining  bool                      // guarded by mu; Shutdown called: no new assignments
+	mu         sync.Mutex
+	funcs      map[string]*function      // guarded by mu
+	jobs       map[uint64]*job           // guarded by mu; live jobs by id
+	nextJob    uint64                    // guarded by mu
+	conns      map[*conn]struct{}        // guarded by mu
+	nextConn   int                       // guarded by mu
+	running    int                       // guarded by mu; jobs held by workers
+	timed      timedHeap                 // guarded by mu; epoch and scheduled jobs waiting for their time
+	timer      timerHandle               // guarded by mu; fires at timed[0]'s time
+	timerAt    int64                     // guarded by mu
+	listeners  map[net.Listener]struct{} // guarded by mu
+	hbuf       []byte                    // guarded by mu; scratch space for handles
+	spoolTotal int64                     // guarded by mu; stream payloads spooled for plain workers (stream.go)
+	draining   bool                      // guarded by mu; Shutdown called: no new assignments
 	// deferring (guarded by mu): a connection's reader handles a request,
 	// and the writers of the other connections it sends to (deferred) are
 	// left to it: see deferWake.
@@ -128,6 +144,13 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxPacketSize <= 0 {
 		cfg.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if cfg.MaxSpool <= 0 {
+		cfg.MaxSpool = cfg.MaxPacketSize - 64<<10
+	}
+	cfg.MaxSpool = max(cfg.MaxSpool, streamWindow)
+	if cfg.MaxSpoolTotal <= 0 {
+		cfg.MaxSpoolTotal = 4 * cfg.MaxSpool
 	}
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20

@@ -1,6 +1,7 @@
 package jobserver
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -11,6 +12,17 @@ import (
 // payloads that follow SUBMIT_STREAM in chunks, relayed to a worker that
 // negotiated the extension as they come (or spooled and assigned whole to
 // one that did not), under per-job credit windows in both directions.
+//
+// Memory. The server grants a client payload credit only as a worker takes
+// the payload, so it holds at most one window of a stream job (spooled plus
+// credit), however long the job waits. The one exception is a job whose
+// function has workers, none of them with the extension: such a worker can
+// only take the payload whole, so the server spools it, in chunks, up to
+// Config.MaxSpool bytes per job and Config.MaxSpoolTotal bytes beyond the
+// first window of each job across the server (the charge of each job is
+// st.charge, the sum Server.spoolTotal). A payload that would pass either
+// fails at once: WORK_EXCEPTION (WORK_FAIL for a client without exceptions)
+// with the reason, and STREAM_ABORT for the stream.
 
 // streamWindow is the initial credit window of each job in each direction,
 // fixed by the specification.
@@ -19,6 +31,11 @@ const streamWindow = 256 << 10
 // maxStreamID is the longest stream id a client may choose.
 const maxStreamID = 64
 
+// spoolChunk is the size of the chunks in which a payload spooled for a
+// worker without the extension is held past its first window: the memory
+// grows with the payload, never copied to grow.
+const spoolChunk = 1 << 20
+
 // errStream answers a breach of the extension's rules; the connection is
 // then closed, since the peer and the server no longer agree on its state.
 var errStream = []byte("STREAM_ERROR")
@@ -26,14 +43,17 @@ var errStream = []byte("STREAM_ERROR")
 // A jstream is the streaming state of a job submitted with SUBMIT_STREAM.
 // Every field is guarded by Server.mu.
 type jstream struct {
-	owner  *conn  // the submitting connection; nil once it has gone
-	id     string // the owner's stream id
-	buf    []byte // payload received and not yet passed on: buf[off:]
-	off    int
-	ended  bool // STREAM_END came: the payload is complete
-	inExt  bool // queued in fn.streamq (payload incomplete)
-	ext    bool // assigned with JOB_ASSIGN_STREAM: chunks and windows apply
-	endOut bool // the worker has been told the payload's end (or abort)
+	owner  *conn    // the submitting connection; nil once it has gone
+	id     string   // the owner's stream id
+	buf    []byte   // payload received and not yet passed on: buf[off:], then more
+	off    int      // where the payload not yet passed on starts in buf
+	more   [][]byte // the rest of the spool, in chunks of spoolChunk bytes
+	n      int      // bytes spooled: len(buf)-off plus those in more
+	charge int64    // what counts in Server.spoolTotal (see recharge)
+	ended  bool     // STREAM_END came: the payload is complete
+	inExt  bool     // queued in fn.streamq (payload incomplete)
+	ext    bool     // assigned with JOB_ASSIGN_STREAM: chunks and windows apply
+	endOut bool     // the worker has been told the payload's end (or abort)
 
 	clientCredit int64 // payload bytes the owner may still send
 	workerCredit int64 // payload bytes the worker will still take
@@ -41,21 +61,69 @@ type jstream struct {
 }
 
 // spooled returns the number of payload bytes the server holds.
-func (st *jstream) spooled() int { return len(st.buf) - st.off }
+func (st *jstream) spooled() int { return st.n }
 
 // spool adds data to what the server holds of st's payload. The buffer is
 // made a window long at once: the client's credit keeps what an extension
 // stream spools within a window, so its buffer never grows, and is kept
-// from one drain to the next (see pump) instead of being made anew.
+// from one drain to the next (see pump) instead of being made anew. What
+// passes the window (a payload spooled whole for a plain worker) goes into
+// chunks of spoolChunk bytes.
 func (st *jstream) spool(data []byte) {
-	if st.buf == nil {
-		st.buf = make([]byte, 0, max(streamWindow, len(data)))
+	st.n += len(data)
+	if len(st.more) == 0 {
+		if st.buf == nil {
+			st.buf = make([]byte, 0, max(streamWindow, len(data)))
+		}
+		if st.off > 0 && len(st.buf)+len(data) > cap(st.buf) {
+			st.buf = st.buf[:copy(st.buf, st.buf[st.off:])]
+			st.off = 0
+		}
+		if len(st.buf)+len(data) <= cap(st.buf) {
+			st.buf = append(st.buf, data...)
+			return
+		}
 	}
-	if st.off > 0 && len(st.buf)+len(data) > cap(st.buf) {
-		st.buf = st.buf[:copy(st.buf, st.buf[st.off:])]
-		st.off = 0
+	for len(data) > 0 {
+		if k := len(st.more); k == 0 || len(st.more[k-1]) == cap(st.more[k-1]) {
+			st.more = append(st.more, make([]byte, 0, spoolChunk))
+		}
+		last := &st.more[len(st.more)-1]
+		k := min(len(data), cap(*last)-len(*last))
+		*last = append(*last, data[:k]...)
+		data = data[k:]
 	}
-	st.buf = append(st.buf, data...)
+}
+
+// take removes up to k bytes from the front of the spool and returns them;
+// they stay valid until the next spool.
+func (st *jstream) take(k int) []byte {
+	if st.off == len(st.buf) && len(st.more) > 0 {
+		st.buf, st.off = st.more[0], 0
+		st.more[0] = nil
+		st.more = st.more[1:]
+	}
+	k = min(k, len(st.buf)-st.off)
+	b := st.buf[st.off : st.off+k]
+	st.off += k
+	st.n -= k
+	return b
+}
+
+// whole returns the spooled payload as one slice of about its size and
+// empties the spool: the window buffer as it is when the payload about
+// fills it, else one copy of its exact size (the chunks are then dropped).
+func (st *jstream) whole() []byte {
+	data := st.buf[st.off:]
+	if len(st.more) > 0 || cap(data) > len(data)+len(data)/8+4096 {
+		data = make([]byte, 0, st.n)
+		data = append(data, st.buf[st.off:]...)
+		for _, m := range st.more {
+			data = append(data, m...)
+		}
+	}
+	st.buf, st.off, st.more, st.n = nil, 0, nil, 0
+	return data
 }
 
 // handleStream handles a packet of the extension from c; it returns false
@@ -173,6 +241,7 @@ func (s *Server) streamData(c *conn, id string, data []byte) bool {
 		s.pump(j)
 	}
 	s.grantClient(j)
+	s.recharge(j)
 	return true
 }
 
@@ -194,6 +263,13 @@ func (s *Server) streamClose(c *conn, id string, abort bool) bool {
 		return true
 	}
 	st.ended = true
+	if !st.ext {
+		// Complete before an extension worker has it: held as one buffer
+		// of its size until a worker takes it.
+		data := st.whole()
+		st.buf, st.n = data, len(data)
+	}
+	s.recharge(j) // the owner's unused credit no longer counts
 	if st.inExt {
 		// Complete while queued: any worker can take it now, in order of
 		// arrival among the jobs every worker can take.
@@ -246,12 +322,12 @@ func (s *Server) pump(j *job) {
 		return
 	}
 	for st.spooled() > 0 && st.workerCredit > 0 {
-		k := int(min(int64(st.spooled()), st.workerCredit, streamWindow))
+		b := st.take(int(min(st.workerCredit, streamWindow)))
 		s.hbuf = s.appendHandle(s.hbuf[:0], j)
-		j.worker.send(wire.Res, wire.StreamData, s.hbuf, st.buf[st.off:st.off+k])
-		st.off += k
-		st.workerCredit -= int64(k)
+		j.worker.send(wire.Res, wire.StreamData, s.hbuf, b)
+		st.workerCredit -= int64(len(b))
 	}
+	s.recharge(j)
 	if st.spooled() == 0 {
 		st.buf, st.off = st.buf[:0], 0
 		if cap(st.buf) > streamWindow {
@@ -267,27 +343,66 @@ func (s *Server) pump(j *job) {
 
 // grantClient gives the owner more payload credit, lazily: only when at
 // least half a window is due. The server holds what the owner sent and the
-// worker has not taken; it lets that and the owner's credit reach one window
-// once the job runs on an extension worker, or while it waits and an
-// extension worker is registered for its function. Otherwise it spools up
-// to what a plain worker can be assigned in one packet.
+// worker has not taken; it lets that and the owner's credit reach one
+// window, so that it gives credit only as a worker takes the payload. A job
+// that only workers without the extension can take is spooled whole
+// instead (grantSpool).
 func (s *Server) grantClient(j *job) {
 	st := j.st
 	c := st.owner
 	if c == nil || c.gone || st.ended {
 		return
 	}
-	target := int64(streamWindow)
-	if !st.ext && j.fn.extWorkers == 0 {
-		target = max(target, s.cfg.MaxPacketSize-int64(len(j.fn.name))-64)
-	}
-	due := target - int64(st.spooled()) - st.clientCredit
-	if due < streamWindow/2 {
+	if !st.ext && j.fn.extWorkers == 0 && j.fn.workers > 0 {
+		s.grantSpool(j)
 		return
 	}
+	s.grant(j, streamWindow-int64(st.spooled())-st.clientCredit)
+}
+
+// grant gives j's owner due bytes more credit, if due is at least half a
+// window.
+func (s *Server) grant(j *job, due int64) {
+	if due >= streamWindow/2 {
+		s.grantNow(j, due)
+	}
+}
+
+// grantNow gives j's owner due > 0 bytes more credit.
+func (s *Server) grantNow(j *job, due int64) {
+	st := j.st
 	st.clientCredit += due
+	s.recharge(j)
 	var b [20]byte
-	c.send(wire.Res, wire.PayloadWindow, []byte(st.id), itoa(b[:0], due))
+	st.owner.send(wire.Res, wire.PayloadWindow, []byte(st.id), itoa(b[:0], due))
+}
+
+// grantSpool gives credit to the owner of a job that only workers without
+// the extension can take, which must be given the payload whole: a window
+// ahead of what came, as the relay does, up to half a window past
+// Config.MaxSpool (so that a writer waiting for a chunk's worth of credit
+// can go on, and a payload of MaxSpool bytes can end), and within what
+// Config.MaxSpoolTotal leaves. The payload fails at once when it
+// passes MaxSpool, or when its owner holds less than half a window of
+// credit and the spool cannot make up the rest.
+func (s *Server) grantSpool(j *job) {
+	st := j.st
+	if int64(st.spooled()) > s.cfg.MaxSpool {
+		s.refuseStream(j, fmt.Sprintf("longer than the %d bytes it holds for a worker without the streaming extension (MaxSpool)", s.cfg.MaxSpool))
+		return
+	}
+	s.recharge(j)
+	due := min(streamWindow-st.clientCredit, // a window ahead, so that the spool counts what came
+		s.cfg.MaxSpool+streamWindow/2-int64(st.spooled())-st.clientCredit,
+		s.cfg.MaxSpoolTotal-s.spoolTotal)
+	switch {
+	case st.clientCredit >= streamWindow/2:
+		s.grant(j, due) // lazily
+	case st.clientCredit+due < streamWindow/2:
+		s.refuseStream(j, fmt.Sprintf("its spool for workers without the streaming extension is full (MaxSpoolTotal, %d bytes)", s.cfg.MaxSpoolTotal))
+	case due > 0:
+		s.grantNow(j, due)
+	}
 }
 
 // assignStream hands stream job j to extension worker c with
@@ -298,10 +413,9 @@ func (s *Server) assignStream(c *conn, j *job, h []byte) {
 	st.ext = true
 	st.workerCredit = streamWindow
 	st.resultCredit = streamWindow
-	k := min(st.spooled(), streamWindow)
-	c.send(wire.Res, wire.JobAssignStream, h, name, st.buf[st.off:st.off+k])
-	st.off += k
-	st.workerCredit -= int64(k)
+	b := st.take(streamWindow)
+	c.send(wire.Res, wire.JobAssignStream, h, name, b)
+	st.workerCredit -= int64(len(b))
 	s.pump(j)
 	s.grantClient(j)
 }
@@ -361,7 +475,48 @@ func (s *Server) unstream(j *job) {
 		}
 		st.owner = nil
 	}
-	st.buf, st.off = nil, 0
+	st.buf, st.off, st.more, st.n = nil, 0, nil, 0
+	s.recharge(j)
+}
+
+// unspool empties the spool of stream job j, which a worker without the
+// extension takes as a plain job, and returns its payload whole.
+func (s *Server) unspool(j *job) []byte {
+	data := j.st.whole()
+	s.recharge(j)
+	return data
+}
+
+// recharge brings what j counts in Server.spoolTotal up to date: what the
+// server holds of its payload and has let its owner send, beyond the one
+// window every stream job may hold.
+func (s *Server) recharge(j *job) {
+	st := j.st
+	want := int64(st.n) - streamWindow
+	if !st.ended && st.owner != nil {
+		want += st.clientCredit
+	}
+	want = max(want, 0)
+	s.spoolTotal += want - st.charge
+	st.charge = want
+}
+
+// refuseStream fails stream job j, whose payload the server will not hold,
+// with why: its clients get WORK_EXCEPTION (WORK_FAIL without the
+// exceptions option), its owner STREAM_ABORT for the stream.
+func (s *Server) refuseStream(j *job, why string) {
+	s.logWarn("stream payload refused", "handle", s.handleString(j), "function", j.fn.name, "why", why)
+	s.hbuf = s.appendHandle(s.hbuf[:0], j)
+	msg := []byte("job server refused the payload: " + why)
+	for _, c := range j.clients {
+		if c.exceptions {
+			c.sendFor(wire.WorkException, s.hbuf, msg)
+		} else {
+			c.sendFor(wire.WorkFail, s.hbuf)
+		}
+	}
+	s.detachClients(j)
+	s.freeDetachedOrRunning(j)
 }
 
 // dropStreams drops the unfinished payloads of a connection that has gone,
@@ -409,12 +564,23 @@ func (f *function) extQueued() bool {
 	return !f.stalled && f.streamq[0].n+f.streamq[1].n+f.streamq[2].n > 0
 }
 
-// regrant lets the waiting stream jobs of f spool beyond one window once no
-// extension worker is left to take them as they come.
+// streamWorker runs when c registers for f: a first worker without the
+// extension lets f's waiting stream jobs spool for it.
+func (s *Server) streamWorker(c *conn, f *function) {
+	if !c.chunks && f.extWorkers == 0 {
+		s.regrant(f)
+	}
+}
+
+// regrant gives the waiting stream jobs of f the credit their function's
+// workers now call for: a spool beyond one window once only workers
+// without the extension are left to take them (see grantClient).
 func (s *Server) regrant(f *function) {
 	for p := range nPrio {
-		for j := f.streamq[p].head; j != nil; j = j.next {
+		for j := f.streamq[p].head; j != nil; {
+			next := j.next // grantClient may drop j
 			s.grantClient(j)
+			j = next
 		}
 	}
 }
