@@ -12,6 +12,7 @@
 //	/tmp/storecmp -engine pebble -dir /work/tmp/sc -op load -n 1000000
 //	/tmp/storecmp -engine pebble -dir /work/tmp/sc -op replay
 //	/tmp/storecmp -engine pebble -dir /work/tmp/sc -op finish -n 1000000
+//	/tmp/storecmp -engine pebble -dir /work/tmp/sc -op churn -n 2000000 -live 10000
 //
 // Engines: bbolt, pebble, sqlite (modernc.org/sqlite, WAL,
 // synchronous=FULL) and log (a minimal segmented append-only log of
@@ -32,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -171,21 +173,22 @@ func open(engine, dir string) (Store, error) {
 func main() {
 	engine := flag.String("engine", "log", "bbolt, pebble, sqlite or log")
 	dir := flag.String("dir", "/work/tmp/storecmp", "store directory (removed first by submit and load)")
-	op := flag.String("op", "submit", "submit, load, replay or finish")
+	op := flag.String("op", "submit", "submit, load, replay, finish or churn")
 	g := flag.Int("g", 16, "submit: concurrent submitters")
 	d := flag.Duration("d", 10*time.Second, "submit: how long to submit")
 	n := flag.Int("n", 1000000, "load and finish: jobs")
 	batch := flag.Int("batch", 1000, "load and finish: jobs per group")
 	flag.DurationVar(&boltDelay, "bolt-delay", 0, "bbolt: DB.MaxBatchDelay (0: bbolt's default, 10ms)")
 	idle := flag.Duration("idle", 10*time.Second, "finish: idle time on a reopened store before its size is taken again")
+	live := flag.Int("live", 10000, "churn: jobs left live, each finished after this many more were put")
 	flag.Parse()
-	if err := run(*engine, *dir, *op, *g, *d, *n, *batch, *idle); err != nil {
+	if err := run(*engine, *dir, *op, *g, *d, *n, *batch, *idle, *live); err != nil {
 		fmt.Fprintln(os.Stderr, "storecmp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(engine, dir, op string, g int, d time.Duration, n, batch int, idle time.Duration) error {
+func run(engine, dir, op string, g int, d time.Duration, n, batch int, idle time.Duration, live int) error {
 	switch op {
 	case "submit":
 		return submit(engine, dir, g, d)
@@ -195,6 +198,8 @@ func run(engine, dir, op string, g int, d time.Duration, n, batch int, idle time
 		return replay(engine, dir)
 	case "finish":
 		return finish(engine, dir, n, batch, idle)
+	case "churn":
+		return churn(engine, dir, n, batch, live)
 	}
 	return fmt.Errorf("unknown op %q", op)
 }
@@ -209,6 +214,7 @@ func submit(engine, dir string, g int, d time.Duration) error {
 	}
 	single = g == 1
 	var next atomic.Uint64
+	cpu0 := cpuTime()
 	lat := make([][]time.Duration, g)
 	errc := make(chan error, g)
 	ctx := context.Background()
@@ -237,6 +243,7 @@ func submit(engine, dir string, g int, d time.Duration) error {
 	}
 	wg.Wait()
 	el := time.Since(start)
+	cpu := cpuTime() - cpu0
 	close(errc)
 	if err := <-errc; err != nil {
 		return err
@@ -255,9 +262,10 @@ func submit(engine, dir string, g int, d time.Duration) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
-	fmt.Printf("engine=%s op=submit g=%d puts=%d elapsed=%.2fs puts/s=%.0f p50=%v p99=%v max=%v size=%s\n",
+	fmt.Printf("engine=%s op=submit g=%d puts=%d elapsed=%.2fs puts/s=%.0f p50=%v p99=%v max=%v cpu/put=%.1fµs size=%s\n",
 		engine, g, len(all), el.Seconds(), float64(len(all))/el.Seconds(),
-		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond), mib(dirSize(dir)))
+		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond),
+		float64(cpu.Microseconds())/float64(max(len(all), 1)), mib(dirSize(dir)))
 	return nil
 }
 
@@ -348,18 +356,18 @@ func finish(engine, dir string, n, batch int, idle time.Duration) error {
 	}
 	el := time.Since(start)
 	running := dirSize(dir)
+	// Stay open and idle: does the store reclaim space by itself?
+	time.Sleep(idle)
+	idleSize := dirSize(dir)
 	if err := s.Close(); err != nil {
 		return err
 	}
 	closed := dirSize(dir)
-	total := time.Since(start)
-	// Reopen and stay idle: does the store reclaim space by itself?
 	s, err = open(engine, dir)
 	if err != nil {
 		return err
 	}
-	time.Sleep(idle)
-	idleSize := dirSize(dir)
+	reopened := dirSize(dir)
 	live := 0
 	if err := s.Replay(func(uint64, []byte) error { live++; return nil }, func(uint64) { live-- }); err != nil {
 		return err
@@ -367,8 +375,60 @@ func finish(engine, dir string, n, batch int, idle time.Duration) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
-	fmt.Printf("engine=%s op=finish jobs=%d elapsed=%.2fs finishes/s=%.0f with-close=%.2fs size: before=%s after-finish=%s after-close=%s reopened+%v=%s live=%d\n",
-		engine, n, el.Seconds(), float64(n)/el.Seconds(), total.Seconds(), mib(before), mib(running), mib(closed), idle, mib(idleSize), live)
+	fmt.Printf("engine=%s op=finish jobs=%d elapsed=%.2fs finishes/s=%.0f size: before=%s after-finish=%s open+%v=%s after-close=%s reopened=%s live=%d\n",
+		engine, n, el.Seconds(), float64(n)/el.Seconds(), mib(before), mib(running), idle, mib(idleSize), mib(closed), mib(reopened), live)
+	return nil
+}
+
+// churn puts n jobs in durable groups of batch and finishes each group
+// once live more have been put after it: the steady state of a server
+// whose workers keep up. It prints the largest size seen and the size at
+// the end.
+func churn(engine, dir string, n, batch, liveJobs int) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	s, err := open(engine, dir)
+	if err != nil {
+		return err
+	}
+	if err := s.Replay(func(uint64, []byte) error { return nil }, func(uint64) {}); err != nil {
+		return err
+	}
+	start := time.Now()
+	var peak int64
+	hs := make([]uint64, 0, batch)
+	recs := make([][]byte, 0, batch)
+	var done uint64 // finished up to here
+	for h := uint64(1); h <= uint64(n); h++ {
+		hs = append(hs, h)
+		recs = append(recs, appendJob(nil, makeJob(h)))
+		if len(hs) < batch && h != uint64(n) {
+			continue
+		}
+		if err := s.Load(hs, recs); err != nil {
+			return err
+		}
+		hs, recs = hs[:0], recs[:0]
+		var fin []uint64
+		for done+uint64(liveJobs) < h {
+			done++
+			fin = append(fin, done)
+		}
+		if err := s.Finish(fin); err != nil {
+			return err
+		}
+		if h%uint64(100*batch) == 0 {
+			peak = max(peak, dirSize(dir))
+		}
+	}
+	el := time.Since(start)
+	end := dirSize(dir)
+	if err := s.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("engine=%s op=churn jobs=%d live=%d elapsed=%.2fs jobs/s=%.0f size: peak=%s end=%s after-close=%s\n",
+		engine, n, liveJobs, el.Seconds(), float64(n)/el.Seconds(), mib(max(peak, end)), mib(end), mib(dirSize(dir)))
 	return nil
 }
 
@@ -384,6 +444,15 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return sum
+}
+
+// cpuTime is the user and system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
