@@ -29,7 +29,8 @@ import (
 // them are durable. It keeps, as the job server would, an index from
 // handle to the segment holding its put.
 type logStore struct {
-	dir string
+	dir      string
+	prealloc bool // segments are zero-filled to segmentSize when begun
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -61,8 +62,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func segName(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("%08d.seg", n)) }
 
-func openLog(dir string) (Store, error) {
-	s := &logStore{dir: dir, where: map[uint64]int{}, live: map[int]int{}, done: make(chan struct{})}
+func openLog(dir string, prealloc bool) (Store, error) {
+	s := &logStore{dir: dir, prealloc: prealloc, where: map[uint64]int{}, live: map[int]int{}, done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	segs, err := listSegments(dir)
 	if err != nil {
@@ -87,10 +88,13 @@ func openLog(dir string) (Store, error) {
 		f.Close()
 		return nil, err
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		return nil, err
+	if prealloc && fi.Size() == 0 {
+		if err := zeroFill(f); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
+	// With prealloc the end of the data is found by Replay (a zero length).
 	s.f, s.segBytes = f, fi.Size()
 	go s.commitLoop()
 	return s, nil
@@ -187,7 +191,7 @@ func (s *logStore) write(buf []byte) error {
 			return err
 		}
 	}
-	if _, err := s.f.Write(buf); err != nil {
+	if _, err := s.f.WriteAt(buf, s.segBytes); err != nil {
 		return fmt.Errorf("log: write %s: %w", s.f.Name(), err)
 	}
 	s.segBytes += int64(len(buf))
@@ -197,10 +201,31 @@ func (s *logStore) write(buf []byte) error {
 	return nil
 }
 
+// zeroFill writes segmentSize zero bytes to f and syncs them, so that the
+// later writes of records overwrite allocated, written blocks and their
+// fdatasync has no metadata (size, extents) to flush. It stalls the commit
+// loop while it runs; a real store would recycle dead segments or fill the
+// next one ahead of time.
+func zeroFill(f *os.File) error {
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < segmentSize; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros, off); err != nil {
+			return err
+		}
+	}
+	return syscall.Fdatasync(int(f.Fd()))
+}
+
 func (s *logStore) rotate() error {
 	f, err := os.OpenFile(segName(s.dir, s.seg+1), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
+	}
+	if s.prealloc {
+		if err := zeroFill(f); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := syncDir(s.dir); err != nil {
 		f.Close()
@@ -323,11 +348,21 @@ func (s *logStore) replaySegment(n int, put func(uint64, []byte) error, finish f
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if err == io.EOF {
+				if n == s.seg {
+					s.segBytes = off
+				}
 				return nil
 			}
 			return fmt.Errorf("%w: %s offset %d: %v", errCorrupt, f.Name(), off, err)
 		}
 		ln := binary.BigEndian.Uint32(hdr[:])
+		if ln == 0 && binary.BigEndian.Uint32(hdr[4:]) == 0 {
+			// A preallocated segment's unwritten tail.
+			if n == s.seg {
+				s.segBytes = off
+			}
+			return nil
+		}
 		if ln < 9 || ln > 1<<26 {
 			return fmt.Errorf("%w: %s offset %d: length %d", errCorrupt, f.Name(), off, ln)
 		}

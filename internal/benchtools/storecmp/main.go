@@ -16,7 +16,8 @@
 //
 // Engines: bbolt, pebble, sqlite (modernc.org/sqlite, WAL,
 // synchronous=FULL) and log (a minimal segmented append-only log of
-// checksummed records with group commit, in log.go).
+// checksummed records with group commit, in log.go); log-prealloc is the
+// same log writing into segments zero-filled when begun.
 package main
 
 import (
@@ -165,13 +166,15 @@ func open(engine, dir string) (Store, error) {
 	case "sqlite":
 		return openSQLite(dir)
 	case "log":
-		return openLog(dir)
+		return openLog(dir, false)
+	case "log-prealloc":
+		return openLog(dir, true)
 	}
 	return nil, fmt.Errorf("storecmp: unknown engine %q", engine)
 }
 
 func main() {
-	engine := flag.String("engine", "log", "bbolt, pebble, sqlite or log")
+	engine := flag.String("engine", "log", "bbolt, pebble, sqlite, log or log-prealloc")
 	dir := flag.String("dir", "/work/tmp/storecmp", "store directory (removed first by submit and load)")
 	op := flag.String("op", "submit", "submit, load, replay, finish or churn")
 	g := flag.Int("g", 16, "submit: concurrent submitters")
