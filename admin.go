@@ -233,6 +233,12 @@ func (a *AdminClient) PID(ctx context.Context) (int, error) {
 // CancelJob removes the queued job with the handle from the server
 // ("cancel job"). gearmand answers an unknown handle, or a job already
 // running, with an [*AdminError] whose Code is UNKNOWN_JOB.
+//
+// gearmand (1.1) fails the job for its clients at once (WORK_FAIL), but
+// keeps it in memory: it stays counted in [AdminClient.Status], known to
+// [Conn.JobStatus], and listed by [AdminClient.ShowJobs] with Ignore set,
+// until a worker's grab reaches it and drops it without running it. This
+// package's [Server] removes it at once.
 func (a *AdminClient) CancelJob(ctx context.Context, handle string) error {
 	_, err := a.Command(ctx, "cancel", "job", handle)
 	return err

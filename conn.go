@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +44,8 @@ type Options struct {
 	// understands and this package's clients read as a [*JobException]:
 	// gearmand 1.1 forwards an exception to clients that did not ask for
 	// exceptions as a WORK_FAIL with a stray NUL byte, on which libgearman
-	// clients (the gearman tool, PHP) wait forever.
+	// clients (the gearman tool, PHP) wait forever. The message of a job
+	// failed by default so also reaches its client's [Task.Warnings].
 	SendExceptions bool
 	// Streaming negotiates streaming mode (OPTION_REQ streaming), with the
 	// abraxas server's semantics: the server fails a job whose streaming
@@ -53,7 +53,11 @@ type Options struct {
 	// see its WORK_DATA twice), and refuses a foreground job with a unique
 	// id submitted on a streaming connection. Dial fails with an error
 	// wrapping [ErrNotSupported] when the server does not know the
-	// option, as gearmand does not. See the package doc, "Streaming".
+	// option, as gearmand does not. A task's payload then streams as it is
+	// written while its result comes back: write the payload and read the
+	// result at once, as a task whose result outgrows its window blocks
+	// its payload's Write until the task's context ends. See the package
+	// doc, "Streaming".
 	Streaming bool
 	// PreferStreaming negotiates streaming mode like Streaming, but a server
 	// that does not know the option leaves the connection in plain mode
@@ -146,6 +150,8 @@ type Conn struct {
 	nextStream uint64               // the last stream id used
 	wstreams   map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
 	err        error                // why the connection ended
+	writeErr   error                // a write failed: the connection is ending (see writeFailed)
+	linger     *time.Timer          // ends the connection after a write error, unless its reader does first
 	w          workerState          // the worker side
 	jobs       map[*Task]struct{}   // worker tasks running
 	funcs      map[string]*register // registered functions
@@ -419,6 +425,9 @@ func (c *Conn) shutdown(err error) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.err = err
+		if c.linger != nil {
+			c.linger.Stop()
+		}
 		pending := c.pending
 		c.pending = nil
 		routes := c.routes
@@ -477,8 +486,37 @@ func (c *Conn) writeLoop() {
 	err := c.out.writeLoop(c.stop)
 	close(c.writerDone)
 	if err != nil {
-		c.shutdown(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
+		c.writeFailed(fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err))
 	}
+}
+
+// writeLinger bounds how long a connection whose write failed waits for its
+// reader to meet the end of what the server sent (see writeFailed).
+const writeLinger = 2 * time.Second
+
+// writeFailed ends the connection after a write error, once its reader has
+// read what the server sent before it closed: a server that refuses a
+// packet (ERROR ARGUMENT_TOO_LARGE for one larger than it takes) answers
+// and closes the connection while the packet is still being written, and
+// the write then fails with ECONNRESET or EPIPE though the answer has
+// arrived. Ending the connection at once would hide that answer from the
+// request it answers, whose caller would see a lost connection instead, or
+// not, depending on which of the writer and the reader came first.
+//
+// So nothing more is written (the queue fails with err), a reader is
+// started if nobody reads, and the connection ends when the reader meets
+// the end of the stream (the server's close, read right after its last
+// packets), or writeLinger after the write error, whichever comes first.
+func (c *Conn) writeFailed(err error) {
+	c.out.fail(err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.writeErr != nil {
+		return
+	}
+	c.writeErr = err
+	c.linger = time.AfterFunc(writeLinger, func() { c.shutdown(err) })
+	c.unpark()
 }
 
 // send sends a request that expects no reply. It writes it from the
@@ -517,11 +555,11 @@ func (c *Conn) post(t wire.Type, args ...[]byte) (uint64, error) {
 }
 
 // flush writes what is queued from the caller's goroutine (see outQueue). A
-// write error ends the connection.
+// write error ends the connection (see writeFailed).
 func (c *Conn) flush() error {
 	if err := c.out.drain(); err != nil {
 		err = fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err)
-		c.shutdown(err)
+		c.writeFailed(err)
 		return c.connErr(err)
 	}
 	return nil
@@ -598,6 +636,24 @@ func (c *Conn) enqueue(rq *request, args ...[]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.enqueueLocked(rq, nil, args...)
+}
+
+// enqueueChunks queues a submit and its packet, whose data argument is
+// chunks (see outQueue.packetChunks), in the same order.
+func (c *Conn) enqueueChunks(rq *request, lead [][]byte, chunks [][]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	seq, err := c.out.packetChunks(rq.t, lead, chunks)
+	if err != nil {
+		return err
+	}
+	rq.sent = seq
+	c.pending = append(c.pending, rq)
+	c.unpark()
+	return nil
 }
 
 // enqueueLocked is enqueue with c.mu held; done, if not nil, learns when
@@ -760,7 +816,7 @@ const (
 // once: Submit and Do without their waits. For Do, see open.
 func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	t, err := c.open(ctx, job, w)
 	if err != nil {
@@ -773,8 +829,9 @@ func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 }
 
 // Open starts a task whose payload the caller writes; Close sends it (see
-// [Task]). job.Data, if any, is the start of the payload. ctx governs the
-// task: when it ends, the task is abandoned.
+// [Task]). job.Data, if any, is the start of the payload, held without a
+// copy: do not modify it until the task is done. ctx governs the task: when
+// it ends, the task is abandoned.
 func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	return c.open(ctx, job, openWaits)
 }
@@ -787,10 +844,10 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 // the connection themselves (see readFor).
 func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	if err := c.Err(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
@@ -818,8 +875,8 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 			return nil, err
 		}
 	default:
-		// Write appends to the payload: never into the caller's array.
-		t.job.Data = slices.Clip(job.Data)
+		t.job.Data = nil
+		t.payload.start(job.Data)
 	}
 	if awaited && !streamable {
 		return t, nil // see wantAll above
@@ -843,12 +900,12 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
-		return c.err
+		return unsent(c.err)
 	}
 	seq, err := c.out.beginBody(pt, job.leadingArgs(pt), job.Size)
 	if err != nil {
 		c.mu.Unlock()
-		return err
+		return unsent(err)
 	}
 	t.req = request{t: pt, task: t, sent: seq}
 	c.pending = append(c.pending, &t.req)
@@ -888,22 +945,21 @@ func (c *Conn) sendBody(p []byte, last bool) error {
 	return nil
 }
 
-// submitTask sends a client task's submit packet.
-func (c *Conn) submitTask(t *Task, job Job) error {
+// submitTask sends a client task's submit packet, whose payload is chunks.
+func (c *Conn) submitTask(t *Task, job Job, chunks [][]byte) error {
 	select {
 	case <-t.done: // abandoned before Close: submit nothing
-		return t.err
+		return unsent(t.err)
 	default:
 	}
 	pt, _ := job.packetType()
-	args := append(job.leadingArgs(pt), job.Data)
 	t.req = request{t: pt, task: t}
 	if t.awaited || t.submitted {
 		// Nobody may be reading: then the caller, about to wait, reads
 		// instead of having a reader start and wake it (see readFor).
 		t.reads = c.takeParked()
 	}
-	err := c.enqueue(&t.req, args...)
+	err := c.enqueueChunks(&t.req, job.leadingArgs(pt), chunks)
 	if err != nil {
 		err = &notSubmittedError{err}
 		t.finish(err)
@@ -916,7 +972,10 @@ func (c *Conn) submitTask(t *Task, job Job) error {
 		t.reads = false
 		c.handOn()
 	}
-	return err
+	if err != nil {
+		return t.sendFailed(err)
+	}
+	return nil
 }
 
 // abandon drops a client task whose context ended. The task stays in its

@@ -126,6 +126,42 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 	return seq, nil
 }
 
+// packetChunks queues a packet whose data argument is chunks one after the
+// other, and returns its sequence number (that of its last segment). Chunks
+// under byRef bytes are copied; larger ones are referenced, not copied: the
+// caller must not modify them until they are written.
+func (q *outQueue) packetChunks(t wire.Type, lead [][]byte, chunks [][]byte) (uint64, error) {
+	var n int64
+	for _, c := range chunks {
+		n += int64(len(c))
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return 0, q.err
+	}
+	l := q.list()
+	s := q.ownSeg(l)
+	before := len(s.b)
+	var err error
+	s.b, err = wire.AppendLeading(s.b, wire.Req, t, lead, n)
+	if err != nil {
+		return 0, err
+	}
+	q.size += len(s.b) - before
+	for _, c := range chunks {
+		if len(c) < byRef {
+			s := q.ownSeg(l)
+			s.b = append(s.b, c...)
+		} else {
+			q.queued++
+			*l = append(*l, outSeg{b: c, seq: q.queued})
+		}
+		q.size += len(c)
+	}
+	return q.queued, nil
+}
+
 // list returns where a new packet goes: behind a declared-size body being
 // written, it waits. q.mu held.
 func (q *outQueue) list() *[]outSeg {

@@ -7,8 +7,15 @@ import (
 
 // SafeToRetry reports whether err, from a submit, guarantees that the job was
 // not created anywhere: the submit never left this process, or the server
-// refused it with an ERROR. A job that failed with an error for which
-// SafeToRetry is false may have been created, and may run.
+// refused it with an ERROR. Every error raised before a byte of the submit
+// was sent is one: an invalid [Job] (say At without Background, or a unique
+// id longer than [MaxUniqueLen]), a payload over [Options.MaxPayload], a
+// connection or pool already ended, a context already done. A job that
+// failed with an error for which SafeToRetry is false may have been
+// created, and may run.
+//
+// An invalid job fails the same way everywhere: retrying it elsewhere is
+// safe, but useless.
 func SafeToRetry(err error) bool {
 	var ns *notSubmittedError
 	return errors.As(err, &ns)
@@ -17,6 +24,17 @@ func SafeToRetry(err error) bool {
 // notSubmittedError marks a submit error after which the job surely does not
 // exist on the server.
 type notSubmittedError struct{ err error }
+
+// unsent marks err, raised before any byte of the submit was sent (an
+// invalid job, a connection or pool already closed, a context already
+// done), as safe to retry. It returns nil for nil.
+func unsent(err error) error {
+	var ns *notSubmittedError
+	if err == nil || errors.As(err, &ns) {
+		return err
+	}
+	return &notSubmittedError{err}
+}
 
 func (e *notSubmittedError) Error() string { return e.err.Error() }
 func (e *notSubmittedError) Unwrap() error { return e.err }
@@ -48,7 +66,9 @@ var (
 )
 
 // JobException is the error of a job that ended with WORK_EXCEPTION, or with
-// WORK_WARNING then WORK_FAIL from a server without exceptions.
+// WORK_WARNING then WORK_FAIL (how a worker reports an exception by
+// default, or to a server without exceptions). In the latter case the
+// message came on [Task.Warnings] too.
 type JobException struct {
 	Handle  string // the job's handle
 	Message string // the worker's exception data

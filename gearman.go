@@ -7,9 +7,14 @@
 //	pool, _ := gearman.NewPool([]string{"127.0.0.1:4730"}, nil)
 //	defer pool.Close()
 //	task, _ := pool.Open(ctx, gearman.Job{Func: "gzip"})
-//	io.Copy(task, file) // the payload
+//	io.Copy(task, file) // the payload, held until Close
 //	task.Close()        // submit it
 //	io.Copy(out, task)  // the result, as the worker writes it
+//
+// With [Options.Streaming] the payload goes out as it is written instead,
+// and the result comes back meanwhile: write and read at once (see
+// "Streaming"), as this sequential pattern then blocks once the result
+// outgrows its window.
 //
 // # Tasks are streams
 //
@@ -39,7 +44,9 @@
 // [Pool.Register] (or [Conn.Register]) serves a function with a [Handler],
 // whose task reads the payload and writes the result; [BytesHandler] adapts a
 // function of []byte. A handler may submit jobs of its own and await their
-// futures. Returning an error fails the job; a panic fails it as an exception
+// futures, but not of functions its own pool (or connection) serves: while
+// it waits it holds one of the MaxJobs slots, and when such handlers hold
+// them all nothing runs the sub-jobs (see [Pool]). Returning an error fails the job; a panic fails it as an exception
 // and the worker goes on. [Options.MaxJobs] bounds the jobs run at once
 // (across all servers, for a pool); a worker asks for a job only when it has
 // room for it, and sleeps (PRE_SLEEP) until the server wakes it.
@@ -80,7 +87,20 @@
 // task grants as the caller reads: a slow reader holds back its own job's
 // producers, through the server, and no other task, and every party holds at
 // most a window (256 KiB) of each job in each direction. Payloads have no
-// size limit. A job with a unique id, At, Schedule or Reducer goes as a
+// size limit.
+//
+// The payload and the result then flow at once, so write the one and read
+// the other at once, from two goroutines:
+//
+//	task, _ := c.Open(ctx, gearman.Job{Func: "gzip"})
+//	go func() { io.Copy(task, file); task.Close() }()
+//	io.Copy(out, task)
+//
+// Writing the whole payload before reading works only while the result
+// fits the task's windows (a checksum, say). A result that grows with the
+// payload fills its window while nobody reads it; the worker, blocked on
+// its result, stops reading the payload, and the payload's Write waits for
+// credit until the task's context ends. A job with a unique id, At, Schedule or Reducer goes as a
 // plain job. Servers with streaming mode but not the extension (the abraxas
 // server) get whole payloads; servers without streaming mode (gearmand) make
 // Dial fail with an error wrapping [ErrNotSupported].

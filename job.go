@@ -55,10 +55,16 @@ type Job struct {
 	// submit returns once the server has queued it.
 	Background bool
 	// At runs the job at that time (SUBMIT_JOB_EPOCH, to the second). Only
-	// for background jobs of normal priority.
+	// for background jobs of normal priority. This package's [Server] wakes
+	// sleeping workers when the job is due. gearmand (1.1) does not hand
+	// it out before its time either, but nothing wakes sleeping workers
+	// when the time comes: the job runs only when a worker next asks for
+	// work (one that connects, or that another job wakes), so with idle
+	// workers it waits, counted in "status", however long that takes.
 	At time.Time
 	// Schedule makes the job recurring (SUBMIT_JOB_SCHED), on servers that
-	// support it. Only for background jobs of normal priority.
+	// support it (this package's; not gearmand). Only for background jobs
+	// of normal priority.
 	Schedule *Schedule
 	// Reducer names the reducer of a map/reduce job (SUBMIT_REDUCE_JOB).
 	// Only for normal priority.
@@ -77,8 +83,16 @@ type Job struct {
 	Size int64
 }
 
-// Schedule is the recurrence of a scheduled job, cron fashion: each field is
-// a number or empty for any.
+// Schedule is the recurrence of a scheduled job (SUBMIT_JOB_SCHED), like the
+// five time fields of a crontab line, read in UTC by this package's
+// [Server]: Minute (0-59), Hour (0-23), DayOfMonth (1-31), Month (1-12) and
+// DayOfWeek (0-6, Sunday is 0 or 7). Each field is empty or "*" for any
+// value, a number, a range "a-b", a step "*/n" or "a-b/n", or a
+// comma-separated list of those ("0,30", "9-17", "*/5"). As in cron, when
+// both day fields are restricted, a day matching either qualifies. The
+// server refuses a malformed field, or a schedule that never matches
+// (February 30), with a [*ServerError]. The client sends the fields as
+// they are. gearmand refuses every scheduled job (ERROR INVALID_COMMAND).
 type Schedule struct {
 	Minute, Hour, DayOfMonth, Month, DayOfWeek string
 }

@@ -28,7 +28,8 @@ const (
 type PoolOptions struct {
 	// Options configures each connection. In a pool, MaxJobs is the number
 	// of jobs the pool's workers run at once across all servers (default 1),
-	// not per connection.
+	// not per connection; handlers that wait for sub-jobs the same pool
+	// serves can hold them all (see [Pool]).
 	Options
 	// Strategy chooses the server of each submit. Default: RoundRobin.
 	Strategy Strategy
@@ -80,6 +81,15 @@ type Event struct {
 // registers worker functions on every server, again after every reconnect,
 // and redials lost servers with backoff and jitter. One pool can submit jobs
 // and serve functions at once. It is safe for concurrent use.
+//
+// A handler that submits a sub-job and waits for it holds one of the pool's
+// MaxJobs slots meanwhile. When the sub-job's function is served by the same
+// pool and every slot is held by such handlers, nothing is left to run the
+// sub-jobs: the handlers wait until their contexts end, a deadlock the
+// server cannot see. Serve the sub-jobs' functions from another Pool (or
+// Conn), whose MaxJobs is a budget of its own; which pool submits them does
+// not matter, as submitting takes no slot. A handler that submits a
+// background job and does not wait for it holds nothing.
 type Pool struct {
 	addrs  []string
 	opts   PoolOptions
@@ -282,7 +292,7 @@ func (p *Pool) pick(ctx context.Context, tried map[*Conn]bool) (*Conn, error) {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, fmt.Errorf("gearman: pool: %w", ErrClosed)
+			return nil, unsent(fmt.Errorf("gearman: pool: %w", ErrClosed))
 		}
 		var cands []*Conn
 		for _, c := range p.live {
@@ -313,7 +323,7 @@ func (p *Pool) pick(ctx context.Context, tried map[*Conn]bool) (*Conn, error) {
 // created nowhere.
 func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	return onServers(ctx, p, func(c *Conn) (*Task, error) { return c.Submit(ctx, job) })
 }
@@ -324,7 +334,7 @@ func (p *Pool) Submit(ctx context.Context, job Job) (*Task, error) {
 // created is not, since it may have run.
 func (p *Pool) Do(ctx context.Context, job Job) ([]byte, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	return onServers(ctx, p, func(c *Conn) ([]byte, error) { return c.Do(ctx, job) })
 }
@@ -372,7 +382,7 @@ func onServers[T any](ctx context.Context, p *Pool, submit func(*Conn) (T, error
 // payload's Size gets a connection of its own (see [Job.Size]).
 func (p *Pool) Open(ctx context.Context, job Job) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	c, err := p.pick(ctx, nil)
 	if err != nil {
@@ -392,17 +402,17 @@ func (p *Pool) openDedicated(ctx context.Context, addr string, job Job) (*Task, 
 	defer cancel()
 	nc, err := dialNet(dctx, addr, &p.opts.Options)
 	if err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	c, err := newConn(dctx, nc, addr, p.opts.Options, nil)
 	if err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		c.Close()
-		return nil, fmt.Errorf("gearman: pool: %w", ErrClosed)
+		return nil, unsent(fmt.Errorf("gearman: pool: %w", ErrClosed))
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
@@ -425,7 +435,9 @@ func (p *Pool) openDedicated(ctx context.Context, addr string, job Job) (*Task, 
 
 // Register registers fn on every server, now and after every reconnect,
 // and serves its jobs with h. The pool runs at most MaxJobs jobs at once
-// across all servers.
+// across all servers: a handler that waits for a sub-job served by the same
+// pool can deadlock it (see [Pool]); register the sub-jobs' function on
+// another pool.
 func (p *Pool) Register(fn string, h Handler, opts *RegisterOptions) error {
 	if fn == "" || containsNUL(fn) {
 		return fmt.Errorf("gearman: register %q: invalid function name", fn)

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/srvhook"
+	"github.com/seed749d6d6d/gearman/internal/store"
 )
 
 // Server is a Gearman job server. It speaks the binary protocol and the admin
@@ -23,12 +25,15 @@ import (
 //
 // # Semantics
 //
-// Jobs live in memory only. Within one function and priority, jobs run in
+// Jobs live in memory, and background jobs also in [Server.Store] when one
+// is set. Within one function and priority, jobs run in
 // submission order; a worker is served HIGH before NORMAL before LOW across
 // all its functions, taking turns between functions at one level (gearmand
 // 2.0's rule). A foreground submit whose unique id matches a queued or
 // running job of the same function attaches to it; a background one is not
-// queued twice. A new job wakes one sleeping worker that can run it (no
+// queued twice. A submit whose unique id holds a line break (CR or LF)
+// is refused with ERROR INVALID_ARGUMENT: it would forge lines of the
+// admin "show unique jobs" list (see wire.ValidUnique). A new job wakes one sleeping worker that can run it (no
 // thundering herd).
 //
 // A worker that disconnects (or sends CANT_DO or RESET_ABILITIES) while
@@ -38,13 +43,42 @@ import (
 // gets ERROR JOB_NOT_FOUND. A client that disconnects drops its foreground
 // jobs that no worker has started and no other client waits for.
 //
+// A function the server learned of from a submit or a CAN_DO is forgotten
+// (it leaves the admin status) once every connection that submitted to it
+// or registered it has closed, and it has no job left in any state; one an
+// admin made with "create function" or configured with "maxqueue" stays
+// until "drop function". (gearmand never forgets a function.)
+//
 // # Memory
 //
-// Each connection has its own outbound buffer, so a slow reader never stalls
-// another connection. A connection whose unsent output exceeds twice
-// MaxPacketSize plus 16 MiB (a peer that stopped reading) is closed.
+// Each connection has its own outbound queue, so a slow reader never stalls
+// another connection. A connection's unsent output is limited to twice
+// MaxPacketSize plus 16 MiB: a reply or result that would take a peer that
+// stopped reading past it closes that connection instead, so the server
+// holds at most that much for any one connection. Payloads from 64 KiB
+// are queued by reference, never copied per connection; so are results
+// from 16 MiB, and smaller ones from 64 KiB to a connection that is behind.
 // A request larger than MaxPacketSize is answered with ERROR and closes the
 // connection.
+//
+// # Exposure
+//
+// The admin text protocol shares the job port, as in gearmand: whoever can
+// connect can list workers and jobs, cancel jobs, drop functions and set
+// queue limits (and, with EnableShutdownCommand, stop the server). There is
+// no authentication, so keep the port off untrusted networks: listen on
+// loopback or a private address (Addr, or a listener of your own passed to
+// Serve), let a firewall admit only your clients and workers, or set
+// TLSConfig with ClientAuth tls.RequireAndVerifyClientCert so that only
+// holders of your certificates get in.
+//
+// Against peers that misbehave: MaxConnections caps the connections, and
+// since idle connections are never cut, a firewall rule limiting
+// connections per address keeps one host from taking them all;
+// HandshakeTimeout and PacketTimeout close connections that start a TLS
+// handshake or a packet and never finish it; MaxPacketSize, the output
+// limit above and MaxFunctionName bound what one peer makes the server
+// hold.
 type Server struct {
 	// Addr is the TCP address ListenAndServe listens on.
 	// Default "127.0.0.1:4730".
@@ -62,10 +96,41 @@ type Server struct {
 	// is closed at once. Default 0: no limit.
 	MaxConnections int
 
+	// HandshakeTimeout bounds a TLS handshake: a connection that has not
+	// finished it by then is closed. Default 10 seconds; negative means no
+	// limit. It does not apply to ServeConn's connections unless they are
+	// *tls.Conn.
+	HandshakeTimeout time.Duration
+
+	// PacketTimeout bounds a packet (or admin line) that has started to
+	// arrive: once its first byte is in, the rest must come within
+	// PacketTimeout, and a packet larger than 1 MiB may take longer as
+	// long as each further MiB comes within PacketTimeout of the last
+	// (about 17 KiB/s with the default). A connection that misses it is
+	// closed. Default 60 seconds; negative means no limit. A connection
+	// idle between packets is never closed: workers may sleep for hours.
+	PacketTimeout time.Duration
+
 	// MaxQueue is the initial limit on the jobs (queued and running) of each
 	// function, for every priority, as the admin command "maxqueue F N"
 	// sets it. Default 0: no limit.
 	MaxQueue int
+
+	// MaxFunctionName is the longest function name, in bytes, the server
+	// accepts in a submit, CAN_DO or the admin's "create function"; a
+	// longer one is refused with ERROR ARGUMENT_TOO_LARGE (ERR
+	// INVALID_ARGUMENTS for the admin command). Default 512, gearmand's
+	// GEARMAN_FUNCTION_MAX_SIZE. Whatever the length, a name holding a
+	// space or a control character (see wire.ValidFunctionName), which
+	// would forge lines or fields of the admin lists, is refused with
+	// ERROR INVALID_ARGUMENT; gearmand accepts such names.
+	MaxFunctionName int
+
+	// MaxClientID is the length at which a SET_CLIENT_ID value is cut, as
+	// gearmand cuts it. Default 127. An id holding a control character
+	// (see wire.ValidClientID) is refused with ERROR INVALID_ARGUMENT and
+	// the connection keeps its previous id.
+	MaxClientID int
 
 	// JobRetries is how many attempts a job gets when its workers disconnect
 	// while running it: 0 (the default) means no limit, as in gearmand 1.1;
@@ -92,6 +157,11 @@ type Server struct {
 	// Default "1.1.20-gogearman".
 	Version string
 
+	// Store keeps the background jobs across restarts and crashes (see
+	// [Store]); the Server closes it when it closes. Default nil: jobs live
+	// in memory only.
+	Store *Store
+
 	// Logger receives the server's log. Default nil: no logging. The admin
 	// command "verbose" reports the most detailed level it has enabled.
 	Logger *slog.Logger
@@ -111,12 +181,21 @@ func init() {
 // srv returns the engine, building it at first use.
 func (s *Server) srv() *jobserver.Server {
 	s.srvOnce.Do(func() {
+		var st store.Log
+		if s.Store != nil {
+			st = s.Store.log
+		}
 		s.srvEngine = jobserver.New(jobserver.Config{
+			Store:                 st,
 			HandlePrefix:          s.HandlePrefix,
 			MaxPacketSize:         s.MaxPacketSize,
 			MaxConnections:        s.MaxConnections,
 			MaxQueue:              s.MaxQueue,
+			MaxFunctionName:       s.MaxFunctionName,
+			MaxClientID:           s.MaxClientID,
 			JobRetries:            s.JobRetries,
+			HandshakeTimeout:      s.HandshakeTimeout,
+			PacketTimeout:         s.PacketTimeout,
 			Exceptions:            s.Exceptions,
 			EnableShutdownCommand: s.EnableShutdownCommand,
 			Version:               s.Version,
@@ -166,11 +245,12 @@ func (s *Server) ServeConn(c net.Conn) { s.srv().ServeConn(c) }
 // Shutdown stops accepting connections and stops handing out jobs (new
 // submits get ERROR SHUTDOWN_GRACEFUL), waits until every running job has
 // ended or ctx is done, then closes like [Server.Close]. It returns ctx's
-// error if ctx ended first. Queued jobs are lost.
+// error if ctx ended first. Queued jobs are lost unless kept in the Store.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv().Shutdown(ctx) }
 
 // Close closes every listener and connection at once and returns after
-// every goroutine of the server has ended. Jobs in memory are lost. Close is
+// every goroutine of the server has ended, then closes the Store, if any,
+// and returns its error. Jobs in memory only are lost. Close is
 // idempotent.
 func (s *Server) Close() error { return s.srv().Close() }
 

@@ -76,7 +76,8 @@ type Task struct {
 	stopWatch func() bool // guarded by handleMu: set after the watch starts
 
 	mu       sync.Mutex // guards what follows
-	job      Job        // client: the job, Data is the payload being written
+	job      Job        // client: the job (its Data is in payload, or sent)
+	payload  payloadBuf // client: a plain task's payload, held until Close
 	wclosed  bool       // the write side is closed
 	partial  []byte     // result read by a Result call that timed out
 	lastWarn []byte     // the last warning, if it was the last packet
@@ -196,6 +197,13 @@ func (t *Task) statusChan() chan Status {
 // task. It buffers 16; when it is full the oldest unread warning is dropped,
 // so unread warnings never hold back the connection. It is nil on the worker
 // side.
+//
+// A worker of this package that fails a job with an error sends, by default
+// (see [Options.SendExceptions]), WORK_WARNING with the error's text, then
+// WORK_FAIL, as do other libraries against servers without exceptions: the
+// job then ends with a [*JobException] carrying that text, which also came
+// on Warnings, since the warning arrives before anything says that a
+// failure follows (through gearmand and this package's server alike).
 func (t *Task) Warnings() <-chan []byte {
 	if t.worker {
 		return nil
@@ -320,8 +328,19 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // than [Options.MaxPayload] bytes. On a connection with the streaming
 // extension ([Options.Streaming]) it sends the payload in chunks instead, as
 // it is written, with no size limit, blocking while the server grants no
-// credit; Write must then not be called concurrently with Write or Close. A worker task sends each Write as
-// WORK_DATA at once, and blocks while the connection's send queue is full.
+// credit, which comes as the worker reads: when the worker's result grows
+// with the payload, read the result meanwhile, from another goroutine, or
+// Write blocks until the task's context ends (see [Options.Streaming]).
+// Write must then not be called concurrently with Write or Close. A worker
+// task sends each Write as WORK_DATA at once, and blocks while the
+// connection's send queue is full.
+//
+// A job server that refuses a submit packet as too large (ERROR
+// ARGUMENT_TOO_LARGE: see [Server.MaxPacketSize]) answers and closes the
+// connection while the packet is still being written: the Write or Close
+// that was sending it then returns the server's refusal, a [*ServerError]
+// for which [SafeToRetry] is true, as does Result. Of a Write that fails,
+// only the n bytes it reports count toward [Job.Size].
 func (t *Task) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	if t.wclosed {
@@ -338,21 +357,31 @@ func (t *Task) Write(p []byte) (int, error) {
 		if t.sized {
 			t.mu.Unlock()
 			if err := t.conn.sendBody(p, last); err != nil {
-				return 0, err
+				// Reported as not written: not counted either.
+				t.mu.Lock()
+				t.sizeLeft += int64(len(p))
+				t.mu.Unlock()
+				return 0, t.sendFailed(err)
 			}
 			return len(p), nil
 		}
 	}
 	if t.st != nil {
 		t.mu.Unlock()
-		return t.streamWrite(p)
+		n, err := t.streamWrite(p)
+		if n < len(p) && t.job.Size > 0 {
+			t.mu.Lock()
+			t.sizeLeft += int64(len(p) - n) // not reported as written
+			t.mu.Unlock()
+		}
+		return n, err
 	}
 	if !t.worker {
 		defer t.mu.Unlock()
-		if int64(len(t.job.Data)+len(p)) > t.conn.opts.MaxPayload {
-			return 0, fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge)
+		if t.payload.n+int64(len(p)) > t.conn.opts.MaxPayload {
+			return 0, unsent(fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge))
 		}
-		t.job.Data = append(t.job.Data, p...)
+		t.payload.write(p)
 		return len(p), nil
 	}
 	if t.bufferIt {
@@ -365,6 +394,50 @@ func (t *Task) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// payloadBuf holds a plain client task's payload until Close: the Data the
+// task was opened with (the caller's, never written into), then what Write
+// gives, copied once into chunks that double in size up to maxPayloadChunk.
+// The payload is so held once: it is never copied to grow, nor again into
+// the submit packet, which refers to the chunks (see outQueue.packetChunks).
+type payloadBuf struct {
+	chunks   [][]byte
+	n        int64 // bytes held
+	borrowed bool  // chunks[0] is the caller's Data
+}
+
+// maxPayloadChunk is the largest chunk a payloadBuf allocates for small
+// writes: it bounds the unused room at the end of a payload.
+const maxPayloadChunk = 4 << 20
+
+// start makes data, the caller's, the start of the payload.
+func (b *payloadBuf) start(data []byte) {
+	if len(data) > 0 {
+		b.chunks = [][]byte{data}
+		b.n = int64(len(data))
+		b.borrowed = true
+	}
+}
+
+// write appends a copy of p.
+func (b *payloadBuf) write(p []byte) {
+	if k := len(b.chunks); k > 0 && !(k == 1 && b.borrowed) {
+		last := b.chunks[k-1]
+		m := copy(last[len(last):cap(last)], p)
+		b.chunks[k-1] = last[:len(last)+m]
+		b.n += int64(m)
+		p = p[m:]
+	}
+	if len(p) == 0 {
+		return
+	}
+	// A payload written at once gets a chunk of its size exactly; one
+	// written piecewise, chunks as large as what came before.
+	c := make([]byte, len(p), max(len(p), int(min(b.n, maxPayloadChunk))))
+	copy(c, p)
+	b.chunks = append(b.chunks, c)
+	b.n += int64(len(p))
 }
 
 // sendWorkData sends a worker's result data as WORK_DATA now: under the
@@ -411,6 +484,15 @@ func (t *Task) CloseWithError(err error) error {
 		left := t.sizeLeft
 		t.mu.Unlock()
 		if err == nil {
+			select {
+			case <-t.done:
+				if t.err != nil {
+					// A Write failed, with the task's error: the
+					// payload is short for that reason.
+					return t.breakSized(t.err)
+				}
+			default:
+			}
 			err = fmt.Errorf("gearman: task %s closed after %d of its declared %d bytes: %w", t.fn, t.job.Size-left, t.job.Size, ErrShortPayload)
 		}
 		return t.breakSized(err)
@@ -425,12 +507,14 @@ func (t *Task) CloseWithError(err error) error {
 	}
 	if !t.worker {
 		job := t.job
+		chunks := t.payload.chunks
+		t.payload = payloadBuf{} // the queue holds it until it is written
 		t.mu.Unlock()
 		if err != nil {
 			t.finish(err)
 			return nil
 		}
-		return t.conn.submitTask(t, job)
+		return t.conn.submitTask(t, job, chunks)
 	}
 	buffered := t.buffered
 	t.buffered = nil
@@ -458,6 +542,19 @@ func (t *Task) Flush() error {
 	t.buffered, t.bufferIt = nil, false
 	t.mu.Unlock()
 	return t.sendWorkData(held)
+}
+
+// sendFailed returns the error of a client task whose submit packet could
+// not be written (err): the task's own, once it has ended. The submit
+// awaits its reply, so the task ends soon, by the server's answer when it
+// sent one before it closed (such as ERROR ARGUMENT_TOO_LARGE, which the
+// caller then gets as a [*ServerError]), else by the connection's end.
+func (t *Task) sendFailed(err error) error {
+	<-t.done
+	if t.err != nil {
+		return t.err
+	}
+	return err
 }
 
 // breakSized fails a task whose declared-size payload cannot be completed,

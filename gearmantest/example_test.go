@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
@@ -150,4 +151,37 @@ func ExampleServer_FastForward() {
 	// Output:
 	// waiting: 1 queued: map[]
 	// waiting: 0 queued: map[normal:1]
+}
+
+// Testing a restart: background jobs kept in a store directory are there
+// for the next server on it, with their handles.
+func ExampleConfig_storeDir() {
+	dir, err := os.MkdirTemp("", "gearmantest-store") // in a test: t.TempDir()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+
+	first := gearmantest.NewServerWith(nil, &gearmantest.Config{StoreDir: dir})
+	task, err := first.Pool(nil).Submit(ctx, gearman.Job{Func: "report", Data: []byte("monthly"), Background: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	handle := task.Handle()
+	first.Close() // the jobs stay in dir
+
+	second := gearmantest.NewServerWith(nil, &gearmantest.Config{StoreDir: dir})
+	defer second.Close()
+	ran := make(chan string, 1)
+	second.Handle("report", gearman.HandlerFunc(func(ctx context.Context, t *gearman.Task) error {
+		p, err := io.ReadAll(t)
+		ran <- fmt.Sprintf("%s, same handle: %v", p, t.Handle() == handle)
+		return err
+	}))
+	fmt.Println("report", <-ran)
+	// Output:
+	// report monthly, same handle: true
 }

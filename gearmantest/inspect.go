@@ -40,7 +40,9 @@ type Worker struct {
 	Running int
 }
 
-// Funcs returns a snapshot of every function the server knows, by name.
+// Funcs returns a snapshot of every function the server knows, by name. A
+// function that every connection which used it has left, with no job left,
+// is no longer known (see gearman.Server).
 func (s *Server) Funcs() []Func {
 	infos := s.eng.Funcs()
 	out := make([]Func, len(infos))

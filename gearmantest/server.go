@@ -37,6 +37,13 @@ type Config struct {
 	// TCP serves on a loopback port (127.0.0.1:0) instead of in memory,
 	// for code that takes an address and dials it itself. Default false.
 	TCP bool
+
+	// StoreDir keeps the background jobs in the embedded store in this
+	// directory (such as t.TempDir()), as gearman.Server.Store does, unless
+	// Server.Store is set already: a test can Close the Server and start
+	// another on the same directory to see what survives a restart.
+	// Default "": jobs in memory only.
+	StoreDir string
 }
 
 // Server is the real job server of package gearman, run for one test on
@@ -115,6 +122,16 @@ func NewServerWith(t Tester, cfg *Config) *Server {
 	}
 	if c.Server.HandlePrefix == "" {
 		c.Server.HandlePrefix = "H:gearmantest"
+	}
+	if c.StoreDir != "" && c.Server.Store == nil {
+		st, err := gearman.OpenStore(context.Background(), "file:"+c.StoreDir, nil)
+		if err != nil {
+			if t != nil {
+				t.Fatalf("gearmantest: %v", err)
+			}
+			panic(fmt.Sprintf("gearmantest: %v", err))
+		}
+		c.Server.Store = st
 	}
 	s := &Server{
 		srv:     c.Server,

@@ -1,12 +1,3 @@
-// Command gearmand runs the Gearman job server of package gearman.
-//
-//	go run ./cmd/gearmand                 # serve on 127.0.0.1:4730
-//	gearmand -L 0.0.0.0 -p 4730 --job-retries 3 --verbose INFO
-//
-// Flags follow the C gearmand's where they mean the same; each may be given
-// with one dash or two. SIGINT and SIGTERM stop the server at once (jobs in
-// memory are lost, as with gearmand); SIGUSR1 stops it gracefully: no new
-// connections or assignments, and exit once running jobs have ended.
 package main
 
 import (
@@ -14,26 +5,31 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/seed749d6d6d/gearman"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gearmand:", err)
 		os.Exit(1)
 	}
 }
+
+// version is what -V prints and the admin command "version" answers.
+const version = "1.1.20-gogearman"
 
 // levels maps gearmand's --verbose names to slog levels.
 var levels = map[string]slog.Level{
@@ -42,89 +38,84 @@ var levels = map[string]slog.Level{
 	"INFO": slog.LevelInfo, "DEBUG": slog.LevelDebug,
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("gearmand", flag.ContinueOnError)
-	var (
-		listen, logFile, verbose, prefix  string
-		sslCert, sslKey, sslCA, cpuProf   string
-		port, retries, maxConns, maxQueue int
-		threads                           int
-		maxPacket                         int64
-		useSSL, exceptions, shutdownCmd   bool
-	)
-	str := func(p *string, def, usage string, names ...string) {
-		for _, n := range names {
-			fs.StringVar(p, n, def, usage)
-		}
-	}
-	integer := func(p *int, def int, usage string, names ...string) {
-		for _, n := range names {
-			fs.IntVar(p, n, def, usage)
-		}
-	}
-	str(&listen, "127.0.0.1", "address to listen on", "L", "listen")
-	integer(&port, 4730, "port to listen on", "p", "port")
-	integer(&retries, 0, "attempts a job gets when workers disconnect while running it (0 = no limit)", "j", "job-retries")
-	str(&verbose, "ERROR", "log level: FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG", "verbose")
-	str(&logFile, "stderr", `log file, "stderr" or "none"`, "l", "log-file")
-	str(&prefix, "", `job handle prefix (default "H:" + host name)`, "job-handle-prefix")
-	fs.BoolVar(&useSSL, "ssl", false, "serve TLS only (needs --ssl-cert and --ssl-key)")
-	str(&sslCert, os.Getenv("GEARMAND_SERVER_PEM"), "TLS certificate file (PEM)", "ssl-cert", "ssl-server-cert")
-	str(&sslKey, os.Getenv("GEARMAND_SERVER_KEY"), "TLS key file (PEM)", "ssl-key", "ssl-server-key")
-	str(&sslCA, os.Getenv("GEARMAND_CA_CERTIFICATE"), "CA file: when set, clients must present a certificate it signed", "ssl-ca-file")
-	fs.Int64Var(&maxPacket, "max-packet-size", 256<<20+64<<10, "largest packet body accepted, in bytes")
-	integer(&maxConns, 0, "most connections at once (0 = no limit)", "max-connections")
-	integer(&maxQueue, 0, "initial maxqueue limit of every function (0 = no limit)", "max-queue")
-	integer(&threads, 0, "accepted for compatibility with gearmand; ignored", "t", "threads")
-	fs.BoolVar(&exceptions, "exceptions", false, "turn the exceptions option on for every connection")
-	fs.BoolVar(&shutdownCmd, "enable-shutdown", false, `accept the admin commands "shutdown" and "shutdown graceful"`)
-	str(&cpuProf, "", "write a CPU profile to this file until exit", "cpuprofile")
-	if err := fs.Parse(args); err != nil {
+// run runs the command with args: the help and the version go to stdout;
+// the warnings for ignored options, and the log unless --log-file says
+// otherwise, to stderr. It returns once the server has stopped.
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseArgs(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	switch {
+	case o.help:
+		usage(stdout)
+		return nil
+	case o.version:
+		fmt.Fprintf(stdout, "gearmand %s (%s)\n", version, moduleVersion())
+		return nil
 	}
-
-	level, ok := levels[strings.ToUpper(verbose)]
-	if !ok {
-		return fmt.Errorf("unknown --verbose level %q", verbose)
-	}
-	var logger *slog.Logger
-	if logFile != "none" {
-		var w io.Writer = os.Stderr
-		if logFile != "stderr" && logFile != "" {
-			f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			w = f
-		}
-		logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	for _, w := range o.warnings {
+		fmt.Fprintln(stderr, "gearmand: warning:", w)
 	}
 
 	srv := &gearman.Server{
-		Addr:                  net.JoinHostPort(listen, strconv.Itoa(port)),
-		MaxPacketSize:         maxPacket,
-		MaxConnections:        maxConns,
-		MaxQueue:              maxQueue,
-		JobRetries:            retries,
-		HandlePrefix:          prefix,
-		Exceptions:            exceptions,
-		EnableShutdownCommand: shutdownCmd,
-		Logger:                logger,
+		Addr:                  net.JoinHostPort(o.listen, strconv.Itoa(o.port)),
+		MaxPacketSize:         o.maxPacket,
+		MaxConnections:        o.maxConns,
+		MaxQueue:              o.maxQueue,
+		JobRetries:            o.retries,
+		HandlePrefix:          o.prefix,
+		Exceptions:            o.exceptions,
+		EnableShutdownCommand: o.shutdownCmd,
+		Version:               version,
+		MaxFunctionName:       o.maxFuncName,
+		MaxClientID:           o.maxClientID,
+		PacketTimeout:         o.packetTimeout,
+		HandshakeTimeout:      o.handshakeTimeout,
 	}
-	if useSSL {
-		cfg, err := tlsConfig(sslCert, sslKey, sslCA)
+	if o.useSSL {
+		cfg, err := tlsConfig(o.sslCert, o.sslKey, o.sslCA)
 		if err != nil {
 			return err
 		}
 		srv.TLSConfig = cfg
 	}
+	if o.checkArg {
+		return nil
+	}
 
-	if cpuProf != "" {
-		f, err := os.Create(cpuProf)
+	// logger is the server's, at the --verbose level; banner writes the one
+	// line at start that says what is served, whatever the level.
+	var banner *slog.Logger
+	var logf *logFile
+	if o.logFile != "none" {
+		var w io.Writer = stderr
+		if o.logFile != "stderr" && o.logFile != "" {
+			var err error
+			if logf, err = openLogFile(o.logFile); err != nil {
+				return err
+			}
+			defer logf.Close()
+			w = logf
+		}
+		level := levels[strings.ToUpper(o.verbose)]
+		srv.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+		banner = slog.New(slog.NewTextHandler(w, nil))
+	}
+
+	where := "in memory"
+	if o.storeURL != "" {
+		st, err := gearman.OpenStore(context.Background(), o.storeURL, &gearman.StoreOptions{Salvage: o.salvage, Logger: srv.Logger})
+		if err != nil {
+			return err
+		}
+		srv.Store = st
+		where = st.String()
+		defer srv.Close() // closes the store, also when the server never served
+	}
+
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
 		if err != nil {
 			return err
 		}
@@ -135,62 +126,193 @@ func run(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	l, err := listen(o, srv.Addr, stderr)
+	if err != nil {
+		return err
+	}
+	if o.pidFile != "" {
+		if err := writePidFile(o.pidFile); err != nil {
+			l.Close()
+			return err
+		}
+		defer removePidFile(o.pidFile, stderr)
+	}
+	if banner != nil {
+		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, o.useSSL, where)...)
+	}
+	return serve(srv, l, logf)
+}
+
+// listen opens the listener with the backlog and keep-alive options.
+func listen(o *options, addr string, stderr io.Writer) (net.Listener, error) {
+	var lc net.ListenConfig
+	if o.keepalive {
+		lc.KeepAliveConfig = net.KeepAliveConfig{
+			Enable:   true,
+			Idle:     time.Duration(o.keepIdle) * time.Second,
+			Interval: time.Duration(o.keepInterval) * time.Second,
+			Count:    o.keepCount,
+		}
+	}
+	l, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if o.backlog > 0 {
+		if err := setBacklog(l, o.backlog); errors.Is(err, errors.ErrUnsupported) {
+			fmt.Fprintln(stderr, "gearmand: warning: -b/--backlog ignored:", err)
+		} else if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("--backlog %d: %w", o.backlog, err)
+		}
+	}
+	return l, nil
+}
+
+// writePidFile writes the process id and a newline to path, as gearmand.
+func writePidFile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+// removePidFile removes the pid file if it still holds this process's id.
+func removePidFile(path string, stderr io.Writer) {
+	b, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		return
+	}
+	if err := os.Remove(path); err != nil {
+		fmt.Fprintln(stderr, "gearmand: warning:", err)
+	}
+}
+
+// moduleVersion is the version of the module the binary was built from.
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "github.com/seed749d6d6d/gearman"
+	}
+	return bi.Main.Path + " " + bi.Main.Version
+}
+
+// startAttrs are the attributes of the line logged at start: the addresses
+// served (as bound: a port 0 shows the port chosen), whether they take TLS,
+// and where jobs are kept.
+func startAttrs(addrs []net.Addr, tls bool, store string) []any {
+	list := make([]string, len(addrs))
+	for i, a := range addrs {
+		list[i] = a.String()
+	}
+	return []any{"addr", strings.Join(list, ","), "tls", tls, "store", store}
+}
+
+// serve runs srv on l until a signal or an admin command stops it; SIGHUP
+// reopens logf, when the log goes to a file. After a
+// graceful stop (SIGUSR1 or "shutdown graceful") it returns only once the
+// running jobs have ended and their results have been sent; a second signal
+// meanwhile stops the server at once. A stop that was asked for returns nil.
+func serve(srv *gearman.Server, l net.Listener, logf *logFile) error {
+	logger := srv.Logger
+	stopNow, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, append(stopSignals, gracefulSignals...)...)
+	signal.Notify(sigs, append(append(stopSignals, gracefulSignals...), hangupSignals...)...)
 	defer signal.Stop(sigs)
-	stopped := make(chan struct{})
+	served := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
+		draining := false
 		for {
 			select {
 			case sig := <-sigs:
-				if isGraceful(sig) {
-					if logger != nil {
-						logger.Info("graceful shutdown", "signal", sig.String())
+				if isHangup(sig) {
+					// As gearmand: reopen the log file (which logrotate
+					// may have moved); with stderr, nothing to do.
+					switch err := logf.Reopen(); {
+					case logf == nil:
+						logInfo(logger, "nothing to reopen: the log goes to stderr", "signal", sig.String())
+					case err != nil:
+						logError(logger, "cannot reopen the log file", "err", err)
+					default:
+						logInfo(logger, "log file reopened", "signal", sig.String())
 					}
-					go srv.Shutdown(context.Background())
 					continue
 				}
-				if logger != nil {
-					logger.Info("shutting down", "signal", sig.String())
+				if isGraceful(sig) && !draining {
+					draining = true
+					logInfo(logger, "graceful shutdown: waiting for running jobs to end", "signal", sig.String())
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						srv.Shutdown(stopNow)
+					}()
+					continue
 				}
+				if draining {
+					logInfo(logger, "stopping at once: a second signal during a graceful shutdown", "signal", sig.String())
+				} else {
+					logInfo(logger, "shutting down", "signal", sig.String())
+				}
+				cancel()
 				srv.Close()
 				return
-			case <-stopped:
+			case <-served:
 				return
 			}
 		}
 	}()
-	if logger != nil {
-		logger.Info("listening", "addr", srv.Addr, "tls", useSSL)
-	}
-	err := srv.ListenAndServe()
-	close(stopped)
-	srv.Close()
+	err := srv.Serve(l)
 	if errors.Is(err, gearman.ErrServerClosed) {
-		return nil
+		// A signal or an admin command called Shutdown or Close: Serve
+		// returns as soon as the listener closes, so wait here until the
+		// stop is complete (at once after Close; after a graceful stop once
+		// the running jobs have ended and their results are sent).
+		srv.Shutdown(stopNow)
+		err = nil
 	}
+	srv.Close()
+	close(served)
+	wg.Wait()
 	return err
+}
+
+// logError logs at level ERROR when there is a logger.
+func logError(logger *slog.Logger, msg string, args ...any) {
+	if logger != nil {
+		logger.Error(msg, args...)
+	}
+}
+
+// logInfo logs at level INFO when there is a logger.
+func logInfo(logger *slog.Logger, msg string, args ...any) {
+	if logger != nil {
+		logger.Info(msg, args...)
+	}
 }
 
 // tlsConfig loads the server certificate and, when ca is set, requires
 // client certificates signed by it (as gearmand's --ssl does with a CA).
 func tlsConfig(cert, key, ca string) (*tls.Config, error) {
 	if cert == "" || key == "" {
-		return nil, errors.New("--ssl needs --ssl-cert and --ssl-key")
+		return nil, errors.New("--ssl needs --ssl-certificate and --ssl-key")
 	}
 	pair, err := tls.LoadX509KeyPair(cert, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--ssl-certificate and --ssl-key: %w", err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	if ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--ssl-ca-file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate in %s", ca)
+			return nil, fmt.Errorf("--ssl-ca-file: no certificate in %s", ca)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert

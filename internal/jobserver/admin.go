@@ -57,8 +57,7 @@ func (s *Server) admin(c *conn, line []byte) bool {
 		}
 	case (cmd == "create" || cmd == "drop") && len(words) >= 3 && strings.EqualFold(words[1], "function"):
 		if cmd == "create" {
-			s.fn([]byte(words[2]))
-			b = append(b, "OK\r\n"...)
+			b = s.adminCreate(b, words[2])
 		} else {
 			b = s.adminDrop(b, words[2])
 		}
@@ -232,6 +231,7 @@ func (s *Server) adminMaxQueue(name string, nums []string) {
 		lim = [nPrio]int{n(0), n(1), n(2)}
 	}
 	f.maxQueue = lim
+	f.kept = true
 }
 
 // adminCancel cancels a job: its clients get WORK_FAIL at once; a queued or

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
@@ -50,6 +51,11 @@ type conn struct {
 	attached   map[*job]int    // jobs this client waits on, with the number of attachments
 	gone       bool            // detached from the engine
 
+	// Guarded by Server.mu: the functions c registered or submitted to
+	// (names.go), and the last of them, to skip the map on repeats.
+	touched     map[*function]struct{}
+	lastTouched *function
+
 	// wmu is held for every write to nc, by the writer goroutine or by the
 	// reader sending its own replies inline; whoever holds it takes all of
 	// out, so packets keep their order.
@@ -57,6 +63,12 @@ type conn struct {
 	// owned (reader only): the request being handled was read into memory
 	// of its own (wire.Reader.Keep) that a job may keep.
 	owned bool
+	// keep (reader only) is the reader's wire.Reader.Keep, for a handler
+	// that wants the request's memory after all (toClientsFrom).
+	keep func() bool
+	// acks (reader only): answers to submits that wait for the store
+	// (durable.go).
+	acks []ack
 	// deferBuf (reader only) backs Server.deferred while the reader
 	// handles a request.
 	deferBuf []*conn
@@ -73,12 +85,18 @@ type conn struct {
 	out       []byte   // encoded packets waiting for the writer, after vec
 	vec       [][]byte // earlier output holding large data by reference (sendRef)
 	vecLen    int      // bytes in vec
+	inflight  int      // bytes the writer (or tryFlush) took and has not finished writing
 	outDone   bool     // no more output: the writer exits once out is sent
 	overflown bool     // out passed the limit; the connection is being closed
 	inline    bool     // the reader is handling a request and sends its replies itself
 	spare     []byte   // the writer's previous buffer, for reuse
 	wake      chan struct{}
 	writerEnd chan struct{}
+
+	// killed is set before a deadline in the past stops c's reader and
+	// writer (kill), so that the reader's deadline handling does not
+	// lift it (deadlineReader).
+	killed atomic.Bool
 }
 
 // reg is one CAN_DO or CAN_DO_TIMEOUT registration.
@@ -88,14 +106,15 @@ type reg struct {
 	ext     bool          // counted in fn.extWorkers
 }
 
-// send queues an encoded packet for c. It never blocks. Past the outbound
-// limit the connection is closed: see Config.MaxOutbound.
+// send queues an encoded packet for c. It never blocks. A packet that
+// would take the connection's unsent output past the outbound limit closes
+// the connection instead: see Config.MaxOutbound and roomLocked.
 func (c *conn) send(m wire.Magic, t wire.Type, args ...[]byte) {
 	c.outMu.Lock()
-	if c.outDone || c.overflown {
-		c.outMu.Unlock()
+	if !c.reserveLocked(packetLen(args)) {
 		return
 	}
+	c.rollLocked()
 	c.out, _ = wire.AppendPacket(c.out, m, t, args...)
 	c.flushLocked()
 }
@@ -106,64 +125,79 @@ func (c *conn) send(m wire.Magic, t wire.Type, args ...[]byte) {
 // Server.mu (see Server.deferWake).
 func (c *conn) sendFor(t wire.Type, args ...[]byte) {
 	c.outMu.Lock()
-	if c.outDone || c.overflown {
-		c.outMu.Unlock()
+	if !c.reserveLocked(packetLen(args)) {
 		return
 	}
+	c.rollLocked()
 	c.out, _ = wire.AppendPacket(c.out, wire.Res, t, args...)
 	c.flushLockedFor(true)
+}
+
+// reserveLocked reports whether n more bytes may be queued for c; when not
+// (the output has ended, or would pass the limit) it unlocks outMu.
+func (c *conn) reserveLocked(n int) bool {
+	if c.outDone || c.overflown {
+		c.outMu.Unlock()
+		return false
+	}
+	return c.roomLocked(n)
 }
 
 // refMin is the size from which sendRef queues a data argument by reference.
 const refMin = 64 << 10
 
 // sendRef is send for a packet whose data argument (the last) is memory
-// nobody changes any more (a job's payload): from refMin bytes on it is
-// queued by reference, not copied.
+// nobody changes any more (a job's payload, or a result the reader kept):
+// from refMin bytes on it is queued by reference, not copied.
 func (c *conn) sendRef(m wire.Magic, t wire.Type, args ...[]byte) {
+	c.sendRefMaybeFor(false, m, t, args)
+}
+
+// sendRefFor is sendRef from the engine to a connection that may not be
+// the one whose request is being handled, as sendFor.
+func (c *conn) sendRefFor(t wire.Type, args ...[]byte) {
+	c.sendRefMaybeFor(true, wire.Res, t, args)
+}
+
+// sendRefMaybeFor is sendRef (deferred false) or sendRefFor.
+func (c *conn) sendRefMaybeFor(deferred bool, m wire.Magic, t wire.Type, args [][]byte) {
 	data := args[len(args)-1]
 	if len(data) < refMin || !t.HasData() {
-		c.send(m, t, args...)
+		if deferred {
+			c.sendFor(t, args...)
+		} else {
+			c.send(m, t, args...)
+		}
 		return
 	}
 	c.outMu.Lock()
-	if c.outDone || c.overflown {
-		c.outMu.Unlock()
+	if !c.reserveLocked(packetLen(args)) {
 		return
 	}
 	c.out, _ = wire.AppendLeading(c.out, m, t, args[:len(args)-1], int64(len(data)))
 	c.vec = append(c.vec, c.out, data)
 	c.vecLen += len(c.out) + len(data)
 	c.out = nil
-	c.flushLocked()
+	c.flushLockedFor(deferred)
 }
 
 // sendRaw queues raw bytes (an admin reply) for c.
 func (c *conn) sendRaw(b []byte) {
 	c.outMu.Lock()
-	if c.outDone || c.overflown {
-		c.outMu.Unlock()
+	if !c.reserveLocked(len(b)) {
 		return
 	}
+	c.rollLocked()
 	c.out = append(c.out, b...)
 	c.flushLocked()
 }
 
-// flushLocked wakes the writer and enforces the outbound limit; it unlocks
-// outMu.
+// flushLocked wakes the writer; it unlocks outMu.
 func (c *conn) flushLocked() { c.flushLockedFor(false) }
 
 // flushLockedFor is flushLocked; with deferred (Server.mu held), the
 // writer's wake-up may be left to the handler (Server.deferWake).
 func (c *conn) flushLockedFor(deferred bool) {
-	if int64(len(c.out)+c.vecLen) > c.s.cfg.MaxOutbound {
-		c.overflown = true
-		c.out, c.vec, c.vecLen = nil, nil, 0
-		c.outMu.Unlock()
-		c.s.logWarn("closing a connection that does not read its replies", "conn", c.id, "addr", c.ip)
-		c.nc.SetDeadline(time.Now())
-		return
-	}
 	inline := c.inline
 	c.outMu.Unlock()
 	switch {
@@ -198,6 +232,8 @@ func (c *conn) writeOut() (done bool) {
 func (c *conn) writeOutLocked() (done bool) {
 	c.outMu.Lock()
 	vec, buf, done := c.vec, c.out, c.outDone
+	taken := c.vecLen + len(buf)
+	c.inflight += taken
 	c.vec, c.vecLen = nil, 0
 	c.out = c.spare[:0]
 	c.spare = nil
@@ -215,18 +251,21 @@ func (c *conn) writeOutLocked() (done bool) {
 			_, err = bufs.WriteTo(c.nc)
 		}
 		if err != nil {
+			c.killed.Store(true)
 			c.nc.SetReadDeadline(time.Now()) // make the reader notice
 			c.outMu.Lock()
 			c.outDone, c.out, c.vec, c.vecLen = true, nil, nil, 0
+			c.inflight -= taken
 			c.outMu.Unlock()
 			return true
 		}
 	}
+	c.outMu.Lock()
+	c.inflight -= taken
 	if cap(buf) <= 4<<20 {
-		c.outMu.Lock()
 		c.spare = buf[:0]
-		c.outMu.Unlock()
 	}
+	c.outMu.Unlock()
 	return done
 }
 
@@ -265,14 +304,16 @@ func (c *conn) tryFlush() {
 	buf := c.out
 	c.out = c.spare[:0]
 	c.spare = nil
+	c.inflight += len(buf)
 	c.outMu.Unlock()
 	n := c.raw.TryWrite(buf)
 	if n == len(buf) {
+		c.outMu.Lock()
+		c.inflight -= len(buf)
 		if cap(buf) <= 4<<20 {
-			c.outMu.Lock()
 			c.spare = buf[:0]
-			c.outMu.Unlock()
 		}
+		c.outMu.Unlock()
 		return
 	}
 	// Put the rest back in front of what was queued since, for the writer:
@@ -280,6 +321,13 @@ func (c *conn) tryFlush() {
 	// writer sends vec first).
 	rest := buf[n:len(buf):len(buf)]
 	c.outMu.Lock()
+	c.inflight -= len(buf)
+	if c.overflown {
+		// Closed meanwhile: the rest goes nowhere.
+		c.outMu.Unlock()
+		c.wakeWriter()
+		return
+	}
 	if len(c.vec) > 0 {
 		c.vec = append([][]byte{rest}, c.vec...)
 		c.vecLen += len(rest)
@@ -312,26 +360,59 @@ func (c *conn) endOutput() {
 // serve runs the read loop of c; it returns when the connection ends.
 func (s *Server) serve(c *conn) {
 	go c.writeLoop()
+	if s.handshake(c) {
+		s.readLoop(c)
+	}
+	s.mu.Lock()
+	s.detach(c)
+	s.mu.Unlock()
+	c.endOutput()
+	select {
+	case <-c.writerEnd:
+	case <-time.After(writeTimeout):
+	}
+	c.nc.Close()
+	<-c.writerEnd
+}
+
+// readLoop reads and handles c's requests until the connection ends or a
+// request closes it.
+func (s *Server) readLoop(c *conn) {
 	var src io.Reader = c.nc
 	if c.rawIn != nil {
 		src = c.rawIn
 	}
+	src, dr := s.newDeadlineReader(c, src)
 	rd := wire.NewReaderSize(src, readBufferSize)
 	rd.SetMaxPacketSize(s.cfg.MaxPacketSize)
+	c.keep = rd.Keep
 	for {
+		dr.next(rd.Buffered() > 0)
 		p, err := rd.Next()
 		if err != nil {
+			if dr.timedOut(err) {
+				s.logWarn("closing a connection that did not finish a packet in time",
+					"conn", c.id, "addr", c.ip, "timeout", s.cfg.PacketTimeout)
+			}
 			s.readError(c, err)
 			break
 		}
 		// A large payload becomes the job's as it is, without a copy
-		// under the server's lock (see ownData). Other large packets
-		// are copied where they go: the reader's buffer is reused.
+		// under the server's lock (see ownData); a large result may
+		// go to the clients by reference (c.keep, toClientsFrom). Other
+		// large packets are copied where they go: the reader's buffer is
+		// reused.
 		c.owned = isSubmit(p.Type) && rd.Keep()
+		if len(c.acks) > 0 && !s.joinsAcks(p) && !s.awaitAcks(c) {
+			break
+		}
 		c.outMu.Lock()
 		c.inline = true
 		c.outMu.Unlock()
 		if !s.handle(c, p) {
+			break
+		}
+		if len(c.acks) > 0 && (rd.Buffered() == 0 || len(c.acks) >= maxAcks) && !s.awaitAcks(c) {
 			break
 		}
 		if rd.Buffered() == 0 {
@@ -345,16 +426,6 @@ func (s *Server) serve(c *conn) {
 			c.wakeWriter()
 		}
 	}
-	s.mu.Lock()
-	s.detach(c)
-	s.mu.Unlock()
-	c.endOutput()
-	select {
-	case <-c.writerEnd:
-	case <-time.After(writeTimeout):
-	}
-	c.nc.Close()
-	<-c.writerEnd
 }
 
 // readError answers a malformed stream with an ERROR packet (or an admin

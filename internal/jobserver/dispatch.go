@@ -7,13 +7,6 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// enqueue puts j at the tail of its priority list and wakes a worker.
-func (s *Server) enqueue(j *job) {
-	j.state = stateQueued
-	j.fn.queue[j.prio].pushBack(j)
-	s.wakeFor(j.fn)
-}
-
 // wakeFor NOOPs sleeping workers of f until as many are awake as f has
 // queued jobs: one new job wakes one worker, not all of them. Sleepers are
 // woken in the order they went to sleep.
@@ -142,22 +135,7 @@ func (s *Server) pick(c *conn) *job {
 // assign hands queued job j to worker c.
 func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	f := j.fn
-	if j.st != nil && j.st.inExt {
-		f.streamq[j.prio].remove(j)
-		j.st.inExt = false
-	} else {
-		f.queue[j.prio].remove(j)
-	}
-	j.state = stateRunning
-	j.worker = c
-	j.assignN++
-	f.running++
-	s.running++
-	c.holding = append(c.holding, j)
-	if d := c.timeouts[f]; d > 0 {
-		n := j.assignN
-		j.timer = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, n) })
-	}
+	s.start(c, j)
 	h := s.appendHandle(s.hbuf[:0], j)
 	s.hbuf = h
 	if j.st != nil {
@@ -179,97 +157,6 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	default:
 		c.sendRef(wire.Res, wire.JobAssignUniq, h, []byte(f.name), []byte(j.unique), j.data)
 	}
-}
-
-// release takes running job j back from its worker.
-func (s *Server) release(j *job) {
-	if j.timer != nil {
-		j.timer.Stop()
-		j.timer = nil
-	}
-	if c := j.worker; c != nil {
-		if st := j.st; st != nil && st.ext && !st.endOut && !c.gone {
-			// The payload will not complete: tell the worker.
-			st.endOut = true
-			s.hbuf = s.appendHandle(s.hbuf[:0], j)
-			c.send(wire.Res, wire.StreamAbort, s.hbuf)
-		}
-		for i, x := range c.holding {
-			if x == j {
-				last := len(c.holding) - 1
-				c.holding[i] = c.holding[last]
-				c.holding[last] = nil
-				c.holding = c.holding[:last]
-				break
-			}
-		}
-	}
-	j.worker = nil
-	j.fn.running--
-	s.running--
-	s.checkDrained()
-}
-
-// lose handles a running job whose worker went away (disconnect, CANT_DO,
-// RESET_ABILITIES): it is queued again at the tail of its list, or fails
-// for its clients once Config.JobRetries attempts are used up. A foreground
-// job nobody waits for any more is dropped. A foreground job of a worker
-// that negotiated streaming fails at once (WORK_FAIL): its clients may have
-// had some of its WORK_DATA, and a rerun would send it again.
-func (s *Server) lose(j *job) {
-	streaming := j.worker != nil && j.worker.streaming
-	s.release(j)
-	j.retries++
-	j.num, j.den = 0, 0
-	switch {
-	case j.canceled || (len(j.clients) == 0 && !j.bg):
-		s.freeDetached(j)
-	case streaming && (!j.bg || j.st != nil):
-		// A stream job cannot run again either: its payload has gone.
-		s.failClients(j)
-		s.freeDetached(j)
-	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
-		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
-		s.failClients(j)
-		s.freeDetached(j)
-	default:
-		s.enqueue(j)
-	}
-}
-
-// freeDetached frees a job that is in no list, heap or worker.
-func (s *Server) freeDetached(j *job) {
-	j.state = -1
-	s.free(j)
-}
-
-// finish ends running job j after its result was forwarded. A scheduled
-// job waits for its next run instead of ending.
-func (s *Server) finish(j *job) {
-	s.release(j)
-	if j.sched != nil && !j.canceled {
-		j.num, j.den = 0, 0
-		s.detachClients(j)
-		s.wait(j, j.sched.next(s.clock.Now()))
-		return
-	}
-	j.state = -1
-	s.free(j)
-}
-
-// jobTimeout runs when a CAN_DO_TIMEOUT expires: the job fails for its
-// clients (WORK_FAIL), and a late result from the worker gets
-// JOB_NOT_FOUND. A scheduled job waits for its next run.
-func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || j.state != stateRunning || j.worker != c || j.assignN != n {
-		return
-	}
-	j.timer = nil
-	s.logWarn("job timed out", "handle", s.handleString(j), "function", j.fn.name, "worker", c.id)
-	s.failClients(j)
-	s.finish(j)
 }
 
 // work handles the WORK_* packets of a worker; it returns false when the
@@ -301,19 +188,22 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 	}
 	switch p.Type {
 	case wire.WorkData, wire.WorkWarning:
-		s.toClients(j, p.Type, p.Args...)
+		s.toClientsFrom(c, j, p.Type, p.Args...)
 	case wire.WorkStatus:
 		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)
 		j.den, _ = strconv.ParseInt(string(p.Args[2]), 10, 64)
 		s.toClients(j, p.Type, p.Args...)
 	case wire.WorkComplete, wire.WorkFail:
-		s.toClients(j, p.Type, p.Args...)
+		s.toClientsFrom(c, j, p.Type, p.Args...)
 		s.finish(j)
 	case wire.WorkException:
 		for _, cl := range j.clients {
-			if cl.exceptions {
+			switch {
+			case cl.exceptions && c.owned:
+				cl.sendRefFor(wire.WorkException, p.Args...)
+			case cl.exceptions:
 				cl.send(wire.Res, wire.WorkException, p.Args...)
-			} else {
+			default:
 				cl.send(wire.Res, wire.WorkFail, p.Args[0])
 			}
 		}
@@ -435,6 +325,7 @@ func (s *Server) detach(c *conn) {
 		}
 	}
 	c.attached = nil
+	s.untouchAll(c)
 }
 
 // itoa appends n in decimal to dst.

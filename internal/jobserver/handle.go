@@ -12,9 +12,6 @@ import (
 // full here).
 const maxUnique = 64
 
-// maxClientID is where SET_CLIENT_ID values are cut, as gearmand does.
-const maxClientID = 127
-
 // Error bodies gearmand sends, by code and text.
 var (
 	errInvalidMagic   = [2][]byte{[]byte("INVALID_MAGIC"), []byte("Request magic expected")}
@@ -80,6 +77,9 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		return false
 	}
 	defer s.changed()
+	if ok, keep := s.checkName(c, p); !ok {
+		return keep
+	}
 	if p.Type.IsExt() {
 		return s.handleStream(c, p)
 	}
@@ -108,15 +108,7 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 	case wire.OptionReq:
 		s.option(c, p.Args[0])
 	case wire.SetClientID:
-		id := p.Args[0]
-		if len(id) > maxClientID {
-			id = id[:maxClientID]
-		}
-		if len(id) == 0 {
-			c.clientID = "-"
-		} else {
-			c.clientID = string(id)
-		}
+		s.setClientID(c, p.Args[0])
 	case wire.CanDo:
 		s.canDo(c, p.Args[0], 0)
 	case wire.CanDoTimeout:

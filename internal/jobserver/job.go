@@ -1,6 +1,10 @@
 package jobserver
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/seed749d6d6d/gearman/internal/store"
+)
 
 // Priority levels, in the order a worker is served.
 const (
@@ -10,41 +14,51 @@ const (
 	nPrio
 )
 
-// Job states.
-const (
-	stateQueued  = iota // in its function's priority list
-	stateWaiting        // an epoch or scheduled job whose time has not come
-	stateRunning        // assigned to a worker
-)
-
 // A job is one unit of work. Every field is guarded by Server.mu.
 type job struct {
 	id      uint64 // the handle is Config.HandlePrefix + ":" + id
 	fn      *function
 	unique  string // as submitted ("" = none)
-	ukey    string // key in fn.uniques; "" when the job does not coalesce
 	data    []byte
 	reducer string
-	prio    int8
-	state   int8
-	bg      bool // submitted or joined by a background submit: never dropped for lack of clients
+	created int64     // Unix nanoseconds of its first submit
+	ref     store.Ref // where the store keeps it, while stored
 
 	when  int64     // Unix seconds before which an epoch job does not run; 0 = now
 	sched *schedule // non-nil for a recurring SUBMIT_JOB_SCHED job
-	heapi int32     // index in Server.timed while waiting; -1 otherwise
 
 	prev, next *job // links in fn.queue[prio] while queued
 
 	worker   *conn       // holder while running
 	assignN  uint64      // bumped at each assignment, so a stale timeout is recognised
 	timer    timerHandle // CAN_DO_TIMEOUT timer while running, or nil
-	retries  int32
 	num, den int64
 
-	clients  []*conn // attached foreground clients; one entry per submit
-	canceled bool    // cancelled by the admin while running: results go nowhere
+	clients []*conn  // attached foreground clients; one entry per submit
+	st      *jstream // the payload stream of a SUBMIT_STREAM job, else nil
 
-	st *jstream // the payload stream of a SUBMIT_STREAM job, else nil
+	heapi    int32 // index in Server.timed while waiting; -1 otherwise
+	retries  int32
+	prio     int8
+	state    jobState
+	bg       bool // submitted or joined by a background submit: never dropped for lack of clients
+	stored   bool // its record is in the store (see lifecycle.go)
+	canceled bool // cancelled by the admin while running: results go nowhere
+}
+
+// key returns j's coalescing key in fn.uniques (see uniqueKey), or "" when
+// it does not coalesce. For gearmand's "-" it is made anew each time.
+func (j *job) key() string {
+	switch {
+	case j.unique == "":
+		return ""
+	case j.unique == "-":
+		if len(j.data) == 0 {
+			return ""
+		}
+		return "\x00" + string(j.data)
+	}
+	return j.unique
 }
 
 // timerHandle is the part of clock.Timer the engine uses.
@@ -124,6 +138,9 @@ type function struct {
 
 	streamq    [nPrio]jobList // stream jobs whose payload is incomplete: for extension workers only
 	extWorkers int            // registrations by connections with the streaming extension
+
+	users int  // open connections that registered or submitted to it (names.go)
+	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

@@ -27,6 +27,7 @@ func levelName(log *slog.Logger) string {
 	return "ERROR"
 }
 
+func (s *Server) logError(msg string, args ...any) { s.log.Error(msg, args...) }
 func (s *Server) logWarn(msg string, args ...any)  { s.log.Warn(msg, args...) }
 func (s *Server) logInfo(msg string, args ...any)  { s.log.Info(msg, args...) }
 func (s *Server) logDebug(msg string, args ...any) { s.log.Debug(msg, args...) }

@@ -27,6 +27,7 @@ import (
 // schedule is a parsed SUBMIT_JOB_SCHED spec.
 type schedule struct {
 	minute, hour, mday, month, wday cronField
+	spec                            string // the five fields, space-separated, empty ones as "*"
 }
 
 // cronField is the set of values a field allows.
@@ -44,6 +45,14 @@ var errSchedule = errors.New("Invalid schedule")
 func parseSchedule(args [][]byte) (*schedule, error) {
 	var sc schedule
 	var err error
+	fields := make([]string, len(args))
+	for i, a := range args {
+		fields[i] = string(a)
+		if fields[i] == "" {
+			fields[i] = "*"
+		}
+	}
+	sc.spec = strings.Join(fields, " ")
 	spec := []struct {
 		dst    *cronField
 		lo, hi int

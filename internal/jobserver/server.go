@@ -10,8 +10,18 @@
 // that sends the connection's queued replies, many packets per write call.
 // Handling a request only appends to the outbound buffers of the connections
 // concerned; it never waits on a socket, so one slow peer never stalls
-// another. A connection whose outbound buffer grows past
-// [Config.MaxOutbound] (a peer that stopped reading) is closed.
+// another. A connection's unsent output is bounded by [Config.MaxOutbound],
+// checked before a packet is queued: a packet that would pass it (for a
+// peer that stopped reading) closes the connection instead. Large data is
+// queued by reference, not copied (payloads; results that are very large
+// or go to a connection that is behind: see toClientsFrom), and the buffer
+// small packets are copied into moves aside at 1 MiB, so neither memory nor
+// the time spent under the mutex grows with a backlog.
+//
+// A peer that starts a packet must finish it within [Config.PacketTimeout]
+// (a large one may take longer while each MiB comes in time), and a TLS
+// peer its handshake within [Config.HandshakeTimeout]; a connection idle
+// between packets is never cut.
 //
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
@@ -30,6 +40,7 @@ import (
 
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
+	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -44,8 +55,10 @@ type Config struct {
 	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
 	MaxPacketSize         int64  // default DefaultMaxPacketSize
 	MaxConnections        int    // 0 = no limit
-	MaxOutbound           int64  // per-connection queued output; default 2*MaxPacketSize + 16 MiB
+	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
 	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
+	MaxFunctionName       int    // longest function name accepted, in bytes; default DefaultMaxFunctionName
+	MaxClientID           int    // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
 	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
 	Exceptions            bool   // OPTION exceptions on for every connection
 	EnableShutdownCommand bool   // accept the admin shutdown command
@@ -55,6 +68,11 @@ type Config struct {
 	Logger                *slog.Logger // nil = silent
 	Clock                 clock.Clock  // nil = the real clock
 	Observer              Observer     // nil = none; for gearmantest
+	Store                 store.Log    // nil = jobs in memory only; the server closes it
+
+	// Deadlines for peers that start and never finish (deadline.go); < 0 = none.
+	HandshakeTimeout time.Duration // a TLS handshake must end within it; default DefaultHandshakeTimeout
+	PacketTimeout    time.Duration // a started packet must progress within it; default DefaultPacketTimeout
 }
 
 // ErrClosed is returned by Serve after Close or Shutdown.
@@ -67,6 +85,11 @@ type Server struct {
 	clock           clock.Clock
 	log             *slog.Logger
 	defaultMaxQueue [nPrio]int
+	store           store.Log // nil = memory only
+
+	// pending (guarded by mu): the record of each job in statePending,
+	// whose submits' answers wait for it.
+	pending map[*job]store.Commit
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
@@ -91,6 +114,7 @@ type Server struct {
 	drained   chan struct{} // guarded by mu; closed when draining and running == 0
 	closed    bool          // guarded by mu
 	closedCh  chan struct{}
+	storeOnce sync.Once // closes the store once
 }
 
 // New returns a server with cfg's defaults filled in.
@@ -107,6 +131,18 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxOutbound <= 0 {
 		cfg.MaxOutbound = 2*cfg.MaxPacketSize + 16<<20
+	}
+	if cfg.MaxFunctionName <= 0 {
+		cfg.MaxFunctionName = DefaultMaxFunctionName
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.PacketTimeout == 0 {
+		cfg.PacketTimeout = DefaultPacketTimeout
+	}
+	if cfg.MaxClientID <= 0 {
+		cfg.MaxClientID = DefaultMaxClientID
 	}
 	if cfg.Version == "" {
 		cfg.Version = "1.1.20-gogearman"
@@ -132,9 +168,17 @@ func New(cfg Config) *Server {
 		nextConn:  32,
 		listeners: make(map[net.Listener]struct{}),
 		closedCh:  make(chan struct{}),
+		pending:   make(map[*job]store.Commit),
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}
+	}
+	if cfg.Store != nil {
+		s.store = cfg.Store
+		s.mu.Lock()
+		s.replay()
+		s.mu.Unlock()
+		s.store.Start(s)
 	}
 	return s
 }
@@ -251,7 +295,9 @@ func (s *Server) serveAdmitted(c *conn) {
 }
 
 // Close closes every listener and connection at once and returns when every
-// goroutine of the server has ended. Jobs in memory are lost.
+// goroutine of the server has ended, then closes the store, if any, after
+// writing its queued records; it returns the store's error. Jobs in memory
+// only are lost.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -277,8 +323,19 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return nil
+	var err error
+	s.storeOnce.Do(func() {
+		if s.store != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), storeCloseTimeout)
+			defer cancel()
+			err = s.store.Close(ctx)
+		}
+	})
+	return err
 }
+
+// storeCloseTimeout bounds the writing of the store's last records at Close.
+const storeCloseTimeout = 10 * time.Second
 
 // Shutdown closes the listeners, stops handing out jobs, waits until no job
 // is running or ctx ends, then closes like Close. It returns ctx's error if

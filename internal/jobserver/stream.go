@@ -330,7 +330,7 @@ func (s *Server) streamResult(c *conn, j *job, n int) bool {
 // dropStream ends stream job j whose payload will not complete: its clients
 // get WORK_FAIL, its worker STREAM_ABORT, and it is forgotten.
 func (s *Server) dropStream(j *job) {
-	if j.state < 0 {
+	if j.state == stateDone {
 		return
 	}
 	s.failClients(j)
@@ -344,7 +344,6 @@ func (s *Server) freeDetachedOrRunning(j *job) {
 		return
 	}
 	s.free(j)
-	j.state = -1
 }
 
 // unstream tidies the streaming state of a job being freed (release has

@@ -1,6 +1,7 @@
 package jobserver
 
 import (
+	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -48,37 +49,54 @@ func uniqueKey(unique, data []byte) string {
 }
 
 // submit creates a job, or attaches the request to the job with the same
-// unique id, and answers JOB_CREATED or ERROR.
+// unique id, and answers JOB_CREATED or ERROR. With a store, the answer to
+// a background submit waits until the job's record is durable (see
+// awaitAcks).
 func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	if s.draining {
-		c.sendError(errShuttingDown)
+		s.refuse(c, errShuttingDown)
 		return
 	}
 	if len(r.unique) > maxUnique {
-		c.sendError(errUniqueTooLarge)
+		s.refuse(c, errUniqueTooLarge)
 		return
 	}
 	prio, bg := submitKind(t)
 	if c.streaming && !bg && len(r.unique) > 0 {
-		c.sendError(errUniqueStreaming)
+		s.refuse(c, errUniqueStreaming)
 		return
+	}
+	if bg && s.store != nil {
+		if err := s.store.Healthy(); err != nil {
+			s.refuse(c, queueError(err))
+			return
+		}
 	}
 	f := s.fn(r.fn)
 	key := uniqueKey(r.unique, r.data)
 	if key != "" {
 		if j := f.uniques[key]; j != nil {
+			var commit store.Commit
+			switch {
+			case !bg:
+				s.attach(c, j)
+			case j.state == statePending:
+				commit = s.pending[j]
+			case s.store != nil && !j.stored && j.st == nil:
+				// A foreground job becomes background: from now on it
+				// is stored.
+				commit = s.persist(j, 0)
+			}
 			if bg {
 				j.bg = true
-			} else {
-				s.attach(c, j)
 			}
-			s.replyCreated(c, j)
+			s.ack(c, j, commit)
 			s.recordSubmit(t, &r, j)
 			return
 		}
 	}
 	if lim := f.maxQueue[prio]; lim > 0 && f.total >= lim {
-		c.sendError(errQueueFull)
+		s.refuse(c, errQueueFull)
 		return
 	}
 	s.nextJob++
@@ -90,13 +108,14 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		id:      s.nextJob,
 		fn:      f,
 		unique:  unique,
-		ukey:    key,
 		data:    ownData(c, r.data),
 		reducer: string(r.reducer),
 		prio:    int8(prio),
 		bg:      bg,
 		heapi:   -1,
 		sched:   r.sched,
+		when:    r.when,
+		created: s.clock.Now().UnixNano(),
 	}
 	s.jobs[j.id] = j
 	f.total++
@@ -106,15 +125,16 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	if !bg {
 		s.attach(c, j)
 	}
-	s.replyCreated(c, j)
+	var commit store.Commit
+	if bg && s.store != nil {
+		j.state = statePending
+		commit = s.persist(j, 0)
+		s.pending[j] = commit
+	}
+	s.ack(c, j, commit)
 	s.recordSubmit(t, &r, j)
-	switch {
-	case j.sched != nil:
-		s.wait(j, j.sched.next(s.clock.Now()))
-	case r.when > s.unixNow():
-		s.wait(j, r.when)
-	default:
-		s.enqueue(j)
+	if commit == nil {
+		s.place(j)
 	}
 }
 
@@ -149,52 +169,6 @@ func ownData(c *conn, data []byte) []byte {
 	// A copy, also when the kept buffer grew well past the payload: a
 	// queued job holds no more than its payload.
 	return append([]byte(nil), data...)
-}
-
-// failClients sends WORK_FAIL for j to its clients.
-func (s *Server) failClients(j *job) {
-	if len(j.clients) == 0 {
-		return
-	}
-	s.hbuf = s.appendHandle(s.hbuf[:0], j)
-	s.toClients(j, wire.WorkFail, s.hbuf)
-}
-
-// free forgets j wherever it is.
-func (s *Server) free(j *job) {
-	f := j.fn
-	switch {
-	case j.state == stateQueued && j.st != nil && j.st.inExt:
-		f.streamq[j.prio].remove(j)
-		j.st.inExt = false
-	case j.state == stateQueued:
-		f.queue[j.prio].remove(j)
-	case j.state == stateWaiting:
-		s.unwait(j)
-	case j.state == stateRunning:
-		s.release(j)
-	}
-	if j.st != nil {
-		s.unstream(j)
-	}
-	delete(s.jobs, j.id)
-	f.total--
-	if j.ukey != "" && f.uniques[j.ukey] == j {
-		delete(f.uniques, j.ukey)
-	}
-	s.detachClients(j)
-}
-
-// detachClients removes every client of j.
-func (s *Server) detachClients(j *job) {
-	for _, c := range j.clients {
-		if n := c.attached[j]; n > 1 {
-			c.attached[j] = n - 1
-		} else {
-			delete(c.attached, j)
-		}
-	}
-	j.clients = nil
 }
 
 // getStatus answers GET_STATUS.

@@ -1,9 +1,6 @@
 package jobserver
 
-import (
-	"container/heap"
-	"time"
-)
+import "time"
 
 // timedHeap orders waiting epoch and scheduled jobs by their time.
 type timedHeap []*job
@@ -30,24 +27,6 @@ func (h *timedHeap) Pop() any {
 	return j
 }
 
-// wait parks j until Unix time when, then queues it.
-func (s *Server) wait(j *job, when int64) {
-	j.state = stateWaiting
-	j.when = when
-	j.fn.waiting++
-	heap.Push(&s.timed, j)
-	s.armTimer()
-}
-
-// unwait takes a waiting job out of the heap.
-func (s *Server) unwait(j *job) {
-	if j.heapi >= 0 {
-		heap.Remove(&s.timed, int(j.heapi))
-	}
-	j.fn.waiting--
-	s.armTimer()
-}
-
 // armTimer makes the one timer fire at the earliest waiting job's time.
 func (s *Server) armTimer() {
 	if s.closed {
@@ -70,21 +49,4 @@ func (s *Server) armTimer() {
 	d := time.Unix(at, 0).Sub(s.clock.Now())
 	s.timerAt = at
 	s.timer = s.clock.AfterFunc(max(d, 0), s.fireTimed)
-}
-
-// fireTimed queues every waiting job whose time has come, waking workers.
-func (s *Server) fireTimed() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.timer = nil
-	now := s.unixNow()
-	for len(s.timed) > 0 && s.timed[0].when <= now {
-		j := heap.Pop(&s.timed).(*job)
-		j.fn.waiting--
-		s.enqueue(j)
-	}
-	s.armTimer()
 }

@@ -1,0 +1,205 @@
+package filestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+
+	"github.com/seed749d6d6d/gearman/internal/store"
+)
+
+// The log is a sequence of segment files, each a sequence of records:
+//
+//	frame:  body length (uint32 LE) | CRC-32C of body (uint32 LE) | body
+//	body:   kind (1 byte) | fields
+//
+// Integers in bodies are unsigned varints (uvarint) unless said otherwise;
+// strings and byte strings are a uvarint length and the bytes; a job's
+// payload is the rest of its body, so it is never copied to be framed.
+const (
+	kindHeader  = 1 // version (byte), segment number, highest job id so far, highest seq so far
+	kindCreate  = 2 // id, seq, priority (byte), retries, when (varint), created (varint), func, unique, reducer, schedule, payload (rest)
+	kindAssign  = 3 // id
+	kindRequeue = 4 // id, seq, retries
+	kindRunEnd  = 5 // id
+	kindFinish  = 6 // id
+)
+
+// formatVersion is the version in each segment's header.
+const formatVersion = 1
+
+// frameHeader is the size of a record's frame before its body.
+const frameHeader = 8
+
+// maxBody bounds a record's body: a job's payload is at most what the
+// server takes in one packet (gearman.Server.MaxPacketSize), well below.
+const maxBody = 1 << 30
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errRecord is the cause of a record that cannot be read.
+var errRecord = errors.New("malformed record")
+
+// appendFrame appends a record whose body is built by body, framed.
+func appendFrame(dst []byte, body func([]byte) []byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeader)...)
+	dst = body(dst)
+	b := dst[start+frameHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(b)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(b, castagnoli))
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// appendCreate appends j's full record.
+func appendCreate(dst []byte, j *store.Job, seq uint64) []byte {
+	return appendFrame(dst, func(b []byte) []byte {
+		b = append(b, kindCreate)
+		b = binary.AppendUvarint(b, j.ID)
+		b = binary.AppendUvarint(b, seq)
+		b = append(b, byte(j.Priority))
+		b = binary.AppendUvarint(b, uint64(j.Retries))
+		b = binary.AppendVarint(b, j.When)
+		b = binary.AppendVarint(b, j.Created)
+		b = appendString(b, j.Func)
+		b = appendString(b, j.Unique)
+		b = appendString(b, j.Reducer)
+		b = appendString(b, j.Schedule)
+		return append(b, j.Data...)
+	})
+}
+
+// appendSmall appends a record of kind with the given uvarint fields.
+func appendSmall(dst []byte, kind byte, fields ...uint64) []byte {
+	return appendFrame(dst, func(b []byte) []byte {
+		b = append(b, kind)
+		for _, f := range fields {
+			b = binary.AppendUvarint(b, f)
+		}
+		return b
+	})
+}
+
+// record is one decoded record. Its byte fields alias the body.
+type record struct {
+	kind    byte
+	id      uint64 // kindHeader: the segment's highest job id so far
+	seq     uint64 // kindHeader: the highest seq so far
+	seg     uint64 // kindHeader only
+	retries uint64
+	job     store.Job // kindCreate only; Data aliases the body
+}
+
+// parseFrame reads the frame at the start of b; it returns the record's
+// body and the frame's size, or ok false when b does not start with a
+// whole, intact frame.
+func parseFrame(b []byte) (body []byte, size int, ok bool) {
+	if len(b) < frameHeader {
+		return nil, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n == 0 || n > maxBody || int64(n) > int64(len(b)-frameHeader) {
+		return nil, 0, false
+	}
+	body = b[frameHeader : frameHeader+int(n)]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, 0, false
+	}
+	return body, frameHeader + int(n), true
+}
+
+// decoder reads the fields of a body.
+type decoder struct {
+	b   []byte
+	err bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.err = true
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err || n > uint64(len(d.b)) {
+		d.err = true
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// parseBody decodes a record's body.
+func parseBody(body []byte) (record, error) {
+	d := decoder{b: body[1:]}
+	r := record{kind: body[0]}
+	switch r.kind {
+	case kindHeader:
+		if d.byte() != formatVersion {
+			return r, errors.New("unknown format version")
+		}
+		r.seg, r.id, r.seq = d.uvarint(), d.uvarint(), d.uvarint()
+	case kindCreate:
+		j := &r.job
+		j.ID = d.uvarint()
+		r.id = j.ID
+		r.seq = d.uvarint()
+		j.Priority = int8(d.byte())
+		r.retries = d.uvarint()
+		j.Retries = int32(min(r.retries, 1<<31-1))
+		j.When = d.varint()
+		j.Created = d.varint()
+		j.Func = d.string()
+		j.Unique = d.string()
+		j.Reducer = d.string()
+		j.Schedule = d.string()
+		j.Data = d.b
+		d.b = nil
+		if j.Priority < 0 || j.Priority > 2 {
+			d.err = true
+		}
+	case kindAssign, kindRunEnd, kindFinish:
+		r.id = d.uvarint()
+	case kindRequeue:
+		r.id, r.seq, r.retries = d.uvarint(), d.uvarint(), d.uvarint()
+	default:
+		return r, errRecord
+	}
+	if d.err || len(d.b) != 0 {
+		return r, errRecord
+	}
+	return r, nil
+}
+
+func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }

@@ -1,0 +1,371 @@
+package jobserver
+
+import (
+	"bytes"
+	"container/heap"
+
+	"github.com/seed749d6d6d/gearman/internal/store"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// This file is the life of a job: every change of its state, and the
+// store's record of each change for the jobs that are stored.
+//
+//	          submit ──► pending ──(record durable)──┐
+//	             │          └─(write failed)──► done │
+//	             ▼                                   ▼
+//	  waiting ◄─────────────── place ────────────► queued ◄───────┐
+//	     └──(its time comes)─────────────────────────┘ │         │
+//	                                                  start      lose
+//	                                                   ▼         │
+//	                                                 running ────┘
+//	                                                   └─ finish ──► done
+//	                                                      (a scheduled job: waiting)
+//
+// A job is stored when the server has a store and the job is background
+// (plain, epoch, scheduled or reduce); a foreground job lives and dies
+// with its clients' connections. Streamed payloads (SUBMIT_STREAM) are
+// never stored.
+
+// jobState is where a job is in its life.
+type jobState int8
+
+const (
+	statePending jobState = iota // stored, its record not yet durable: in no list, not handed out
+	stateQueued                  // in its function's priority list
+	stateWaiting                 // an epoch or scheduled job whose time has not come
+	stateRunning                 // assigned to a worker
+	stateDone                    // freed: in no list, unknown to the engine
+)
+
+// place puts a new, replayed or activated job where it belongs: waiting
+// for its time, or queued.
+func (s *Server) place(j *job) {
+	switch {
+	case j.sched != nil:
+		s.wait(j, j.sched.next(s.clock.Now()))
+	case j.when > s.unixNow():
+		s.wait(j, j.when)
+	default:
+		s.enqueue(j)
+	}
+}
+
+// enqueue puts j at the tail of its priority list and wakes a worker.
+func (s *Server) enqueue(j *job) {
+	j.state = stateQueued
+	j.fn.queue[j.prio].pushBack(j)
+	s.wakeFor(j.fn)
+}
+
+// wait parks j until Unix time when, then queues it.
+func (s *Server) wait(j *job, when int64) {
+	j.state = stateWaiting
+	j.when = when
+	j.fn.waiting++
+	heap.Push(&s.timed, j)
+	s.armTimer()
+}
+
+// unwait takes a waiting job out of the heap.
+func (s *Server) unwait(j *job) {
+	if j.heapi >= 0 {
+		heap.Remove(&s.timed, int(j.heapi))
+	}
+	j.fn.waiting--
+	s.armTimer()
+}
+
+// fireTimed queues every waiting job whose time has come, waking workers.
+func (s *Server) fireTimed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.timer = nil
+	now := s.unixNow()
+	for len(s.timed) > 0 && s.timed[0].when <= now {
+		j := heap.Pop(&s.timed).(*job)
+		j.fn.waiting--
+		s.enqueue(j)
+	}
+	s.armTimer()
+}
+
+// start takes queued job j out of its list and makes it c's.
+func (s *Server) start(c *conn, j *job) {
+	f := j.fn
+	if j.st != nil && j.st.inExt {
+		f.streamq[j.prio].remove(j)
+		j.st.inExt = false
+	} else {
+		f.queue[j.prio].remove(j)
+	}
+	j.state = stateRunning
+	j.worker = c
+	j.assignN++
+	f.running++
+	s.running++
+	c.holding = append(c.holding, j)
+	if d := c.timeouts[f]; d > 0 {
+		n := j.assignN
+		j.timer = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, n) })
+	}
+	if j.stored {
+		s.store.Assigned(j.ref, j.id)
+	}
+}
+
+// release takes running job j back from its worker.
+func (s *Server) release(j *job) {
+	if j.timer != nil {
+		j.timer.Stop()
+		j.timer = nil
+	}
+	if c := j.worker; c != nil {
+		if st := j.st; st != nil && st.ext && !st.endOut && !c.gone {
+			// The payload will not complete: tell the worker.
+			st.endOut = true
+			s.hbuf = s.appendHandle(s.hbuf[:0], j)
+			c.send(wire.Res, wire.StreamAbort, s.hbuf)
+		}
+		for i, x := range c.holding {
+			if x == j {
+				last := len(c.holding) - 1
+				c.holding[i] = c.holding[last]
+				c.holding[last] = nil
+				c.holding = c.holding[:last]
+				break
+			}
+		}
+	}
+	j.worker = nil
+	j.fn.running--
+	s.running--
+	s.checkDrained()
+}
+
+// lose handles a running job whose worker went away (disconnect, CANT_DO,
+// RESET_ABILITIES): it is queued again at the tail of its list, or fails
+// for its clients once Config.JobRetries attempts are used up. A foreground
+// job nobody waits for any more is dropped. A foreground job of a worker
+// that negotiated streaming fails at once (WORK_FAIL): its clients may have
+// had some of its WORK_DATA, and a rerun would send it again.
+func (s *Server) lose(j *job) {
+	streaming := j.worker != nil && j.worker.streaming
+	s.release(j)
+	j.retries++
+	j.num, j.den = 0, 0
+	switch {
+	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.free(j)
+	case streaming && (!j.bg || j.st != nil):
+		// A stream job cannot run again either: its payload has gone.
+		s.failClients(j)
+		s.free(j)
+	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
+		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
+		s.failClients(j)
+		s.free(j)
+	default:
+		if j.stored {
+			j.ref = s.store.Requeued(j.ref, j.id, j.retries)
+		}
+		s.enqueue(j)
+	}
+}
+
+// finish ends running job j after its result was forwarded. A scheduled
+// job waits for its next run instead of ending.
+func (s *Server) finish(j *job) {
+	s.release(j)
+	if j.sched != nil && !j.canceled {
+		j.num, j.den = 0, 0
+		s.detachClients(j)
+		if j.stored {
+			s.store.RunEnded(j.ref, j.id)
+		}
+		s.wait(j, j.sched.next(s.clock.Now()))
+		return
+	}
+	s.free(j)
+}
+
+// jobTimeout runs when a CAN_DO_TIMEOUT expires: the job fails for its
+// clients (WORK_FAIL), and a late result from the worker gets
+// JOB_NOT_FOUND. A scheduled job waits for its next run.
+func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || j.state != stateRunning || j.worker != c || j.assignN != n {
+		return
+	}
+	j.timer = nil
+	s.logWarn("job timed out", "handle", s.handleString(j), "function", j.fn.name, "worker", c.id)
+	s.failClients(j)
+	s.finish(j)
+}
+
+// free forgets j wherever it is, and records its end.
+func (s *Server) free(j *job) {
+	f := j.fn
+	switch {
+	case j.state == stateQueued && j.st != nil && j.st.inExt:
+		f.streamq[j.prio].remove(j)
+		j.st.inExt = false
+	case j.state == stateQueued:
+		f.queue[j.prio].remove(j)
+	case j.state == stateWaiting:
+		s.unwait(j)
+	case j.state == stateRunning && j.worker != nil: // not yet released
+		s.release(j)
+	case j.state == statePending:
+		delete(s.pending, j)
+	}
+	j.state = stateDone
+	if j.st != nil {
+		s.unstream(j)
+	}
+	if j.stored {
+		j.stored = false
+		s.store.Finished(j.ref, j.id)
+	}
+	s.forget(j)
+}
+
+// forget removes a job that is in no list from the engine's maps and
+// detaches its clients.
+func (s *Server) forget(j *job) {
+	f := j.fn
+	delete(s.jobs, j.id)
+	f.total--
+	if k := j.key(); k != "" && f.uniques[k] == j {
+		delete(f.uniques, k)
+	}
+	s.detachClients(j)
+	s.forgetIfUnused(f)
+}
+
+// detachClients removes every client of j.
+func (s *Server) detachClients(j *job) {
+	for _, c := range j.clients {
+		if n := c.attached[j]; n > 1 {
+			c.attached[j] = n - 1
+		} else {
+			delete(c.attached, j)
+		}
+	}
+	j.clients = nil
+}
+
+// failClients sends WORK_FAIL for j to its clients.
+func (s *Server) failClients(j *job) {
+	if len(j.clients) == 0 {
+		return
+	}
+	s.hbuf = s.appendHandle(s.hbuf[:0], j)
+	s.toClients(j, wire.WorkFail, s.hbuf)
+}
+
+// persist writes j's record to the store: j becomes stored. It returns the
+// record's commit, which the reply to the submit waits for.
+func (s *Server) persist(j *job, seq uint64) store.Commit {
+	var sj store.Job
+	s.toStored(j, &sj)
+	ref, commit := s.store.Created(sj, seq)
+	j.stored, j.ref = true, ref
+	return commit
+}
+
+// toStored fills sj with j's state.
+func (s *Server) toStored(j *job, sj *store.Job) {
+	*sj = store.Job{
+		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer,
+		Priority: j.prio, Retries: j.retries, Created: j.created,
+	}
+	switch {
+	case j.sched != nil:
+		sj.Schedule = j.sched.spec
+	case j.state == stateWaiting || j.state == statePending:
+		sj.When = j.when
+	}
+}
+
+// activate makes a pending job whose record is durable runnable.
+func (s *Server) activate(j *job) {
+	if j.state == statePending {
+		delete(s.pending, j)
+		s.place(j)
+	}
+}
+
+// abandon drops a pending job whose record could not be written: its
+// submit never succeeded, and its foreground clients (attached by unique
+// id meanwhile) get WORK_FAIL.
+func (s *Server) abandon(j *job) {
+	if j.state != statePending {
+		return
+	}
+	delete(s.pending, j)
+	j.state = stateDone
+	j.stored = false
+	s.failClients(j)
+	s.forget(j)
+}
+
+// Relog writes again the stored jobs among ids whose record is in segment
+// seg (see store.Relogger).
+func (s *Server) Relog(seg uint32, ids []uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for _, id := range ids {
+		j := s.jobs[id]
+		if j == nil || !j.stored || j.ref.Seg != seg {
+			continue
+		}
+		s.persist(j, j.ref.Seq)
+		if j.state == stateRunning {
+			s.store.Assigned(j.ref, j.id)
+		}
+	}
+}
+
+// replay loads the store's jobs into the engine, before anything else runs.
+func (s *Server) replay() {
+	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
+		f := s.fn([]byte(sj.Func))
+		j := &job{
+			id: sj.ID, fn: f, unique: sj.Unique, data: sj.Data, reducer: sj.Reducer,
+			prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
+			when: sj.When, stored: true, ref: ref,
+		}
+		if sj.Schedule != "" {
+			sc, err := parseSchedule(bytes.Fields([]byte(sj.Schedule)))
+			if err != nil {
+				s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
+				s.store.Finished(ref, j.id)
+				return
+			}
+			j.sched = sc
+		}
+		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
+			s.logWarn("stored job failed: retries exhausted (its last attempt was running when the server stopped)", "handle", s.handleString(j), "retries", j.retries)
+			s.store.Finished(ref, j.id)
+			return
+		}
+		if sj.Lost {
+			s.store.Requeued(ref, j.id, j.retries)
+		}
+		s.jobs[j.id] = j
+		f.total++
+		if k := j.key(); k != "" {
+			f.uniques[k] = j
+		}
+		s.place(j)
+	})
+	s.nextJob = max(s.nextJob, maxID)
+}

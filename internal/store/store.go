@@ -1,0 +1,118 @@
+// Package store is the seam between the job server's engine
+// (internal/jobserver) and the places that keep its background jobs across
+// restarts: the embedded log (internal/filestore) and, later, PostgreSQL.
+//
+// # Contract
+//
+// The engine calls a [Log]'s transition methods with its own lock held, in
+// the order the transitions happen. They must not block on I/O: a Log
+// queues each record in memory and a goroutine of its own writes and
+// syncs many records at once (group commit). [Log.Created] returns a
+// [Commit] that is done once its record is durable; the engine answers
+// JOB_CREATED only then. The other transitions are not waited for: a
+// crash may lose the last few of them, so a job may run once more than
+// needed (at-least-once), but never a job whose JOB_CREATED went out.
+//
+// Foreground jobs are never stored: their client's connection owns them.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Job is a stored job as the engine creates or replays it.
+type Job struct {
+	ID       uint64 // the number in the handle: the server's prefix + ":" + ID
+	Func     string
+	Unique   string // as submitted; "" for none
+	Data     []byte // the payload; a replayed Job's Data is the engine's to keep
+	Reducer  string // a background reduce job's reducer, else ""
+	Priority int8   // 0 high, 1 normal, 2 low
+	When     int64  // an epoch job's Unix time, else 0
+	Schedule string // a scheduled job's five fields, space-separated, else ""
+	Retries  int32  // attempts lost so far
+	Created  int64  // Unix nanoseconds of the first submit
+
+	// Lost is set on replay for a job that was running when the server
+	// stopped: its attempt was lost, and Retries counts it.
+	Lost bool
+}
+
+// Ref is the Log's note of where a job's record is; the engine keeps it
+// with the job and hands it back with every later transition.
+type Ref struct {
+	Seg  uint32 // the segment that holds the job's newest full record
+	Size uint32 // that record's size in bytes
+	Seq  uint64 // the job's place in its queue: lower runs first
+}
+
+// Commit is the durability of one record.
+type Commit interface {
+	// Done is closed once the record is durable or has failed.
+	Done() <-chan struct{}
+	// Err is nil after Done when the record is durable. It must only be
+	// called after Done is closed.
+	Err() error
+}
+
+// Log records the transitions of stored jobs. Every method but Close is
+// called with the engine's lock held and must return without waiting for
+// I/O.
+type Log interface {
+	// Replay calls fn for every job the log holds, in queue order (lowest
+	// Seq first), and forgets them. It is called once, before any other
+	// method but Close.
+	Replay(fn func(*Job, Ref)) (maxID uint64)
+
+	// Start begins the log's background work; relog is how the log asks
+	// the engine to write the newest state of some of its jobs again (see
+	// [Relogger]).
+	Start(relog Relogger)
+
+	// Created records a new stored job (or the newest full state of one
+	// being moved by a Relogger, with its old ref's Seq). seq == 0 means
+	// "at the tail of its queue".
+	Created(j Job, seq uint64) (Ref, Commit)
+	// Assigned records that a worker took the job.
+	Assigned(ref Ref, id uint64)
+	// Requeued records that the job's attempt was lost and it is queued
+	// again, at the tail; it returns the job's new ref.
+	Requeued(ref Ref, id uint64, retries int32) Ref
+	// RunEnded records that a scheduled job's run ended: it waits for its
+	// next time.
+	RunEnded(ref Ref, id uint64)
+	// Finished records that the job is gone (completed, failed, cancelled,
+	// out of retries).
+	Finished(ref Ref, id uint64)
+
+	// Healthy returns nil while records can be written, else why not.
+	Healthy() error
+	// Where says where the jobs are kept, for the server's log.
+	Where() string
+
+	// Close writes what is queued and releases the log's files. It is
+	// called once, after the engine has stopped calling the other methods.
+	Close(ctx context.Context) error
+}
+
+// Relogger is the engine's side of compaction.
+type Relogger interface {
+	// Relog writes again, with [Log.Created], the full state of every job
+	// among ids that is live and whose ref is in segment seg, so that the
+	// segment can be deleted. It takes the engine's lock.
+	Relog(seg uint32, ids []uint64)
+}
+
+// ErrClosed is the error of a record queued after Close.
+var ErrClosed = errors.New("store: closed")
+
+// WriteError is the error of records that could not be made durable.
+type WriteError struct {
+	Where string // the file or database
+	Err   error
+}
+
+func (e *WriteError) Error() string { return fmt.Sprintf("store: writing %s: %v", e.Where, e.Err) }
+func (e *WriteError) Unwrap() error { return e.Err }

@@ -1,0 +1,148 @@
+package gearman_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// storeServer starts a server on the embedded store in dir.
+func storeServer(t *testing.T, dir string, s *gearman.Server) (*gearman.Server, string) {
+	t.Helper()
+	st, err := gearman.OpenStore(t.Context(), "file:"+dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s == nil {
+		s = &gearman.Server{}
+	}
+	s.Store = st
+	return s, srvStart(t, s)
+}
+
+func TestStoreKeepsBackgroundJobsAcrossARestart(t *testing.T) {
+	dir := t.TempDir()
+	s, addr := storeServer(t, dir, nil)
+	c := wiretest.Dial(t, addr)
+	binary := "a\x00b\x00\xff"
+	later := fmt.Sprint(time.Now().Add(time.Hour).Unix())
+	submits := []struct {
+		t    wire.Type
+		args []string
+	}{
+		{wire.SubmitJobBg, []string{"f", "u1", binary}},
+		{wire.SubmitJobHighBg, []string{"f", "", "high"}},
+		{wire.SubmitJobLowBg, []string{"f", "-", "low"}},
+		{wire.SubmitJobEpoch, []string{"f", "u4", later, "epoch"}},
+		{wire.SubmitJobSched, []string{"f", "u5", "*/5", "", "", "", "", "sched"}},
+		{wire.SubmitReduceJobBackground, []string{"f", "u6", "red", "", "reduce"}},
+		{wire.SubmitJobBg, []string{"f", "", "normal"}},
+		{wire.SubmitJob, []string{"f", "fg", "foreground"}}, // not stored
+	}
+	var handles []string
+	for _, sub := range submits {
+		c.Send(sub.t, sub.args...)
+		handles = append(handles, c.ExpectType(wire.JobCreated).Args[0])
+	}
+	s.Close()
+
+	_, addr = storeServer(t, dir, &gearman.Server{HandlePrefix: "H:test"})
+	c = wiretest.Dial(t, addr)
+	// Handles answer as before; coalescing goes on.
+	c.Send(wire.GetStatus, handles[0])
+	c.Expect(wire.StatusRes, handles[0], "1", "0", "0", "0")
+	c.Send(wire.GetStatus, handles[7])
+	c.Expect(wire.StatusRes, handles[7], "0", "0", "0", "0")
+	c.Send(wire.SubmitJobBg, "f", "u1", "again")
+	c.Expect(wire.JobCreated, handles[0])
+	if got := c.Admin("status", true); got != "f\t7\t0\t0\n.\n" {
+		t.Errorf("status after the restart = %q; want the 7 background jobs of f, none running", got)
+	}
+	// The queue order holds: high first, then normal and reduce in submit
+	// order, then low; the epoch and scheduled jobs wait for their time.
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "f")
+	for _, want := range []struct{ h, unique, data string }{
+		{handles[1], "", "high"},
+		{handles[0], "u1", binary},
+		{handles[5], "u6", "reduce"},
+		{handles[6], "", "normal"},
+		{handles[2], "-", "low"},
+	} {
+		w.Send(wire.GrabJobUniq)
+		w.Expect(wire.JobAssignUniq, want.h, "f", want.unique, want.data)
+		w.Send(wire.WorkComplete, want.h, "")
+	}
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.NoJob)
+	if got := c.Admin("cancel job "+handles[3], false); got != "OK\r\n" {
+		t.Errorf("cancel job of the epoch job after the restart = %q", got)
+	}
+}
+
+func TestStoreForgetsFinishedJobs(t *testing.T) {
+	dir := t.TempDir()
+	s, addr := storeServer(t, dir, nil)
+	c := wiretest.Dial(t, addr)
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "f")
+	for i := range 3 {
+		c.Send(wire.SubmitJobBg, "f", "", fmt.Sprint(i))
+		h := c.ExpectType(wire.JobCreated).Args[0]
+		w.Send(wire.GrabJob)
+		w.Expect(wire.JobAssign, h, "f", fmt.Sprint(i))
+		if i < 2 {
+			w.Send(wire.WorkComplete, h, "")
+		} else {
+			w.Send(wire.WorkFail, h)
+		}
+	}
+	srvSync(w)
+	s.Close()
+	_, addr = storeServer(t, dir, &gearman.Server{HandlePrefix: "H:test"})
+	if got := wiretest.Dial(t, addr).Admin("status", true); got != "f\t0\t0\t0\n.\n" && got != ".\n" {
+		t.Errorf("status after the restart = %q; want no jobs", got)
+	}
+}
+
+func TestStoreCountsRetriesAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	var handle string
+	for attempt := 1; attempt <= 3; attempt++ {
+		s, addr := storeServer(t, dir, &gearman.Server{HandlePrefix: "H:test", JobRetries: 2})
+		if attempt == 1 {
+			c := wiretest.Dial(t, addr)
+			c.Send(wire.SubmitJobBg, "f", "", "p")
+			handle = c.ExpectType(wire.JobCreated).Args[0]
+		}
+		w := wiretest.Dial(t, addr)
+		w.Send(wire.CanDo, "f")
+		w.Send(wire.GrabJob)
+		if attempt == 3 {
+			// Two attempts were lost with their server: the job is gone.
+			w.Expect(wire.NoJob)
+			break
+		}
+		w.Expect(wire.JobAssign, handle, "f", "p")
+		s.Close() // the worker's attempt is lost with the server
+	}
+}
+
+func TestStoreIsLockedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	storeServer(t, dir, nil)
+	_, err := gearman.OpenStore(context.Background(), "file:"+dir, nil)
+	if !errors.Is(err, gearman.ErrStoreLocked) {
+		t.Fatalf("OpenStore of a store in use = %v; want ErrStoreLocked", err)
+	}
+	if _, err := gearman.OpenStore(context.Background(), "redis://x", nil); err == nil || !strings.Contains(err.Error(), "redis://x") {
+		t.Errorf("OpenStore of an unknown kind = %v; want an error naming it", err)
+	}
+}
