@@ -1,69 +1,191 @@
 // Command bgload queues N background jobs on a job server, as fast as the
 // server takes them, and waits for every JOB_CREATED: the load of the
-// "memory of one million queued jobs" benchmark in BENCHMARKS.md.
+// "memory of one million queued jobs" and "durable background submits"
+// benchmarks in BENCHMARKS.md.
 //
 //	go run ./internal/benchtools/bgload -addr 127.0.0.1:4730 -n 1000000
+//	go run ./internal/benchtools/bgload -n 200000 -conns 16 -window 64
+//
+// The jobs are spread evenly over -conns connections; each pipelines its
+// SUBMIT_JOB_BGs, with at most -window of them waiting for their
+// JOB_CREATED at once (0: no limit, the whole share written ahead). With
+// -unique (the default) each job has its own 36-byte unique id, the length
+// of libgearman's UUIDs, distinct across connections; -unique=false sends
+// an empty one. It prints the jobs queued, the time from the first submit
+// to the last JOB_CREATED, and jobs/s.
 package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
+	"sync"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
+type config struct {
+	addr    string
+	n       int
+	size    int
+	fn      string
+	conns   int
+	window  int
+	unique  bool
+	timeout time.Duration
+}
+
 func main() {
-	addr := flag.String("addr", "127.0.0.1:4730", "job server")
-	n := flag.Int("n", 1000000, "jobs to queue")
-	size := flag.Int("size", 64, "payload bytes")
-	fn := flag.String("func", "mem", "function name")
+	var c config
+	flag.StringVar(&c.addr, "addr", "127.0.0.1:4730", "job server")
+	flag.IntVar(&c.n, "n", 1000000, "jobs to queue, over all connections")
+	flag.IntVar(&c.size, "size", 64, "payload bytes")
+	flag.StringVar(&c.fn, "func", "mem", "function name")
+	flag.IntVar(&c.conns, "conns", 1, "connections, each pipelining its share of the jobs")
+	flag.IntVar(&c.window, "window", 0, "most submits in flight per connection (0: no limit)")
+	flag.BoolVar(&c.unique, "unique", true, "a distinct 36-byte unique id per job (false: empty)")
+	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.Parse()
-	c, err := net.Dial("tcp", *addr)
+	if c.conns < 1 || c.n < 0 || c.window < 0 || c.size < 0 {
+		fmt.Fprintln(os.Stderr, "bgload: -conns must be at least 1; -n, -window and -size not negative")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	el, err := run(ctx, c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "bgload:", err)
 		os.Exit(1)
 	}
-	defer c.Close()
-	start := time.Now()
-	errc := make(chan error, 1)
-	go func() {
-		r := wire.NewReader(c)
-		for i := 0; i < *n; i++ {
-			p, err := r.Next()
-			if err != nil {
-				errc <- err
-				return
-			}
-			if p.Type != wire.JobCreated {
-				errc <- fmt.Errorf("job %d: got %v", i, p)
-				return
-			}
+	fmt.Printf("queued=%d conns=%d window=%d unique=%v elapsed=%.2fs jobs/s=%.0f\n",
+		c.n, c.conns, c.window, c.unique, el.Seconds(), float64(c.n)/el.Seconds())
+}
+
+// run connects every connection first, then starts them together and
+// returns the time until the last JOB_CREATED.
+func run(ctx context.Context, c config) (time.Duration, error) {
+	var d net.Dialer
+	conns := make([]net.Conn, 0, c.conns)
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
 		}
-		errc <- nil
 	}()
-	w := bufio.NewWriterSize(c, 256<<10)
-	data := make([]byte, *size)
+	for range c.conns {
+		nc, err := d.DialContext(ctx, "tcp", c.addr)
+		if err != nil {
+			return 0, err
+		}
+		conns = append(conns, nc)
+	}
+	// Closing the connections ends every blocked read and write when ctx
+	// ends first.
+	stop := context.AfterFunc(ctx, func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	})
+	defer stop()
+	data := make([]byte, c.size)
 	for i := range data {
 		data[i] = 'a' + byte(i%26)
 	}
-	var pkt []byte
-	for i := 0; i < *n; i++ {
-		unique := fmt.Appendf(nil, "%036d", i) // the length of libgearman's UUIDs
-		pkt, _ = wire.AppendPacket(pkt[:0], wire.Req, wire.SubmitJobBg, []byte(*fn), unique, data)
+	start := time.Now()
+	errs := make([]error, c.conns)
+	var wg sync.WaitGroup
+	for i, nc := range conns {
+		// Connection i queues jobs first, first+conns, ... so that unique
+		// ids are distinct across connections.
+		share := c.n / c.conns
+		if i < c.n%c.conns {
+			share++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = submit(nc, c, data, i, share)
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return el, errors.Join(errs...)
+}
+
+// submit queues share jobs on nc, numbered first, first+c.conns, ..., and
+// waits for their JOB_CREATED.
+func submit(nc net.Conn, c config, data []byte, first, share int) error {
+	var window chan struct{} // a slot per submit in flight
+	if c.window > 0 {
+		window = make(chan struct{}, c.window)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		r := wire.NewReader(nc)
+		for i := range share {
+			p, err := r.Next()
+			if err != nil {
+				readErr <- fmt.Errorf("%s: job %d of %d: %w", nc.LocalAddr(), i, share, err)
+				return
+			}
+			if p.Type != wire.JobCreated {
+				readErr <- fmt.Errorf("%s: job %d of %d: got %v", nc.LocalAddr(), i, share, p)
+				return
+			}
+			if window != nil {
+				<-window
+			}
+		}
+		readErr <- nil
+	}()
+	w := bufio.NewWriterSize(nc, 256<<10)
+	var pkt, unique []byte
+	for i := range share {
+		if window != nil {
+			select {
+			case window <- struct{}{}:
+			default:
+				// The window is full: send what is buffered, then wait for
+				// a JOB_CREATED to free a slot.
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				select {
+				case window <- struct{}{}:
+				case err := <-readErr:
+					return readFailed(err)
+				}
+			}
+		}
+		unique = unique[:0]
+		if c.unique {
+			unique = fmt.Appendf(unique, "%036d", first+i*c.conns)
+		}
+		pkt, _ = wire.AppendPacket(pkt[:0], wire.Req, wire.SubmitJobBg, []byte(c.fn), unique, data)
 		if _, err := w.Write(pkt); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return err
 		}
 	}
-	w.Flush()
-	if err := <-errc; err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if err := w.Flush(); err != nil {
+		return err
 	}
-	el := time.Since(start)
-	fmt.Printf("queued=%d elapsed=%.2fs submits/s=%.0f\n", *n, el.Seconds(), float64(*n)/el.Seconds())
+	return <-readErr
+}
+
+// readFailed is the reader's error, which ended before every JOB_CREATED.
+func readFailed(err error) error {
+	if err == nil {
+		return errors.New("the server answered more submits than were sent")
+	}
+	return err
 }
