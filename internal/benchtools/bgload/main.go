@@ -13,6 +13,19 @@
 // of libgearman's UUIDs, distinct across connections; -unique=false sends
 // an empty one. It prints the jobs queued, the time from the first submit
 // to the last JOB_CREATED, and jobs/s.
+//
+// With -workers K (default 0: none), K raw worker connections for -func
+// (started and registered before the first submit) run the jobs as they
+// come, completing each at once with an empty result, and the line also
+// gives the end-to-end figures: drained= the time from the first submit
+// until the server has answered past the last WORK_COMPLETE (see
+// drainers), and e2e_jobs/s. The server must start with no job queued for
+// -func.
+//
+//	go run ./internal/benchtools/bgload -n 20000 -conns 16 -workers 4
+//
+// -addr may list several servers, comma-separated (a cluster on one
+// queue): connection i, and worker i, go to server i mod their number.
 package main
 
 import (
@@ -24,6 +37,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,47 +45,66 @@ import (
 )
 
 type config struct {
-	addr    string
+	addrs   []string
 	n       int
 	size    int
 	fn      string
 	conns   int
 	window  int
 	unique  bool
+	workers int
 	timeout time.Duration
 }
 
 func main() {
 	var c config
-	flag.StringVar(&c.addr, "addr", "127.0.0.1:4730", "job server")
+	addr := flag.String("addr", "127.0.0.1:4730", "job server, or servers comma-separated (connection and worker i go to server i mod their number)")
 	flag.IntVar(&c.n, "n", 1000000, "jobs to queue, over all connections")
 	flag.IntVar(&c.size, "size", 64, "payload bytes")
 	flag.StringVar(&c.fn, "func", "mem", "function name")
 	flag.IntVar(&c.conns, "conns", 1, "connections, each pipelining its share of the jobs")
 	flag.IntVar(&c.window, "window", 0, "most submits in flight per connection (0: no limit)")
 	flag.BoolVar(&c.unique, "unique", true, "a distinct 36-byte unique id per job (false: empty)")
+	flag.IntVar(&c.workers, "workers", 0, "worker connections running the jobs as they come (0: none, the jobs stay queued)")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.Parse()
-	if c.conns < 1 || c.n < 0 || c.window < 0 || c.size < 0 {
-		fmt.Fprintln(os.Stderr, "bgload: -conns must be at least 1; -n, -window and -size not negative")
+	c.addrs = strings.Split(*addr, ",")
+	if c.conns < 1 || c.n < 0 || c.window < 0 || c.size < 0 || c.workers < 0 {
+		fmt.Fprintln(os.Stderr, "bgload: -conns must be at least 1; -n, -window, -size and -workers not negative")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	el, err := run(ctx, c)
+	el, drained, err := run(ctx, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bgload:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("queued=%d conns=%d window=%d unique=%v elapsed=%.2fs jobs/s=%.0f\n",
+	fmt.Printf("queued=%d conns=%d window=%d unique=%v elapsed=%.2fs jobs/s=%.0f",
 		c.n, c.conns, c.window, c.unique, el.Seconds(), float64(c.n)/el.Seconds())
+	if c.workers > 0 {
+		fmt.Printf(" workers=%d drained=%.2fs e2e_jobs/s=%.0f", c.workers, drained.Seconds(), float64(c.n)/drained.Seconds())
+	}
+	fmt.Println()
 }
 
-// run connects every connection first, then starts them together and
-// returns the time until the last JOB_CREATED.
-func run(ctx context.Context, c config) (time.Duration, error) {
+// run connects every connection (and starts the workers) first, then
+// starts them together and returns the time until the last JOB_CREATED,
+// and with workers the time until the last job was done.
+func run(ctx context.Context, c config) (el, drained time.Duration, err error) {
+	var dr *drainers
+	if c.workers > 0 {
+		if dr, err = startDrainers(ctx, c.addrs, c.fn, c.workers, c.n); err != nil {
+			return 0, 0, err
+		}
+		defer func() {
+			if cerr := dr.close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
 	var d net.Dialer
 	conns := make([]net.Conn, 0, c.conns)
 	defer func() {
@@ -79,10 +112,10 @@ func run(ctx context.Context, c config) (time.Duration, error) {
 			nc.Close()
 		}
 	}()
-	for range c.conns {
-		nc, err := d.DialContext(ctx, "tcp", c.addr)
+	for i := range c.conns {
+		nc, err := d.DialContext(ctx, "tcp", c.addrs[i%len(c.addrs)])
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		conns = append(conns, nc)
 	}
@@ -115,11 +148,21 @@ func run(ctx context.Context, c config) (time.Duration, error) {
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	el = time.Since(start)
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return el, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return 0, 0, err
+	}
+	if dr != nil && c.n > 0 {
+		end, err := dr.wait(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		drained = end.Sub(start)
+	}
+	return el, drained, nil
 }
 
 // submit queues share jobs on nc, numbered first, first+c.conns, ..., and
