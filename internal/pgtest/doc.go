@@ -34,6 +34,8 @@
 // keeps PostgreSQL's defaults otherwise (fsync on, synchronous_commit on;
 // max_connections is 200). initdb runs with --no-sync: the throwaway data
 // directory needs no sync at creation, and the server syncs as configured.
+// Under [Main], initdb runs once per test binary and every server starts
+// from a copy of its directory (about 0.2 s instead of 1-2 s).
 // Stopping it is a fast shutdown (SIGINT to the postmaster, by pid, as
 // pg_ctl stop -m fast does), and then its directory is removed. Should the
 // test binary die without its cleanups (a -timeout panic), the kernel sends

@@ -91,6 +91,15 @@ func (in install) mkdir() (string, error) {
 	return dir, nil
 }
 
+// command is name args run as the server's user in dir.
+func (in install) command(dir, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: in.cred}
+	return cmd
+}
+
 // unavailable skips t because of err, or fails it under CI=true, where
 // PostgreSQL is installed.
 func unavailable(t testing.TB, err error) {

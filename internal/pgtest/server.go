@@ -68,10 +68,16 @@ func Own(t testing.TB, settings ...string) *Server {
 	if err := createDatabase(ctx, s.adminURL(), "gearman"); err != nil {
 		t.Fatal(err)
 	}
+	if onOwn != nil {
+		onOwn(s)
+	}
 	return s
 }
 
-// newServer runs initdb in a fresh directory and starts the server on a
+// onOwn, when set (by tests), sees every server that Own starts.
+var onOwn func(*Server)
+
+// newServer makes a data directory in a fresh directory and starts the server on a
 // free port (another one, up to three times, when the port was taken in
 // between).
 func newServer(ctx context.Context, settings []string) (*Server, error) {
@@ -89,11 +95,9 @@ func newServer(ctx context.Context, settings []string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{in: in, dir: dir, settings: settings}
-	initdb := s.command(filepath.Join(in.bin, "initdb"), "-D", s.dataDir(), "-A", "trust", "-U", "postgres",
-		"--no-sync", "--locale=C", "--encoding=UTF8")
-	if out, err := initdb.CombinedOutput(); err != nil {
+	if err := s.initData(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pgtest: initdb in %s: %w\n%s", dir, err, out)
+		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
 		if s.port, err = freePort(); err == nil {
@@ -267,13 +271,9 @@ func (s *Server) waitExit(ctx context.Context, cmd *exec.Cmd) error {
 	return nil
 }
 
-// command is name args run as the server's user.
+// command is name args run as the server's user, in its directory.
 func (s *Server) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.in.cred}
-	return cmd
+	return s.in.command(s.dir, name, args...)
 }
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }

@@ -33,7 +33,9 @@ var shared struct {
 //
 // or, without goleak, os.Exit(pgtest.Main(m).Run()). The returned Run runs
 // m.Run, then stops the server (fast shutdown) and removes its files; when
-// that fails it prints why and returns 1 if the tests passed.
+// that fails it prints why and returns 1 if the tests passed. Under Main,
+// [Own] also copies one data directory made by initdb at its first call
+// instead of running initdb every time, and Run removes that too.
 func Main(m TestingM) TestingM {
 	mainUsed.Store(true)
 	return mainRun{m}
@@ -53,6 +55,12 @@ func (r mainRun) Run() int {
 			}
 		}
 		shared.srv = nil
+	}
+	if err := removeTemplate(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	return code
 }
