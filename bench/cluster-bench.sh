@@ -54,6 +54,12 @@ PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/bench?sslmode=disable"
 echo "# cluster bench $(date -u +%FT%TZ), $(nproc) cores, $(go version | awk '{print $3}'), gearmand $(/usr/sbin/gearmand --version | awk 'NF{print $2; exit}'), $("${PSQL[@]}" postgres -c 'SHOW server_version')"
 echo "# postgres: $("${PSQL[@]}" postgres -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'full_page_writes', 'shared_buffers', 'max_connections', 'commit_delay', 'wal_level')")"
 
+# The disk's ceiling for one-commit-per-job stores: 8 kB writes each
+# followed by fdatasync (PostgreSQL's wal_sync_method here), in RUN_DIR.
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+echo "# disk: $("$PG_BIN/pg_test_fsync" -s 1 -f "$RUN_DIR/fsync.test" 2>/dev/null | awk '/^ +fdatasync +[0-9]/{print "one 8kB write + fdatasync:", $2, $3; exit}')"
+rm -f "$RUN_DIR/fsync.test"
+
 fresh_db() {
 	"${PSQL[@]}" postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS bench WITH (FORCE)' -c 'CREATE DATABASE bench'
 }
