@@ -237,7 +237,8 @@ FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6
 	$8::bigint[], $9::text[], $10::integer[], $11::bigint[], $12::boolean[])
 	WITH ORDINALITY AS u(id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, held, ord)
 ORDER BY u.ord
-ON CONFLICT (fn, ukey) WHERE ukey IS NOT NULL DO NOTHING`
+ON CONFLICT (fn, ukey) WHERE ukey IS NOT NULL DO NOTHING
+RETURNING id`
 
 	sqlCoalesced = `
 SELECT u.id, j.id FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(id, fn, ukey)
@@ -326,21 +327,14 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	}
 
 	var q pgx.Batch
+	inserted := 0
 	if len(ins.id) > 0 {
 		q.Queue(sqlInsert, ins.id, ins.fn, ins.uniq, ins.ukey, ins.data, ins.reducer, ins.prio,
-			ins.runAt, ins.sched, ins.retries, ins.created, ins.held, l.node, l.opts.Lease.Seconds())
-	}
-	if len(keyIDs) > 0 {
-		q.Queue(sqlCoalesced, keyIDs, keyFns, keys).Query(func(rows pgx.Rows) error {
-			var id, existing int64
-			_, err := pgx.ForEachRow(rows, []any{&id, &existing}, func() error {
-				if b.existing == nil {
-					b.existing = make(map[uint64]uint64)
-				}
-				b.existing[uint64(id)] = uint64(existing)
-				return nil
-			})
-			return err
+			ins.runAt, ins.sched, ins.retries, ins.created, ins.held, l.node, l.opts.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				inserted++
+			}
+			return rows.Err()
 		})
 	}
 	if len(runIDs) > 0 {
@@ -361,7 +355,35 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	if q.Len() == 0 {
 		return nil
 	}
-	return l.pool.SendBatch(ctx, &q).Close()
+	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
+		return err
+	}
+	if inserted < len(ins.id) {
+		// Some jobs were in the queue already (a unique id anywhere in
+		// the cluster): find them, for the submits' answers. They are
+		// durable; if one ended meanwhile, the answer names a job that
+		// ran, as it would have a moment earlier.
+		return l.coalesced(ctx, keyIDs, keyFns, keys, b)
+	}
+	return nil
+}
+
+// coalesced fills b.existing with the jobs that the new jobs ids (with
+// their functions and keys) coalesced with.
+func (l *Log) coalesced(ctx context.Context, ids []int64, fns, keys [][]byte, b *batch) error {
+	rows, err := l.pool.Query(ctx, sqlCoalesced, ids, fns, keys)
+	if err != nil {
+		return err
+	}
+	var id, existing int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &existing}, func() error {
+		if b.existing == nil {
+			b.existing = make(map[uint64]uint64)
+		}
+		b.existing[uint64(id)] = uint64(existing)
+		return nil
+	})
+	return err
 }
 
 // insertCols are the columns of the inserted jobs.
