@@ -217,3 +217,49 @@ func TestClusterRunningJobOfAStoppedServerRunsElsewhereWithItsAttemptCounted(t *
 		t.Fatalf("retries = %d; want 1 (the attempt lost with server a)", n)
 	}
 }
+
+func TestClusterDatabaseUnreachableRefusesSubmitsAndLosesNothing(t *testing.T) {
+	url := pgtest.Start(t)
+	px := pgtest.NewProxy(t, url)
+	_, a := clusterServer(t, px.URL(), "a")
+	w := srvWorker(t, a, "f")
+	c := wiretest.Dial(t, a)
+	c.Send(wire.SubmitJobBg, "f", "", "runs through the outage")
+	h := c.ExpectType(wire.JobCreated).Args[0]
+	job := expectAssigned(t, w, 5*time.Second)
+
+	px.Cut()
+	// Submits fail with QUEUE_ERROR, never a JOB_CREATED that is not
+	// durable; the running job goes on.
+	c.Send(wire.SubmitJobBg, "f", "", "refused")
+	if p := c.Next(); p.Type != wire.Error || p.Args[0] != "QUEUE_ERROR" {
+		t.Fatalf("submit during the outage: %v %q; want ERROR QUEUE_ERROR", p.Type, p.Args)
+	}
+	w.Send(wire.WorkComplete, job.Args[0], "done")
+
+	px.Restore()
+	var h2 string
+	for deadline := time.Now().Add(20 * time.Second); h2 == ""; time.Sleep(50 * time.Millisecond) {
+		c.Send(wire.SubmitJobBg, "g", "", "after")
+		switch p := c.Next(); p.Type {
+		case wire.JobCreated:
+			h2 = p.Args[0]
+		case wire.Error:
+			if time.Now().After(deadline) {
+				t.Fatalf("submits still refused 20 s after the database came back: %q", p.Args)
+			}
+		default:
+			t.Fatalf("submit after the outage: %v", p.Type)
+		}
+	}
+	// The result of the job that ran through the outage is recorded: its
+	// row goes; the new job's is there.
+	for deadline := time.Now().Add(10 * time.Second); sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h)) != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s, completed during the outage, still in the queue 10 s after", h)
+		}
+	}
+	if n := sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h2)); n != 1 {
+		t.Fatalf("job %s acknowledged after the outage: %d rows; want 1", h2, n)
+	}
+}

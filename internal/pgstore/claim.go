@@ -289,7 +289,12 @@ func (l *Log) leaseLoop() {
 				}
 			}
 		}
-		_, _ = l.pool.Exec(ctx, sqlReap)
+		if !l.isBroken() {
+			// Not while this node's own records wait to be written: the
+			// end of a job that ran during an outage must be written
+			// before its expired lease frees it to run again.
+			_, _ = l.pool.Exec(ctx, sqlReap)
+		}
 		cancel()
 	}
 }

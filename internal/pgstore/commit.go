@@ -123,7 +123,7 @@ const writeTimeout = 15 * time.Second
 // error, so new submits are refused at once.
 func (l *Log) commitLoop() {
 	defer l.wg.Done()
-	bo := &backoff.Backoff{Min: 50 * time.Millisecond, Max: 5 * time.Second, Jitter: true}
+	bo := &backoff.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second, Jitter: true}
 	for {
 		select {
 		case <-l.kick:
