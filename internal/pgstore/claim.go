@@ -117,7 +117,7 @@ WITH c AS (
 	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())
 	ORDER BY priority, enq LIMIT $2
 	FOR UPDATE SKIP LOCKED)
-UPDATE gearman_job j SET owner = $3, lease = now() + make_interval(secs => $4), running = false,
+UPDATE gearman_job j SET owner = $3, running = false,
 	retries = j.retries + c.running::integer
 FROM c WHERE j.id = c.id
 RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.retries, j.created, j.enq, c.running`
@@ -126,7 +126,7 @@ RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.r
 func (l *Log) claim(fn string, n int) ([]*store.Job, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, writeTimeout)
 	defer cancel()
-	rows, err := l.pool.Query(ctx, sqlClaim, []byte(fn), n, l.node, l.opts.Lease.Seconds())
+	rows, err := l.pool.Query(ctx, sqlClaim, []byte(fn), n, l.node)
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +251,13 @@ func (l *Log) hearAll() {
 }
 
 const (
-	sqlRenew = `UPDATE gearman_job SET lease = now() + make_interval(secs => $2) WHERE owner = $1`
+	sqlRenew = `UPDATE gearman_node SET lease = now() + make_interval(secs => $2) WHERE id = $1`
 	sqlReap  = `
-WITH r AS (UPDATE gearman_job SET owner = NULL, lease = NULL WHERE owner IS NOT NULL AND lease < now() RETURNING fn)
+WITH r AS (
+	UPDATE gearman_job j SET owner = NULL
+	WHERE owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM gearman_node n WHERE n.id = j.owner AND n.lease >= now())
+	RETURNING fn),
+gone AS (DELETE FROM gearman_node WHERE lease < now() - interval '1 day')
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM r) d`
 )
 
@@ -273,7 +277,7 @@ func (l *Log) leaseLoop() {
 		case <-l.ctx.Done():
 			return
 		}
-		ctx, cancel := context.WithTimeout(l.ctx, l.opts.Lease/3)
+		ctx, cancel := context.WithTimeout(l.ctx, l.opts.Lease/2)
 		if time.Since(renewed) >= l.opts.Lease/3 || lost {
 			if _, err := l.pool.Exec(ctx, sqlRenew, l.node, l.opts.Lease.Seconds()); err == nil {
 				renewed = time.Now()
