@@ -27,7 +27,7 @@ import (
 
 // prefetch is the number of jobs per registered worker of a function that
 // the engine keeps queued here from the shared queue.
-const prefetch = 8
+const prefetch = 16
 
 // maxPrefetch bounds the jobs of one function queued here from the shared
 // queue, however many workers it has.
@@ -44,7 +44,12 @@ func (s *Server) demand(f *function) {
 	}
 	n := 0
 	if !f.stalled && !s.draining && !s.closed {
-		n = min(f.workers*prefetch, maxPrefetch) - f.queued() - f.heldPending
+		// Claim when half the prefetch is gone, for the whole of it: few
+		// claims of many jobs, not one claim per job.
+		target := min(f.workers*prefetch, maxPrefetch)
+		if have := f.queued() + f.heldPending; have*2 <= target {
+			n = target - have
+		}
 	}
 	s.shared.Want(f.name, n)
 }

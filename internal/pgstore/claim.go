@@ -126,31 +126,33 @@ RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.r
 func (l *Log) claim(fn string, n int) ([]*store.Job, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, writeTimeout)
 	defer cancel()
-	rows, err := l.pool.Query(ctx, sqlClaim, []byte(fn), n, l.node)
-	if err != nil {
-		return nil, err
-	}
 	type claimed struct {
 		j   *store.Job
 		enq int64
 	}
 	var got []claimed
-	for rows.Next() {
-		var (
-			j                   store.Job
-			id, enq             int64
-			uniq, reducer, data []byte
-			prio                int16
-		)
-		if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
-			rows.Close()
-			return nil, err
+	// A claim commits without waiting for the disk: one lost in a crash
+	// of PostgreSQL frees the job again, to run once more.
+	var q pgx.Batch
+	q.Queue(sqlAsync)
+	q.Queue(sqlClaim, []byte(fn), n, l.node).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				j                   store.Job
+				id, enq             int64
+				uniq, reducer, data []byte
+				prio                int16
+			)
+			if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
+				return err
+			}
+			j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
+			j.Held = true
+			got = append(got, claimed{&j, enq})
 		}
-		j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
-		j.Held = true
-		got = append(got, claimed{&j, enq})
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(got, func(a, b claimed) int {

@@ -276,6 +276,10 @@ WITH r AS (UPDATE gearman_job SET owner = NULL WHERE id = ANY($1) AND owner = $2
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM r) d`
 
 	sqlFinish = `DELETE FROM gearman_job WHERE id = ANY($1)`
+
+	// sqlAsync makes the transaction commit without waiting for its WAL
+	// to reach the disk.
+	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
 )
 
 // runState is the folded assign/requeue records of one job in a write.
@@ -347,6 +351,13 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	}
 
 	var q pgx.Batch
+	if len(ins.id) == 0 {
+		// Nothing here needs to wait for the disk: a lost assignment,
+		// release or end after a crash of PostgreSQL makes a job run
+		// once more, which at-least-once allows (creates, which a submit
+		// waits for, always commit synchronously).
+		q.Queue(sqlAsync)
+	}
 	inserted := 0
 	if len(ins.id) > 0 {
 		q.Queue(sqlInsert, ins.id, ins.fn, ins.uniq, ins.ukey, ins.data, ins.reducer, ins.prio,
@@ -372,7 +383,7 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	if len(notify) > 0 {
 		q.Queue(sqlNotify, notify)
 	}
-	if q.Len() == 0 {
+	if q.Len() == 0 || (q.Len() == 1 && len(ins.id) == 0) {
 		return nil
 	}
 	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {

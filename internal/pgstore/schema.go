@@ -63,6 +63,10 @@ CREATE TABLE gearman_job (
 	owner    bigint,
 	running  boolean NOT NULL DEFAULT false
 );
+-- A queue's rows change all the time: vacuum it often, and leave room in
+-- its pages for updates that need no new index entries.
+ALTER TABLE gearman_job SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01,
+	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
 CREATE UNIQUE INDEX gearman_job_ukey ON gearman_job (fn, ukey) WHERE ukey IS NOT NULL;
 CREATE INDEX gearman_job_free ON gearman_job (fn, priority, enq) WHERE owner IS NULL;
 CREATE INDEX gearman_job_owner ON gearman_job (owner) WHERE owner IS NOT NULL;
