@@ -114,7 +114,7 @@ func (l *Log) claimLoop() {
 const sqlClaim = `
 WITH c AS (
 	SELECT id, running FROM gearman_job
-	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())
+	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())::bigint
 	ORDER BY priority, enq LIMIT $2
 	FOR UPDATE SKIP LOCKED)
 UPDATE gearman_job j SET owner = $3, running = false,
