@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/peertest"
 	"github.com/seed749d6d6d/gearman/internal/pgtest"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 )
@@ -245,4 +246,21 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 		}
 	}
 	t.Logf("PostgreSQL restarted after %d acknowledged submits: all %d acknowledged jobs ran; %d ran twice", 30_000/3, len(acked), twice)
+}
+
+func TestClusterServesGearmandsOwnClientAndWorker(t *testing.T) {
+	gearmanCLI := peertest.Require(t, "gearman")
+	url := pgtest.Start(t)
+	a := startProc(t, "--store", url)
+	b := startProc(t, "--store", url)
+	ha, pa := peertest.HostPort(t, a.addr)
+	hb, pb := peertest.HostPort(t, b.addr)
+
+	// libgearman's client submits a background job to a; its worker,
+	// connected to b only, runs it.
+	peertest.Run(t, []byte("from the C client"), 10*time.Second, gearmanCLI, "-h", ha, "-p", pa, "-b", "-f", "cli", "-u", "u1")
+	out := peertest.Run(t, nil, 20*time.Second, gearmanCLI, "-h", hb, "-p", pb, "-w", "-f", "cli", "-c", "1")
+	if string(out) != "from the C client" {
+		t.Fatalf("gearman -w on b printed %q; want the payload submitted on a", out)
+	}
 }
