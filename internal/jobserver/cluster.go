@@ -267,12 +267,14 @@ func (s *Server) remoteStatus(c *conn, p wire.Packet) bool {
 	if st.Running {
 		running = one
 	}
+	var nb, db [20]byte
+	num, den := itoa(nb[:0], st.Num), itoa(db[:0], st.Den)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.Type == wire.GetStatus {
-		c.send(wire.Res, wire.StatusRes, arg, known, running, zero, zero)
+		c.send(wire.Res, wire.StatusRes, arg, known, running, num, den)
 	} else {
-		c.send(wire.Res, wire.StatusResUnique, arg, known, running, zero, zero, zero)
+		c.send(wire.Res, wire.StatusResUnique, arg, known, running, num, den, zero)
 	}
 	return true
 }

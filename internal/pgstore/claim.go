@@ -114,10 +114,10 @@ func (l *Log) claimLoop() {
 const sqlClaim = `
 WITH c AS (
 	SELECT id, running FROM gearman_job
-	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())::bigint
+	WHERE fn = $1 AND owner IS NULL AND run_at <= floor(extract(epoch FROM now()))::bigint
 	ORDER BY priority, enq LIMIT $2
 	FOR UPDATE SKIP LOCKED)
-UPDATE gearman_job j SET owner = $3, running = false,
+UPDATE gearman_job j SET owner = $3, running = false, num = 0, den = 0,
 	retries = j.retries + c.running::integer
 FROM c WHERE j.id = c.id
 RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.retries, j.created, j.enq, c.running`
@@ -308,14 +308,14 @@ func (l *Log) leaseLoop() {
 // Status implements store.Shared.
 func (l *Log) Status(ctx context.Context, id uint64) (store.JobStatus, error) {
 	var st store.JobStatus
-	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL FROM gearman_job WHERE id = $1`, int64(id)).Scan(&st.Running)
+	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE id = $1`, int64(id)).Scan(&st.Running, &st.Num, &st.Den)
 	return found(st, err)
 }
 
 // StatusUnique implements store.Shared.
 func (l *Log) StatusUnique(ctx context.Context, unique string) (store.JobStatus, error) {
 	var st store.JobStatus
-	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL FROM gearman_job WHERE uniq = $1 ORDER BY enq LIMIT 1`, []byte(unique)).Scan(&st.Running)
+	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE uniq = $1 ORDER BY enq LIMIT 1`, []byte(unique)).Scan(&st.Running, &st.Num, &st.Den)
 	return found(st, err)
 }
 
