@@ -1,12 +1,15 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jpillora/backoff"
 
 	"github.com/seed749d6d6d/gearman/internal/store"
@@ -16,19 +19,21 @@ import (
 type recKind uint8
 
 const (
-	recCreate  recKind = iota // a new job
-	recAssign                 // a worker took it
-	recRequeue                // its attempt was lost; queued again
-	recRunEnd                 // a scheduled job's run ended; it waits for n
-	recRelease                // given back to the cluster
-	recFinish                 // gone
+	recCreate   recKind = iota // a new job
+	recAssign                  // a worker took it
+	recRequeue                 // its attempt was lost; queued again
+	recRunEnd                  // a scheduled job's run ended; it waits for n
+	recRelease                 // given back to the cluster
+	recFinish                  // gone
+	recProgress                // a running job's WORK_STATUS: n/d
 )
 
 // rec is one queued record.
 type rec struct {
 	kind recKind
 	id   uint64
-	n    int64      // recRequeue: retries; recRunEnd: the next run
+	n    int64      // recRequeue: retries; recRunEnd: the next run; recProgress: numerator
+	d    int64      // recProgress: denominator
 	job  *store.Job // recCreate
 }
 
@@ -94,6 +99,23 @@ func (l *Log) Release(ids []uint64) {
 	}
 }
 
+// Progress implements store.Shared.
+func (l *Log) Progress(id uint64, num, den int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	if l.progress == nil {
+		l.progress = make(map[uint64][2]int64)
+	}
+	l.progress[id] = [2]int64{num, den}
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
 // record queues r.
 func (l *Log) record(r rec) {
 	l.mu.Lock()
@@ -136,7 +158,7 @@ func (l *Log) commitLoop() {
 			if len(recs) > 0 || l.isBroken() {
 				ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 				if len(recs) > 0 {
-					err = l.write(ctx, recs, b)
+					err = l.writeRetrying(ctx, recs, b)
 				} else {
 					err = l.pool.Ping(ctx)
 				}
@@ -165,12 +187,28 @@ func (l *Log) commitLoop() {
 	}
 }
 
+// writeRetrying is write, done again at once when PostgreSQL aborted it
+// for a deadlock or a serialization failure: nothing of it was written.
+func (l *Log) writeRetrying(ctx context.Context, recs []rec, b *batch) error {
+	for attempt := 1; ; attempt++ {
+		err := l.write(ctx, recs, b)
+		var pe *pgconn.PgError
+		if attempt == 3 || !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
+			return err
+		}
+	}
+}
+
 // take takes every queued record, and the commit of their creates.
 func (l *Log) take() ([]rec, *batch) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	recs, b := l.recs, l.cur
 	l.recs = nil
+	for id, p := range l.progress {
+		recs = append(recs, rec{kind: recProgress, id: id, n: p[0], d: p[1]})
+	}
+	clear(l.progress)
 	if b != nil && slices.ContainsFunc(recs, func(r rec) bool { return r.kind == recCreate }) {
 		l.cur = newBatch()
 	} else {
@@ -229,10 +267,9 @@ func (l *Log) flush(ctx context.Context) error {
 // trip, one transaction, one commit.
 const (
 	sqlInsert = `
-INSERT INTO gearman_job (id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, owner, lease)
+INSERT INTO gearman_job (id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, owner)
 SELECT u.id, u.fn, u.uniq, u.ukey, u.data, u.reducer, u.priority, u.run_at, u.schedule, u.retries, u.created,
-	CASE WHEN u.held THEN $13::bigint END,
-	CASE WHEN u.held THEN now() + make_interval(secs => $14) END
+	CASE WHEN u.held THEN $13::bigint END
 FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::smallint[],
 	$8::bigint[], $9::text[], $10::integer[], $11::bigint[], $12::boolean[])
 	WITH ORDINALITY AS u(id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, held, ord)
@@ -249,19 +286,29 @@ JOIN gearman_job j ON j.fn = u.fn AND j.ukey = u.ukey WHERE j.id <> u.id`
 	sqlRunning = `
 UPDATE gearman_job j SET running = u.running,
 	retries = CASE WHEN u.setr THEN u.retries ELSE j.retries END,
+	num = CASE WHEN u.setr THEN 0 ELSE j.num END,
+	den = CASE WHEN u.setr THEN 0 ELSE j.den END,
 	enq = CASE WHEN u.setr THEN nextval('gearman_enq') ELSE j.enq END
 FROM unnest($1::bigint[], $2::boolean[], $3::integer[], $4::boolean[]) AS u(id, running, retries, setr)
 WHERE j.id = u.id`
 
 	sqlRunEnd = `
-UPDATE gearman_job j SET running = false, owner = NULL, lease = NULL, run_at = u.next
+UPDATE gearman_job j SET running = false, owner = NULL, run_at = u.next
 FROM unnest($1::bigint[], $2::bigint[]) AS u(id, next) WHERE j.id = u.id`
 
 	sqlRelease = `
-WITH r AS (UPDATE gearman_job SET owner = NULL, lease = NULL WHERE id = ANY($1) AND owner = $2 RETURNING fn)
+WITH r AS (UPDATE gearman_job SET owner = NULL WHERE id = ANY($1) AND owner = $2 RETURNING fn)
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM r) d`
 
 	sqlFinish = `DELETE FROM gearman_job WHERE id = ANY($1)`
+
+	sqlProgress = `
+UPDATE gearman_job j SET num = u.num, den = u.den
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(id, num, den) WHERE j.id = u.id`
+
+	// sqlAsync makes the transaction commit without waiting for its WAL
+	// to reach the disk.
+	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
 )
 
 // runState is the folded assign/requeue records of one job in a write.
@@ -281,6 +328,7 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 		runIDs                          []int64
 		run                             = map[uint64]*runState{}
 		endIDs, endNext, relIDs, finIDs []int64
+		progIDs, progNum, progDen       []int64
 		runRunning, runSetr             []bool
 		runRetries                      []int32
 	)
@@ -317,8 +365,18 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 			relIDs = append(relIDs, int64(r.id))
 		case recFinish:
 			finIDs = append(finIDs, int64(r.id))
+		case recProgress:
+			progIDs = append(progIDs, int64(r.id))
+			progNum = append(progNum, r.n)
+			progDen = append(progDen, r.d)
 		}
 	}
+	// Rows are locked in id order, so that two writes (of two servers)
+	// cannot deadlock on each other's rows.
+	slices.Sort(runIDs)
+	slices.Sort(relIDs)
+	slices.Sort(finIDs)
+	sortPairs(endIDs, endNext)
 	for _, id := range runIDs {
 		st := run[uint64(id)]
 		runRunning = append(runRunning, st.running)
@@ -327,10 +385,17 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	}
 
 	var q pgx.Batch
+	if len(ins.id) == 0 {
+		// Nothing here needs to wait for the disk: a lost assignment,
+		// release or end after a crash of PostgreSQL makes a job run
+		// once more, which at-least-once allows (creates, which a submit
+		// waits for, always commit synchronously).
+		q.Queue(sqlAsync)
+	}
 	inserted := 0
 	if len(ins.id) > 0 {
 		q.Queue(sqlInsert, ins.id, ins.fn, ins.uniq, ins.ukey, ins.data, ins.reducer, ins.prio,
-			ins.runAt, ins.sched, ins.retries, ins.created, ins.held, l.node, l.opts.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+			ins.runAt, ins.sched, ins.retries, ins.created, ins.held, l.node).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				inserted++
 			}
@@ -346,13 +411,17 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	if len(relIDs) > 0 {
 		q.Queue(sqlRelease, relIDs, l.node)
 	}
+	if len(progIDs) > 0 {
+		sortTriples(progIDs, progNum, progDen)
+		q.Queue(sqlProgress, progIDs, progNum, progDen)
+	}
 	if len(finIDs) > 0 {
 		q.Queue(sqlFinish, finIDs)
 	}
 	if len(notify) > 0 {
 		q.Queue(sqlNotify, notify)
 	}
-	if q.Len() == 0 {
+	if q.Len() == 0 || (q.Len() == 1 && len(ins.id) == 0) {
 		return nil
 	}
 	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
@@ -384,6 +453,25 @@ func (l *Log) coalesced(ctx context.Context, ids []int64, fns, keys [][]byte, b 
 		return nil
 	})
 	return err
+}
+
+// sortPairs sorts ids, and vals with them.
+func sortPairs(ids, vals []int64) { sortTriples(ids, vals, nil) }
+
+// sortTriples sorts ids, and a and b (if not nil) with them.
+func sortTriples(ids, a, b []int64) {
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(x, y int) int { return cmp.Compare(ids[x], ids[y]) })
+	ids2, a2, b2 := slices.Clone(ids), slices.Clone(a), slices.Clone(b)
+	for i, k := range idx {
+		ids[i], a[i] = ids2[k], a2[k]
+		if b != nil {
+			b[i] = b2[k]
+		}
+	}
 }
 
 // insertCols are the columns of the inserted jobs.
