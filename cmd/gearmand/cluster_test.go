@@ -16,6 +16,7 @@ import (
 	"github.com/seed749d6d6d/gearman/internal/peertest"
 	"github.com/seed749d6d6d/gearman/internal/pgtest"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // runLog records every run of every job, by unique id.
@@ -263,4 +264,37 @@ func TestClusterServesGearmandsOwnClientAndWorker(t *testing.T) {
 	if string(out) != "from the C client" {
 		t.Fatalf("gearman -w on b printed %q; want the payload submitted on a", out)
 	}
+}
+
+func TestClusterFailoverOfARunningJob(t *testing.T) {
+	url := pgtest.Start(t)
+	lease := 3 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("GEARMAN_FAILOVER_LEASE")); err == nil {
+		lease = v // BENCHMARKS.md: the default 10s
+	}
+	a := startProc(t, "--store", url, "--store-lease", lease.String())
+	b := startProc(t, "--store", url, "--store-lease", lease.String())
+
+	wa := wiretest.Dial(t, a.addr)
+	wa.Send(wire.CanDo, "fail")
+	wa.Send(wire.PreSleep)
+	c := wiretest.Dial(t, a.addr)
+	c.Send(wire.SubmitJobBg, "fail", "", "x")
+	c.ExpectType(wire.JobCreated)
+	wa.Expect(wire.Noop)
+	wa.Send(wire.GrabJobUniq)
+	wa.ExpectType(wire.JobAssignUniq)
+
+	wb := wiretest.Dial(t, b.addr)
+	wb.Send(wire.CanDo, "fail")
+	wb.Send(wire.PreSleep)
+	a.kill()
+	killed := time.Now()
+	if _, err := wb.NextErr(lease + 10*time.Second); err != nil {
+		t.Fatalf("no NOOP on b within its lease (%v) and 10 s of a's kill: %v", lease, err)
+	}
+	wb.Send(wire.GrabJobUniq)
+	p := wb.ExpectType(wire.JobAssignUniq)
+	t.Logf("lease %v: the job running on the killed server was handed out on another %v after the kill", lease, time.Since(killed).Round(10*time.Millisecond))
+	wb.Send(wire.WorkComplete, p.Args[0], "")
 }
