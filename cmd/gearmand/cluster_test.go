@@ -39,6 +39,22 @@ func (r *runLog) handler() gearman.Handler {
 	})
 }
 
+// clusterWorkers runs a pool of workers over addrs that records every run
+// of function "cluster" in the log it returns, until the test ends.
+func clusterWorkers(t *testing.T, addrs []string) *runLog {
+	t.Helper()
+	runs := &runLog{runs: make(map[string][]span)}
+	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { workers.Close() })
+	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
 // missing returns how many of acked have not run.
 func (r *runLog) missing(acked map[string]bool) int {
 	r.mu.Lock()
@@ -156,15 +172,7 @@ func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
 		procs = append(procs, p)
 		addrs = append(addrs, p.addr)
 	}
-	runs := &runLog{runs: make(map[string][]span)}
-	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer workers.Close()
-	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
-		t.Fatal(err)
-	}
+	runs := clusterWorkers(t, addrs)
 
 	var killed time.Time
 	// 30,000 by default, to keep the suite short; the 100,000
@@ -223,15 +231,7 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 	for range 3 {
 		addrs = append(addrs, startProc(t, "--store", url, "--store-lease", "5s", "--store-poll", "200ms").addr)
 	}
-	runs := &runLog{runs: make(map[string][]span)}
-	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer workers.Close()
-	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
-		t.Fatal(err)
-	}
+	runs := clusterWorkers(t, addrs)
 	acked, _ := clusterLoad(t, addrs, 30_000, func() {
 		if err := pg.Restart(t.Context()); err != nil {
 			t.Error(err)

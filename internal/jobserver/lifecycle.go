@@ -320,9 +320,10 @@ func (s *Server) activate(j *job) {
 	}
 }
 
-// abandon drops a pending job whose record could not be written: its
-// submit never succeeded, and its foreground clients (attached by unique
-// id meanwhile) get WORK_FAIL.
+// abandon drops a pending job that was not stored: its record could not
+// be written (its submit never succeeded), or a shared queue had a job
+// with its unique id, which the submit joined. Its foreground clients
+// (attached by unique id meanwhile) get WORK_FAIL.
 func (s *Server) abandon(j *job) {
 	if j.state != statePending {
 		return
@@ -331,10 +332,20 @@ func (s *Server) abandon(j *job) {
 	if j.held {
 		j.fn.heldPending--
 	}
-	j.state = stateDone
-	j.stored = false
+	s.handOver(j)
+}
+
+// cancel cancels j for the admin: its clients get WORK_FAIL at once; a
+// queued or waiting job is removed at once; a running one finishes on its
+// worker, and its result goes nowhere.
+func (s *Server) cancel(j *job) {
 	s.failClients(j)
-	s.forget(j)
+	if j.state == stateRunning {
+		j.canceled = true
+		s.detachClients(j)
+	} else {
+		s.free(j)
+	}
 }
 
 // Relog writes again the stored jobs among ids whose record is in segment
