@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -205,10 +206,17 @@ type Server struct {
 	// command "verbose" reports the most detailed level it has enabled.
 	Logger *slog.Logger
 
+	// MetricFunctions caps the functions that [Server.Handler]'s metrics
+	// label by name: past it, functions share the label value
+	// "(other functions)". Default 100.
+	MetricFunctions int
+
 	srvOnce   sync.Once
 	srvEngine *jobserver.Server
 	srvClock  clock.Clock        // set through srvhook by tests
 	srvObs    jobserver.Observer // set through srvhook by gearmantest
+	httpOnce  sync.Once
+	httpH     http.Handler // Handler's (http.go)
 }
 
 func init() {

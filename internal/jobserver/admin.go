@@ -242,6 +242,7 @@ func (s *Server) adminCancel(b []byte, h string) []byte {
 	if j == nil || j.canceled {
 		return append(b, "ERR UNKNOWN_JOB\r\n"...)
 	}
+	s.mEnded(j, ResultCancelled)
 	s.failClients(j)
 	if j.state == stateRunning {
 		j.canceled = true
@@ -271,6 +272,7 @@ func (s *Server) adminDrop(b []byte, name string) []byte {
 	}
 	for _, j := range s.sortedJobs() {
 		if j.fn == f {
+			s.mEnded(j, ResultCancelled)
 			s.failClients(j)
 			s.free(j)
 		}

@@ -44,6 +44,8 @@ type job struct {
 	bg       bool // submitted or joined by a background submit: never dropped for lack of clients
 	stored   bool // its record is in the store (see lifecycle.go)
 	canceled bool // cancelled by the admin while running: results go nowhere
+
+	since int64 // Unix ns when queued, then when started, while metrics count (metrics.go)
 }
 
 // key returns j's coalescing key in fn.uniques (see uniqueKey), or "" when
@@ -141,6 +143,8 @@ type function struct {
 
 	users int  // open connections that registered or submitted to it (names.go)
 	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
+
+	stats *funcStats // its metrics label's counters, once counted (metrics.go)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

@@ -196,6 +196,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	}
 	s.nextJob++
 	j := &job{id: s.nextJob, fn: f, prio: int8(prio), bg: bg, heapi: -1}
+	s.mSubmitted(f)
 	j.st = &jstream{owner: c, id: id, clientCredit: streamWindow - int64(len(data))}
 	j.st.spool(data)
 	s.jobs[j.id] = j

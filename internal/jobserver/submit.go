@@ -92,6 +92,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 			}
 			s.ack(c, j, commit)
 			s.recordSubmit(t, &r, j)
+			s.mCoalesced(f)
 			return
 		}
 	}
@@ -133,6 +134,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	}
 	s.ack(c, j, commit)
 	s.recordSubmit(t, &r, j)
+	s.mSubmitted(f)
 	if commit == nil {
 		s.place(j)
 	}
