@@ -164,6 +164,14 @@ func (s *Server) mSubmitted(f *function) {
 	}
 }
 
+// mStreamQueued counts a new stream job, queued as it is made.
+func (s *Server) mStreamQueued(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).submitted++
+		j.since = j.created
+	}
+}
+
 // mCoalesced counts a submit that joined a job of f with its unique id.
 func (s *Server) mCoalesced(f *function) {
 	if s.stats != nil {
@@ -287,11 +295,9 @@ func (s *Server) Metrics() Metrics {
 		fm.Workers += f.workers
 		for p := range nPrio {
 			fm.Queued[p] += f.queue[p].n + f.streamq[p].n
-			if h := f.queue[p].head; h != nil && h.since != 0 {
-				if t := time.Unix(0, h.since); fm.Oldest.IsZero() || t.Before(fm.Oldest) {
-					fm.Oldest = t
-				}
-			}
+		}
+		if t := oldestQueued(f); !t.IsZero() && (fm.Oldest.IsZero() || t.Before(fm.Oldest)) {
+			fm.Oldest = t
 		}
 	}
 	if st := s.stats; st != nil && st.otherUsed {
@@ -310,6 +316,25 @@ func (s *Server) Metrics() Metrics {
 		return strings.Compare(a.Label, b.Label)
 	})
 	return m
+}
+
+// oldestQueued returns when the longest-queued job of f was queued, as far
+// as the heads of its lists tell (a stream job whose payload completed
+// joins the tail of a list with its first time), or zero when none is
+// known.
+func oldestQueued(f *function) time.Time {
+	var oldest int64
+	for p := range nPrio {
+		for _, l := range []*jobList{&f.queue[p], &f.streamq[p]} {
+			if h := l.head; h != nil && h.since != 0 && (oldest == 0 || h.since < oldest) {
+				oldest = h.since
+			}
+		}
+	}
+	if oldest == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, oldest)
 }
 
 func fillCounters(fm *FuncMetrics, fs *funcStats) {
