@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"html/template"
-		"net/http"
+	"net/http"
 	"strconv"
 )
 
