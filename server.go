@@ -94,7 +94,9 @@ import (
 // loopback or a private address (Addr, or a listener of your own passed to
 // Serve), let a firewall admit only your clients and workers, or set
 // TLSConfig with ClientAuth tls.RequireAndVerifyClientCert so that only
-// holders of your certificates get in.
+// holders of your certificates get in. [Server.Handler]'s HTTP side
+// (metrics, the status page and its API) has no authentication either:
+// serve it on loopback or a private address.
 //
 // Against peers that misbehave: MaxConnections caps the connections, and
 // since idle connections are never cut, a firewall rule limiting
