@@ -208,7 +208,7 @@ var flagDefs = []flagDef{
 		func(o *options) flag.Value { return durValue{&o.packetTimeout} }},
 	{[]string{"handshake-timeout"}, "DURATION", "time a TLS handshake has to complete (default 10s; negative: none)",
 		func(o *options) flag.Value { return durValue{&o.handshakeTimeout} }},
-	{[]string{"store"}, "URL", "keep background jobs across restarts and crashes: file:PATH for the embedded store in directory PATH (default: in memory only)",
+	{[]string{"store"}, "URL", "keep background jobs across restarts and crashes: file:PATH for the embedded store in directory PATH, postgres://... for a PostgreSQL database that several servers share (default: in memory only)",
 		str(func(o *options) *string { return &o.storeURL })},
 	{[]string{"store-salvage"}, "", "open a damaged store anyway, skipping its damaged records (their jobs are lost)",
 		switchOf(func(o *options) *bool { return &o.salvage })},

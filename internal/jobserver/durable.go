@@ -1,6 +1,8 @@
 package jobserver
 
 import (
+	"strconv"
+
 	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -132,6 +134,13 @@ func (s *Server) sendAck(c *conn, a ack) {
 		s.replyCreated(c, a.j)
 	case a.commit.Err() == nil:
 		s.activate(a.j)
+		if co, ok := a.commit.(store.Coalesced); ok && co.Existing() != 0 {
+			// A shared queue had a job with this unique id: the submit
+			// joined it.
+			s.hbuf = strconv.AppendUint(append(s.hbuf[:0], s.prefix...), co.Existing(), 10)
+			c.send(wire.Res, wire.JobCreated, s.hbuf)
+			return
+		}
 		s.replyCreated(c, a.j)
 	default:
 		err := a.commit.Err()
