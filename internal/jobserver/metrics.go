@@ -60,7 +60,7 @@ var RejectNames = [NumRejects]string{"queue_full", "store_error", "shutting_down
 
 // HistogramBounds are the upper bounds, in seconds, of the buckets of the
 // wait and run histograms.
-var HistogramBounds = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+var HistogramBounds = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
 // Histogram is a snapshot of a histogram over [HistogramBounds].
 type Histogram struct {
@@ -72,13 +72,13 @@ type Histogram struct {
 // hist is a histogram counted under s.mu: per-bucket counts, not
 // cumulative, the last one for observations past every bound.
 type hist struct {
-	n   [20]uint64 // len(HistogramBounds) + 1
+	n   [len(HistogramBounds) + 1]uint64
 	sum float64
 }
 
 func (h *hist) observe(d time.Duration) {
 	v := d.Seconds()
-	i, _ := slices.BinarySearch(HistogramBounds, v)
+	i, _ := slices.BinarySearch(HistogramBounds[:], v)
 	h.n[i]++
 	h.sum += v
 }
