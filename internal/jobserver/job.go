@@ -46,7 +46,7 @@ type job struct {
 	held     bool // with a shared store: held by this server (see cluster.go)
 	canceled bool // cancelled by the admin while running: results go nowhere
 
-	since int64 // Unix ns when queued, then when started, while metrics count (metrics.go)
+	since int64 // when queued, then when started, while metrics count (metrics.go's mNow); 0 = unknown
 }
 
 // key returns j's coalescing key in fn.uniques (see uniqueKey), or "" when

@@ -96,7 +96,7 @@ func (s *Server) Status() (funcs []FuncStatus, conns int, now time.Time) {
 			Name: f.name, High: f.queue[prioHigh].n + f.streamq[prioHigh].n,
 			Normal: f.queue[prioNormal].n + f.streamq[prioNormal].n, Low: f.queue[prioLow].n + f.streamq[prioLow].n,
 			Running: f.running, Waiting: f.waiting, Workers: f.workers, Stalled: f.stalled,
-		}, Total: f.total, Oldest: oldestQueued(f)}
+		}, Total: f.total, Oldest: s.oldestQueued(f)}
 		if s.stats != nil {
 			if st := s.fstats(f); st.label == f.name {
 				fs.Counted = true

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -76,8 +77,8 @@ type hist struct {
 	sum float64
 }
 
-func (h *hist) observe(d time.Duration) {
-	v := d.Seconds()
+func (h *hist) observe(ns int64) {
+	v := float64(ns) * 1e-9
 	i, _ := slices.BinarySearch(HistogramBounds[:], v)
 	h.n[i]++
 	h.sum += v
@@ -111,6 +112,7 @@ type stats struct {
 	other     *funcStats
 	otherUsed bool // some function was counted under OtherLabel
 	rejected  [NumRejects]uint64
+	epoch     time.Time // the clock when counting began; job.since counts from it
 }
 
 // EnableMetrics turns counting on, with at most maxLabels functions
@@ -128,9 +130,23 @@ func (s *Server) EnableMetrics(maxLabels int) {
 			maxLabels: maxLabels,
 			labels:    make(map[string]*funcStats),
 			other:     &funcStats{label: OtherLabel},
+			epoch:     s.clock.Now(),
 		}
 	}
 }
+
+// mNow returns the time for job.since: nanoseconds since the epoch, plus
+// one so that it is never 0 (unset). With the real clock it reads only
+// the monotonic clock, once (time.Now reads the wall clock too).
+func (s *Server) mNow() int64 {
+	if _, ok := s.clock.(clock.Real); ok {
+		return int64(time.Since(s.stats.epoch)) + 1
+	}
+	return int64(s.clock.Now().Sub(s.stats.epoch)) + 1
+}
+
+// sinceTime converts a job.since to a time.
+func (st *stats) sinceTime(since int64) time.Time { return st.epoch.Add(time.Duration(since - 1)) }
 
 // fstats returns the counters of f's label; s.stats != nil.
 func (s *Server) fstats(f *function) *funcStats {
@@ -168,7 +184,7 @@ func (s *Server) mSubmitted(f *function) {
 func (s *Server) mStreamQueued(j *job) {
 	if s.stats != nil {
 		s.fstats(j.fn).submitted++
-		j.since = j.created
+		j.since = s.mNow()
 	}
 }
 
@@ -202,7 +218,7 @@ func (s *Server) mRejected(e [2][]byte) {
 // job's age.
 func (s *Server) mQueued(j *job) {
 	if s.stats != nil {
-		j.since = s.clock.Now().UnixNano()
+		j.since = s.mNow()
 	}
 }
 
@@ -211,9 +227,9 @@ func (s *Server) mStarted(j *job) {
 	if s.stats == nil {
 		return
 	}
-	now := s.clock.Now().UnixNano()
+	now := s.mNow()
 	if j.since != 0 {
-		s.fstats(j.fn).wait.observe(time.Duration(now - j.since))
+		s.fstats(j.fn).wait.observe(now - j.since)
 	}
 	j.since = now
 }
@@ -234,7 +250,7 @@ func (s *Server) mEnded(j *job, r int) {
 	fs := s.fstats(j.fn)
 	fs.finished[r]++
 	if j.state == stateRunning && j.since != 0 {
-		fs.run.observe(time.Duration(s.clock.Now().UnixNano() - j.since))
+		fs.run.observe(s.mNow() - j.since)
 	}
 	j.since = 0
 }
@@ -296,7 +312,7 @@ func (s *Server) Metrics() Metrics {
 		for p := range nPrio {
 			fm.Queued[p] += f.queue[p].n + f.streamq[p].n
 		}
-		if t := oldestQueued(f); !t.IsZero() && (fm.Oldest.IsZero() || t.Before(fm.Oldest)) {
+		if t := s.oldestQueued(f); !t.IsZero() && (fm.Oldest.IsZero() || t.Before(fm.Oldest)) {
 			fm.Oldest = t
 		}
 	}
@@ -322,7 +338,7 @@ func (s *Server) Metrics() Metrics {
 // as the heads of its lists tell (a stream job whose payload completed
 // joins the tail of a list with its first time), or zero when none is
 // known.
-func oldestQueued(f *function) time.Time {
+func (s *Server) oldestQueued(f *function) time.Time {
 	var oldest int64
 	for p := range nPrio {
 		for _, l := range []*jobList{&f.queue[p], &f.streamq[p]} {
@@ -331,10 +347,10 @@ func oldestQueued(f *function) time.Time {
 			}
 		}
 	}
-	if oldest == 0 {
+	if oldest == 0 || s.stats == nil {
 		return time.Time{}
 	}
-	return time.Unix(0, oldest)
+	return s.stats.sinceTime(oldest)
 }
 
 func fillCounters(fm *FuncMetrics, fs *funcStats) {
