@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/pgtest"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -101,5 +103,39 @@ func TestReadyzStore(t *testing.T) {
 	}
 	if code, body := get(t, url+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store: closed") {
 		t.Errorf("readyz with the store closed: %d %q; want 503, store: closed", code, body)
+	}
+}
+
+// TestReadyzDatabaseUnreachable: with the PostgreSQL store, /readyz fails
+// while the database cannot be reached (once a write has found it so), and
+// recovers when it is back.
+func TestReadyzDatabaseUnreachable(t *testing.T) {
+	px := pgtest.NewProxy(t, pgtest.Start(t))
+	st, err := gearman.OpenStore(t.Context(), px.URL(), &clusterOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, url := opsServer(t, &gearman.Server{Store: st})
+	if code, body := get(t, url+"/readyz"); code != http.StatusOK {
+		t.Fatalf("readyz with the database up: %d %q", code, body)
+	}
+	px.Cut()
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobBg, "f", "", "refused")
+	if p := c.Next(); p.Type != wire.Error {
+		t.Fatalf("submit during the outage: %v %q; want ERROR", p.Type, p.Args)
+	}
+	if code, body := get(t, url+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
+		t.Errorf("readyz with the database cut off: %d %q; want 503 naming the store", code, body)
+	}
+	px.Restore()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, body := get(t, url+"/readyz")
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz 20 s after the database came back: %d %q", code, body)
+		}
 	}
 }
