@@ -58,7 +58,7 @@ func (s *Server) Handler() http.Handler {
 		if version == "" {
 			version = "1.1.20-gogearman"
 		}
-		s.httpH = ops.New(s.srv(), ops.Options{Version: version}, s.MetricFunctions)
+		s.httpH = ops.New(s.srv(), ops.Options{Version: version, MetricFunctions: s.MetricFunctions})
 	})
 	return s.httpH
 }

@@ -22,8 +22,9 @@ import (
 
 // Options configure [New].
 type Options struct {
-	Version string // the server's version, for gearman_build_info and the page
-	JobList int    // jobs listed per function on the page and by /api/jobs; default 100
+	Version         string // the server's version, for gearman_build_info and the page
+	JobList         int    // jobs listed per function on the page and by /api/jobs; default 100
+	MetricFunctions int    // functions labelled by name; default jobserver.DefaultMetricFunctions
 }
 
 // handler serves the operators' endpoints of one engine.
@@ -38,11 +39,11 @@ type handler struct {
 
 // New returns the handler of eng's endpoints. It turns the engine's
 // metrics on.
-func New(eng *jobserver.Server, opts Options, maxLabels int) http.Handler {
+func New(eng *jobserver.Server, opts Options) http.Handler {
 	if opts.JobList <= 0 {
 		opts.JobList = 100
 	}
-	eng.EnableMetrics(maxLabels)
+	eng.EnableMetrics(opts.MetricFunctions)
 	h := &handler{eng: eng, opts: opts, mux: http.NewServeMux()}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(eng, opts.Version),
