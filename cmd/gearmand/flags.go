@@ -24,6 +24,7 @@ type options struct {
 	salvage                            bool
 	maxFuncName, maxClientID           int
 	packetTimeout, handshakeTimeout    time.Duration
+	storeLease, storePoll              time.Duration
 	port, retries, maxConns, maxQueue  int
 	backlog                            int
 	keepIdle, keepInterval, keepCount  int
@@ -212,6 +213,10 @@ var flagDefs = []flagDef{
 		str(func(o *options) *string { return &o.storeURL })},
 	{[]string{"store-salvage"}, "", "open a damaged store anyway, skipping its damaged records (their jobs are lost)",
 		switchOf(func(o *options) *bool { return &o.salvage })},
+	{[]string{"store-lease"}, "DURATION", "with a PostgreSQL store: how long this server's hold on its claimed jobs lasts unless renewed; a dead server's jobs run elsewhere after about this long (default 10s)",
+		func(o *options) flag.Value { return durValue{&o.storeLease} }},
+	{[]string{"store-poll"}, "DURATION", "with a PostgreSQL store: how often to look for jobs without a notification; bounds the delay of an epoch or scheduled job (default 1s)",
+		func(o *options) flag.Value { return durValue{&o.storePoll} }},
 	{[]string{"http"}, "ADDR", "serve /metrics (Prometheus), /healthz, /readyz, a status page at / and a JSON API under /api/ on ADDR, such as 127.0.0.1:4731 (default: none; no authentication, keep it private)",
 		str(func(o *options) *string { return &o.httpAddr })},
 	{[]string{"metric-functions"}, "N", `functions the metrics label by name; the rest share "(other functions)" (default 100)`,

@@ -19,10 +19,19 @@ import (
 // worker here could take them at once (held). Every other background
 // submit goes into the shared queue and is forgotten here once durable.
 // The engine tells the store how many more jobs of each function it would
-// take (demand): one per registered worker beyond those queued here, so
-// each worker finds its next job here when it asks. A claimed job that has
+// take (demand): a few per registered worker (prefetch) beyond those
+// queued here, so that each worker finds its next jobs here when it asks
+// and one claim serves several of them. A claimed job that has
 // waited here longer than the store's hold time, or whose function lost
 // its last worker here, is given back (sweep, releaseFunc).
+
+// prefetch is the number of jobs per registered worker of a function that
+// the engine keeps queued here from the shared queue.
+const prefetch = 16
+
+// maxPrefetch bounds the jobs of one function queued here from the shared
+// queue, however many workers it has.
+const maxPrefetch = 1024
 
 // lookupTimeout bounds a look-up in the shared queue for a client.
 const lookupTimeout = 5 * time.Second
@@ -35,7 +44,12 @@ func (s *Server) demand(f *function) {
 	}
 	n := 0
 	if !f.stalled && !s.draining && !s.closed {
-		n = f.workers - f.queued() - f.heldPending
+		// Claim when half the prefetch is gone, for the whole of it: few
+		// claims of many jobs, not one claim per job.
+		target := min(f.workers*prefetch, maxPrefetch)
+		if have := f.queued() + f.heldPending; have*2 <= target {
+			n = target - have
+		}
 	}
 	s.shared.Want(f.name, n)
 }
@@ -58,6 +72,19 @@ func (s *Server) handOver(j *job) {
 	s.forget(j)
 }
 
+// coalesced forgets a pending job whose submit joined a job already in the
+// shared queue: it was not stored. s.mu held.
+func (s *Server) coalesced(j *job) {
+	if j.state != statePending {
+		return
+	}
+	delete(s.pending, j)
+	if j.held {
+		j.fn.heldPending--
+	}
+	s.handOver(j)
+}
+
 // Deliver takes jobs the store claimed for this server (store.Claimer).
 func (s *Server) Deliver(jobs []*store.Job) {
 	s.mu.Lock()
@@ -68,7 +95,14 @@ func (s *Server) Deliver(jobs []*store.Job) {
 	now := s.clock.Now().UnixNano()
 	var fns []*function
 	for _, sj := range jobs {
-		if s.jobs[sj.ID] != nil {
+		if x := s.jobs[sj.ID]; x != nil {
+			if x.state == statePending && !x.held {
+				// Submitted here and claimed back before its answer
+				// went out: it is held here now, and runs once
+				// activated.
+				x.held = true
+				x.fn.heldPending++
+			}
 			continue
 		}
 		j := s.storedJob(sj)
@@ -113,15 +147,16 @@ func (s *Server) Cancelled(id uint64) {
 }
 
 // LeaseLost forgets the held jobs not running (store.Claimer): other
-// servers may claim them now.
+// servers may claim them now. They are released too, for when the
+// database answers again before their leases are reaped.
 func (s *Server) LeaseLost() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, j := range s.heldQueued(func(*job) bool { return true }) {
-		j.stored = false
+	jobs := s.heldQueued(func(*job) bool { return true })
+	for _, j := range jobs {
 		s.failClients(j)
-		s.free(j)
 	}
+	s.giveBack(jobs)
 }
 
 // heldQueued returns the held, stored jobs queued here for which keep
@@ -161,7 +196,7 @@ func (s *Server) releaseFunc(f *function) {
 	if s.shared == nil {
 		return
 	}
-	excess := f.queued() - f.workers
+	excess := f.queued() - min(f.workers*prefetch, maxPrefetch)
 	if excess <= 0 {
 		return
 	}

@@ -133,14 +133,15 @@ func (s *Server) sendAck(c *conn, a ack) {
 	case a.commit == nil:
 		s.replyCreated(c, a.j)
 	case a.commit.Err() == nil:
-		s.activate(a.j)
 		if co, ok := a.commit.(store.Coalesced); ok && co.Existing() != 0 {
-			// A shared queue had a job with this unique id: the submit
-			// joined it.
+			// The shared queue had a job with this unique id: the submit
+			// joined it, and this one was not stored.
+			s.coalesced(a.j)
 			s.hbuf = strconv.AppendUint(append(s.hbuf[:0], s.prefix...), co.Existing(), 10)
 			c.send(wire.Res, wire.JobCreated, s.hbuf)
 			return
 		}
+		s.activate(a.j)
 		s.replyCreated(c, a.j)
 	default:
 		err := a.commit.Err()

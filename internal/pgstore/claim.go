@@ -114,10 +114,10 @@ func (l *Log) claimLoop() {
 const sqlClaim = `
 WITH c AS (
 	SELECT id, running FROM gearman_job
-	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())
+	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())::bigint
 	ORDER BY priority, enq LIMIT $2
 	FOR UPDATE SKIP LOCKED)
-UPDATE gearman_job j SET owner = $3, lease = now() + make_interval(secs => $4), running = false,
+UPDATE gearman_job j SET owner = $3, running = false,
 	retries = j.retries + c.running::integer
 FROM c WHERE j.id = c.id
 RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.retries, j.created, j.enq, c.running`
@@ -126,31 +126,33 @@ RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.r
 func (l *Log) claim(fn string, n int) ([]*store.Job, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, writeTimeout)
 	defer cancel()
-	rows, err := l.pool.Query(ctx, sqlClaim, []byte(fn), n, l.node, l.opts.Lease.Seconds())
-	if err != nil {
-		return nil, err
-	}
 	type claimed struct {
 		j   *store.Job
 		enq int64
 	}
 	var got []claimed
-	for rows.Next() {
-		var (
-			j                   store.Job
-			id, enq             int64
-			uniq, reducer, data []byte
-			prio                int16
-		)
-		if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
-			rows.Close()
-			return nil, err
+	// A claim commits without waiting for the disk: one lost in a crash
+	// of PostgreSQL frees the job again, to run once more.
+	var q pgx.Batch
+	q.Queue(sqlAsync)
+	q.Queue(sqlClaim, []byte(fn), n, l.node).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				j                   store.Job
+				id, enq             int64
+				uniq, reducer, data []byte
+				prio                int16
+			)
+			if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
+				return err
+			}
+			j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
+			j.Held = true
+			got = append(got, claimed{&j, enq})
 		}
-		j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
-		j.Held = true
-		got = append(got, claimed{&j, enq})
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(got, func(a, b claimed) int {
@@ -251,9 +253,13 @@ func (l *Log) hearAll() {
 }
 
 const (
-	sqlRenew = `UPDATE gearman_job SET lease = now() + make_interval(secs => $2) WHERE owner = $1`
+	sqlRenew = `UPDATE gearman_node SET lease = now() + make_interval(secs => $2) WHERE id = $1`
 	sqlReap  = `
-WITH r AS (UPDATE gearman_job SET owner = NULL, lease = NULL WHERE owner IS NOT NULL AND lease < now() RETURNING fn)
+WITH r AS (
+	UPDATE gearman_job j SET owner = NULL
+	WHERE owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM gearman_node n WHERE n.id = j.owner AND n.lease >= now())
+	RETURNING fn),
+gone AS (DELETE FROM gearman_node WHERE lease < now() - interval '1 day')
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM r) d`
 )
 
@@ -273,7 +279,7 @@ func (l *Log) leaseLoop() {
 		case <-l.ctx.Done():
 			return
 		}
-		ctx, cancel := context.WithTimeout(l.ctx, l.opts.Lease/3)
+		ctx, cancel := context.WithTimeout(l.ctx, l.opts.Lease/2)
 		if time.Since(renewed) >= l.opts.Lease/3 || lost {
 			if _, err := l.pool.Exec(ctx, sqlRenew, l.node, l.opts.Lease.Seconds()); err == nil {
 				renewed = time.Now()

@@ -1,12 +1,15 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jpillora/backoff"
 
 	"github.com/seed749d6d6d/gearman/internal/store"
@@ -136,7 +139,7 @@ func (l *Log) commitLoop() {
 			if len(recs) > 0 || l.isBroken() {
 				ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 				if len(recs) > 0 {
-					err = l.write(ctx, recs, b)
+					err = l.writeRetrying(ctx, recs, b)
 				} else {
 					err = l.pool.Ping(ctx)
 				}
@@ -161,6 +164,18 @@ func (l *Log) commitLoop() {
 			case <-l.quit:
 				return
 			}
+		}
+	}
+}
+
+// writeRetrying is write, done again at once when PostgreSQL aborted it
+// for a deadlock or a serialization failure: nothing of it was written.
+func (l *Log) writeRetrying(ctx context.Context, recs []rec, b *batch) error {
+	for attempt := 1; ; attempt++ {
+		err := l.write(ctx, recs, b)
+		var pe *pgconn.PgError
+		if attempt == 3 || !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
+			return err
 		}
 	}
 }
@@ -229,10 +244,9 @@ func (l *Log) flush(ctx context.Context) error {
 // trip, one transaction, one commit.
 const (
 	sqlInsert = `
-INSERT INTO gearman_job (id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, owner, lease)
+INSERT INTO gearman_job (id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, owner)
 SELECT u.id, u.fn, u.uniq, u.ukey, u.data, u.reducer, u.priority, u.run_at, u.schedule, u.retries, u.created,
-	CASE WHEN u.held THEN $13::bigint END,
-	CASE WHEN u.held THEN now() + make_interval(secs => $14) END
+	CASE WHEN u.held THEN $13::bigint END
 FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::smallint[],
 	$8::bigint[], $9::text[], $10::integer[], $11::bigint[], $12::boolean[])
 	WITH ORDINALITY AS u(id, fn, uniq, ukey, data, reducer, priority, run_at, schedule, retries, created, held, ord)
@@ -254,14 +268,18 @@ FROM unnest($1::bigint[], $2::boolean[], $3::integer[], $4::boolean[]) AS u(id, 
 WHERE j.id = u.id`
 
 	sqlRunEnd = `
-UPDATE gearman_job j SET running = false, owner = NULL, lease = NULL, run_at = u.next
+UPDATE gearman_job j SET running = false, owner = NULL, run_at = u.next
 FROM unnest($1::bigint[], $2::bigint[]) AS u(id, next) WHERE j.id = u.id`
 
 	sqlRelease = `
-WITH r AS (UPDATE gearman_job SET owner = NULL, lease = NULL WHERE id = ANY($1) AND owner = $2 RETURNING fn)
+WITH r AS (UPDATE gearman_job SET owner = NULL WHERE id = ANY($1) AND owner = $2 RETURNING fn)
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM r) d`
 
 	sqlFinish = `DELETE FROM gearman_job WHERE id = ANY($1)`
+
+	// sqlAsync makes the transaction commit without waiting for its WAL
+	// to reach the disk.
+	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
 )
 
 // runState is the folded assign/requeue records of one job in a write.
@@ -319,6 +337,12 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 			finIDs = append(finIDs, int64(r.id))
 		}
 	}
+	// Rows are locked in id order, so that two writes (of two servers)
+	// cannot deadlock on each other's rows.
+	slices.Sort(runIDs)
+	slices.Sort(relIDs)
+	slices.Sort(finIDs)
+	sortPairs(endIDs, endNext)
 	for _, id := range runIDs {
 		st := run[uint64(id)]
 		runRunning = append(runRunning, st.running)
@@ -327,10 +351,17 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	}
 
 	var q pgx.Batch
+	if len(ins.id) == 0 {
+		// Nothing here needs to wait for the disk: a lost assignment,
+		// release or end after a crash of PostgreSQL makes a job run
+		// once more, which at-least-once allows (creates, which a submit
+		// waits for, always commit synchronously).
+		q.Queue(sqlAsync)
+	}
 	inserted := 0
 	if len(ins.id) > 0 {
 		q.Queue(sqlInsert, ins.id, ins.fn, ins.uniq, ins.ukey, ins.data, ins.reducer, ins.prio,
-			ins.runAt, ins.sched, ins.retries, ins.created, ins.held, l.node, l.opts.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+			ins.runAt, ins.sched, ins.retries, ins.created, ins.held, l.node).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				inserted++
 			}
@@ -352,7 +383,7 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	if len(notify) > 0 {
 		q.Queue(sqlNotify, notify)
 	}
-	if q.Len() == 0 {
+	if q.Len() == 0 || (q.Len() == 1 && len(ins.id) == 0) {
 		return nil
 	}
 	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
@@ -384,6 +415,19 @@ func (l *Log) coalesced(ctx context.Context, ids []int64, fns, keys [][]byte, b 
 		return nil
 	})
 	return err
+}
+
+// sortPairs sorts ids, and vals with them.
+func sortPairs(ids, vals []int64) {
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+	ids2, vals2 := slices.Clone(ids), slices.Clone(vals)
+	for i, k := range idx {
+		ids[i], vals[i] = ids2[k], vals2[k]
+	}
 }
 
 // insertCols are the columns of the inserted jobs.

@@ -113,7 +113,9 @@ func Open(ctx context.Context, url string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("pgstore: %s: %w", where, err)
 	}
 	var node int64
-	if err := pool.QueryRow(ctx, `SELECT nextval('gearman_node')`).Scan(&node); err != nil {
+	err = pool.QueryRow(ctx, `INSERT INTO gearman_node (id, lease) VALUES (nextval('gearman_node_seq'), now() + make_interval(secs => $1)) RETURNING id`,
+		opts.Lease.Seconds()).Scan(&node)
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %s: taking a node number: %w", where, err)
 	}
@@ -202,6 +204,9 @@ func (l *Log) Close(ctx context.Context) error {
 	if err == nil {
 		_, err = l.pool.Exec(ctx, sqlFreeNode, l.node)
 	}
+	if err == nil {
+		_, err = l.pool.Exec(ctx, `UPDATE gearman_node SET lease = now() WHERE id = $1`, l.node)
+	}
 	l.pool.Close()
 	if err != nil {
 		return &store.WriteError{Where: l.where, Err: err}
@@ -211,5 +216,5 @@ func (l *Log) Close(ctx context.Context) error {
 
 // sqlFreeNode gives back every job a node holds.
 const sqlFreeNode = `
-WITH f AS (UPDATE gearman_job SET owner = NULL, lease = NULL WHERE owner = $1 RETURNING fn)
+WITH f AS (UPDATE gearman_job SET owner = NULL WHERE owner = $1 RETURNING fn)
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM f) d`

@@ -30,14 +30,23 @@ import (
 //	created   Unix nanoseconds of the first submit
 //	enq       its place in its queue (lower runs first, within a priority)
 //	owner     the node that holds it (claimed, or created held); NULL = free
-//	lease     until when owner's claim holds unless renewed
 //	running   a worker has it (an expired lease then counts a lost attempt)
 //
-// gearman_jobs is a view of it for people: text columns, no payload.
+// gearman_node holds one row per server that opened the store: its node
+// number, until when its lease on the jobs it owns holds unless renewed,
+// and when it started. A job whose owner's lease has run out is free.
+// Rows of nodes whose leases ran out a day ago are deleted.
+//
+// gearman_jobs is a view of the jobs for people: text columns, no payload.
 var migrations = []string{
 	1: `
-CREATE SEQUENCE gearman_node;
+CREATE SEQUENCE gearman_node_seq;
 CREATE SEQUENCE gearman_enq;
+CREATE TABLE gearman_node (
+	id      bigint PRIMARY KEY,
+	lease   timestamptz NOT NULL,
+	started timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE gearman_job (
 	id       bigint PRIMARY KEY,
 	fn       bytea NOT NULL,
@@ -52,19 +61,22 @@ CREATE TABLE gearman_job (
 	created  bigint NOT NULL,
 	enq      bigint NOT NULL DEFAULT nextval('gearman_enq'),
 	owner    bigint,
-	lease    timestamptz,
 	running  boolean NOT NULL DEFAULT false
 );
+-- A queue's rows change all the time: vacuum it often, and leave room in
+-- its pages for updates that need no new index entries.
+ALTER TABLE gearman_job SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01,
+	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
 CREATE UNIQUE INDEX gearman_job_ukey ON gearman_job (fn, ukey) WHERE ukey IS NOT NULL;
 CREATE INDEX gearman_job_free ON gearman_job (fn, priority, enq) WHERE owner IS NULL;
-CREATE INDEX gearman_job_owner ON gearman_job (owner, lease) WHERE owner IS NOT NULL;
+CREATE INDEX gearman_job_owner ON gearman_job (owner) WHERE owner IS NOT NULL;
 CREATE INDEX gearman_job_uniq ON gearman_job (uniq) WHERE uniq <> '';
 CREATE VIEW gearman_jobs AS
 	SELECT id, encode(fn, 'escape') AS function, encode(uniq, 'escape') AS unique_id,
 		CASE priority WHEN 0 THEN 'high' WHEN 1 THEN 'normal' ELSE 'low' END AS priority,
 		CASE WHEN run_at > 0 THEN to_timestamp(run_at) END AS run_at,
 		schedule, retries, to_timestamp(created / 1e9) AS created,
-		octet_length(data) AS size, owner, lease, running
+		octet_length(data) AS size, owner, running
 	FROM gearman_job;
 `,
 }
