@@ -266,6 +266,7 @@ func (s *Server) adminDrop(b []byte, name string) []byte {
 	}
 	for _, j := range s.sortedJobs() {
 		if j.fn == f {
+			s.mEnded(j, ResultCancelled)
 			s.failClients(j)
 			s.free(j)
 		}

@@ -47,6 +47,7 @@ func (s *Server) ack(c *conn, j *job, commit store.Commit) {
 // refuse answers a submit of c with ERROR e, after the answers queued
 // before it. s.mu held.
 func (s *Server) refuse(c *conn, e [2][]byte) {
+	s.mRejected(e)
 	if len(c.acks) == 0 {
 		c.sendError(e)
 		return

@@ -54,6 +54,7 @@ func (s *Server) place(j *job) {
 // enqueue puts j at the tail of its priority list and wakes a worker.
 func (s *Server) enqueue(j *job) {
 	j.state = stateQueued
+	s.mQueued(j)
 	j.fn.queue[j.prio].pushBack(j)
 	s.wakeFor(j.fn)
 }
@@ -102,6 +103,7 @@ func (s *Server) start(c *conn, j *job) {
 	} else {
 		f.queue[j.prio].remove(j)
 	}
+	s.mStarted(j)
 	j.state = stateRunning
 	j.worker = c
 	j.assignN++
@@ -160,16 +162,20 @@ func (s *Server) lose(j *job) {
 	j.num, j.den = 0, 0
 	switch {
 	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.mEnded(j, ResultCancelled)
 		s.free(j)
 	case streaming && (!j.bg || j.st != nil):
 		// A stream job cannot run again either: its payload has gone.
+		s.mEnded(j, ResultFail)
 		s.failClients(j)
 		s.free(j)
 	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
+		s.mEnded(j, ResultFail)
 		s.failClients(j)
 		s.free(j)
 	default:
+		s.mRequeued(j)
 		if j.stored {
 			j.ref = s.store.Requeued(j.ref, j.id, j.retries)
 		}
@@ -211,6 +217,7 @@ func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
 	}
 	j.timer = nil
 	s.logWarn("job timed out", "handle", s.handleString(j), "function", j.fn.name, "worker", c.id)
+	s.mEnded(j, ResultTimeout)
 	s.failClients(j)
 	s.finish(j)
 }
@@ -339,6 +346,7 @@ func (s *Server) abandon(j *job) {
 // queued or waiting job is removed at once; a running one finishes on its
 // worker, and its result goes nowhere.
 func (s *Server) cancel(j *job) {
+	s.mEnded(j, ResultCancelled)
 	s.failClients(j)
 	if j.state == stateRunning {
 		j.canceled = true
