@@ -77,6 +77,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--ssl-certificate", "c.pem", "--ssl-key", "k.pem", "--ssl-ca-file", "ca.pem"}},
 		{args: []string{"--ssl-cert", "c.pem", "--ssl-server-cert", "c.pem", "--ssl-server-key", "k.pem"}},
 		{args: []string{"--max-packet-size", "1024", "--max-connections", "3", "--max-queue", "4", "--enable-shutdown"}},
+		{args: []string{"--max-spool", "1048576", "--max-spool-total=4194304"}},
 
 		{args: []string{"-d"}, stderr: warn("-d/--daemon ignored: the server does not detach; run it under a service manager (systemd, supervisord) to put it in the background")},
 		{args: []string{"--daemon"}, stderr: warn("-d/--daemon ignored: the server does not detach; run it under a service manager (systemd, supervisord) to put it in the background")},
@@ -107,6 +108,8 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--verbose", "LOUD"}, code: 1, stderr: `unknown --verbose level "LOUD"`},
 		{args: []string{"stray"}, code: 1, stderr: "unexpected arguments: stray"},
 		{args: []string{"--config-file", "/nonexistent/gearmand.conf"}, code: 1, stderr: "--config-file: open /nonexistent/gearmand.conf"},
+		{args: []string{"--max-spool", "-1"}, code: 1, stderr: "--max-spool -1: must not be negative"},
+		{args: []string{"--max-spool-total", "1G"}, code: 1, stderr: "not an integer"},
 		{args: []string{"--ssl"}, code: 1, stderr: "--ssl needs --ssl-certificate and --ssl-key"},
 	}
 	for _, tt := range tests {
@@ -147,6 +150,8 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--packet-timeout=2m", "--handshake-timeout", "-1s", "--max-function-name", "64", "--max-client-id=10"}, func(o *options) {
 			o.packetTimeout, o.handshakeTimeout, o.maxFuncName, o.maxClientID = 2*time.Minute, -time.Second, 64, 10
 		}},
+		{[]string{"--max-spool", "1048576", "--max-spool-total=4194304"}, func(o *options) { o.maxSpool, o.maxSpoolTotal = 1<<20, 4<<20 }},
+		{[]string{"--max-spool-total", "-1"}, nil},
 		{[]string{"--packet-timeout", "60"}, nil}, // a duration needs its unit
 		{[]string{"--", "x"}, nil},
 	}
