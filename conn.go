@@ -831,7 +831,10 @@ func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 // Open starts a task whose payload the caller writes; Close sends it (see
 // [Task]). job.Data, if any, is the start of the payload, held without a
 // copy: do not modify it until the task is done. ctx governs the task: when
-// it ends, the task is abandoned.
+// it ends, the task is abandoned. A background job whose payload streams
+// (see [Options.Streaming]) is done once the server has created it, after
+// its first chunk, but ctx governs its payload until Close: when ctx ends
+// first, Write and Close return its error, and the server drops the job.
 func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	return c.open(ctx, job, openWaits)
 }
@@ -885,6 +888,12 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		stop := context.AfterFunc(ctx, func() {
 			c.abandon(t, ctx.Err())
 			c.interruptReader(t) // a Submit's or Result's caller reading for t
+			if t.st != nil {
+				// A background job is done once created, but its payload
+				// may still be going: its writers stop, waiting for
+				// credit or not, and the server drops the job.
+				t.stopStream(fmt.Errorf("gearman: payload of task %s: %w", t.fn, ctx.Err()))
+			}
 		})
 		t.handleMu.Lock()
 		t.stopWatch = stop

@@ -213,6 +213,7 @@ func (t *Task) sendChunk(end bool) error {
 	if err == nil && end {
 		st.ended = true
 		err = t.streamPacket(wire.StreamEnd, nil)
+		t.unwatch() // a background task's context governed its payload until now
 	}
 	return err
 }
@@ -303,6 +304,7 @@ func (t *Task) stopStream(err error) {
 		err = fmt.Errorf("gearman: job %s ended before its payload: %w", t.fn, ErrClosed)
 	}
 	st.credit.stop(err)
+	t.unwatch()
 	c := t.conn
 	c.mu.Lock()
 	st.stopped = true
