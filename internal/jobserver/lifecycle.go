@@ -42,8 +42,8 @@ const (
 // for its time, or queued.
 func (s *Server) place(j *job) {
 	switch {
-	case j.sched != nil:
-		s.wait(j, j.sched.next(s.clock.Now()))
+	case j.sched() != nil:
+		s.wait(j, j.sched().next(s.clock.Now()))
 	case j.when > s.unixNow():
 		s.wait(j, j.when)
 	default:
@@ -180,13 +180,13 @@ func (s *Server) lose(j *job) {
 // job waits for its next run instead of ending.
 func (s *Server) finish(j *job) {
 	s.release(j)
-	if j.sched != nil && !j.canceled {
+	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
 		if j.stored {
 			s.store.RunEnded(j.ref, j.id)
 		}
-		s.wait(j, j.sched.next(s.clock.Now()))
+		s.wait(j, j.sched().next(s.clock.Now()))
 		return
 	}
 	s.free(j)
@@ -240,8 +240,8 @@ func (s *Server) forget(j *job) {
 	f := j.fn
 	delete(s.jobs, j.id)
 	f.total--
-	if k := j.key(); k != "" && f.uniques[k] == j {
-		delete(f.uniques, k)
+	if k := j.key(); k != "" {
+		s.unindexUnique(j, k)
 	}
 	s.detachClients(j)
 	s.forgetIfUnused(f)
@@ -281,12 +281,12 @@ func (s *Server) persist(j *job, seq uint64) store.Commit {
 // toStored fills sj with j's state.
 func (s *Server) toStored(j *job, sj *store.Job) {
 	*sj = store.Job{
-		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer,
+		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer(),
 		Priority: j.prio, Retries: j.retries, Created: j.created,
 	}
 	switch {
-	case j.sched != nil:
-		sj.Schedule = j.sched.spec
+	case j.sched() != nil:
+		sj.Schedule = j.sched().spec
 	case j.state == stateWaiting || j.state == statePending:
 		sj.When = j.when
 	}
@@ -339,19 +339,20 @@ func (s *Server) replay() {
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
 		f := s.fn([]byte(sj.Func))
 		j := &job{
-			id: sj.ID, fn: f, unique: sj.Unique, data: sj.Data, reducer: sj.Reducer,
+			id: sj.ID, fn: f, unique: sj.Unique, data: sj.Data,
 			prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
 			when: sj.When, stored: true, ref: ref,
 		}
+		var sc *schedule
 		if sj.Schedule != "" {
-			sc, err := parseSchedule(bytes.Fields([]byte(sj.Schedule)))
-			if err != nil {
+			var err error
+			if sc, err = parseSchedule(bytes.Fields([]byte(sj.Schedule))); err != nil {
 				s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
 				s.store.Finished(ref, j.id)
 				return
 			}
-			j.sched = sc
 		}
+		j.extra = newExtra(sj.Reducer, sc)
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
 			s.logWarn("stored job failed: retries exhausted (its last attempt was running when the server stopped)", "handle", s.handleString(j), "retries", j.retries)
 			s.store.Finished(ref, j.id)
@@ -363,7 +364,7 @@ func (s *Server) replay() {
 		s.jobs[j.id] = j
 		f.total++
 		if k := j.key(); k != "" {
-			f.uniques[k] = j
+			s.indexUnique(j, k)
 		}
 		s.place(j)
 	})
