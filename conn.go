@@ -444,6 +444,7 @@ func (c *Conn) shutdown(err error) {
 		c.mu.Unlock()
 		for _, t := range streams {
 			t.st.credit.stop(err)
+			t.payloadEnded()
 		}
 		if grabbing > 0 && c.budget != nil {
 			c.budget.release(grabbing)

@@ -136,3 +136,31 @@ func TestStreamBackgroundWriteCancelled(t *testing.T) {
 		}
 	}
 }
+
+// A foreground stream task whose payload has ended (STREAM_END sent) is
+// still governed by its context: when it ends, the task is abandoned with
+// its error instead of waiting for a result no worker will send.
+func TestStreamForegroundCancelledAfterPayload(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	c := dial(t, addr, &gearman.Options{Streaming: true})
+	ctx := testCtx(t)
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	task, err := c.Open(jctx, gearman.Job{Func: "nobody", Data: bytes.Repeat([]byte("a"), 100<<10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Echo(ctx, []byte("sync")) // the payload's end is written
+	cancel()
+	select {
+	case <-task.Done():
+	case <-ctx.Done():
+		t.Fatal("the task is not done after its context ended")
+	}
+	if err := task.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Err: %v; want context.Canceled", err)
+	}
+}

@@ -638,9 +638,16 @@ func (t *Task) end(err error) {
 	// Done before Created: a caller woken by Created (a background
 	// submit) then finds the task done.
 	close(t.done)
-	if !(t.st != nil && t.job.Background && err == nil) {
+	if t.st != nil && t.job.Background && err == nil {
+		// The payload may go on: its context still governs it (see
+		// open), until the payload ends too (payloadEnded).
+		t.st.taskDone.Store(true)
+		if t.st.payloadDone.Load() {
+			t.unwatch()
+		}
+	} else {
 		t.unwatch()
-	} // else the payload may go on: its context still governs it (see open)
+	}
 	t.handleMu.Lock()
 	t.markCreated()
 	t.handleMu.Unlock()
