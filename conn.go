@@ -26,7 +26,9 @@ type Options struct {
 	// TLSConfig, when set, wraps the connection in TLS.
 	TLSConfig *tls.Config
 	// ClientID is sent with SET_CLIENT_ID on connect; servers show it in
-	// their "workers" list. Default: none.
+	// their "workers" list. One with a control character (see
+	// [wire.ValidClientID]) makes Dial and NewPool fail with a
+	// [*NameError]. Default: none.
 	ClientID string
 	// TaskBuffer is the size of each task's receive buffer: the result of a
 	// client task, the payload of a worker's. Default: 256 KiB.
@@ -220,6 +222,9 @@ func routeTo(t *Task) *route {
 // bounds the dial and the negotiation only.
 func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
+	if err := checkClientID(o.ClientID); err != nil {
+		return nil, err // before dialling
+	}
 	nc, err := dialNet(ctx, addr, &o)
 	if err != nil {
 		return nil, err
@@ -696,12 +701,13 @@ func (c *Conn) Option(ctx context.Context, name string) error {
 }
 
 // SetClientID sets the id the server shows for this connection in its
-// "workers" list (SET_CLIENT_ID). It does not wait for the server.
+// "workers" list (SET_CLIENT_ID). It does not wait for the server. An id
+// with a control character, which would break the admin "workers" list
+// (see [wire.ValidClientID]), is refused with a [*NameError], unsent;
+// spaces are allowed.
 func (c *Conn) SetClientID(id string) error {
-	for _, r := range id {
-		if r == ' ' || r == '\n' || r == '\r' || r == '\t' || r == 0 {
-			return fmt.Errorf("gearman: client id %q holds white space or NUL", id)
-		}
+	if err := checkClientID(id); err != nil {
+		return err
 	}
 	return c.send(wire.SetClientID, []byte(id))
 }
