@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -25,27 +24,6 @@ import (
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/peertest"
 )
-
-// runCmd runs the command with args to its end and returns its output.
-func runCmd(t *testing.T, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, build(t), args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("run %q: %v", args, err)
-	}
-	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
-}
-
-// result is what one run printed and returned.
-type result struct {
-	stdout, stderr string
-	code           int
-}
 
 // TestFlags: gearmand's options, in its spellings, are accepted (those
 // that mean nothing here with one warning line each); mistakes exit 1.
@@ -288,22 +266,11 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := start(t, "--config-file", conf, "--verbose", "WARNING")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, err := gearman.DialAdmin(ctx, c.addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if v, err := a.Verbose(ctx); err != nil || v != "WARNING" {
+	ctx := testCtx(t)
+	if v, err := dialAdmin(t, c.addr).Verbose(ctx); err != nil || v != "WARNING" {
 		t.Errorf("verbose = %q, %v; want WARNING (the command line's)", v, err)
 	}
-	cl, err := gearman.Dial(ctx, c.addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	task, err := cl.Submit(ctx, gearman.Job{Func: "f", Background: true})
+	task, err := dial(t, c.addr, nil).Submit(ctx, gearman.Job{Func: "f", Background: true})
 	if err != nil {
 		t.Fatal(err)
 	}

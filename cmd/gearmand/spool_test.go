@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/seed749d6d6d/gearman"
 )
@@ -30,25 +29,15 @@ func TestMaxSpool(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := start(t, tc.args...)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			w, err := gearman.Dial(ctx, c.addr, nil) // a worker without the extension
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
-			err = w.Register("upper", gearman.BytesHandler(func(_ context.Context, p []byte) ([]byte, error) {
+			ctx := testCtx(t)
+			w := dial(t, c.addr, nil) // a worker without the extension
+			err := w.Register("upper", gearman.BytesHandler(func(_ context.Context, p []byte) ([]byte, error) {
 				return bytes.ToUpper(p), nil
 			}), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := gearman.Dial(ctx, c.addr, &gearman.Options{Streaming: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			task, err := cl.Open(ctx, gearman.Job{Func: "upper"})
+			task, err := dial(t, c.addr, &gearman.Options{Streaming: true}).Open(ctx, gearman.Job{Func: "upper"})
 			if err != nil {
 				t.Fatal(err)
 			}
