@@ -13,11 +13,12 @@ import (
 
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/peertest"
+	"github.com/seed749d6d6d/gearman/internal/pgtest"
 )
 
 // TestMain runs the tests under goleak.VerifyTestMain (peertest.RunMain),
 // then removes the binary that build made.
-func TestMain(m *testing.M) { peertest.RunMain(m) }
+func TestMain(m *testing.M) { peertest.RunMain(pgtest.Main(m)) }
 
 // TestStartLine: the server logs one line at start, at the default level,
 // with the address it bound (the port chosen for -p 0), TLS and where jobs

@@ -115,6 +115,7 @@ func (s *Server) start(c *conn, j *job) {
 	if j.stored {
 		s.store.Assigned(j.ref, j.id)
 	}
+	s.demand(f)
 }
 
 // release takes running job j back from its worker.
@@ -183,10 +184,17 @@ func (s *Server) finish(j *job) {
 	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
+		next := j.sched().next(s.clock.Now())
 		if j.stored {
-			s.store.RunEnded(j.ref, j.id)
+			s.store.RunEnded(j.ref, j.id, next)
 		}
-		s.wait(j, j.sched().next(s.clock.Now()))
+		if s.shared != nil && j.stored {
+			// It waits in the shared queue: any server runs it next.
+			j.stored = false
+			s.free(j)
+			return
+		}
+		s.wait(j, next)
 		return
 	}
 	s.free(j)
@@ -273,6 +281,7 @@ func (s *Server) failClients(j *job) {
 func (s *Server) persist(j *job, seq uint64) store.Commit {
 	var sj store.Job
 	s.toStored(j, &sj)
+	sj.Held = j.held
 	ref, commit := s.store.Created(sj, seq)
 	j.stored, j.ref = true, ref
 	return commit
@@ -287,6 +296,10 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 	switch {
 	case j.sched() != nil:
 		sj.Schedule = j.sched().spec
+		sj.When = j.when
+		if j.state != stateWaiting {
+			sj.When = j.sched().next(s.clock.Now())
+		}
 	case j.state == stateWaiting || j.state == statePending:
 		sj.When = j.when
 	}
@@ -296,6 +309,13 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 func (s *Server) activate(j *job) {
 	if j.state == statePending {
 		delete(s.pending, j)
+		if s.shared != nil && !j.held {
+			s.handOver(j)
+			return
+		}
+		if j.held {
+			j.fn.heldPending--
+		}
 		s.place(j)
 	}
 }
@@ -308,6 +328,9 @@ func (s *Server) abandon(j *job) {
 		return
 	}
 	delete(s.pending, j)
+	if j.held {
+		j.fn.heldPending--
+	}
 	j.state = stateDone
 	j.stored = false
 	s.failClients(j)
@@ -337,22 +360,11 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 // replay loads the store's jobs into the engine, before anything else runs.
 func (s *Server) replay() {
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
-		f := s.fn([]byte(sj.Func))
-		j := &job{
-			id: sj.ID, fn: f, unique: sj.Unique, data: sj.Data,
-			prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
-			when: sj.When, stored: true, ref: ref,
+		j := s.storedJob(sj)
+		if j == nil {
+			return
 		}
-		var sc *schedule
-		if sj.Schedule != "" {
-			var err error
-			if sc, err = parseSchedule(bytes.Fields([]byte(sj.Schedule))); err != nil {
-				s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
-				s.store.Finished(ref, j.id)
-				return
-			}
-		}
-		j.extra = newExtra(sj.Reducer, sc)
+		j.ref = ref
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
 			s.logWarn("stored job failed: retries exhausted (its last attempt was running when the server stopped)", "handle", s.handleString(j), "retries", j.retries)
 			s.store.Finished(ref, j.id)
@@ -361,12 +373,39 @@ func (s *Server) replay() {
 		if sj.Lost {
 			s.store.Requeued(ref, j.id, j.retries)
 		}
-		s.jobs[j.id] = j
-		f.total++
-		if k := j.key(); k != "" {
-			s.indexUnique(j, k)
-		}
+		s.register(j)
 		s.place(j)
 	})
 	s.nextJob = max(s.nextJob, maxID)
+}
+
+// storedJob makes the job of a replayed or claimed record, or returns nil
+// for one whose schedule does not parse (dropped from the store).
+func (s *Server) storedJob(sj *store.Job) *job {
+	j := &job{
+		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data,
+		prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
+		when: sj.When, stored: true,
+	}
+	var sc *schedule
+	if sj.Schedule != "" {
+		var err error
+		if sc, err = parseSchedule(bytes.Fields([]byte(sj.Schedule))); err != nil {
+			s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
+			s.store.Finished(j.ref, j.id)
+			s.forgetIfUnused(j.fn)
+			return nil
+		}
+	}
+	j.extra = newExtra(sj.Reducer, sc)
+	return j
+}
+
+// register adds a stored job to the engine's maps.
+func (s *Server) register(j *job) {
+	s.jobs[j.id] = j
+	j.fn.total++
+	if k := j.key(); k != "" && s.uniqueJob(j.fn, k) == nil {
+		s.indexUnique(j, k)
+	}
 }
