@@ -125,6 +125,22 @@ func awaitAll(t *testing.T, url string, runs *runLog, acked map[string]bool) {
 	}
 }
 
+// clusterWorkers registers "cluster" on a pool of the servers at addrs,
+// closed at the test's end, and returns the log of its runs.
+func clusterWorkers(t *testing.T, addrs []string) *runLog {
+	t.Helper()
+	runs := &runLog{runs: make(map[string][]span)}
+	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { workers.Close() })
+	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
 func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
 	url := pgtest.Start(t)
 	var procs []*child
@@ -134,15 +150,7 @@ func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
 		procs = append(procs, p)
 		addrs = append(addrs, p.addr)
 	}
-	runs := &runLog{runs: make(map[string][]span)}
-	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer workers.Close()
-	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
-		t.Fatal(err)
-	}
+	runs := clusterWorkers(t, addrs)
 
 	var killed time.Time
 	n := 100_000
@@ -192,15 +200,7 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 	for range 3 {
 		addrs = append(addrs, start(t, "--verbose", "WARNING", "--store", url, "--store-lease", "5s", "--store-poll", "200ms").addr)
 	}
-	runs := &runLog{runs: make(map[string][]span)}
-	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer workers.Close()
-	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
-		t.Fatal(err)
-	}
+	runs := clusterWorkers(t, addrs)
 	acked := clusterLoad(t, addrs, 30_000, func() {
 		if err := pg.Restart(t.Context()); err != nil {
 			t.Error(err)
