@@ -27,7 +27,7 @@ import (
 
 // prefetch is the number of jobs per registered worker of a function that
 // the engine keeps queued here from the shared queue.
-const prefetch = 8
+const prefetch = 16
 
 // maxPrefetch bounds the jobs of one function queued here from the shared
 // queue, however many workers it has.
@@ -44,7 +44,12 @@ func (s *Server) demand(f *function) {
 	}
 	n := 0
 	if !f.stalled && !s.draining && !s.closed {
-		n = min(f.workers*prefetch, maxPrefetch) - f.queued() - f.heldPending
+		// Claim when half the prefetch is gone, for the whole of it: few
+		// claims of many jobs, not one claim per job.
+		target := min(f.workers*prefetch, maxPrefetch)
+		if have := f.queued() + f.heldPending; have*2 <= target {
+			n = target - have
+		}
 	}
 	s.shared.Want(f.name, n)
 }
@@ -262,12 +267,14 @@ func (s *Server) remoteStatus(c *conn, p wire.Packet) bool {
 	if st.Running {
 		running = one
 	}
+	var nb, db [20]byte
+	num, den := itoa(nb[:0], st.Num), itoa(db[:0], st.Den)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.Type == wire.GetStatus {
-		c.send(wire.Res, wire.StatusRes, arg, known, running, zero, zero)
+		c.send(wire.Res, wire.StatusRes, arg, known, running, num, den)
 	} else {
-		c.send(wire.Res, wire.StatusResUnique, arg, known, running, zero, zero, zero)
+		c.send(wire.Res, wire.StatusResUnique, arg, known, running, num, den, zero)
 	}
 	return true
 }

@@ -193,6 +193,9 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 	case wire.WorkStatus:
 		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)
 		j.den, _ = strconv.ParseInt(string(p.Args[2]), 10, 64)
+		if s.shared != nil && j.stored {
+			s.shared.Progress(j.id, j.num, j.den)
+		}
 		s.toClients(j, p.Type, p.Args...)
 	case wire.WorkComplete, wire.WorkFail:
 		s.toClientsFrom(c, j, p.Type, p.Args...)
