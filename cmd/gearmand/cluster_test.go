@@ -39,22 +39,6 @@ func (r *runLog) handler() gearman.Handler {
 	})
 }
 
-// clusterWorkers runs a pool of workers over addrs that records every run
-// of function "cluster" in the log it returns, until the test ends.
-func clusterWorkers(t *testing.T, addrs []string) *runLog {
-	t.Helper()
-	runs := &runLog{runs: make(map[string][]span)}
-	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { workers.Close() })
-	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
-		t.Fatal(err)
-	}
-	return runs
-}
-
 // missing returns how many of acked have not run.
 func (r *runLog) missing(acked map[string]bool) int {
 	r.mu.Lock()
@@ -163,12 +147,28 @@ func awaitAll(t *testing.T, url string, runs *runLog, acked map[string]bool) {
 	}
 }
 
+// clusterWorkers registers "cluster" on a pool of the servers at addrs,
+// closed at the test's end, and returns the log of its runs.
+func clusterWorkers(t *testing.T, addrs []string) *runLog {
+	t.Helper()
+	runs := &runLog{runs: make(map[string][]span)}
+	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { workers.Close() })
+	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
 func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
 	url := pgtest.Start(t)
-	var procs []*proc
+	var procs []*child
 	var addrs []string
 	for range 3 {
-		p := startProc(t, "--store", url, "--store-lease", "2s", "--store-poll", "200ms")
+		p := start(t, "--verbose", "WARNING", "--store", url, "--store-lease", "2s", "--store-poll", "200ms")
 		procs = append(procs, p)
 		addrs = append(addrs, p.addr)
 	}
@@ -195,7 +195,7 @@ func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
 				if i != 1 {
 					status = wiretest.Dial(t, p.addr).Admin("status", true)
 				}
-				t.Logf("server %d: status %q\n%s", i, status, p.out)
+				t.Logf("server %d: status %q\n%s", i, status, p.stderr)
 			}
 		}
 	}()
@@ -229,7 +229,7 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 	url := pg.URL()
 	var addrs []string
 	for range 3 {
-		addrs = append(addrs, startProc(t, "--store", url, "--store-lease", "5s", "--store-poll", "200ms").addr)
+		addrs = append(addrs, start(t, "--verbose", "WARNING", "--store", url, "--store-lease", "5s", "--store-poll", "200ms").addr)
 	}
 	runs := clusterWorkers(t, addrs)
 	acked, _ := clusterLoad(t, addrs, 30_000, func() {
@@ -252,8 +252,8 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 func TestClusterServesGearmandsOwnClientAndWorker(t *testing.T) {
 	gearmanCLI := peertest.Require(t, "gearman")
 	url := pgtest.Start(t)
-	a := startProc(t, "--store", url)
-	b := startProc(t, "--store", url)
+	a := start(t, "--verbose", "WARNING", "--store", url)
+	b := start(t, "--verbose", "WARNING", "--store", url)
 	ha, pa := peertest.HostPort(t, a.addr)
 	hb, pb := peertest.HostPort(t, b.addr)
 
@@ -272,8 +272,8 @@ func TestClusterFailoverOfARunningJob(t *testing.T) {
 	if v, err := time.ParseDuration(os.Getenv("GEARMAN_FAILOVER_LEASE")); err == nil {
 		lease = v // BENCHMARKS.md: the default 10s
 	}
-	a := startProc(t, "--store", url, "--store-lease", lease.String())
-	b := startProc(t, "--store", url, "--store-lease", lease.String())
+	a := start(t, "--verbose", "WARNING", "--store", url, "--store-lease", lease.String())
+	b := start(t, "--verbose", "WARNING", "--store", url, "--store-lease", lease.String())
 
 	wa := wiretest.Dial(t, a.addr)
 	wa.Send(wire.CanDo, "fail")

@@ -39,6 +39,13 @@
 // This server's own:
 //
 //	--max-packet-size BYTES   largest packet body accepted (default 256 MiB and 64 KiB)
+//	--max-spool BYTES         largest streamed payload the server holds whole for a worker
+//	                          without the streaming extension; a longer one fails at once
+//	                          (default 0: --max-packet-size less 64 KiB, so that the job fits
+//	                          one packet; at least 256 KiB; see gearman.Server's Memory)
+//	--max-spool-total BYTES   most the server holds so across all such jobs, past each job's
+//	                          first 256 KiB window; a payload that needs more fails at once
+//	                          (default 0: four times --max-spool)
 //	--max-connections N       most connections at once (default 0: no limit)
 //	--max-queue N             initial maxqueue limit of every function (default 0: no limit)
 //	--enable-shutdown         accept the admin commands "shutdown" and "shutdown graceful"

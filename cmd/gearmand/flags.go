@@ -28,7 +28,7 @@ type options struct {
 	port, retries, maxConns, maxQueue  int
 	backlog                            int
 	keepIdle, keepInterval, keepCount  int
-	maxPacket                          int64
+	maxPacket, maxSpool, maxSpoolTotal int64
 	useSSL, exceptions, shutdownCmd    bool
 	keepalive, version, help, checkArg bool
 
@@ -193,6 +193,10 @@ var flagDefs = []flagDef{
 		switchOf(func(o *options) *bool { return &o.checkArg })},
 	{[]string{"max-packet-size"}, "BYTES", "largest packet body accepted (default 268500992: 256 MiB and 64 KiB)",
 		func(o *options) flag.Value { return int64Value{&o.maxPacket} }},
+	{[]string{"max-spool"}, "BYTES", "largest streamed payload held whole for a worker without the streaming extension; a longer one fails (default 0: --max-packet-size less 64 KiB; at least 256 KiB)",
+		func(o *options) flag.Value { return int64Value{&o.maxSpool} }},
+	{[]string{"max-spool-total"}, "BYTES", "most held so across all such jobs, past each one's first 256 KiB; a payload that needs more fails (default 0: four times --max-spool)",
+		func(o *options) flag.Value { return int64Value{&o.maxSpoolTotal} }},
 	{[]string{"max-connections"}, "N", "most connections at once (default 0: no limit)",
 		num(func(o *options) *int { return &o.maxConns })},
 	{[]string{"max-queue"}, "N", "initial maxqueue limit of every function (default 0: no limit)",
@@ -366,6 +370,14 @@ func parseWords(args []string) (*options, error) {
 			if given[n] {
 				o.warnings = append(o.warnings, fmt.Sprintf("--%s ignored: it applies only with --keepalive (as in gearmand)", n))
 			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"max-spool", o.maxSpool}, {"max-spool-total", o.maxSpoolTotal}} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("--%s %d: must not be negative (0: the default)", f.name, f.v)
 		}
 	}
 	if given["backlog"] && o.backlog < 1 {

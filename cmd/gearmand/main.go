@@ -61,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	srv := &gearman.Server{
 		Addr:                  net.JoinHostPort(o.listen, strconv.Itoa(o.port)),
 		MaxPacketSize:         o.maxPacket,
+		MaxSpool:              o.maxSpool,
+		MaxSpoolTotal:         o.maxSpoolTotal,
 		MaxConnections:        o.maxConns,
 		MaxQueue:              o.maxQueue,
 		JobRetries:            o.retries,

@@ -263,12 +263,7 @@ func (s *Server) remoteStatus(c *conn, p wire.Packet) bool {
 
 // localUnique reports whether a job with unique id u is here. s.mu held.
 func (s *Server) localUnique(u []byte) bool {
-	for _, f := range s.funcs {
-		if f.uniques[string(u)] != nil {
-			return true
-		}
-	}
-	return false
+	return s.oldestUnique(string(u)) != nil
 }
 
 // remoteCancel cancels a job that is not here in the shared queue, for

@@ -153,8 +153,8 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	switch {
 	case t == wire.GrabJob:
 		c.sendRef(wire.Res, wire.JobAssign, h, []byte(f.name), j.data)
-	case t == wire.GrabJobAll && j.reducer != "":
-		c.sendRef(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer), j.data)
+	case t == wire.GrabJobAll && j.reducer() != "":
+		c.sendRef(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer()), j.data)
 	default:
 		c.sendRef(wire.Res, wire.JobAssignUniq, h, []byte(f.name), []byte(j.unique), j.data)
 	}

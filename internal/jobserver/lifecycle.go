@@ -42,8 +42,8 @@ const (
 // for its time, or queued.
 func (s *Server) place(j *job) {
 	switch {
-	case j.sched != nil:
-		s.wait(j, j.sched.next(s.clock.Now()))
+	case j.sched() != nil:
+		s.wait(j, j.sched().next(s.clock.Now()))
 	case j.when > s.unixNow():
 		s.wait(j, j.when)
 	default:
@@ -187,10 +187,10 @@ func (s *Server) lose(j *job) {
 // job waits for its next run instead of ending.
 func (s *Server) finish(j *job) {
 	s.release(j)
-	if j.sched != nil && !j.canceled {
+	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
-		next := j.sched.next(s.clock.Now())
+		next := j.sched().next(s.clock.Now())
 		if j.stored {
 			s.store.RunEnded(j.ref, j.id, next)
 		}
@@ -255,8 +255,8 @@ func (s *Server) forget(j *job) {
 	f := j.fn
 	delete(s.jobs, j.id)
 	f.total--
-	if k := j.key(); k != "" && f.uniques[k] == j {
-		delete(f.uniques, k)
+	if k := j.key(); k != "" {
+		s.unindexUnique(j, k)
 	}
 	s.detachClients(j)
 	s.forgetIfUnused(f)
@@ -297,15 +297,15 @@ func (s *Server) persist(j *job, seq uint64) store.Commit {
 // toStored fills sj with j's state.
 func (s *Server) toStored(j *job, sj *store.Job) {
 	*sj = store.Job{
-		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer,
+		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer(),
 		Priority: j.prio, Retries: j.retries, Created: j.created,
 	}
 	switch {
-	case j.sched != nil:
-		sj.Schedule = j.sched.spec
+	case j.sched() != nil:
+		sj.Schedule = j.sched().spec
 		sj.When = j.when
 		if j.state != stateWaiting {
-			sj.When = j.sched.next(s.clock.Now())
+			sj.When = j.sched().next(s.clock.Now())
 		}
 	case j.state == stateWaiting || j.state == statePending:
 		sj.When = j.when
@@ -402,20 +402,21 @@ func (s *Server) replay() {
 // for one whose schedule does not parse (dropped from the store).
 func (s *Server) storedJob(sj *store.Job) *job {
 	j := &job{
-		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data, reducer: sj.Reducer,
+		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data,
 		prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
 		when: sj.When, stored: true,
 	}
+	var sc *schedule
 	if sj.Schedule != "" {
-		sc, err := parseSchedule(bytes.Fields([]byte(sj.Schedule)))
-		if err != nil {
+		var err error
+		if sc, err = parseSchedule(bytes.Fields([]byte(sj.Schedule))); err != nil {
 			s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
 			s.store.Finished(j.ref, j.id)
 			s.forgetIfUnused(j.fn)
 			return nil
 		}
-		j.sched = sc
 	}
+	j.extra = newExtra(sj.Reducer, sc)
 	return j
 }
 
@@ -423,7 +424,7 @@ func (s *Server) storedJob(sj *store.Job) *job {
 func (s *Server) register(j *job) {
 	s.jobs[j.id] = j
 	j.fn.total++
-	if k := j.key(); k != "" && j.fn.uniques[k] == nil {
-		j.fn.uniques[k] = j
+	if k := j.key(); k != "" && s.uniqueJob(j.fn, k) == nil {
+		s.indexUnique(j, k)
 	}
 }
