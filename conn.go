@@ -26,7 +26,9 @@ type Options struct {
 	// TLSConfig, when set, wraps the connection in TLS.
 	TLSConfig *tls.Config
 	// ClientID is sent with SET_CLIENT_ID on connect; servers show it in
-	// their "workers" list. Default: none.
+	// their "workers" list. One with a control character (see
+	// [wire.ValidClientID]) makes Dial and NewPool fail with a
+	// [*NameError]. Default: none.
 	ClientID string
 	// TaskBuffer is the size of each task's receive buffer: the result of a
 	// client task, the payload of a worker's. Default: 256 KiB.
@@ -220,6 +222,9 @@ func routeTo(t *Task) *route {
 // bounds the dial and the negotiation only.
 func Dial(ctx context.Context, addr string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
+	if err := checkClientID(o.ClientID); err != nil {
+		return nil, err // before dialling
+	}
 	nc, err := dialNet(ctx, addr, &o)
 	if err != nil {
 		return nil, err
@@ -444,6 +449,7 @@ func (c *Conn) shutdown(err error) {
 		c.mu.Unlock()
 		for _, t := range streams {
 			t.st.credit.stop(err)
+			t.payloadEnded()
 		}
 		if grabbing > 0 && c.budget != nil {
 			c.budget.release(grabbing)
@@ -695,12 +701,13 @@ func (c *Conn) Option(ctx context.Context, name string) error {
 }
 
 // SetClientID sets the id the server shows for this connection in its
-// "workers" list (SET_CLIENT_ID). It does not wait for the server.
+// "workers" list (SET_CLIENT_ID). It does not wait for the server. An id
+// with a control character, which would break the admin "workers" list
+// (see [wire.ValidClientID]), is refused with a [*NameError], unsent;
+// spaces are allowed.
 func (c *Conn) SetClientID(id string) error {
-	for _, r := range id {
-		if r == ' ' || r == '\n' || r == '\r' || r == '\t' || r == 0 {
-			return fmt.Errorf("gearman: client id %q holds white space or NUL", id)
-		}
+	if err := checkClientID(id); err != nil {
+		return err
 	}
 	return c.send(wire.SetClientID, []byte(id))
 }
@@ -831,7 +838,10 @@ func (c *Conn) sendJob(ctx context.Context, job Job, w waiter) (*Task, error) {
 // Open starts a task whose payload the caller writes; Close sends it (see
 // [Task]). job.Data, if any, is the start of the payload, held without a
 // copy: do not modify it until the task is done. ctx governs the task: when
-// it ends, the task is abandoned.
+// it ends, the task is abandoned. A background job whose payload streams
+// (see [Options.Streaming]) is done once the server has created it, after
+// its first chunk, but ctx governs its payload until Close: when ctx ends
+// first, Write and Close return its error, and the server drops the job.
 func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 	return c.open(ctx, job, openWaits)
 }
@@ -885,6 +895,12 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		stop := context.AfterFunc(ctx, func() {
 			c.abandon(t, ctx.Err())
 			c.interruptReader(t) // a Submit's or Result's caller reading for t
+			if t.st != nil {
+				// A background job is done once created, but its payload
+				// may still be going: its writers stop, waiting for
+				// credit or not, and the server drops the job.
+				t.stopStream(fmt.Errorf("gearman: payload of task %s: %w", t.fn, ctx.Err()))
+			}
 		})
 		t.handleMu.Lock()
 		t.stopWatch = stop

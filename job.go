@@ -40,7 +40,10 @@ const MaxUniqueLen = 64
 // Job describes a job to submit. The zero values of its optional fields ask
 // for a plain foreground job of normal priority.
 type Job struct {
-	// Func is the function name workers registered; required.
+	// Func is the function name workers registered; required. A name with
+	// a space or a control character, which would break the job server's
+	// admin protocol (see [wire.ValidFunctionName]), is refused before
+	// anything is sent, with a [*NameError].
 	Func string
 	// Data is the payload, for Submit. Tasks from Open take the payload from
 	// their Write calls instead.
@@ -117,11 +120,15 @@ func (j *Job) packetType() (wire.Type, error) {
 	bad := func(why string) (wire.Type, error) {
 		return 0, fmt.Errorf("gearman: job for %q: %s", j.Func, why)
 	}
+	if err := checkFunctionName("function name", j.Func); err != nil {
+		return 0, err
+	}
+	if j.Reducer != "" {
+		if err := checkFunctionName("reducer", j.Reducer); err != nil {
+			return 0, err
+		}
+	}
 	switch {
-	case j.Func == "":
-		return bad("no function name")
-	case bytes.IndexByte([]byte(j.Func), 0) >= 0:
-		return bad("function name holds a NUL byte")
 	case len(j.Unique) > MaxUniqueLen:
 		return bad(fmt.Sprintf("unique id of %d bytes is longer than %d", len(j.Unique), MaxUniqueLen))
 	case bytes.IndexByte([]byte(j.Unique), 0) >= 0:

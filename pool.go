@@ -120,6 +120,9 @@ func NewPool(addrs []string, opts *PoolOptions) (*Pool, error) {
 		o = *opts
 	}
 	o.Options = o.Options.withDefaults()
+	if err := checkClientID(o.ClientID); err != nil {
+		return nil, err
+	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 50 * time.Millisecond
 	}
@@ -439,8 +442,8 @@ func (p *Pool) openDedicated(ctx context.Context, addr string, job Job) (*Task, 
 // pool can deadlock it (see [Pool]); register the sub-jobs' function on
 // another pool.
 func (p *Pool) Register(fn string, h Handler, opts *RegisterOptions) error {
-	if fn == "" || containsNUL(fn) {
-		return fmt.Errorf("gearman: register %q: invalid function name", fn)
+	if err := checkFunctionName("function name", fn); err != nil {
+		return err
 	}
 	var o RegisterOptions
 	if opts != nil {
@@ -463,6 +466,9 @@ func (p *Pool) Register(fn string, h Handler, opts *RegisterOptions) error {
 // Unregister stops serving fn on every server (CANT_DO). Jobs of fn already
 // running go on.
 func (p *Pool) Unregister(fn string) error {
+	if err := checkFunctionName("function name", fn); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.funcs, fn)

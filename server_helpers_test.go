@@ -15,7 +15,7 @@ import (
 
 // srvStart serves s on a loopback port and returns its address; the
 // cleanup closes it and checks that Serve returned ErrServerClosed.
-func srvStart(t *testing.T, s *gearman.Server) string {
+func srvStart(t testing.TB, s *gearman.Server) string {
 	t.Helper()
 	if s.HandlePrefix == "" {
 		s.HandlePrefix = "H:test"

@@ -2,6 +2,7 @@ package gearman_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -446,4 +447,70 @@ func TestServerResultToEveryClient(t *testing.T) {
 		c.Expect(wire.WorkData, "H:test:1", "partial")
 		c.Expect(wire.WorkComplete, "H:test:1", "r")
 	}
+}
+
+// GET_STATUS_UNIQUE finds a job by its unique id under any function (one
+// lookup in the server's unique index, where it used to look under every
+// function): of several, the oldest answers; a job that finished is no
+// longer found, and the next oldest answers. Submits still coalesce per
+// function while several functions hold the id.
+func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	c := wiretest.Dial(t, addr)
+	for i, fn := range []string{"a", "b", "c"} {
+		c.Send(wire.SubmitJobBg, fn, "u", "x")
+		c.Expect(wire.JobCreated, "H:test:"+strconv.Itoa(i+1))
+	}
+	// b's job runs, with a status that tells it apart.
+	wb := uniqWorker(t, addr, "b")
+	wb.Send(wire.GrabJob)
+	wb.Expect(wire.JobAssign, "H:test:2", "b", "x")
+	wb.Send(wire.WorkStatus, "H:test:2", "3", "10")
+	srvSync(wb)
+	c.Send(wire.GetStatusUnique, "u")
+	c.Expect(wire.StatusResUnique, "u", "1", "0", "0", "0", "0") // a's, the oldest
+	// Coalescing under each function: b's running job, not a new one.
+	c.Send(wire.SubmitJobBg, "b", "u", "y")
+	c.Expect(wire.JobCreated, "H:test:2")
+	c.Send(wire.SubmitJobBg, "c", "u", "y")
+	c.Expect(wire.JobCreated, "H:test:3")
+
+	wa := uniqWorker(t, addr, "a")
+	wa.Send(wire.GrabJob)
+	wa.Expect(wire.JobAssign, "H:test:1", "a", "x")
+	wa.Send(wire.WorkComplete, "H:test:1", "")
+	srvSync(wa)
+	c.Send(wire.GetStatusUnique, "u")
+	c.Expect(wire.StatusResUnique, "u", "1", "1", "3", "10", "0") // b's now
+	wb.Send(wire.WorkComplete, "H:test:2", "")
+	srvSync(wb)
+	c.Send(wire.GetStatusUnique, "u")
+	c.Expect(wire.StatusResUnique, "u", "1", "0", "0", "0", "0") // c's
+	// a's id is free again: a new job, found after c's.
+	c.Send(wire.SubmitJobBg, "a", "u", "z")
+	c.Expect(wire.JobCreated, "H:test:4")
+
+	wc := uniqWorker(t, addr, "c")
+	wc.Send(wire.GrabJob)
+	wc.Expect(wire.JobAssign, "H:test:3", "c", "x")
+	wc.Send(wire.WorkStatus, "H:test:3", "1", "2")
+	srvSync(wc)
+	c.Send(wire.GetStatusUnique, "u")
+	c.Expect(wire.StatusResUnique, "u", "1", "1", "1", "2", "0")
+	wc.Send(wire.WorkComplete, "H:test:3", "")
+	srvSync(wc)
+	wa.Send(wire.GrabJob)
+	wa.Expect(wire.JobAssign, "H:test:4", "a", "z")
+	wa.Send(wire.WorkComplete, "H:test:4", "")
+	srvSync(wa)
+	c.Send(wire.GetStatusUnique, "u")
+	c.Expect(wire.StatusResUnique, "u", "0", "0", "0", "0", "0")
+}
+
+// uniqWorker connects a worker of fn that does not grab yet.
+func uniqWorker(t *testing.T, addr, fn string) *wiretest.Peer {
+	t.Helper()
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, fn)
+	return w
 }

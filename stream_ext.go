@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -116,6 +117,23 @@ type tstream struct {
 	ended   bool       // STREAM_END or STREAM_ABORT sent (or never needed)
 
 	stopped bool // the task has ended (stopStream); guarded by Conn.mu
+
+	// A background task is done once created, but its context governs its
+	// payload until that ends too: whichever of the two comes second
+	// stops watching the context (see Task.end and payloadEnded).
+	taskDone    atomic.Bool // a background task ended with success (JOB_CREATED)
+	payloadDone atomic.Bool // STREAM_END was sent, or the stream stopped
+}
+
+// payloadEnded records that the payload of t ended (STREAM_END sent, or
+// the stream stopped), and stops watching the task's context if the task
+// is done too: a background task's context governs its payload until
+// then.
+func (t *Task) payloadEnded() {
+	t.st.payloadDone.Store(true)
+	if t.st.taskDone.Load() {
+		t.unwatch()
+	}
 }
 
 // The stream is open on the wire while Conn.streams holds its task: from
@@ -213,6 +231,7 @@ func (t *Task) sendChunk(end bool) error {
 	if err == nil && end {
 		st.ended = true
 		err = t.streamPacket(wire.StreamEnd, nil)
+		t.payloadEnded()
 	}
 	return err
 }
@@ -303,6 +322,7 @@ func (t *Task) stopStream(err error) {
 		err = fmt.Errorf("gearman: job %s ended before its payload: %w", t.fn, ErrClosed)
 	}
 	st.credit.stop(err)
+	t.payloadEnded()
 	c := t.conn
 	c.mu.Lock()
 	st.stopped = true

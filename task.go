@@ -330,7 +330,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // it is written, with no size limit, blocking while the server grants no
 // credit, which comes as the worker reads: when the worker's result grows
 // with the payload, read the result meanwhile, from another goroutine, or
-// Write blocks until the task's context ends (see [Options.Streaming]).
+// Write blocks until the task's context ends (see [Options.Streaming]); it
+// then returns the context's error, also on a background task that is done
+// already (see [Conn.Open]).
 // Write must then not be called concurrently with Write or Close. A worker
 // task sends each Write as WORK_DATA at once, and blocks while the
 // connection's send queue is full.
@@ -636,15 +638,29 @@ func (t *Task) end(err error) {
 	// Done before Created: a caller woken by Created (a background
 	// submit) then finds the task done.
 	close(t.done)
+	if t.st != nil && t.job.Background && err == nil {
+		// The payload may go on: its context still governs it (see
+		// open), until the payload ends too (payloadEnded).
+		t.st.taskDone.Store(true)
+		if t.st.payloadDone.Load() {
+			t.unwatch()
+		}
+	} else {
+		t.unwatch()
+	}
+	t.handleMu.Lock()
+	t.markCreated()
+	t.handleMu.Unlock()
+}
+
+// unwatch stops watching the task's context, if open started to.
+func (t *Task) unwatch() {
 	t.handleMu.Lock()
 	stop := t.stopWatch
 	t.handleMu.Unlock()
 	if stop != nil {
 		stop()
 	}
-	t.handleMu.Lock()
-	t.markCreated()
-	t.handleMu.Unlock()
 }
 
 // abandon ends a client task whose context ended: it stops waiting and drops

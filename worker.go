@@ -83,10 +83,11 @@ type workerState struct {
 
 // Register registers fn (CAN_DO or CAN_DO_TIMEOUT) and serves its jobs
 // with h, at most [Options.MaxJobs] at a time on this connection. It does not
-// wait for the server. Registering a name again replaces its handler.
+// wait for the server. Registering a name again replaces its handler. An
+// invalid name (see [Job.Func]) is refused with a [*NameError], unsent.
 func (c *Conn) Register(fn string, h Handler, opts *RegisterOptions) error {
-	if fn == "" || containsNUL(fn) {
-		return fmt.Errorf("gearman: register %q: invalid function name", fn)
+	if err := checkFunctionName("function name", fn); err != nil {
+		return err
 	}
 	var o RegisterOptions
 	if opts != nil {
@@ -116,6 +117,9 @@ func (c *Conn) Register(fn string, h Handler, opts *RegisterOptions) error {
 // Unregister tells the server this connection no longer serves fn
 // (CANT_DO). Jobs of fn already running go on.
 func (c *Conn) Unregister(fn string) error {
+	if err := checkFunctionName("function name", fn); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	delete(c.funcs, fn)
 	c.mu.Unlock()
@@ -486,13 +490,4 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
 		return err
 	}
 	return c.writeData(wire.WorkFail, h, nil, flush)
-}
-
-func containsNUL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/seed749d6d6d/gearman/internal/peertest"
 	"github.com/seed749d6d6d/gearman/internal/pgtest"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // runLog records every run of every job, by unique id.
@@ -146,24 +147,32 @@ func awaitAll(t *testing.T, url string, runs *runLog, acked map[string]bool) {
 	}
 }
 
-func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
-	url := pgtest.Start(t)
-	var procs []*proc
-	var addrs []string
-	for range 3 {
-		p := startProc(t, "--store", url, "--store-lease", "2s", "--store-poll", "200ms")
-		procs = append(procs, p)
-		addrs = append(addrs, p.addr)
-	}
+// clusterWorkers registers "cluster" on a pool of the servers at addrs,
+// closed at the test's end, and returns the log of its runs.
+func clusterWorkers(t *testing.T, addrs []string) *runLog {
+	t.Helper()
 	runs := &runLog{runs: make(map[string][]span)}
 	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer workers.Close()
+	t.Cleanup(func() { workers.Close() })
 	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
 		t.Fatal(err)
 	}
+	return runs
+}
+
+func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
+	url := pgtest.Start(t)
+	var procs []*child
+	var addrs []string
+	for range 3 {
+		p := start(t, "--verbose", "WARNING", "--store", url, "--store-lease", "2s", "--store-poll", "200ms")
+		procs = append(procs, p)
+		addrs = append(addrs, p.addr)
+	}
+	runs := clusterWorkers(t, addrs)
 
 	var killed time.Time
 	// 30,000 by default, to keep the suite short; the 100,000
@@ -186,7 +195,7 @@ func TestClusterKilledServerLosesNoAcknowledgedJob(t *testing.T) {
 				if i != 1 {
 					status = wiretest.Dial(t, p.addr).Admin("status", true)
 				}
-				t.Logf("server %d: status %q\n%s", i, status, p.out)
+				t.Logf("server %d: status %q\n%s", i, status, p.stderr)
 			}
 		}
 	}()
@@ -220,17 +229,9 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 	url := pg.URL()
 	var addrs []string
 	for range 3 {
-		addrs = append(addrs, startProc(t, "--store", url, "--store-lease", "5s", "--store-poll", "200ms").addr)
+		addrs = append(addrs, start(t, "--verbose", "WARNING", "--store", url, "--store-lease", "5s", "--store-poll", "200ms").addr)
 	}
-	runs := &runLog{runs: make(map[string][]span)}
-	workers, err := gearman.NewPool(addrs, &gearman.PoolOptions{Options: gearman.Options{MaxJobs: 12}, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer workers.Close()
-	if err := workers.Register("cluster", runs.handler(), nil); err != nil {
-		t.Fatal(err)
-	}
+	runs := clusterWorkers(t, addrs)
 	acked, _ := clusterLoad(t, addrs, 30_000, func() {
 		if err := pg.Restart(t.Context()); err != nil {
 			t.Error(err)
@@ -251,8 +252,8 @@ func TestClusterPostgresRestartLosesNoAcknowledgedJob(t *testing.T) {
 func TestClusterServesGearmandsOwnClientAndWorker(t *testing.T) {
 	gearmanCLI := peertest.Require(t, "gearman")
 	url := pgtest.Start(t)
-	a := startProc(t, "--store", url)
-	b := startProc(t, "--store", url)
+	a := start(t, "--verbose", "WARNING", "--store", url)
+	b := start(t, "--verbose", "WARNING", "--store", url)
 	ha, pa := peertest.HostPort(t, a.addr)
 	hb, pb := peertest.HostPort(t, b.addr)
 
@@ -263,4 +264,37 @@ func TestClusterServesGearmandsOwnClientAndWorker(t *testing.T) {
 	if string(out) != "from the C client" {
 		t.Fatalf("gearman -w on b printed %q; want the payload submitted on a", out)
 	}
+}
+
+func TestClusterFailoverOfARunningJob(t *testing.T) {
+	url := pgtest.Start(t)
+	lease := 3 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("GEARMAN_FAILOVER_LEASE")); err == nil {
+		lease = v // BENCHMARKS.md: the default 10s
+	}
+	a := start(t, "--verbose", "WARNING", "--store", url, "--store-lease", lease.String())
+	b := start(t, "--verbose", "WARNING", "--store", url, "--store-lease", lease.String())
+
+	wa := wiretest.Dial(t, a.addr)
+	wa.Send(wire.CanDo, "fail")
+	wa.Send(wire.PreSleep)
+	c := wiretest.Dial(t, a.addr)
+	c.Send(wire.SubmitJobBg, "fail", "", "x")
+	c.ExpectType(wire.JobCreated)
+	wa.Expect(wire.Noop)
+	wa.Send(wire.GrabJobUniq)
+	wa.ExpectType(wire.JobAssignUniq)
+
+	wb := wiretest.Dial(t, b.addr)
+	wb.Send(wire.CanDo, "fail")
+	wb.Send(wire.PreSleep)
+	a.kill()
+	killed := time.Now()
+	if _, err := wb.NextErr(lease + 10*time.Second); err != nil {
+		t.Fatalf("no NOOP on b within its lease (%v) and 10 s of a's kill: %v", lease, err)
+	}
+	wb.Send(wire.GrabJobUniq)
+	p := wb.ExpectType(wire.JobAssignUniq)
+	t.Logf("lease %v: the job running on the killed server was handed out on another %v after the kill", lease, time.Since(killed).Round(10*time.Millisecond))
+	wb.Send(wire.WorkComplete, p.Args[0], "")
 }

@@ -39,6 +39,13 @@
 // This server's own:
 //
 //	--max-packet-size BYTES   largest packet body accepted (default 256 MiB and 64 KiB)
+//	--max-spool BYTES         largest streamed payload the server holds whole for a worker
+//	                          without the streaming extension; a longer one fails at once
+//	                          (default 0: --max-packet-size less 64 KiB, so that the job fits
+//	                          one packet; at least 256 KiB; see gearman.Server's Memory)
+//	--max-spool-total BYTES   most the server holds so across all such jobs, past each job's
+//	                          first 256 KiB window; a payload that needs more fails at once
+//	                          (default 0: four times --max-spool)
 //	--max-connections N       most connections at once (default 0: no limit)
 //	--max-queue N             initial maxqueue limit of every function (default 0: no limit)
 //	--enable-shutdown         accept the admin commands "shutdown" and "shutdown graceful"
@@ -61,6 +68,12 @@
 //	--store-poll D            PostgreSQL: how often to look for jobs without a
 //	                          notification; bounds the delay of an epoch or
 //	                          scheduled job (default 1s)
+//	--http ADDR               serve the operators' HTTP side on ADDR (default: none): /metrics
+//	                          (Prometheus), /healthz, /readyz, a live status page at / and a
+//	                          JSON API under /api/ (see gearman.Server.Handler); it has no
+//	                          authentication, so give a loopback or private address
+//	--metric-functions N      functions the metrics label by name, the rest sharing the label
+//	                          "(other functions)" (default 100)
 //
 // Keep-alive: without --keepalive, accepted connections have Go's keep-alive
 // (15 s idle, 15 s between probes, 9 probes: a peer that vanished is noticed
@@ -81,7 +94,8 @@
 // (Go already raises the soft limit to the hard one), -t/--threads,
 // -R/--round-robin (a worker is always served in turn across its
 // functions), -w/--worker-wakeup (a new job wakes one worker),
-// --hashtable-buckets, -r/--protocol and --http-port (no HTTP module),
+// --hashtable-buckets, -r/--protocol and --http-port (gearmand's HTTP
+// protocol module is not here; --http serves metrics and a status page),
 // --syslog, --coredump, a --queue-type other than "builtin", and the queue
 // modules' options (--libsqlite3-db, --libsqlite3-table,
 // --store-queue-on-shutdown, --libmemcached-servers, --libmemcached-prefix,
@@ -103,6 +117,8 @@
 // the port the system chose), whether it takes TLS, and where jobs are kept:
 //
 //	time=... level=INFO msg=serving addr=127.0.0.1:4730 tls=false store="in memory"
+//
+// With --http, the line ends with http=ADDR, as bound.
 //
 // Everything else is logged at the --verbose level (default ERROR, which
 // leaves a healthy server quiet).

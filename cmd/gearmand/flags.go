@@ -19,7 +19,8 @@ type options struct {
 	listen, logFile, verbose, prefix   string
 	sslCert, sslKey, sslCA, cpuProf    string
 	pidFile, configFile, queueType     string
-	storeURL                           string
+	storeURL, httpAddr                 string
+	metricFuncs                        int
 	salvage                            bool
 	maxFuncName, maxClientID           int
 	packetTimeout, handshakeTimeout    time.Duration
@@ -27,7 +28,7 @@ type options struct {
 	port, retries, maxConns, maxQueue  int
 	backlog                            int
 	keepIdle, keepInterval, keepCount  int
-	maxPacket                          int64
+	maxPacket, maxSpool, maxSpoolTotal int64
 	useSSL, exceptions, shutdownCmd    bool
 	keepalive, version, help, checkArg bool
 
@@ -192,6 +193,10 @@ var flagDefs = []flagDef{
 		switchOf(func(o *options) *bool { return &o.checkArg })},
 	{[]string{"max-packet-size"}, "BYTES", "largest packet body accepted (default 268500992: 256 MiB and 64 KiB)",
 		func(o *options) flag.Value { return int64Value{&o.maxPacket} }},
+	{[]string{"max-spool"}, "BYTES", "largest streamed payload held whole for a worker without the streaming extension; a longer one fails (default 0: --max-packet-size less 64 KiB; at least 256 KiB)",
+		func(o *options) flag.Value { return int64Value{&o.maxSpool} }},
+	{[]string{"max-spool-total"}, "BYTES", "most held so across all such jobs, past each one's first 256 KiB; a payload that needs more fails (default 0: four times --max-spool)",
+		func(o *options) flag.Value { return int64Value{&o.maxSpoolTotal} }},
 	{[]string{"max-connections"}, "N", "most connections at once (default 0: no limit)",
 		num(func(o *options) *int { return &o.maxConns })},
 	{[]string{"max-queue"}, "N", "initial maxqueue limit of every function (default 0: no limit)",
@@ -216,6 +221,10 @@ var flagDefs = []flagDef{
 		func(o *options) flag.Value { return durValue{&o.storeLease} }},
 	{[]string{"store-poll"}, "DURATION", "with a PostgreSQL store: how often to look for jobs without a notification; bounds the delay of an epoch or scheduled job (default 1s)",
 		func(o *options) flag.Value { return durValue{&o.storePoll} }},
+	{[]string{"http"}, "ADDR", "serve /metrics (Prometheus), /healthz, /readyz, a status page at / and a JSON API under /api/ on ADDR, such as 127.0.0.1:4731 (default: none; no authentication, keep it private)",
+		str(func(o *options) *string { return &o.httpAddr })},
+	{[]string{"metric-functions"}, "N", `functions the metrics label by name; the rest share "(other functions)" (default 100)`,
+		num(func(o *options) *int { return &o.metricFuncs })},
 }
 
 // noQueues is why the persistent queue modules' options are ignored.
@@ -227,7 +236,7 @@ var ignoredDefs = []ignoredDef{
 	{[]string{"file-descriptors", "f"}, "N", "the process runs with the highest descriptor limit it may have (Go raises the soft limit to the hard one); set that with ulimit -n or LimitNOFILE, and cap connections with --max-connections"},
 	{[]string{"hashtable-buckets"}, "N", "the job tables grow as they need"},
 	{[]string{"protocol", "r"}, "NAME", "only the Gearman protocol is served here (there is no HTTP module)"},
-	{[]string{"http-port"}, "PORT", "there is no HTTP protocol module here"},
+	{[]string{"http-port"}, "PORT", "gearmand's HTTP protocol module (jobs over HTTP) is not here; --http serves metrics and a status page"},
 	{[]string{"round-robin", "R"}, "", "a worker is always served in turn across its functions"},
 	{[]string{"syslog"}, "", "the log goes to --log-file (default stderr); have the service manager send it to syslog"},
 	{[]string{"coredump"}, "", "set GOTRACEBACK=crash in the environment for a core dump on a crash"},
@@ -361,6 +370,14 @@ func parseWords(args []string) (*options, error) {
 			if given[n] {
 				o.warnings = append(o.warnings, fmt.Sprintf("--%s ignored: it applies only with --keepalive (as in gearmand)", n))
 			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"max-spool", o.maxSpool}, {"max-spool-total", o.maxSpoolTotal}} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("--%s %d: must not be negative (0: the default)", f.name, f.v)
 		}
 	}
 	if given["backlog"] && o.backlog < 1 {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -25,27 +24,6 @@ import (
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/peertest"
 )
-
-// runCmd runs the command with args to its end and returns its output.
-func runCmd(t *testing.T, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, build(t), args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("run %q: %v", args, err)
-	}
-	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
-}
-
-// result is what one run printed and returned.
-type result struct {
-	stdout, stderr string
-	code           int
-}
 
 // TestFlags: gearmand's options, in its spellings, are accepted (those
 // that mean nothing here with one warning line each); mistakes exit 1.
@@ -77,6 +55,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--ssl-certificate", "c.pem", "--ssl-key", "k.pem", "--ssl-ca-file", "ca.pem"}},
 		{args: []string{"--ssl-cert", "c.pem", "--ssl-server-cert", "c.pem", "--ssl-server-key", "k.pem"}},
 		{args: []string{"--max-packet-size", "1024", "--max-connections", "3", "--max-queue", "4", "--enable-shutdown"}},
+		{args: []string{"--max-spool", "1048576", "--max-spool-total=4194304"}},
 
 		{args: []string{"-d"}, stderr: warn("-d/--daemon ignored: the server does not detach; run it under a service manager (systemd, supervisord) to put it in the background")},
 		{args: []string{"--daemon"}, stderr: warn("-d/--daemon ignored: the server does not detach; run it under a service manager (systemd, supervisord) to put it in the background")},
@@ -91,7 +70,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--syslog"}, stderr: warn("--syslog ignored: the log goes to --log-file (default stderr); have the service manager send it to syslog")},
 		{args: []string{"--coredump"}, stderr: warn("--coredump ignored: set GOTRACEBACK=crash in the environment for a core dump on a crash")},
 		{args: []string{"--hashtable-buckets", "991"}, stderr: warn("--hashtable-buckets ignored: the job tables grow as they need")},
-		{args: []string{"-r", "http", "--http-port", "8080"}, stderr: warn("-r/--protocol ignored: only the Gearman protocol is served here (there is no HTTP module)") + warn("--http-port ignored: there is no HTTP protocol module here")},
+		{args: []string{"-r", "http", "--http-port", "8080"}, stderr: warn("-r/--protocol ignored: only the Gearman protocol is served here (there is no HTTP module)") + warn("--http-port ignored: gearmand's HTTP protocol module (jobs over HTTP) is not here; --http serves metrics and a status page")},
 		{args: []string{"-q", "mysql"}, stderr: warn("-q/--queue-type mysql ignored: gearmand's queue modules are not here; --store file:PATH keeps background jobs")},
 		{args: []string{"--mysql-password", "secret"}, stderr: warn("--mysql-password ignored: " + noQueues)},
 		{args: []string{"--store-queue-on-shutdown"}, stderr: warn("--store-queue-on-shutdown ignored: " + noQueues)},
@@ -107,6 +86,8 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--verbose", "LOUD"}, code: 1, stderr: `unknown --verbose level "LOUD"`},
 		{args: []string{"stray"}, code: 1, stderr: "unexpected arguments: stray"},
 		{args: []string{"--config-file", "/nonexistent/gearmand.conf"}, code: 1, stderr: "--config-file: open /nonexistent/gearmand.conf"},
+		{args: []string{"--max-spool", "-1"}, code: 1, stderr: "--max-spool -1: must not be negative"},
+		{args: []string{"--max-spool-total", "1G"}, code: 1, stderr: "not an integer"},
 		{args: []string{"--ssl"}, code: 1, stderr: "--ssl needs --ssl-certificate and --ssl-key"},
 	}
 	for _, tt := range tests {
@@ -147,6 +128,8 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--packet-timeout=2m", "--handshake-timeout", "-1s", "--max-function-name", "64", "--max-client-id=10"}, func(o *options) {
 			o.packetTimeout, o.handshakeTimeout, o.maxFuncName, o.maxClientID = 2*time.Minute, -time.Second, 64, 10
 		}},
+		{[]string{"--max-spool", "1048576", "--max-spool-total=4194304"}, func(o *options) { o.maxSpool, o.maxSpoolTotal = 1<<20, 4<<20 }},
+		{[]string{"--max-spool-total", "-1"}, nil},
 		{[]string{"--packet-timeout", "60"}, nil}, // a duration needs its unit
 		{[]string{"--", "x"}, nil},
 	}
@@ -283,22 +266,11 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := start(t, "--config-file", conf, "--verbose", "WARNING")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, err := gearman.DialAdmin(ctx, c.addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if v, err := a.Verbose(ctx); err != nil || v != "WARNING" {
+	ctx := testCtx(t)
+	if v, err := dialAdmin(t, c.addr).Verbose(ctx); err != nil || v != "WARNING" {
 		t.Errorf("verbose = %q, %v; want WARNING (the command line's)", v, err)
 	}
-	cl, err := gearman.Dial(ctx, c.addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	task, err := cl.Submit(ctx, gearman.Job{Func: "f", Background: true})
+	task, err := dial(t, c.addr, nil).Submit(ctx, gearman.Job{Func: "f", Background: true})
 	if err != nil {
 		t.Fatal(err)
 	}

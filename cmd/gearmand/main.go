@@ -61,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	srv := &gearman.Server{
 		Addr:                  net.JoinHostPort(o.listen, strconv.Itoa(o.port)),
 		MaxPacketSize:         o.maxPacket,
+		MaxSpool:              o.maxSpool,
+		MaxSpoolTotal:         o.maxSpoolTotal,
 		MaxConnections:        o.maxConns,
 		MaxQueue:              o.maxQueue,
 		JobRetries:            o.retries,
@@ -72,6 +74,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		MaxClientID:           o.maxClientID,
 		PacketTimeout:         o.packetTimeout,
 		HandshakeTimeout:      o.handshakeTimeout,
+		MetricFunctions:       o.metricFuncs,
 	}
 	if o.useSSL {
 		cfg, err := tlsConfig(o.sslCert, o.sslKey, o.sslCA)
@@ -139,8 +142,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer removePidFile(o.pidFile, stderr)
 	}
+	attrs := startAttrs([]net.Addr{l.Addr()}, o.useSSL, where)
+	if o.httpAddr != "" {
+		hl, err := startHTTP(srv, o.httpAddr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer hl.stop()
+		attrs = append(attrs, "http", hl.addr.String())
+	}
 	if banner != nil {
-		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, o.useSSL, where)...)
+		banner.Info("serving", attrs...)
 	}
 	return serve(srv, l, logf)
 }

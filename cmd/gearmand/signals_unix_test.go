@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/seed749d6d6d/gearman"
 )
 
 // TestGracefulStop: after SIGUSR1, or the admin command "shutdown graceful",
@@ -31,40 +29,17 @@ func TestGracefulStop(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"shutdown graceful", []string{"--enable-shutdown"}, func(t *testing.T, c *child) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			a, err := gearman.DialAdmin(ctx, c.addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			if err := a.Shutdown(ctx, true); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		{"shutdown graceful", []string{"--enable-shutdown"}, adminShutdown(true)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := start(t, tt.args...)
-			started, release := make(chan struct{}, 1), make(chan struct{})
-			holdWorker(t, c.addr, "hold", started, release)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cl, err := gearman.Dial(ctx, c.addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			task, err := cl.Submit(ctx, gearman.Job{Func: "hold", Data: []byte("x")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			<-started
+			release := make(chan struct{})
+			task := heldJob(t, c, "x", release)
 			tt.stop(t, c)
 			c.waitRefused(t) // the stop has begun
 			close(release)
-			res, err := task.Result(ctx)
+			res, err := task.Result(testCtx(t))
 			if err != nil || string(res) != "done x" {
 				t.Errorf("result = %q, %v; want \"done x\", nil", res, err)
 			}
@@ -81,28 +56,16 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	for _, second := range []os.Signal{syscall.SIGTERM, syscall.SIGUSR1} {
 		t.Run(second.String(), func(t *testing.T) {
 			c := start(t)
-			started, release := make(chan struct{}, 1), make(chan struct{})
+			release := make(chan struct{})
 			defer close(release)
-			holdWorker(t, c.addr, "hold", started, release)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cl, err := gearman.Dial(ctx, c.addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			task, err := cl.Submit(ctx, gearman.Job{Func: "hold"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			<-started
+			task := heldJob(t, c, "", release)
 			c.cmd.Process.Signal(syscall.SIGUSR1)
 			c.waitRefused(t)
 			c.cmd.Process.Signal(second)
 			if code := c.wait(t); code != 0 {
 				t.Errorf("exit code %d, want 0; stderr: %s", code, c.stderr)
 			}
-			if _, err := task.Result(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+			if _, err := task.Result(testCtx(t)); err == nil || errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Result after the server stopped = %v, want a lost connection", err)
 			}
 		})
@@ -123,42 +86,19 @@ func TestStopNow(t *testing.T) {
 	}{
 		{"SIGTERM", nil, signal(syscall.SIGTERM)},
 		{"SIGINT", nil, signal(syscall.SIGINT)},
-		{"shutdown", []string{"--enable-shutdown"}, func(t *testing.T, c *child) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			a, err := gearman.DialAdmin(ctx, c.addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			if err := a.Shutdown(ctx, false); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		{"shutdown", []string{"--enable-shutdown"}, adminShutdown(false)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := start(t, tt.args...)
-			started, release := make(chan struct{}, 1), make(chan struct{})
+			release := make(chan struct{})
 			defer close(release)
-			holdWorker(t, c.addr, "hold", started, release)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cl, err := gearman.Dial(ctx, c.addr, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			task, err := cl.Submit(ctx, gearman.Job{Func: "hold"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			<-started
+			task := heldJob(t, c, "", release)
 			tt.stop(t, c)
 			if code := c.wait(t); code != 0 {
 				t.Errorf("exit code %d, want 0; stderr: %s", code, c.stderr)
 			}
-			if _, err := task.Result(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+			if _, err := task.Result(testCtx(t)); err == nil || errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Result after the server stopped = %v, want a lost connection", err)
 			}
 		})
@@ -201,14 +141,4 @@ func TestHangup(t *testing.T) {
 			t.Fatalf("server gone after SIGHUP: %s (exited %v)", c.stderr, c.exited())
 		}
 	})
-}
-
-// mustRead returns the contents of a file.
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -18,60 +18,11 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// proc is a gearmand process under test that may be killed like a crash.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	out  *bytes.Buffer
-	done chan struct{}
-}
-
-// startProc runs the command on a free port with args and waits until it
-// accepts connections. The test's end kills it if it still runs.
-func startProc(t *testing.T, args ...string) *proc {
+// startStored runs cmd/gearmand (see start) on the store in dir, logging
+// its warnings, with args.
+func startStored(t *testing.T, dir string, args ...string) *child {
 	t.Helper()
-	return startProcCmd(t, peertest.Command(t, "gearmand"), args...)
-}
-
-// startProcCmd is startProc for a command line that runs gearmand (such
-// as under strace): the port and log level are added at its end.
-func startProcCmd(t *testing.T, name string, args ...string) *proc {
-	t.Helper()
-	port := peertest.FreePort(t)
-	c := &proc{t: t, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &bytes.Buffer{}, done: make(chan struct{})}
-	c.cmd = exec.Command(name, append(args, "-p", strconv.Itoa(port), "--verbose", "WARNING")...)
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill takes strace's tracee too
-	c.cmd.WaitDelay = 5 * time.Second
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.cmd.Wait(); close(c.done) }()
-	t.Cleanup(c.kill)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		nc, err := net.Dial("tcp", c.addr)
-		if err == nil {
-			nc.Close()
-			return c
-		}
-		select {
-		case <-c.done:
-			t.Fatalf("gearmand %v exited: %s", args, c.out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gearmand %v does not answer: %v\n%s", args, err, c.out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill ends the process (and its process group) with SIGKILL, as a crash
-// would, and waits for it.
-func (c *proc) kill() {
-	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-	<-c.done
+	return start(t, append([]string{"--store", "file:" + dir, "--verbose", "WARNING"}, args...)...)
 }
 
 // flood submits background jobs with unique ids prefix-N on one
@@ -151,7 +102,7 @@ func drain(t *testing.T, addr, fn string) map[string][]string {
 
 func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 	dir := t.TempDir()
-	srv := startProc(t, "--store", "file:"+dir)
+	srv := startStored(t, dir)
 	stop := make(chan struct{})
 	const conns = 4
 	results := make([]map[string]string, conns)
@@ -174,10 +125,10 @@ func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 		}
 	}
 	if len(acked) < 1000 {
-		t.Fatalf("only %d submits acknowledged before the kill; the test needs a flood\n%s", len(acked), srv.out)
+		t.Fatalf("only %d submits acknowledged before the kill; the test needs a flood\n%s", len(acked), srv.stderr)
 	}
 
-	srv = startProc(t, "--store", "file:"+dir)
+	srv = startStored(t, dir)
 	ran := drain(t, srv.addr, "crash")
 	lost, twice, handles := 0, 0, 0
 	for u, h := range acked {
@@ -198,7 +149,7 @@ func TestKilledServerKeepsAcknowledgedJobs(t *testing.T) {
 
 func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 	dir := t.TempDir()
-	srv := startProc(t, "--store", "file:"+dir, "--job-retries", "2")
+	srv := startStored(t, dir, "--job-retries", "2")
 	sub := wiretest.Dial(t, srv.addr)
 	sub.Send(wire.SubmitJobBg, "f", "u", "p")
 	h := sub.ExpectType(wire.JobCreated).Args[0]
@@ -217,19 +168,19 @@ func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 		c.Send(wire.SubmitJobBg, "sync", "", "")
 		c.ExpectType(wire.JobCreated)
 		srv.kill() // the attempt is lost with the process
-		srv = startProc(t, "--store", "file:"+dir, "--job-retries", "2")
+		srv = startStored(t, dir, "--job-retries", "2")
 	}
 }
 
 func TestKilledServerKeepsEpochJobs(t *testing.T) {
 	dir := t.TempDir()
-	srv := startProc(t, "--store", "file:"+dir)
+	srv := startStored(t, dir)
 	c := wiretest.Dial(t, srv.addr)
 	when := time.Now().Add(2 * time.Second)
 	c.Send(wire.SubmitJobEpoch, "f", "e", strconv.FormatInt(when.Unix()+1, 10), "later")
 	h := c.ExpectType(wire.JobCreated).Args[0]
 	srv.kill()
-	srv = startProc(t, "--store", "file:"+dir)
+	srv = startStored(t, dir)
 	w := wiretest.Dial(t, srv.addr)
 	w.Send(wire.CanDo, "f")
 	w.Send(wire.GrabJobUniq)
@@ -252,7 +203,7 @@ func TestFullDiskRefusesSubmitsAndKeepsTheRest(t *testing.T) {
 		peertest.Missing(t, fmt.Sprintf("cannot mount a tmpfs: %v %s", err, out))
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	srv := startProc(t, "--store", "file:"+dir)
+	srv := startStored(t, dir)
 	stop := make(chan struct{})
 	var acked map[string]string
 	var refused []string
@@ -293,7 +244,7 @@ func TestFullDiskRefusesSubmitsAndKeepsTheRest(t *testing.T) {
 	acked["after"] = c.ExpectType(wire.JobCreated).Args[0]
 	srv.kill()
 
-	srv = startProc(t, "--store", "file:"+dir)
+	srv = startStored(t, dir)
 	ran := drain(t, srv.addr, "crash")
 	lost := 0
 	for u := range acked {
@@ -313,16 +264,15 @@ func TestFailedSyncRefusesTheSubmit(t *testing.T) {
 		peertest.Missing(t, "strace is not installed (apt-get install strace): it injects the I/O errors")
 	}
 	dir := t.TempDir()
-	srv := startProc(t, "--store", "file:"+dir)
+	srv := startStored(t, dir)
 	c := wiretest.Dial(t, srv.addr)
 	c.Send(wire.SubmitJobBg, "f", "kept", "before")
 	kept := c.ExpectType(wire.JobCreated).Args[0]
 	srv.kill()
 
 	// Every fdatasync of the restarted server fails, as on a failing disk.
-	bin := peertest.Command(t, "gearmand")
-	srv = startProcCmd(t, strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", "inject=fdatasync:error=EIO",
-		bin, "--store", "file:"+dir)
+	srv = startUnder(t, []string{strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", "inject=fdatasync:error=EIO"},
+		"--store", "file:"+dir, "--verbose", "WARNING")
 	c = wiretest.Dial(t, srv.addr)
 	for i := range 3 {
 		c.Send(wire.SubmitJobBg, "f", fmt.Sprint("lost", i), "after")
@@ -334,7 +284,7 @@ func TestFailedSyncRefusesTheSubmit(t *testing.T) {
 	c.ExpectType(wire.JobCreated)
 	srv.kill()
 
-	srv = startProc(t, "--store", "file:"+dir)
+	srv = startStored(t, dir)
 	ran := drain(t, srv.addr, "f")
 	if len(ran) != 1 || len(ran["kept"]) != 1 || ran["kept"][0] != kept {
 		t.Errorf("after the failing disk, the store ran %v; want only job %s", ran, kept)

@@ -62,27 +62,15 @@ func (s *Server) holdsNew(f *function, r *submitReq) bool {
 		f.workers-f.queued()-f.heldPending > 0
 }
 
-// handOver forgets a job whose durable record is now in the shared queue,
-// not held here. Foreground clients that joined it meanwhile get
-// WORK_FAIL: it will run on whichever server claims it. s.mu held.
+// handOver forgets a job that is not (or no longer) the engine's: one
+// whose durable record is now in the shared queue, not held here, or one
+// that was not stored (see abandon). Foreground clients that joined it
+// meanwhile get WORK_FAIL: it runs elsewhere, if at all. s.mu held.
 func (s *Server) handOver(j *job) {
 	j.state = stateDone
 	j.stored = false
 	s.failClients(j)
 	s.forget(j)
-}
-
-// coalesced forgets a pending job whose submit joined a job already in the
-// shared queue: it was not stored. s.mu held.
-func (s *Server) coalesced(j *job) {
-	if j.state != statePending {
-		return
-	}
-	delete(s.pending, j)
-	if j.held {
-		j.fn.heldPending--
-	}
-	s.handOver(j)
 }
 
 // Deliver takes jobs the store claimed for this server (store.Claimer).
@@ -137,13 +125,7 @@ func (s *Server) Cancelled(id uint64) {
 		return
 	}
 	j.stored = false // its row is gone
-	s.failClients(j)
-	if j.state == stateRunning {
-		j.canceled = true
-		s.detachClients(j)
-	} else {
-		s.free(j)
-	}
+	s.cancel(j)
 }
 
 // LeaseLost forgets the held jobs not running (store.Claimer): other
@@ -281,12 +263,7 @@ func (s *Server) remoteStatus(c *conn, p wire.Packet) bool {
 
 // localUnique reports whether a job with unique id u is here. s.mu held.
 func (s *Server) localUnique(u []byte) bool {
-	for _, f := range s.funcs {
-		if f.uniques[string(u)] != nil {
-			return true
-		}
-	}
-	return false
+	return s.oldestUnique(string(u)) != nil
 }
 
 // remoteCancel cancels a job that is not here in the shared queue, for

@@ -153,8 +153,8 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	switch {
 	case t == wire.GrabJob:
 		c.sendRef(wire.Res, wire.JobAssign, h, []byte(f.name), j.data)
-	case t == wire.GrabJobAll && j.reducer != "":
-		c.sendRef(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer), j.data)
+	case t == wire.GrabJobAll && j.reducer() != "":
+		c.sendRef(wire.Res, wire.JobAssignAll, h, []byte(f.name), []byte(j.unique), []byte(j.reducer()), j.data)
 	default:
 		c.sendRef(wire.Res, wire.JobAssignUniq, h, []byte(f.name), []byte(j.unique), j.data)
 	}
@@ -199,6 +199,7 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 		s.toClients(j, p.Type, p.Args...)
 	case wire.WorkComplete, wire.WorkFail:
 		s.toClientsFrom(c, j, p.Type, p.Args...)
+		s.mEnded(j, workResult(p.Type))
 		s.finish(j)
 	case wire.WorkException:
 		for _, cl := range j.clients {
@@ -211,6 +212,7 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 				cl.send(wire.Res, wire.WorkFail, p.Args[0])
 			}
 		}
+		s.mEnded(j, ResultException)
 		s.finish(j)
 	}
 	return true
@@ -329,6 +331,7 @@ func (s *Server) detach(c *conn) {
 		clear(j.clients[len(kept):])
 		j.clients = kept
 		if len(kept) == 0 && !j.bg && j.state != stateRunning {
+			s.mEnded(j, ResultCancelled)
 			s.free(j)
 		}
 	}

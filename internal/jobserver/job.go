@@ -20,14 +20,14 @@ type job struct {
 	fn      *function
 	unique  string // as submitted ("" = none)
 	data    []byte
-	reducer string
+	extra   *jobExtra // what few jobs have, or nil
 	created int64     // Unix nanoseconds of its first submit
 	ref     store.Ref // where the store keeps it, while stored
 
-	when  int64     // Unix seconds before which an epoch job does not run; 0 = now
-	sched *schedule // non-nil for a recurring SUBMIT_JOB_SCHED job
+	when int64 // Unix seconds before which an epoch job does not run; 0 = now
 
-	prev, next *job // links in fn.queue[prio] while queued
+	prev, next   *job // links in fn.queue[prio] while queued
+	uprev, unext *job // links in the chain of its key while indexed (unique.go)
 
 	worker   *conn       // holder while running
 	assignN  uint64      // bumped at each assignment, so a stale timeout is recognised
@@ -45,9 +45,43 @@ type job struct {
 	stored   bool // its record is in the store (see lifecycle.go)
 	held     bool // with a shared store: held by this server (see cluster.go)
 	canceled bool // cancelled by the admin while running: results go nowhere
+
+	since int64 // when queued, then when started, while metrics count (metrics.go's mNow); 0 = unknown
 }
 
-// key returns j's coalescing key in fn.uniques (see uniqueKey), or "" when
+// jobExtra holds the fields that few jobs set, out of line, so that a
+// plain job stays within its allocation size class (224 bytes).
+type jobExtra struct {
+	reducer string    // a reduce job's reducer
+	sched   *schedule // a recurring SUBMIT_JOB_SCHED job's schedule
+}
+
+// newExtra returns the jobExtra for reducer and sc, or nil when both are
+// unset.
+func newExtra(reducer string, sc *schedule) *jobExtra {
+	if reducer == "" && sc == nil {
+		return nil
+	}
+	return &jobExtra{reducer: reducer, sched: sc}
+}
+
+// reducer returns a reduce job's reducer, or "".
+func (j *job) reducer() string {
+	if j.extra == nil {
+		return ""
+	}
+	return j.extra.reducer
+}
+
+// sched returns a recurring job's schedule, or nil.
+func (j *job) sched() *schedule {
+	if j.extra == nil {
+		return nil
+	}
+	return j.extra.sched
+}
+
+// key returns j's coalescing key in the unique index (see uniqueKey), or "" when
 // it does not coalesce. For gearmand's "-" it is made anew each time.
 func (j *job) key() string {
 	switch {
@@ -129,13 +163,12 @@ type function struct {
 	queue    [nPrio]jobList
 	total    int // jobs of this function in any state, running included
 	running  int
-	waiting  int             // epoch and scheduled jobs whose time has not come
-	workers  int             // registrations, duplicates included
-	uniques  map[string]*job // coalescing key -> job
-	maxQueue [nPrio]int      // 0 = no limit
-	sleepers []sleeper       // workers asleep on this function, oldest first (lazily pruned)
-	woken    int             // sleepers NOOPed for this function that have not grabbed yet
-	stalled  bool            // jobs are not handed out (gearmantest's Stall)
+	waiting  int        // epoch and scheduled jobs whose time has not come
+	workers  int        // registrations, duplicates included
+	maxQueue [nPrio]int // 0 = no limit
+	sleepers []sleeper  // workers asleep on this function, oldest first (lazily pruned)
+	woken    int        // sleepers NOOPed for this function that have not grabbed yet
+	stalled  bool       // jobs are not handed out (gearmantest's Stall)
 
 	heldPending int // with a shared store: held jobs of this function whose records are not yet durable
 
@@ -144,6 +177,8 @@ type function struct {
 
 	users int  // open connections that registered or submitted to it (names.go)
 	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
+
+	stats *funcStats // its metrics label's counters, once counted (metrics.go)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the
@@ -167,7 +202,7 @@ func (s *Server) fn(name []byte) *function {
 	if f := s.funcs[string(name)]; f != nil {
 		return f
 	}
-	f := &function{name: string(name), uniques: make(map[string]*job), maxQueue: s.defaultMaxQueue}
+	f := &function{name: string(name), maxQueue: s.defaultMaxQueue}
 	s.funcs[f.name] = f
 	return f
 }

@@ -42,8 +42,8 @@ const (
 // for its time, or queued.
 func (s *Server) place(j *job) {
 	switch {
-	case j.sched != nil:
-		s.wait(j, j.sched.next(s.clock.Now()))
+	case j.sched() != nil:
+		s.wait(j, j.sched().next(s.clock.Now()))
 	case j.when > s.unixNow():
 		s.wait(j, j.when)
 	default:
@@ -54,6 +54,7 @@ func (s *Server) place(j *job) {
 // enqueue puts j at the tail of its priority list and wakes a worker.
 func (s *Server) enqueue(j *job) {
 	j.state = stateQueued
+	s.mQueued(j)
 	j.fn.queue[j.prio].pushBack(j)
 	s.wakeFor(j.fn)
 }
@@ -102,6 +103,7 @@ func (s *Server) start(c *conn, j *job) {
 	} else {
 		f.queue[j.prio].remove(j)
 	}
+	s.mStarted(j)
 	j.state = stateRunning
 	j.worker = c
 	j.assignN++
@@ -160,16 +162,20 @@ func (s *Server) lose(j *job) {
 	j.num, j.den = 0, 0
 	switch {
 	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.mEnded(j, ResultCancelled)
 		s.free(j)
 	case streaming && (!j.bg || j.st != nil):
 		// A stream job cannot run again either: its payload has gone.
+		s.mEnded(j, ResultFail)
 		s.failClients(j)
 		s.free(j)
 	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
+		s.mEnded(j, ResultFail)
 		s.failClients(j)
 		s.free(j)
 	default:
+		s.mRequeued(j)
 		if j.stored {
 			j.ref = s.store.Requeued(j.ref, j.id, j.retries)
 		}
@@ -181,10 +187,10 @@ func (s *Server) lose(j *job) {
 // job waits for its next run instead of ending.
 func (s *Server) finish(j *job) {
 	s.release(j)
-	if j.sched != nil && !j.canceled {
+	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
-		next := j.sched.next(s.clock.Now())
+		next := j.sched().next(s.clock.Now())
 		if j.stored {
 			s.store.RunEnded(j.ref, j.id, next)
 		}
@@ -211,6 +217,7 @@ func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
 	}
 	j.timer = nil
 	s.logWarn("job timed out", "handle", s.handleString(j), "function", j.fn.name, "worker", c.id)
+	s.mEnded(j, ResultTimeout)
 	s.failClients(j)
 	s.finish(j)
 }
@@ -248,8 +255,8 @@ func (s *Server) forget(j *job) {
 	f := j.fn
 	delete(s.jobs, j.id)
 	f.total--
-	if k := j.key(); k != "" && f.uniques[k] == j {
-		delete(f.uniques, k)
+	if k := j.key(); k != "" {
+		s.unindexUnique(j, k)
 	}
 	s.detachClients(j)
 	s.forgetIfUnused(f)
@@ -290,15 +297,15 @@ func (s *Server) persist(j *job, seq uint64) store.Commit {
 // toStored fills sj with j's state.
 func (s *Server) toStored(j *job, sj *store.Job) {
 	*sj = store.Job{
-		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer,
+		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer(),
 		Priority: j.prio, Retries: j.retries, Created: j.created,
 	}
 	switch {
-	case j.sched != nil:
-		sj.Schedule = j.sched.spec
+	case j.sched() != nil:
+		sj.Schedule = j.sched().spec
 		sj.When = j.when
 		if j.state != stateWaiting {
-			sj.When = j.sched.next(s.clock.Now())
+			sj.When = j.sched().next(s.clock.Now())
 		}
 	case j.state == stateWaiting || j.state == statePending:
 		sj.When = j.when
@@ -320,9 +327,10 @@ func (s *Server) activate(j *job) {
 	}
 }
 
-// abandon drops a pending job whose record could not be written: its
-// submit never succeeded, and its foreground clients (attached by unique
-// id meanwhile) get WORK_FAIL.
+// abandon drops a pending job that was not stored: its record could not
+// be written (its submit never succeeded), or a shared queue had a job
+// with its unique id, which the submit joined. Its foreground clients
+// (attached by unique id meanwhile) get WORK_FAIL.
 func (s *Server) abandon(j *job) {
 	if j.state != statePending {
 		return
@@ -331,10 +339,21 @@ func (s *Server) abandon(j *job) {
 	if j.held {
 		j.fn.heldPending--
 	}
-	j.state = stateDone
-	j.stored = false
+	s.handOver(j)
+}
+
+// cancel cancels j for the admin: its clients get WORK_FAIL at once; a
+// queued or waiting job is removed at once; a running one finishes on its
+// worker, and its result goes nowhere.
+func (s *Server) cancel(j *job) {
+	s.mEnded(j, ResultCancelled)
 	s.failClients(j)
-	s.forget(j)
+	if j.state == stateRunning {
+		j.canceled = true
+		s.detachClients(j)
+	} else {
+		s.free(j)
+	}
 }
 
 // Relog writes again the stored jobs among ids whose record is in segment
@@ -383,20 +402,21 @@ func (s *Server) replay() {
 // for one whose schedule does not parse (dropped from the store).
 func (s *Server) storedJob(sj *store.Job) *job {
 	j := &job{
-		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data, reducer: sj.Reducer,
+		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data,
 		prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
 		when: sj.When, stored: true,
 	}
+	var sc *schedule
 	if sj.Schedule != "" {
-		sc, err := parseSchedule(bytes.Fields([]byte(sj.Schedule)))
-		if err != nil {
+		var err error
+		if sc, err = parseSchedule(bytes.Fields([]byte(sj.Schedule))); err != nil {
 			s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
 			s.store.Finished(j.ref, j.id)
 			s.forgetIfUnused(j.fn)
 			return nil
 		}
-		j.sched = sc
 	}
+	j.extra = newExtra(sj.Reducer, sc)
 	return j
 }
 
@@ -404,7 +424,7 @@ func (s *Server) storedJob(sj *store.Job) *job {
 func (s *Server) register(j *job) {
 	s.jobs[j.id] = j
 	j.fn.total++
-	if k := j.key(); k != "" && j.fn.uniques[k] == nil {
-		j.fn.uniques[k] = j
+	if k := j.key(); k != "" && s.uniqueJob(j.fn, k) == nil {
+		s.indexUnique(j, k)
 	}
 }

@@ -26,6 +26,9 @@
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
 // functions, and a new job wakes one sleeping worker that can run it.
+// A unique id is found in one lookup too, under a function (coalescing)
+// or under any (GET_STATUS_UNIQUE), in the server's unique index
+// (unique.go).
 //
 // # Memory for large payloads
 //
@@ -109,20 +112,24 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
-	mu         sync.Mutex
-	funcs      map[string]*function      // guarded by mu
-	jobs       map[uint64]*job           // guarded by mu; live jobs by id
-	nextJob    uint64                    // guarded by mu
-	conns      map[*conn]struct{}        // guarded by mu
-	nextConn   int                       // guarded by mu
-	running    int                       // guarded by mu; jobs held by workers
-	timed      timedHeap                 // guarded by mu; epoch and scheduled jobs waiting for their time
-	timer      timerHandle               // guarded by mu; fires at timed[0]'s time
-	timerAt    int64                     // guarded by mu
-	listeners  map[net.Listener]struct{} // guarded by mu
-	hbuf       []byte                    // guarded by mu; scratch space for handles
-	spoolTotal int64                     // guarded by mu; stream payloads spooled for plain workers (stream.go)
-	draining   bool                      // guarded by mu; Shutdown called: no new assignments
+	mu    sync.Mutex
+	funcs map[string]*function // guarded by mu
+	jobs  map[uint64]*job      // guarded by mu; live jobs by id
+	// uniques and sharedUniques (guarded by mu) index the jobs that
+	// coalesce by their key (unique.go).
+	uniques       map[string]*job
+	sharedUniques map[uniqueRef]*job
+	nextJob       uint64                    // guarded by mu
+	conns         map[*conn]struct{}        // guarded by mu
+	nextConn      int                       // guarded by mu
+	running       int                       // guarded by mu; jobs held by workers
+	timed         timedHeap                 // guarded by mu; epoch and scheduled jobs waiting for their time
+	timer         timerHandle               // guarded by mu; fires at timed[0]'s time
+	timerAt       int64                     // guarded by mu
+	listeners     map[net.Listener]struct{} // guarded by mu
+	hbuf          []byte                    // guarded by mu; scratch space for handles
+	spoolTotal    int64                     // guarded by mu; stream payloads spooled for plain workers (stream.go)
+	draining      bool                      // guarded by mu; Shutdown called: no new assignments
 	// deferring (guarded by mu): a connection's reader handles a request,
 	// and the writers of the other connections it sends to (deferred) are
 	// left to it: see deferWake.
@@ -132,6 +139,7 @@ type Server struct {
 	closed    bool          // guarded by mu
 	closedCh  chan struct{}
 	storeOnce sync.Once // closes the store once
+	stats     *stats    // guarded by mu; nil until EnableMetrics (metrics.go)
 }
 
 // New returns a server with cfg's defaults filled in.
@@ -182,17 +190,19 @@ func New(cfg Config) *Server {
 		cfg.Verbose = levelName(log)
 	}
 	s := &Server{
-		cfg:       cfg,
-		prefix:    cfg.HandlePrefix + ":",
-		clock:     cfg.Clock,
-		log:       log,
-		funcs:     make(map[string]*function),
-		jobs:      make(map[uint64]*job),
-		conns:     make(map[*conn]struct{}),
-		nextConn:  32,
-		listeners: make(map[net.Listener]struct{}),
-		closedCh:  make(chan struct{}),
-		pending:   make(map[*job]store.Commit),
+		cfg:           cfg,
+		prefix:        cfg.HandlePrefix + ":",
+		clock:         cfg.Clock,
+		log:           log,
+		funcs:         make(map[string]*function),
+		jobs:          make(map[uint64]*job),
+		uniques:       make(map[string]*job),
+		sharedUniques: make(map[uniqueRef]*job),
+		conns:         make(map[*conn]struct{}),
+		nextConn:      32,
+		listeners:     make(map[net.Listener]struct{}),
+		closedCh:      make(chan struct{}),
+		pending:       make(map[*job]store.Commit),
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}

@@ -75,7 +75,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	f := s.fn(r.fn)
 	key := uniqueKey(r.unique, r.data)
 	if key != "" {
-		if j := f.uniques[key]; j != nil {
+		if j := s.uniqueJob(f, key); j != nil {
 			var commit store.Commit
 			switch {
 			case !bg:
@@ -93,6 +93,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 			}
 			s.ack(c, j, commit)
 			s.recordSubmit(t, &r, j)
+			s.mCoalesced(f)
 			return
 		}
 	}
@@ -110,18 +111,17 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		fn:      f,
 		unique:  unique,
 		data:    ownData(c, r.data),
-		reducer: string(r.reducer),
+		extra:   newExtra(string(r.reducer), r.sched),
 		prio:    int8(prio),
 		bg:      bg,
 		heapi:   -1,
-		sched:   r.sched,
 		when:    r.when,
 		created: s.clock.Now().UnixNano(),
 	}
 	s.jobs[j.id] = j
 	f.total++
 	if key != "" {
-		f.uniques[key] = j
+		s.indexUnique(j, key)
 	}
 	if !bg {
 		s.attach(c, j)
@@ -138,6 +138,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	}
 	s.ack(c, j, commit)
 	s.recordSubmit(t, &r, j)
+	s.mSubmitted(f)
 	if commit == nil {
 		s.place(j)
 	}
@@ -192,18 +193,13 @@ func (s *Server) getStatus(c *conn, h []byte) {
 }
 
 // getStatusUnique answers GET_STATUS_UNIQUE. Like gearmand it looks the
-// unique id up under every function and reports the first job found.
+// unique id up under every function; of several jobs with this unique id,
+// the oldest answers, so that the answer does not depend on map order. It
+// is one lookup in the unique index (unique.go).
 func (s *Server) getStatusUnique(c *conn, u []byte) {
-	// Like gearmand, the lookup ignores the function; of several jobs with
-	// this unique id, the oldest answers, so the answer does not depend on
-	// map order.
 	var j *job
 	if len(u) > 0 {
-		for _, f := range s.funcs {
-			if x := f.uniques[string(u)]; x != nil && (j == nil || x.id < j.id) {
-				j = x
-			}
-		}
+		j = s.oldestUnique(string(u))
 	}
 	if j == nil {
 		c.send(wire.Res, wire.StatusResUnique, u, zero, zero, zero, zero, zero)

@@ -111,7 +111,7 @@ func startGearmand(t testing.TB, addr string, args []string) error {
 	logf := filepath.Join(t.TempDir(), "gearmand.log")
 	argv := append([]string{"-L", host, "-p", port, "-l", logf, "--verbose", "WARNING"}, args...)
 	cmd := exec.Command(GearmandPath, argv...)
-	var out syncBuffer
+	var out SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start gearmand: %v", err)
@@ -222,7 +222,7 @@ func RunErr(stdin []byte, timeout time.Duration, name string, args ...string) ([
 func Start(t testing.TB, name string, args ...string) (output func() string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	var out syncBuffer
+	var out SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
