@@ -103,17 +103,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		banner = slog.New(slog.NewTextHandler(w, nil))
 	}
 
-	where := "in memory"
-	if o.storeURL != "" {
-		st, err := gearman.OpenStore(context.Background(), o.storeURL, &gearman.StoreOptions{Salvage: o.salvage, Logger: srv.Logger})
-		if err != nil {
-			return err
-		}
-		srv.Store = st
-		where = st.String()
-		defer srv.Close() // closes the store, also when the server never served
-	}
-
 	if o.cpuProf != "" {
 		f, err := os.Create(o.cpuProf)
 		if err != nil {
@@ -124,6 +113,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+
+	where := "in memory"
+	if o.storeURL != "" {
+		st, err := gearman.OpenStore(context.Background(), o.storeURL, &gearman.StoreOptions{Salvage: o.salvage, Logger: srv.Logger})
+		if err != nil {
+			return err
+		}
+		srv.Store = st
+		where = st.String()
+		defer srv.Close() // closes the store, also when the server never served
 	}
 
 	l, err := listen(o, srv.Addr, stderr)

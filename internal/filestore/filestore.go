@@ -144,13 +144,6 @@ type op struct {
 func (b *batch) Done() <-chan struct{} { return b.done }
 func (b *batch) Err() error            { return b.err }
 
-// rjob is a job being replayed.
-type rjob struct {
-	job      store.Job
-	ref      store.Ref
-	assigned bool
-}
-
 // Open opens (creating if needed) the store in directory dir and reads
 // every job it holds, for the engine's Replay.
 func Open(dir string, opts Options) (*Log, error) {
@@ -181,121 +174,6 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	return l, nil
-}
-
-// load reads every segment.
-func (l *Log) load() error {
-	nums, err := listSegments(l.dir)
-	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	jobs := make(map[uint64]*rjob)
-	for i, n := range nums {
-		if err := l.loadSegment(n, i == len(nums)-1, jobs); err != nil {
-			return err
-		}
-		l.nextSeg = n + 1
-	}
-	l.replayed = make([]*rjob, 0, len(jobs))
-	for _, r := range jobs {
-		if r.assigned {
-			r.job.Lost = true
-			r.job.Retries++
-		}
-		l.replayed = append(l.replayed, r)
-	}
-	slices.SortFunc(l.replayed, func(a, b *rjob) int { return cmp.Compare(a.ref.Seq, b.ref.Seq) })
-	// Account the surviving records per segment.
-	bySeg := make(map[uint32]*segInfo)
-	for _, s := range l.segs {
-		bySeg[s.n] = s
-	}
-	for _, r := range l.replayed {
-		if s := bySeg[r.ref.Seg]; s != nil {
-			s.live += int64(r.ref.Size)
-			s.ids = append(s.ids, r.job.ID)
-		}
-	}
-	return nil
-}
-
-// loadSegment reads segment n into jobs.
-func (l *Log) loadSegment(n uint32, last bool, jobs map[uint64]*rjob) error {
-	path := segPath(l.dir, n)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	off := 0
-	for off < len(b) {
-		body, size, ok := parseFrame(b[off:])
-		var r record
-		if ok {
-			r, err = parseBody(body)
-			ok = err == nil
-		}
-		if !ok {
-			next := nextFrame(b, off)
-			switch {
-			case last && next < 0:
-				l.log.Warn("store: cutting a torn record at the end of the log (a write the crash interrupted)", "file", path, "offset", off, "bytes", len(b)-off)
-				if err := os.Truncate(path, int64(off)); err != nil {
-					return fmt.Errorf("filestore: cutting the torn tail of %s: %w", path, err)
-				}
-				b = b[:off]
-				continue
-			case !l.opts.Salvage:
-				return &CorruptError{File: path, Offset: int64(off)}
-			case next < 0:
-				l.log.Error("store: salvage: skipping damaged records to the end of the segment", "file", path, "offset", off, "bytes", len(b)-off)
-				b = b[:off]
-				continue
-			default:
-				l.log.Error("store: salvage: skipping damaged records", "file", path, "offset", off, "bytes", next-off)
-				off = next
-				continue
-			}
-		}
-		l.apply(r, n, uint32(size), jobs)
-		off += size
-	}
-	l.segs = append(l.segs, &segInfo{n: n, size: int64(len(b))})
-	return nil
-}
-
-// apply replays one record.
-func (l *Log) apply(r record, seg, size uint32, jobs map[uint64]*rjob) {
-	if r.kind != kindHeader {
-		l.maxID = max(l.maxID, r.id)
-	}
-	switch r.kind {
-	case kindHeader:
-		l.maxID = max(l.maxID, r.id)
-		l.seq = max(l.seq, r.seq)
-	case kindCreate:
-		j := r.job
-		j.Data = append([]byte(nil), j.Data...) // the engine's to keep
-		j.Retries = int32(min(r.retries, 1<<31-1))
-		jobs[r.id] = &rjob{job: j, ref: store.Ref{Seg: seg, Size: size, Seq: r.seq}}
-		l.seq = max(l.seq, r.seq)
-	case kindAssign:
-		if j := jobs[r.id]; j != nil {
-			j.assigned = true
-		}
-	case kindRequeue:
-		if j := jobs[r.id]; j != nil {
-			j.assigned = false
-			j.job.Retries = int32(min(r.retries, 1<<31-1))
-			j.ref.Seq = r.seq
-		}
-		l.seq = max(l.seq, r.seq)
-	case kindRunEnd:
-		if j := jobs[r.id]; j != nil {
-			j.assigned = false
-		}
-	case kindFinish:
-		delete(jobs, r.id)
-	}
 }
 
 // begin opens the segment this run's records go to: the newest one, read

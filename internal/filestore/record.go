@@ -92,7 +92,9 @@ type record struct {
 	seq     uint64 // kindHeader: the highest seq so far
 	seg     uint64 // kindHeader only
 	retries uint64
-	job     store.Job // kindCreate only; Data aliases the body
+	job     store.Job // kindCreate only, but for Func and Unique; Data aliases the body
+	fn      []byte    // kindCreate: the job's function; aliases the body
+	unique  []byte    // kindCreate: the job's unique id; aliases the body
 }
 
 // parseFrame reads the frame at the start of b; it returns the record's
@@ -149,16 +151,18 @@ func (d *decoder) byte() byte {
 	return v
 }
 
-func (d *decoder) string() string {
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err || n > uint64(len(d.b)) {
 		d.err = true
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	s := d.b[:n:n]
 	d.b = d.b[n:]
 	return s
 }
+
+func (d *decoder) string() string { return string(d.bytes()) }
 
 // parseBody decodes a record's body.
 func parseBody(body []byte) (record, error) {
@@ -180,8 +184,8 @@ func parseBody(body []byte) (record, error) {
 		j.Retries = int32(min(r.retries, 1<<31-1))
 		j.When = d.varint()
 		j.Created = d.varint()
-		j.Func = d.string()
-		j.Unique = d.string()
+		r.fn = d.bytes()
+		r.unique = d.bytes()
 		j.Reducer = d.string()
 		j.Schedule = d.string()
 		j.Data = d.b

@@ -3,6 +3,7 @@ package jobserver
 import (
 	"bytes"
 	"container/heap"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
@@ -40,11 +41,14 @@ const (
 
 // place puts a new, replayed or activated job where it belongs: waiting
 // for its time, or queued.
-func (s *Server) place(j *job) {
+func (s *Server) place(j *job) { s.placeAt(j, s.clock.Now()) }
+
+// placeAt is place at time now.
+func (s *Server) placeAt(j *job, now time.Time) {
 	switch {
 	case j.sched != nil:
-		s.wait(j, j.sched.next(s.clock.Now()))
-	case j.when > s.unixNow():
+		s.wait(j, j.sched.next(now))
+	case j.when > now.Unix():
 		s.wait(j, j.when)
 	default:
 		s.enqueue(j)
@@ -335,7 +339,12 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 }
 
 // replay loads the store's jobs into the engine, before anything else runs.
+// It gathers them first, so that the maps they go into are made at their
+// final size: growing a map of a million jobs step by step costs more than
+// the rest of the replay.
 func (s *Server) replay() {
+	var jobs []*job
+	uniques := make(map[*function]int)
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
 		f := s.fn([]byte(sj.Func))
 		j := &job{
@@ -360,12 +369,28 @@ func (s *Server) replay() {
 		if sj.Lost {
 			s.store.Requeued(ref, j.id, j.retries)
 		}
-		s.jobs[j.id] = j
-		f.total++
-		if k := j.key(); k != "" {
-			f.uniques[k] = j
+		jobs = append(jobs, j)
+		if j.key() != "" {
+			uniques[f]++
 		}
-		s.place(j)
 	})
+	if len(s.jobs) == 0 {
+		s.jobs = make(map[uint64]*job, len(jobs))
+	}
+	for f, n := range uniques {
+		if len(f.uniques) == 0 {
+			f.uniques = make(map[string]*job, n)
+		}
+	}
+	now := s.clock.Now()
+	for i, j := range jobs {
+		jobs[i] = nil
+		s.jobs[j.id] = j
+		j.fn.total++
+		if k := j.key(); k != "" {
+			j.fn.uniques[k] = j
+		}
+		s.placeAt(j, now)
+	}
 	s.nextJob = max(s.nextJob, maxID)
 }
