@@ -14,24 +14,33 @@
 //
 // # Space
 //
-// A segment is closed at [Options.SegmentSize] and a new one begun. The
-// oldest segment is reclaimed once it holds little that is live (less than
-// half its bytes), or once the log is more than twice the live data plus
-// two segments: its live jobs are written again at the head of the log
-// (with their queue positions kept), and once that is synced the segment
-// is deleted. So the files stay within about twice the live data, and
-// replay reads what is queued, not the history.
+// A segment is closed at [Options.SegmentSize] and a new one begun: the
+// spare, a file of that many zero bytes filled ahead of time in the
+// background (spare.go), so that records overwrite blocks the file already
+// has and each sync flushes data alone. A segment begun while no spare is
+// ready is a file that grows, and the log moves on to the spare as soon as
+// it is ready. So the directory holds one spare more than the log, and a
+// segment's file is SegmentSize bytes however little it holds.
+//
+// The oldest segment is reclaimed once it holds little that is live (less
+// than half its bytes), or once the log is more than twice the live data
+// plus two segments: its live jobs are written again at the head of the
+// log (with their queue positions kept), and once that is synced the
+// segment is deleted. So the files stay within about twice the live data,
+// and replay reads what is queued, not the history.
 //
 // # Faults
 //
 // A write or sync that fails fails the records of that write (their
 // submits are refused with QUEUE_ERROR), and the segment is cut back to its
 // last good record; if even that fails, the log refuses every record from
-// then on ([Log.Healthy]). At open, a torn record at the end of the newest
-// segment (a crash mid-write) is cut and logged; damage anywhere else
-// stops the open with a [*CorruptError] naming the file and offset, unless
-// [Options.Salvage] is set, which skips the damage and keeps what can be
-// read. A second process opening the same directory gets [ErrLocked].
+// then on ([Log.Healthy]). At open, a segment's zero tail is its clean end
+// (no record starts with a zero length); a torn record at the end of the
+// newest segment (a crash mid-write) is cut and logged; damage anywhere
+// else stops the open with a [*CorruptError] naming the file and offset,
+// unless [Options.Salvage] is set, which skips the damage and keeps what
+// can be read. A second process opening the same directory gets
+// [ErrLocked].
 package filestore
 
 import (
@@ -75,6 +84,8 @@ type Options struct {
 	Salvage bool
 	// Logger receives torn tails, salvaged damage and write failures.
 	Logger *slog.Logger
+
+	noSpare bool // tests: no spare segment, so records stay where a test put them
 }
 
 // Log is an open store directory. It implements store.Log.
@@ -107,6 +118,8 @@ type Log struct {
 	f         *os.File // the newest segment
 	fSeg      uint32
 	fSize     int64
+	fZeroed   bool       // f was a spare: zero bytes to SegmentSize past fSize
+	spareSeg  *spare     // the next segment being filled or ready, or nil
 	segs      []*segInfo // oldest first; the last is f's
 	committed uint64     // the number of the last batch written
 }
@@ -169,6 +182,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, err
 	}
+	l.findSpare()
 	if err := l.begin(); err != nil {
 		lock.Close()
 		return nil, err
@@ -182,13 +196,25 @@ func (l *Log) begin() error {
 	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize {
 		last := l.segs[n-1]
 		f, err := os.OpenFile(segPath(l.dir, last.n), os.O_WRONLY, 0)
+		var fi os.FileInfo
+		if err == nil {
+			fi, err = f.Stat()
+		}
+		if err == nil && last.size == 0 {
+			// A spare taken up just before a crash: its header is missing.
+			last.size, err = l.writeHeader(f, last.n)
+		}
 		if err == nil {
 			_, err = f.Seek(last.size, io.SeekStart)
 		}
 		if err != nil {
+			if f != nil {
+				f.Close()
+			}
 			return fmt.Errorf("filestore: %w", err)
 		}
 		l.f, l.fSeg, l.fSize = f, last.n, last.size
+		l.fZeroed = fi.Size() >= l.opts.SegmentSize
 		l.nextSeg = last.n
 	} else {
 		l.nextSeg = max(l.nextSeg, 1)
@@ -201,22 +227,17 @@ func (l *Log) begin() error {
 	return nil
 }
 
-// openSegment creates segment n with its header and makes it the one
-// written to.
+// openSegment creates segment n (from the spare when one is ready) with
+// its header and makes it the one written to.
 func (l *Log) openSegment(n uint32) error {
 	path := segPath(l.dir, n)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, zeroed, err := l.createSegment(path)
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	l.mu.Lock()
-	hdr := appendFrame(nil, func(b []byte) []byte {
-		b = append(b, kindHeader, formatVersion)
-		return appendUvarints(b, uint64(n), l.maxID, l.seq)
-	})
-	l.mu.Unlock()
-	if _, err := f.Write(hdr); err == nil {
-		err = datasync(f)
+	size, err := l.writeHeader(f, n)
+	if err == nil {
+		_, err = f.Seek(size, io.SeekStart)
 	}
 	if err == nil {
 		err = syncDir(l.dir)
@@ -229,9 +250,24 @@ func (l *Log) openSegment(n uint32) error {
 	if l.f != nil {
 		l.f.Close()
 	}
-	l.f, l.fSeg, l.fSize = f, n, int64(len(hdr))
+	l.f, l.fSeg, l.fSize, l.fZeroed = f, n, size, zeroed
 	l.segs = append(l.segs, &segInfo{n: n, size: l.fSize})
 	return nil
+}
+
+// writeHeader writes segment n's header at the start of f, which it syncs,
+// and returns the header's size.
+func (l *Log) writeHeader(f *os.File, n uint32) (int64, error) {
+	l.mu.Lock()
+	hdr := appendFrame(nil, func(b []byte) []byte {
+		b = append(b, kindHeader, formatVersion)
+		return appendUvarints(b, uint64(n), l.maxID, l.seq)
+	})
+	l.mu.Unlock()
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return 0, err
+	}
+	return int64(len(hdr)), datasync(f)
 }
 
 func appendUvarints(b []byte, vs ...uint64) []byte {
@@ -266,6 +302,7 @@ func (l *Log) Replay(fn func(*store.Job, store.Ref)) uint64 {
 func (l *Log) Start(relog store.Relogger) {
 	l.relog = relog
 	l.started = true
+	l.maybeSpare()
 	go l.run()
 }
 
@@ -396,7 +433,9 @@ func (l *Log) flush() {
 		l.mu.Unlock()
 		return
 	}
-	if l.segFill >= l.opts.SegmentSize {
+	// The next batch goes to a new segment when this one is full, or when
+	// this one grows as it is written and a zero-filled spare is ready.
+	if l.segFill >= l.opts.SegmentSize || (b.seg == l.fSeg && !l.fZeroed && l.spareReady()) {
 		l.nextSeg = b.seg + 1
 		l.segFill = 0
 	}
@@ -435,6 +474,7 @@ func (l *Log) write(b *batch) error {
 	}
 	l.fSize += int64(len(b.buf))
 	l.segs[len(l.segs)-1].size = l.fSize
+	l.maybeSpare()
 	return nil
 }
 
@@ -443,6 +483,7 @@ func (l *Log) write(b *batch) error {
 func (l *Log) fail(err *store.WriteError, cut bool) error {
 	l.log.Error("store: write failed; its submits are refused", "err", err)
 	if cut {
+		l.fZeroed = false // the file ends at the cut now
 		var cerr error
 		if cerr = l.f.Truncate(l.fSize); cerr == nil {
 			if _, cerr = l.f.Seek(l.fSize, io.SeekStart); cerr == nil {
@@ -546,6 +587,7 @@ func (l *Log) Close(ctx context.Context) error {
 		err = fmt.Errorf("filestore: closing %s: %w", l.dir, ctx.Err())
 		<-l.stopped
 	}
+	l.waitSpare()
 	if l.f != nil {
 		if cerr := l.f.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("filestore: %w", cerr)

@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -136,6 +137,10 @@ func (l *Log) loadSegment(ld *loader, n uint32, last bool) error {
 			r, err = parseBody(body)
 			ok = err == nil
 		}
+		if !ok && allZero(b[off:]) {
+			b = b[:off] // the rest of a zero-filled segment (spare.go)
+			break
+		}
 		if !ok {
 			next := nextFrame(b, off)
 			switch {
@@ -231,4 +236,16 @@ func (ld *loader) intern(name []byte) string {
 	s := string(name)
 	ld.funcs[s] = s
 	return s
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
