@@ -137,13 +137,28 @@ type segInfo struct {
 // batch is the records of one write and one sync; it is the store.Commit
 // of each record in it.
 type batch struct {
-	no   uint64
-	seg  uint32
-	buf  []byte
-	ops  []op
-	done chan struct{}
-	err  error
+	no    uint64
+	seg   uint32
+	buf   []byte
+	large []payloadRef // payloads written from the job's own buffer, in buf order
+	extra int64        // their bytes: the batch writes len(buf)+extra
+	ops   []op
+	done  chan struct{}
+	err   error
 }
+
+// payloadRef is a large payload that a batch writes where it stands, after
+// buf[:at], rather than copied into buf: a sized job's payload is then held
+// once, by the job, not twice until its record is written. The engine never
+// changes a job's payload, so the reference stays good.
+type payloadRef struct {
+	at   int
+	data []byte
+}
+
+// largePayload is the size from which a payload is written from where it
+// stands, not copied into the batch.
+const largePayload = 64 << 10
 
 // op is the accounting of one record of a batch, applied once it is
 // written.
@@ -310,9 +325,9 @@ func (l *Log) Start(relog store.Relogger) {
 // committer; it returns the batch. l.mu held.
 func (l *Log) queue(add func([]byte) []byte, o op) *batch {
 	b := l.cur
-	before := len(b.buf)
+	before := len(b.buf) + int(b.extra)
 	b.buf = add(b.buf)
-	n := int64(len(b.buf) - before)
+	n := int64(len(b.buf) + int(b.extra) - before)
 	l.segFill += n
 	o.seg, o.size = b.seg, uint32(n)
 	if o.create || o.id != 0 {
@@ -337,7 +352,15 @@ func (l *Log) Created(j store.Job, seq uint64) (store.Ref, store.Commit) {
 		seq = l.seq
 	}
 	l.maxID = max(l.maxID, j.ID)
-	b := l.queue(func(dst []byte) []byte { return appendCreate(dst, &j, seq) }, op{create: true, id: j.ID})
+	b := l.queue(func(dst []byte) []byte {
+		if len(j.Data) < largePayload {
+			return appendCreate(dst, &j, seq)
+		}
+		dst = appendCreateHead(dst, &j, seq)
+		l.cur.large = append(l.cur.large, payloadRef{at: len(dst), data: j.Data})
+		l.cur.extra += int64(len(j.Data))
+		return dst
+	}, op{create: true, id: j.ID})
 	o := b.ops[len(b.ops)-1]
 	return store.Ref{Seg: o.seg, Size: o.size, Seq: seq}, b
 }
@@ -451,7 +474,7 @@ func (l *Log) flush() {
 		l.spare = b.buf[:0]
 	}
 	l.mu.Unlock()
-	b.buf = nil
+	b.buf, b.large = nil, nil
 	close(b.done)
 }
 
@@ -462,20 +485,37 @@ func (l *Log) write(b *batch) error {
 			return l.fail(&store.WriteError{Where: segPath(l.dir, b.seg), Err: err}, false)
 		}
 		l.mu.Lock()
-		l.segFill = l.fSize + int64(len(l.cur.buf))
+		l.segFill = l.fSize + int64(len(l.cur.buf)) + l.cur.extra
 		l.mu.Unlock()
 	}
-	_, err := l.f.Write(b.buf)
+	err := b.writeTo(l.f)
 	if err == nil {
 		err = datasync(l.f)
 	}
 	if err != nil {
 		return l.fail(&store.WriteError{Where: l.f.Name(), Err: err}, true)
 	}
-	l.fSize += int64(len(b.buf))
+	l.fSize += int64(len(b.buf)) + b.extra
 	l.segs[len(l.segs)-1].size = l.fSize
 	l.maybeSpare()
 	return nil
+}
+
+// writeTo writes the batch's records to f: its buffer, with the large
+// payloads between its pieces.
+func (b *batch) writeTo(f *os.File) error {
+	at := 0
+	for _, p := range b.large {
+		if _, err := f.Write(b.buf[at:p.at]); err != nil {
+			return err
+		}
+		if _, err := f.Write(p.data); err != nil {
+			return err
+		}
+		at = p.at
+	}
+	_, err := f.Write(b.buf[at:])
+	return err
 }
 
 // fail handles a write that failed: the segment is cut back to its last

@@ -59,19 +59,35 @@ func appendString(dst []byte, s string) []byte {
 // appendCreate appends j's full record.
 func appendCreate(dst []byte, j *store.Job, seq uint64) []byte {
 	return appendFrame(dst, func(b []byte) []byte {
-		b = append(b, kindCreate)
-		b = binary.AppendUvarint(b, j.ID)
-		b = binary.AppendUvarint(b, seq)
-		b = append(b, byte(j.Priority))
-		b = binary.AppendUvarint(b, uint64(j.Retries))
-		b = binary.AppendVarint(b, j.When)
-		b = binary.AppendVarint(b, j.Created)
-		b = appendString(b, j.Func)
-		b = appendString(b, j.Unique)
-		b = appendString(b, j.Reducer)
-		b = appendString(b, j.Schedule)
-		return append(b, j.Data...)
+		return append(appendCreateFields(b, j, seq), j.Data...)
 	})
+}
+
+// appendCreateHead appends j's full record but its payload, which must
+// follow it: the frame's length and checksum count the payload.
+func appendCreateHead(dst []byte, j *store.Job, seq uint64) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeader)...)
+	dst = appendCreateFields(dst, j, seq)
+	b := dst[start+frameHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(b)+len(j.Data)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Update(crc32.Checksum(b, castagnoli), castagnoli, j.Data))
+	return dst
+}
+
+// appendCreateFields appends the body of j's record before its payload.
+func appendCreateFields(b []byte, j *store.Job, seq uint64) []byte {
+	b = append(b, kindCreate)
+	b = binary.AppendUvarint(b, j.ID)
+	b = binary.AppendUvarint(b, seq)
+	b = append(b, byte(j.Priority))
+	b = binary.AppendUvarint(b, uint64(j.Retries))
+	b = binary.AppendVarint(b, j.When)
+	b = binary.AppendVarint(b, j.Created)
+	b = appendString(b, j.Func)
+	b = appendString(b, j.Unique)
+	b = appendString(b, j.Reducer)
+	return appendString(b, j.Schedule)
 }
 
 // appendSmall appends a record of kind with the given uvarint fields.

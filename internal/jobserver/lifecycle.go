@@ -273,7 +273,9 @@ func (s *Server) failClients(j *job) {
 }
 
 // persist writes j's record to the store: j becomes stored. It returns the
-// record's commit, which the reply to the submit waits for.
+// record's commit, which the reply to the submit waits for. The store may
+// write a large payload from j.data itself, after persist returns: a job's
+// data is never changed in place.
 func (s *Server) persist(j *job, seq uint64) store.Commit {
 	var sj store.Job
 	s.toStored(j, &sj)
