@@ -29,6 +29,7 @@ trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null' EXIT
 one() {
   local bin="${1%@mem}" args=() dir="$RUN_DIR/store"
   rm -rf "$dir"
+  while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do sleep 0.1; done # the last run's server is gone
   [[ "$1" == *@mem ]] || args=(--store "file:$dir")
   "$bin" -L 127.0.0.1 -p "$PORT" --verbose ERROR "${args[@]}" >"$RUN_DIR/server.log" 2>&1 &
   pid=$!

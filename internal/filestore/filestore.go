@@ -105,6 +105,7 @@ type Log struct {
 	broken   error  // set once a failed write could not be undone; guarded by mu
 	closed   bool   // guarded by mu
 	spare    []byte // a written batch's buffer, for reuse; guarded by mu
+	spareOps []op   // a written batch's ops, for reuse; guarded by mu
 	replayed []*rjob
 
 	kick    chan struct{} // a record was queued
@@ -296,8 +297,8 @@ func appendUvarints(b []byte, vs ...uint64) []byte {
 // not yet shared.
 func (l *Log) newBatch() *batch {
 	l.batchNo++
-	b := &batch{no: l.batchNo, seg: l.nextSeg, done: make(chan struct{}), buf: l.spare[:0]}
-	l.spare = nil
+	b := &batch{no: l.batchNo, seg: l.nextSeg, done: make(chan struct{}), buf: l.spare[:0], ops: l.spareOps[:0]}
+	l.spare, l.spareOps = nil, nil
 	return b
 }
 
@@ -473,8 +474,11 @@ func (l *Log) flush() {
 	if cap(b.buf) <= 4<<20 {
 		l.spare = b.buf[:0]
 	}
+	if cap(b.ops) <= 64<<10 {
+		l.spareOps = b.ops[:0]
+	}
 	l.mu.Unlock()
-	b.buf, b.large = nil, nil
+	b.buf, b.large, b.ops = nil, nil, nil
 	close(b.done)
 }
 
