@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/filestore"
+	"github.com/seed749d6d6d/gearman/internal/pgstore"
 	"github.com/seed749d6d6d/gearman/internal/store"
 )
 
@@ -56,6 +58,16 @@ type StoreOptions struct {
 	// Logger receives the store's own log (torn tails, write failures).
 	// Default nil: none.
 	Logger *slog.Logger
+
+	// Lease is how long a server of a cluster (a PostgreSQL store) holds
+	// the jobs it claimed unless it renews the hold, which it does every
+	// third of it: a server that dies has its jobs run elsewhere after
+	// about this long. Default 10 s.
+	Lease time.Duration
+	// Poll is how often a server of a cluster looks for jobs without a
+	// notification: it bounds the delay of an epoch or scheduled job
+	// whose time has come. Default 1 s.
+	Poll time.Duration
 }
 
 // ErrStoreLocked is the error of opening a store that another process
@@ -64,8 +76,12 @@ var ErrStoreLocked = filestore.ErrLocked
 
 // OpenStore opens the store url names, reading every job it holds:
 //
-//	file:PATH    the embedded store in directory PATH (created if missing)
+//	file:PATH            the embedded store in directory PATH (created if missing)
+//	postgres://...       a PostgreSQL database that several servers may share
+//	postgresql://...     (a cluster); the URL as libpq and pgx take it
 //
+// See the README's "Running a cluster" for what a PostgreSQL store keeps
+// and how servers share it.
 // A path may also be given as file://PATH. Without a store, a Server keeps
 // its jobs in memory only.
 func OpenStore(ctx context.Context, url string, opts *StoreOptions) (*Store, error) {
@@ -77,7 +93,7 @@ func OpenStore(ctx context.Context, url string, opts *StoreOptions) (*Store, err
 	}
 	scheme, rest, ok := strings.Cut(url, ":")
 	if !ok || rest == "" {
-		return nil, fmt.Errorf("gearman: store %q: want file:PATH", url)
+		return nil, fmt.Errorf("gearman: store %q: want file:PATH or postgres://...", url)
 	}
 	switch scheme {
 	case "file":
@@ -87,11 +103,17 @@ func OpenStore(ctx context.Context, url string, opts *StoreOptions) (*Store, err
 			return nil, err
 		}
 		return &Store{log: l}, nil
+	case "postgres", "postgresql":
+		l, err := pgstore.Open(ctx, url, pgstore.Options{Lease: opts.Lease, Poll: opts.Poll, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		return &Store{log: l}, nil
 	}
 	return nil, fmt.Errorf("gearman: store %q: %w", url, errUnknownStore)
 }
 
-var errUnknownStore = errors.New("unknown kind of store (want file:PATH)")
+var errUnknownStore = errors.New("unknown kind of store (want file:PATH or postgres://...)")
 
 // String says where the store keeps its jobs, as a URL.
 func (st *Store) String() string { return st.log.Where() }

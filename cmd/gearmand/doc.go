@@ -49,9 +49,18 @@
 //	                          negative: none); idle connections are never cut
 //	--handshake-timeout D     time a TLS handshake has to complete (default 10s; negative: none)
 //	--store URL               keep background jobs across restarts and crashes:
-//	                          file:PATH for the embedded store in directory PATH
+//	                          file:PATH for the embedded store in directory PATH,
+//	                          postgres://... for a PostgreSQL database that several
+//	                          servers share (a cluster; see the README)
 //	                          (default: jobs in memory only; see gearman.Store)
 //	--store-salvage           open a damaged store anyway, skipping its damaged records
+//	--store-lease D           PostgreSQL: how long this server's hold on the jobs it
+//	                          claimed lasts unless renewed (every third of it); a
+//	                          dead server's jobs run elsewhere after about this long
+//	                          (default 10s)
+//	--store-poll D            PostgreSQL: how often to look for jobs without a
+//	                          notification; bounds the delay of an epoch or
+//	                          scheduled job (default 1s)
 //
 // Keep-alive: without --keepalive, accepted connections have Go's keep-alive
 // (15 s idle, 15 s between probes, 9 probes: a peer that vanished is noticed

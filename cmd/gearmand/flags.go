@@ -23,6 +23,7 @@ type options struct {
 	salvage                            bool
 	maxFuncName, maxClientID           int
 	packetTimeout, handshakeTimeout    time.Duration
+	storeLease, storePoll              time.Duration
 	port, retries, maxConns, maxQueue  int
 	backlog                            int
 	keepIdle, keepInterval, keepCount  int
@@ -207,10 +208,14 @@ var flagDefs = []flagDef{
 		func(o *options) flag.Value { return durValue{&o.packetTimeout} }},
 	{[]string{"handshake-timeout"}, "DURATION", "time a TLS handshake has to complete (default 10s; negative: none)",
 		func(o *options) flag.Value { return durValue{&o.handshakeTimeout} }},
-	{[]string{"store"}, "URL", "keep background jobs across restarts and crashes: file:PATH for the embedded store in directory PATH (default: in memory only)",
+	{[]string{"store"}, "URL", "keep background jobs across restarts and crashes: file:PATH for the embedded store in directory PATH, postgres://... for a PostgreSQL database that several servers share (default: in memory only)",
 		str(func(o *options) *string { return &o.storeURL })},
 	{[]string{"store-salvage"}, "", "open a damaged store anyway, skipping its damaged records (their jobs are lost)",
 		switchOf(func(o *options) *bool { return &o.salvage })},
+	{[]string{"store-lease"}, "DURATION", "with a PostgreSQL store: how long this server's hold on its claimed jobs lasts unless renewed; a dead server's jobs run elsewhere after about this long (default 10s)",
+		func(o *options) flag.Value { return durValue{&o.storeLease} }},
+	{[]string{"store-poll"}, "DURATION", "with a PostgreSQL store: how often to look for jobs without a notification; bounds the delay of an epoch or scheduled job (default 1s)",
+		func(o *options) flag.Value { return durValue{&o.storePoll} }},
 }
 
 // noQueues is why the persistent queue modules' options are ignored.

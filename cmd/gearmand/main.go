@@ -117,7 +117,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	where := "in memory"
 	if o.storeURL != "" {
-		st, err := gearman.OpenStore(context.Background(), o.storeURL, &gearman.StoreOptions{Salvage: o.salvage, Logger: srv.Logger})
+		st, err := gearman.OpenStore(context.Background(), o.storeURL, &gearman.StoreOptions{
+			Salvage: o.salvage, Logger: srv.Logger, Lease: o.storeLease, Poll: o.storePoll,
+		})
 		if err != nil {
 			return err
 		}

@@ -16,11 +16,12 @@ import (
 
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/peertest"
+	"github.com/seed749d6d6d/gearman/internal/pgtest"
 )
 
 // TestMain runs the tests under goleak.VerifyTestMain (peertest.RunMain),
 // then removes the binary that build made.
-func TestMain(m *testing.M) { peertest.RunMain(m) }
+func TestMain(m *testing.M) { peertest.RunMain(pgtest.Main(m)) }
 
 // build builds the command once and returns its path.
 func build(t *testing.T) string { return peertest.Command(t, "gearmand") }

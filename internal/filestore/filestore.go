@@ -391,7 +391,7 @@ func (l *Log) small(kind byte, fields ...uint64) {
 func (l *Log) Assigned(ref store.Ref, id uint64) { l.small(kindAssign, id) }
 
 // RunEnded implements store.Log.
-func (l *Log) RunEnded(ref store.Ref, id uint64) { l.small(kindRunEnd, id) }
+func (l *Log) RunEnded(ref store.Ref, id uint64, _ int64) { l.small(kindRunEnd, id) }
 
 // Requeued implements store.Log.
 func (l *Log) Requeued(ref store.Ref, id uint64, retries int32) store.Ref {

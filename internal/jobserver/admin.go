@@ -18,6 +18,9 @@ import (
 func (s *Server) admin(c *conn, line []byte) bool {
 	words := splitWords(line)
 	cmd := strings.ToLower(words[0])
+	if s.shared != nil && cmd == "cancel" && len(words) == 3 && strings.EqualFold(words[1], "job") && s.remoteCancel(c, words[2]) {
+		return true
+	}
 	var b []byte
 	s.mu.Lock()
 	if c.gone {

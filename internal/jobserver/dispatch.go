@@ -55,6 +55,7 @@ func (s *Server) preSleep(c *conn) {
 	}
 	for _, f := range c.funcs {
 		s.addSleeper(f, c)
+		s.demand(f)
 	}
 }
 
@@ -217,6 +218,7 @@ func (s *Server) canDo(c *conn, name []byte, d time.Duration) {
 	f := s.fn(name)
 	c.regs = append(c.regs, reg{fn: f, timeout: d, ext: c.chunks})
 	f.workers++
+	s.demand(f)
 	if c.chunks {
 		f.extWorkers++
 	}
@@ -266,6 +268,8 @@ func (s *Server) unregister(c *conn, match func(*function) bool) {
 	for _, r := range c.regs {
 		if match(r.fn) {
 			r.fn.workers--
+			s.releaseFunc(r.fn)
+			s.demand(r.fn)
 			if r.ext {
 				r.fn.extWorkers--
 				if r.fn.extWorkers == 0 {

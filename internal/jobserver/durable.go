@@ -1,6 +1,8 @@
 package jobserver
 
 import (
+	"strconv"
+
 	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -133,6 +135,14 @@ func (s *Server) sendAck(c *conn, a ack) {
 	case a.commit == nil:
 		s.replyCreated(c, a.j)
 	case a.commit.Err() == nil:
+		if co, ok := a.commit.(store.Coalesced); ok && co.Existing() != 0 {
+			// The shared queue had a job with this unique id: the submit
+			// joined it, and this one was not stored.
+			s.coalesced(a.j)
+			s.hbuf = strconv.AppendUint(append(s.hbuf[:0], s.prefix...), co.Existing(), 10)
+			c.send(wire.Res, wire.JobCreated, s.hbuf)
+			return
+		}
 		s.activate(a.j)
 		s.replyCreated(c, a.j)
 	default:

@@ -70,6 +70,9 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 		c.sendError(errInvalidMagic)
 		return true
 	}
+	if s.shared != nil && (p.Type == wire.GetStatus || p.Type == wire.GetStatusUnique) && s.remoteStatus(c, p) {
+		return true
+	}
 	s.mu.Lock()
 	s.deferring, s.deferred = true, c.deferBuf[:0]
 	defer s.unlockFlushing(c)

@@ -43,6 +43,7 @@ type job struct {
 	state    jobState
 	bg       bool // submitted or joined by a background submit: never dropped for lack of clients
 	stored   bool // its record is in the store (see lifecycle.go)
+	held     bool // with a shared store: held by this server (see cluster.go)
 	canceled bool // cancelled by the admin while running: results go nowhere
 }
 
@@ -135,6 +136,8 @@ type function struct {
 	sleepers []sleeper       // workers asleep on this function, oldest first (lazily pruned)
 	woken    int             // sleepers NOOPed for this function that have not grabbed yet
 	stalled  bool            // jobs are not handed out (gearmantest's Stall)
+
+	heldPending int // with a shared store: held jobs of this function whose records are not yet durable
 
 	streamq    [nPrio]jobList // stream jobs whose payload is incomplete: for extension workers only
 	extWorkers int            // registrations by connections with the streaming extension

@@ -119,6 +119,7 @@ func (s *Server) start(c *conn, j *job) {
 	if j.stored {
 		s.store.Assigned(j.ref, j.id)
 	}
+	s.demand(f)
 }
 
 // release takes running job j back from its worker.
@@ -187,10 +188,17 @@ func (s *Server) finish(j *job) {
 	if j.sched != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
+		next := j.sched.next(s.clock.Now())
 		if j.stored {
-			s.store.RunEnded(j.ref, j.id)
+			s.store.RunEnded(j.ref, j.id, next)
 		}
-		s.wait(j, j.sched.next(s.clock.Now()))
+		if s.shared != nil && j.stored {
+			// It waits in the shared queue: any server runs it next.
+			j.stored = false
+			s.free(j)
+			return
+		}
+		s.wait(j, next)
 		return
 	}
 	s.free(j)
@@ -279,6 +287,7 @@ func (s *Server) failClients(j *job) {
 func (s *Server) persist(j *job, seq uint64) store.Commit {
 	var sj store.Job
 	s.toStored(j, &sj)
+	sj.Held = j.held
 	ref, commit := s.store.Created(sj, seq)
 	j.stored, j.ref = true, ref
 	return commit
@@ -293,6 +302,10 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 	switch {
 	case j.sched != nil:
 		sj.Schedule = j.sched.spec
+		sj.When = j.when
+		if j.state != stateWaiting {
+			sj.When = j.sched.next(s.clock.Now())
+		}
 	case j.state == stateWaiting || j.state == statePending:
 		sj.When = j.when
 	}
@@ -302,6 +315,13 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 func (s *Server) activate(j *job) {
 	if j.state == statePending {
 		delete(s.pending, j)
+		if s.shared != nil && !j.held {
+			s.handOver(j)
+			return
+		}
+		if j.held {
+			j.fn.heldPending--
+		}
 		s.place(j)
 	}
 }
@@ -314,6 +334,9 @@ func (s *Server) abandon(j *job) {
 		return
 	}
 	delete(s.pending, j)
+	if j.held {
+		j.fn.heldPending--
+	}
 	j.state = stateDone
 	j.stored = false
 	s.failClients(j)
@@ -348,21 +371,11 @@ func (s *Server) replay() {
 	var jobs []*job
 	uniques := make(map[*function]int)
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
-		f := s.fn([]byte(sj.Func))
-		j := &job{
-			id: sj.ID, fn: f, unique: sj.Unique, data: sj.Data, reducer: sj.Reducer,
-			prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
-			when: sj.When, stored: true, ref: ref,
+		j := s.storedJob(sj)
+		if j == nil {
+			return
 		}
-		if sj.Schedule != "" {
-			sc, err := parseSchedule(bytes.Fields([]byte(sj.Schedule)))
-			if err != nil {
-				s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
-				s.store.Finished(ref, j.id)
-				return
-			}
-			j.sched = sc
-		}
+		j.ref = ref
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
 			s.logWarn("stored job failed: retries exhausted (its last attempt was running when the server stopped)", "handle", s.handleString(j), "retries", j.retries)
 			s.store.Finished(ref, j.id)
@@ -373,7 +386,7 @@ func (s *Server) replay() {
 		}
 		jobs = append(jobs, j)
 		if j.key() != "" {
-			uniques[f]++
+			uniques[j.fn]++
 		}
 	})
 	if len(s.jobs) == 0 {
@@ -387,12 +400,38 @@ func (s *Server) replay() {
 	now := s.clock.Now()
 	for i, j := range jobs {
 		jobs[i] = nil
-		s.jobs[j.id] = j
-		j.fn.total++
-		if k := j.key(); k != "" {
-			j.fn.uniques[k] = j
-		}
+		s.register(j)
 		s.placeAt(j, now)
 	}
 	s.nextJob = max(s.nextJob, maxID)
+}
+
+// storedJob makes the job of a replayed or claimed record, or returns nil
+// for one whose schedule does not parse (dropped from the store).
+func (s *Server) storedJob(sj *store.Job) *job {
+	j := &job{
+		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data, reducer: sj.Reducer,
+		prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
+		when: sj.When, stored: true,
+	}
+	if sj.Schedule != "" {
+		sc, err := parseSchedule(bytes.Fields([]byte(sj.Schedule)))
+		if err != nil {
+			s.logError("stored job has a bad schedule; dropped", "handle", s.handleString(j), "schedule", sj.Schedule)
+			s.store.Finished(j.ref, j.id)
+			s.forgetIfUnused(j.fn)
+			return nil
+		}
+		j.sched = sc
+	}
+	return j
+}
+
+// register adds a stored job to the engine's maps.
+func (s *Server) register(j *job) {
+	s.jobs[j.id] = j
+	j.fn.total++
+	if k := j.key(); k != "" && j.fn.uniques[k] == nil {
+		j.fn.uniques[k] = j
+	}
 }

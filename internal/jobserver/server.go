@@ -100,7 +100,8 @@ type Server struct {
 	clock           clock.Clock
 	log             *slog.Logger
 	defaultMaxQueue [nPrio]int
-	store           store.Log // nil = memory only
+	store           store.Log    // nil = memory only
+	shared          store.Shared // store, when several servers share it (cluster.go)
 
 	// pending (guarded by mu): the record of each job in statePending,
 	// whose submits' answers wait for it.
@@ -198,10 +199,15 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Store != nil {
 		s.store = cfg.Store
+		s.shared, _ = cfg.Store.(store.Shared)
 		s.mu.Lock()
 		s.replay()
 		s.mu.Unlock()
 		s.store.Start(s)
+		if s.shared != nil {
+			s.wg.Add(1)
+			go s.sweep()
+		}
 	}
 	return s
 }
@@ -371,6 +377,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.drained = make(chan struct{})
 		for l := range s.listeners {
 			l.Close()
+		}
+		if s.shared != nil {
+			// Held jobs not yet running are for other servers now.
+			s.giveBack(s.heldQueued(func(j *job) bool { return len(j.clients) == 0 }))
 		}
 		s.checkDrained()
 	}

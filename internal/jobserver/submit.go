@@ -84,7 +84,8 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 				commit = s.pending[j]
 			case s.store != nil && !j.stored && j.st == nil:
 				// A foreground job becomes background: from now on it
-				// is stored.
+				// is stored, and held here, where its clients are.
+				j.held = s.shared != nil
 				commit = s.persist(j, 0)
 			}
 			if bg {
@@ -128,6 +129,10 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	var commit store.Commit
 	if bg && s.store != nil {
 		j.state = statePending
+		if s.shared != nil && s.holdsNew(f, &r) {
+			j.held = true
+			f.heldPending++
+		}
 		commit = s.persist(j, 0)
 		s.pending[j] = commit
 	}

@@ -49,7 +49,7 @@ func Command(t testing.TB, name string) string {
 
 // RunMain is the TestMain of a command's tests: it runs them with goleak's
 // check and removes what Command built.
-func RunMain(m *testing.M) {
+func RunMain(m goleak.TestingM) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		if builds.dir != "" {
 			os.RemoveAll(builds.dir)

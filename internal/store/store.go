@@ -30,7 +30,7 @@ type Job struct {
 	Data     []byte // the payload; a replayed Job's Data is the engine's to keep
 	Reducer  string // a background reduce job's reducer, else ""
 	Priority int8   // 0 high, 1 normal, 2 low
-	When     int64  // an epoch job's Unix time, else 0
+	When     int64  // an epoch job's Unix time, or a scheduled job's next; else 0
 	Schedule string // a scheduled job's five fields, space-separated, else ""
 	Retries  int32  // attempts lost so far
 	Created  int64  // Unix nanoseconds of the first submit
@@ -38,6 +38,12 @@ type Job struct {
 	// Lost is set on replay for a job that was running when the server
 	// stopped: its attempt was lost, and Retries counts it.
 	Lost bool
+
+	// Held is set by the engine on a job it creates and keeps in its own
+	// queue; a [Shared] log records it as claimed by this server. Without
+	// it, a Shared log's job goes into the shared queue. Other logs ignore
+	// it.
+	Held bool
 }
 
 // Ref is the Log's note of where a job's record is; the engine keeps it
@@ -81,8 +87,8 @@ type Log interface {
 	// again, at the tail; it returns the job's new ref.
 	Requeued(ref Ref, id uint64, retries int32) Ref
 	// RunEnded records that a scheduled job's run ended: it waits for its
-	// next time.
-	RunEnded(ref Ref, id uint64)
+	// next time, next (Unix seconds).
+	RunEnded(ref Ref, id uint64, next int64)
 	// Finished records that the job is gone (completed, failed, cancelled,
 	// out of retries).
 	Finished(ref Ref, id uint64)
