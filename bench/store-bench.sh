@@ -11,8 +11,9 @@
 #        bench/store-bench.sh /tmp/gd-new /tmp/gd-old 5 16
 #
 # Load: internal/benchtools/bgload, 64-byte payloads and a 36-byte unique id
-# per job, every connection pipelining its share. Each line is one run's
-# bgload output, labelled, then the ratio A/B of each pair.
+# per job, every connection pipelining its share. Each pair's line has
+# each run's jobs/s and the server's peak resident memory (VmHWM) after
+# the load, and the ratio A/B of the jobs/s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 A="${1:?usage: store-bench.sh BIN_A BIN_B [PAIRS] [CONNS] [JOBS]}"; B="${2:?BIN_B}"
@@ -38,13 +39,14 @@ one() {
     sleep 0.05
   done
   local out; out=$("$LOAD" -addr "127.0.0.1:$PORT" -n "$JOBS" -conns "$CONNS" -window "$WINDOW")
+  local hwm; hwm=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
   kill "$pid"; wait "$pid" 2>/dev/null; pid=
   rm -rf "$dir"
-  echo "$out" | grep -o 'jobs/s=[0-9.]*' | cut -d= -f2
+  echo "$(echo "$out" | grep -o 'jobs/s=[0-9.]*' | cut -d= -f2) $hwm"
 }
 
 echo "# store-bench $(date -u +%FT%TZ), $(nproc) cores, A=$A B=$B pairs=$PAIRS conns=$CONNS jobs=$JOBS window=$WINDOW"
 for i in $(seq 1 "$PAIRS"); do
-  a=$(one "$A"); b=$(one "$B")
-  echo "pair $i: A jobs/s=$a B jobs/s=$b A/B=$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}')"
+  read -r a ahwm <<<"$(one "$A")"; read -r b bhwm <<<"$(one "$B")"
+  echo "pair $i: A jobs/s=$a peak_kib=$ahwm B jobs/s=$b peak_kib=$bhwm A/B=$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}')"
 done

@@ -14,7 +14,9 @@ import (
 // after such a write flushes the data alone, where one after an append
 // that grows the file must also commit the new size and blocks to the
 // file system's journal. On this project's test machine (ext4) that made
-// durable puts 1.4-1.75x as fast (internal/benchtools/storecmp/RESULTS.md).
+// the log's durable puts 1.4-1.75x as fast (internal/benchtools/storecmp/
+// RESULTS.md), and cmd/gearmand's durable submits 1.0-1.2x (BENCHMARKS.md,
+// session 8: there the CPU bounds the rate more than the syncs).
 // Replay stops at a segment's zero tail: no record starts with a zero
 // length. A segment begun while no spare is ready is an ordinary file that
 // grows; the log moves on to the spare as soon as it is ready.
@@ -60,9 +62,9 @@ func (l *Log) findSpare() {
 
 // maybeSpare begins filling the next spare once it is wanted: at once when
 // the segment being written is one that grows, else once it is half full.
-// Filling the spare makes the commits' syncs slower while it lasts (the
-// disk and the file system's journal are shared), so it is not begun as
-// soon as the last spare is taken. The committer calls it (or Start,
+// Filling the spare shares the disk and the file system's journal with the
+// commits' syncs, so it is not begun as soon as the last spare is taken
+// (whether it slows them was not measured: BENCHMARKS.md, session 8). The committer calls it (or Start,
 // before the committer runs).
 func (l *Log) maybeSpare() {
 	if !l.fZeroed || l.fSize >= l.opts.SegmentSize/2 {
