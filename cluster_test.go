@@ -182,7 +182,7 @@ func TestClusterEpochJobFiresOnceWithThreeServers(t *testing.T) {
 	}
 }
 
-func TestClusterRunningJobOfAStoppedServerRunsElsewhereWithItsAttemptCounted(t *testing.T) {
+func TestClusterRunningJobShowsEverywhereAndOfAStoppedServerRunsElsewhere(t *testing.T) {
 	url := pgtest.Start(t)
 	sa, a := clusterServer(t, url, "a")
 	_, b := clusterServer(t, url, "b")
@@ -190,18 +190,21 @@ func TestClusterRunningJobOfAStoppedServerRunsElsewhereWithItsAttemptCounted(t *
 	c := wiretest.Dial(t, a)
 	c.Send(wire.SubmitJobBg, "f", "u", "x")
 	h := c.ExpectType(wire.JobCreated).Args[0]
-	expectAssigned(t, wa, 5*time.Second)
+	onA := expectAssigned(t, wa, 5*time.Second)
+	wa.Send(wire.WorkStatus, onA.Args[0], "1", "4")
 
-	// b has the job's status from the shared queue: running.
+	// b has the job's status from the shared queue: running, a quarter
+	// done.
 	cb := wiretest.Dial(t, b)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		cb.Send(wire.GetStatus, h)
-		if p := cb.ExpectType(wire.StatusRes); p.Args[2] == "1" {
+		p := cb.ExpectType(wire.StatusRes)
+		if p.Args[2] == "1" && p.Args[3] == "1" && p.Args[4] == "4" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("b never saw the job running on a")
+			t.Fatalf("b's status of the job running on a: %q; want running, 1/4", p.Args)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

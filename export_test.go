@@ -1,6 +1,11 @@
 package gearman
 
-import "time"
+import (
+	"sync"
+	"time"
+
+	"github.com/seed749d6d6d/gearman/internal/store"
+)
 
 // AcceptWrappedSockets makes connections dialled from now on read and write
 // through the raw socket of a net.Conn wrapper that provides one, as they
@@ -33,4 +38,33 @@ func (c *Conn) CallerReading() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.callerRead != nil
+}
+
+// StoreHealth makes st's Healthy answer what set says (nil: the store's
+// own answer), as a store that cannot be reached would. Call it before st
+// is given to a Server.
+func StoreHealth(st *Store) (set func(error)) {
+	h := &healthOverride{Log: st.log}
+	st.log = h
+	return func(err error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.err = err
+	}
+}
+
+type healthOverride struct {
+	store.Log
+	mu  sync.Mutex
+	err error
+}
+
+func (h *healthOverride) Healthy() error {
+	h.mu.Lock()
+	err := h.err
+	h.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return h.Log.Healthy()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -96,7 +97,9 @@ import (
 // loopback or a private address (Addr, or a listener of your own passed to
 // Serve), let a firewall admit only your clients and workers, or set
 // TLSConfig with ClientAuth tls.RequireAndVerifyClientCert so that only
-// holders of your certificates get in.
+// holders of your certificates get in. [Server.Handler]'s HTTP side
+// (metrics, the status page and its API) has no authentication either:
+// serve it on loopback or a private address.
 //
 // Against peers that misbehave: MaxConnections caps the connections, and
 // since idle connections are never cut, a firewall rule limiting
@@ -208,10 +211,17 @@ type Server struct {
 	// command "verbose" reports the most detailed level it has enabled.
 	Logger *slog.Logger
 
+	// MetricFunctions caps the functions that [Server.Handler]'s metrics
+	// label by name: past it, functions share the label value
+	// "(other functions)". Default 100.
+	MetricFunctions int
+
 	srvOnce   sync.Once
 	srvEngine *jobserver.Server
 	srvClock  clock.Clock        // set through srvhook by tests
 	srvObs    jobserver.Observer // set through srvhook by gearmantest
+	httpOnce  sync.Once
+	httpH     http.Handler // Handler's (http.go)
 }
 
 func init() {

@@ -42,6 +42,16 @@ import (
 // answered ERROR QUEUE_ERROR and nothing else is lost. Damage found at open
 // is reported with the file and offset ([StoreOptions.Salvage] opens
 // anyway); a crash's torn last record is cut and logged.
+//
+// # PostgreSQL: a cluster
+//
+// A store on PostgreSQL (postgres://...) is one queue that several servers
+// share. Each server keeps in memory only the background jobs it runs or
+// is about to: it claims them from the database as its workers ask, under
+// a lease it renews ([StoreOptions.Lease]); another server claims the jobs
+// of one that stopped renewing. JOB_CREATED still waits for the job's
+// commit; handles are unique in the cluster and unique ids coalesce across
+// it. The README's "Running a cluster" says what survives what.
 type Store struct {
 	log store.Log
 }

@@ -61,6 +61,12 @@
 //	--store-poll D            PostgreSQL: how often to look for jobs without a
 //	                          notification; bounds the delay of an epoch or
 //	                          scheduled job (default 1s)
+//	--http ADDR               serve the operators' HTTP side on ADDR (default: none): /metrics
+//	                          (Prometheus), /healthz, /readyz, a live status page at / and a
+//	                          JSON API under /api/ (see gearman.Server.Handler); it has no
+//	                          authentication, so give a loopback or private address
+//	--metric-functions N      functions the metrics label by name, the rest sharing the label
+//	                          "(other functions)" (default 100)
 //
 // Keep-alive: without --keepalive, accepted connections have Go's keep-alive
 // (15 s idle, 15 s between probes, 9 probes: a peer that vanished is noticed
@@ -81,7 +87,8 @@
 // (Go already raises the soft limit to the hard one), -t/--threads,
 // -R/--round-robin (a worker is always served in turn across its
 // functions), -w/--worker-wakeup (a new job wakes one worker),
-// --hashtable-buckets, -r/--protocol and --http-port (no HTTP module),
+// --hashtable-buckets, -r/--protocol and --http-port (gearmand's HTTP
+// protocol module is not here; --http serves metrics and a status page),
 // --syslog, --coredump, a --queue-type other than "builtin", and the queue
 // modules' options (--libsqlite3-db, --libsqlite3-table,
 // --store-queue-on-shutdown, --libmemcached-servers, --libmemcached-prefix,
@@ -103,6 +110,8 @@
 // the port the system chose), whether it takes TLS, and where jobs are kept:
 //
 //	time=... level=INFO msg=serving addr=127.0.0.1:4730 tls=false store="in memory"
+//
+// With --http, the line ends with http=ADDR, as bound.
 //
 // Everything else is logged at the --verbose level (default ERROR, which
 // leaves a healthy server quiet).

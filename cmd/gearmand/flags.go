@@ -19,7 +19,8 @@ type options struct {
 	listen, logFile, verbose, prefix   string
 	sslCert, sslKey, sslCA, cpuProf    string
 	pidFile, configFile, queueType     string
-	storeURL                           string
+	storeURL, httpAddr                 string
+	metricFuncs                        int
 	salvage                            bool
 	maxFuncName, maxClientID           int
 	packetTimeout, handshakeTimeout    time.Duration
@@ -216,6 +217,10 @@ var flagDefs = []flagDef{
 		func(o *options) flag.Value { return durValue{&o.storeLease} }},
 	{[]string{"store-poll"}, "DURATION", "with a PostgreSQL store: how often to look for jobs without a notification; bounds the delay of an epoch or scheduled job (default 1s)",
 		func(o *options) flag.Value { return durValue{&o.storePoll} }},
+	{[]string{"http"}, "ADDR", "serve /metrics (Prometheus), /healthz, /readyz, a status page at / and a JSON API under /api/ on ADDR, such as 127.0.0.1:4731 (default: none; no authentication, keep it private)",
+		str(func(o *options) *string { return &o.httpAddr })},
+	{[]string{"metric-functions"}, "N", `functions the metrics label by name; the rest share "(other functions)" (default 100)`,
+		num(func(o *options) *int { return &o.metricFuncs })},
 }
 
 // noQueues is why the persistent queue modules' options are ignored.
@@ -227,7 +232,7 @@ var ignoredDefs = []ignoredDef{
 	{[]string{"file-descriptors", "f"}, "N", "the process runs with the highest descriptor limit it may have (Go raises the soft limit to the hard one); set that with ulimit -n or LimitNOFILE, and cap connections with --max-connections"},
 	{[]string{"hashtable-buckets"}, "N", "the job tables grow as they need"},
 	{[]string{"protocol", "r"}, "NAME", "only the Gearman protocol is served here (there is no HTTP module)"},
-	{[]string{"http-port"}, "PORT", "there is no HTTP protocol module here"},
+	{[]string{"http-port"}, "PORT", "gearmand's HTTP protocol module (jobs over HTTP) is not here; --http serves metrics and a status page"},
 	{[]string{"round-robin", "R"}, "", "a worker is always served in turn across its functions"},
 	{[]string{"syslog"}, "", "the log goes to --log-file (default stderr); have the service manager send it to syslog"},
 	{[]string{"coredump"}, "", "set GOTRACEBACK=crash in the environment for a core dump on a crash"},

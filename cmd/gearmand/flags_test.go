@@ -91,7 +91,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--syslog"}, stderr: warn("--syslog ignored: the log goes to --log-file (default stderr); have the service manager send it to syslog")},
 		{args: []string{"--coredump"}, stderr: warn("--coredump ignored: set GOTRACEBACK=crash in the environment for a core dump on a crash")},
 		{args: []string{"--hashtable-buckets", "991"}, stderr: warn("--hashtable-buckets ignored: the job tables grow as they need")},
-		{args: []string{"-r", "http", "--http-port", "8080"}, stderr: warn("-r/--protocol ignored: only the Gearman protocol is served here (there is no HTTP module)") + warn("--http-port ignored: there is no HTTP protocol module here")},
+		{args: []string{"-r", "http", "--http-port", "8080"}, stderr: warn("-r/--protocol ignored: only the Gearman protocol is served here (there is no HTTP module)") + warn("--http-port ignored: gearmand's HTTP protocol module (jobs over HTTP) is not here; --http serves metrics and a status page")},
 		{args: []string{"-q", "mysql"}, stderr: warn("-q/--queue-type mysql ignored: gearmand's queue modules are not here; --store file:PATH keeps background jobs")},
 		{args: []string{"--mysql-password", "secret"}, stderr: warn("--mysql-password ignored: " + noQueues)},
 		{args: []string{"--store-queue-on-shutdown"}, stderr: warn("--store-queue-on-shutdown ignored: " + noQueues)},

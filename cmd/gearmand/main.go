@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		MaxClientID:           o.maxClientID,
 		PacketTimeout:         o.packetTimeout,
 		HandshakeTimeout:      o.handshakeTimeout,
+		MetricFunctions:       o.metricFuncs,
 	}
 	if o.useSSL {
 		cfg, err := tlsConfig(o.sslCert, o.sslKey, o.sslCA)
@@ -139,8 +140,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer removePidFile(o.pidFile, stderr)
 	}
+	attrs := startAttrs([]net.Addr{l.Addr()}, o.useSSL, where)
+	if o.httpAddr != "" {
+		hl, err := startHTTP(srv, o.httpAddr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer hl.stop()
+		attrs = append(attrs, "http", hl.addr.String())
+	}
 	if banner != nil {
-		banner.Info("serving", startAttrs([]net.Addr{l.Addr()}, o.useSSL, where)...)
+		banner.Info("serving", attrs...)
 	}
 	return serve(srv, l, logf)
 }

@@ -417,11 +417,12 @@ func (l *Log) Finished(ref store.Ref, id uint64) {
 	b.ops = append(b.ops, op{id: id, seg: ref.Seg, size: ref.Size})
 }
 
-// Healthy implements store.Log.
+// Healthy implements store.Log: nil while records can be written, else
+// the write error that broke the log, or store.ErrClosed after Close.
 func (l *Log) Healthy() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.broken
+	return l.refusal()
 }
 
 // Where implements store.Log.

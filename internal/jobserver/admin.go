@@ -237,21 +237,13 @@ func (s *Server) adminMaxQueue(name string, nums []string) {
 	f.kept = true
 }
 
-// adminCancel cancels a job: its clients get WORK_FAIL at once; a queued or
-// waiting job is removed at once; a running one finishes on its worker, and
-// its result goes nowhere.
+// adminCancel cancels a job (see Server.cancel).
 func (s *Server) adminCancel(b []byte, h string) []byte {
 	j := s.lookup([]byte(h))
 	if j == nil || j.canceled {
 		return append(b, "ERR UNKNOWN_JOB\r\n"...)
 	}
-	s.failClients(j)
-	if j.state == stateRunning {
-		j.canceled = true
-		s.detachClients(j)
-	} else {
-		s.free(j)
-	}
+	s.cancel(j)
 	return append(b, "OK\r\n"...)
 }
 
@@ -274,6 +266,7 @@ func (s *Server) adminDrop(b []byte, name string) []byte {
 	}
 	for _, j := range s.sortedJobs() {
 		if j.fn == f {
+			s.mEnded(j, ResultCancelled)
 			s.failClients(j)
 			s.free(j)
 		}

@@ -27,7 +27,7 @@ import (
 
 // prefetch is the number of jobs per registered worker of a function that
 // the engine keeps queued here from the shared queue.
-const prefetch = 8
+const prefetch = 16
 
 // maxPrefetch bounds the jobs of one function queued here from the shared
 // queue, however many workers it has.
@@ -44,7 +44,12 @@ func (s *Server) demand(f *function) {
 	}
 	n := 0
 	if !f.stalled && !s.draining && !s.closed {
-		n = min(f.workers*prefetch, maxPrefetch) - f.queued() - f.heldPending
+		// Claim when half the prefetch is gone, for the whole of it: few
+		// claims of many jobs, not one claim per job.
+		target := min(f.workers*prefetch, maxPrefetch)
+		if have := f.queued() + f.heldPending; have*2 <= target {
+			n = target - have
+		}
 	}
 	s.shared.Want(f.name, n)
 }
@@ -57,27 +62,15 @@ func (s *Server) holdsNew(f *function, r *submitReq) bool {
 		f.workers-f.queued()-f.heldPending > 0
 }
 
-// handOver forgets a job whose durable record is now in the shared queue,
-// not held here. Foreground clients that joined it meanwhile get
-// WORK_FAIL: it will run on whichever server claims it. s.mu held.
+// handOver forgets a job that is not (or no longer) the engine's: one
+// whose durable record is now in the shared queue, not held here, or one
+// that was not stored (see abandon). Foreground clients that joined it
+// meanwhile get WORK_FAIL: it runs elsewhere, if at all. s.mu held.
 func (s *Server) handOver(j *job) {
 	j.state = stateDone
 	j.stored = false
 	s.failClients(j)
 	s.forget(j)
-}
-
-// coalesced forgets a pending job whose submit joined a job already in the
-// shared queue: it was not stored. s.mu held.
-func (s *Server) coalesced(j *job) {
-	if j.state != statePending {
-		return
-	}
-	delete(s.pending, j)
-	if j.held {
-		j.fn.heldPending--
-	}
-	s.handOver(j)
 }
 
 // Deliver takes jobs the store claimed for this server (store.Claimer).
@@ -132,13 +125,7 @@ func (s *Server) Cancelled(id uint64) {
 		return
 	}
 	j.stored = false // its row is gone
-	s.failClients(j)
-	if j.state == stateRunning {
-		j.canceled = true
-		s.detachClients(j)
-	} else {
-		s.free(j)
-	}
+	s.cancel(j)
 }
 
 // LeaseLost forgets the held jobs not running (store.Claimer): other
@@ -262,12 +249,14 @@ func (s *Server) remoteStatus(c *conn, p wire.Packet) bool {
 	if st.Running {
 		running = one
 	}
+	var nb, db [20]byte
+	num, den := itoa(nb[:0], st.Num), itoa(db[:0], st.Den)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.Type == wire.GetStatus {
-		c.send(wire.Res, wire.StatusRes, arg, known, running, zero, zero)
+		c.send(wire.Res, wire.StatusRes, arg, known, running, num, den)
 	} else {
-		c.send(wire.Res, wire.StatusResUnique, arg, known, running, zero, zero, zero)
+		c.send(wire.Res, wire.StatusResUnique, arg, known, running, num, den, zero)
 	}
 	return true
 }

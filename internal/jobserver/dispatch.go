@@ -193,9 +193,13 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 	case wire.WorkStatus:
 		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)
 		j.den, _ = strconv.ParseInt(string(p.Args[2]), 10, 64)
+		if s.shared != nil && j.stored {
+			s.shared.Progress(j.id, j.num, j.den)
+		}
 		s.toClients(j, p.Type, p.Args...)
 	case wire.WorkComplete, wire.WorkFail:
 		s.toClientsFrom(c, j, p.Type, p.Args...)
+		s.mEnded(j, workResult(p.Type))
 		s.finish(j)
 	case wire.WorkException:
 		for _, cl := range j.clients {
@@ -208,6 +212,7 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 				cl.send(wire.Res, wire.WorkFail, p.Args[0])
 			}
 		}
+		s.mEnded(j, ResultException)
 		s.finish(j)
 	}
 	return true
@@ -326,6 +331,7 @@ func (s *Server) detach(c *conn) {
 		clear(j.clients[len(kept):])
 		j.clients = kept
 		if len(kept) == 0 && !j.bg && j.state != stateRunning {
+			s.mEnded(j, ResultCancelled)
 			s.free(j)
 		}
 	}

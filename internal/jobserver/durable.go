@@ -47,6 +47,7 @@ func (s *Server) ack(c *conn, j *job, commit store.Commit) {
 // refuse answers a submit of c with ERROR e, after the answers queued
 // before it. s.mu held.
 func (s *Server) refuse(c *conn, e [2][]byte) {
+	s.mRejected(e)
 	if len(c.acks) == 0 {
 		c.sendError(e)
 		return
@@ -138,7 +139,7 @@ func (s *Server) sendAck(c *conn, a ack) {
 		if co, ok := a.commit.(store.Coalesced); ok && co.Existing() != 0 {
 			// The shared queue had a job with this unique id: the submit
 			// joined it, and this one was not stored.
-			s.coalesced(a.j)
+			s.abandon(a.j)
 			s.hbuf = strconv.AppendUint(append(s.hbuf[:0], s.prefix...), co.Existing(), 10)
 			c.send(wire.Res, wire.JobCreated, s.hbuf)
 			return

@@ -71,6 +71,7 @@ type FuncInfo struct {
 // ConnInfo is a snapshot of one connection.
 type ConnInfo struct {
 	ID       int      // the "fd" of the admin workers list
+	IP       string   // the peer's address, as the admin workers list shows it
 	ClientID string   // "-" when none was set
 	Funcs    []string // distinct registered functions, sorted
 	Running  int      // jobs this connection holds as a worker
@@ -97,7 +98,7 @@ func (s *Server) Conns() []ConnInfo {
 	defer s.mu.Unlock()
 	out := make([]ConnInfo, 0, len(s.conns))
 	for _, c := range s.sortedConns() {
-		ci := ConnInfo{ID: c.id, ClientID: c.clientID, Running: len(c.holding)}
+		ci := ConnInfo{ID: c.id, IP: c.ip, ClientID: c.clientID, Running: len(c.holding)}
 		for _, f := range c.funcs {
 			ci.Funcs = append(ci.Funcs, f.name)
 		}

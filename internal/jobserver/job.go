@@ -45,6 +45,8 @@ type job struct {
 	stored   bool // its record is in the store (see lifecycle.go)
 	held     bool // with a shared store: held by this server (see cluster.go)
 	canceled bool // cancelled by the admin while running: results go nowhere
+
+	since int64 // when queued, then when started, while metrics count (metrics.go's mNow); 0 = unknown
 }
 
 // key returns j's coalescing key in fn.uniques (see uniqueKey), or "" when
@@ -144,6 +146,8 @@ type function struct {
 
 	users int  // open connections that registered or submitted to it (names.go)
 	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
+
+	stats *funcStats // its metrics label's counters, once counted (metrics.go)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

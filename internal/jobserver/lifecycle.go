@@ -58,6 +58,7 @@ func (s *Server) placeAt(j *job, now time.Time) {
 // enqueue puts j at the tail of its priority list and wakes a worker.
 func (s *Server) enqueue(j *job) {
 	j.state = stateQueued
+	s.mQueued(j)
 	j.fn.queue[j.prio].pushBack(j)
 	s.wakeFor(j.fn)
 }
@@ -106,6 +107,7 @@ func (s *Server) start(c *conn, j *job) {
 	} else {
 		f.queue[j.prio].remove(j)
 	}
+	s.mStarted(j)
 	j.state = stateRunning
 	j.worker = c
 	j.assignN++
@@ -164,16 +166,20 @@ func (s *Server) lose(j *job) {
 	j.num, j.den = 0, 0
 	switch {
 	case j.canceled || (len(j.clients) == 0 && !j.bg):
+		s.mEnded(j, ResultCancelled)
 		s.free(j)
 	case streaming && (!j.bg || j.st != nil):
 		// A stream job cannot run again either: its payload has gone.
+		s.mEnded(j, ResultFail)
 		s.failClients(j)
 		s.free(j)
 	case s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries:
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
+		s.mEnded(j, ResultFail)
 		s.failClients(j)
 		s.free(j)
 	default:
+		s.mRequeued(j)
 		if j.stored {
 			j.ref = s.store.Requeued(j.ref, j.id, j.retries)
 		}
@@ -215,6 +221,7 @@ func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
 	}
 	j.timer = nil
 	s.logWarn("job timed out", "handle", s.handleString(j), "function", j.fn.name, "worker", c.id)
+	s.mEnded(j, ResultTimeout)
 	s.failClients(j)
 	s.finish(j)
 }
@@ -326,9 +333,10 @@ func (s *Server) activate(j *job) {
 	}
 }
 
-// abandon drops a pending job whose record could not be written: its
-// submit never succeeded, and its foreground clients (attached by unique
-// id meanwhile) get WORK_FAIL.
+// abandon drops a pending job that was not stored: its record could not
+// be written (its submit never succeeded), or a shared queue had a job
+// with its unique id, which the submit joined. Its foreground clients
+// (attached by unique id meanwhile) get WORK_FAIL.
 func (s *Server) abandon(j *job) {
 	if j.state != statePending {
 		return
@@ -337,10 +345,21 @@ func (s *Server) abandon(j *job) {
 	if j.held {
 		j.fn.heldPending--
 	}
-	j.state = stateDone
-	j.stored = false
+	s.handOver(j)
+}
+
+// cancel cancels j for the admin: its clients get WORK_FAIL at once; a
+// queued or waiting job is removed at once; a running one finishes on its
+// worker, and its result goes nowhere.
+func (s *Server) cancel(j *job) {
+	s.mEnded(j, ResultCancelled)
 	s.failClients(j)
-	s.forget(j)
+	if j.state == stateRunning {
+		j.canceled = true
+		s.detachClients(j)
+	} else {
+		s.free(j)
+	}
 }
 
 // Relog writes again the stored jobs among ids whose record is in segment

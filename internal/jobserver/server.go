@@ -132,6 +132,7 @@ type Server struct {
 	closed    bool          // guarded by mu
 	closedCh  chan struct{}
 	storeOnce sync.Once // closes the store once
+	stats     *stats    // guarded by mu; nil until EnableMetrics (metrics.go)
 }
 
 // New returns a server with cfg's defaults filled in.

@@ -195,7 +195,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 		return true
 	}
 	s.nextJob++
-	j := &job{id: s.nextJob, fn: f, prio: int8(prio), bg: bg, heapi: -1}
+	j := &job{id: s.nextJob, fn: f, prio: int8(prio), bg: bg, heapi: -1, created: s.clock.Now().UnixNano()}
 	j.st = &jstream{owner: c, id: id, clientCredit: streamWindow - int64(len(data))}
 	j.st.spool(data)
 	s.jobs[j.id] = j
@@ -208,6 +208,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	s.recordSubmit(t, &submitReq{fn: fn, data: data}, j)
 	j.state = stateQueued
 	j.st.inExt = true
+	s.mStreamQueued(j)
 	f.streamq[j.prio].pushBack(j)
 	s.wakeExt(f)
 	s.grantClient(j)

@@ -93,6 +93,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 			}
 			s.ack(c, j, commit)
 			s.recordSubmit(t, &r, j)
+			s.mCoalesced(f)
 			return
 		}
 	}
@@ -138,6 +139,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 	}
 	s.ack(c, j, commit)
 	s.recordSubmit(t, &r, j)
+	s.mSubmitted(f)
 	if commit == nil {
 		s.place(j)
 	}

@@ -114,10 +114,10 @@ func (l *Log) claimLoop() {
 const sqlClaim = `
 WITH c AS (
 	SELECT id, running FROM gearman_job
-	WHERE fn = $1 AND owner IS NULL AND run_at <= extract(epoch FROM now())
+	WHERE fn = $1 AND owner IS NULL AND run_at <= floor(extract(epoch FROM now()))::bigint
 	ORDER BY priority, enq LIMIT $2
 	FOR UPDATE SKIP LOCKED)
-UPDATE gearman_job j SET owner = $3, running = false,
+UPDATE gearman_job j SET owner = $3, running = false, num = 0, den = 0,
 	retries = j.retries + c.running::integer
 FROM c WHERE j.id = c.id
 RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.retries, j.created, j.enq, c.running`
@@ -126,31 +126,33 @@ RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.r
 func (l *Log) claim(fn string, n int) ([]*store.Job, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, writeTimeout)
 	defer cancel()
-	rows, err := l.pool.Query(ctx, sqlClaim, []byte(fn), n, l.node)
-	if err != nil {
-		return nil, err
-	}
 	type claimed struct {
 		j   *store.Job
 		enq int64
 	}
 	var got []claimed
-	for rows.Next() {
-		var (
-			j                   store.Job
-			id, enq             int64
-			uniq, reducer, data []byte
-			prio                int16
-		)
-		if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
-			rows.Close()
-			return nil, err
+	// A claim commits without waiting for the disk: one lost in a crash
+	// of PostgreSQL frees the job again, to run once more.
+	var q pgx.Batch
+	q.Queue(sqlAsync)
+	q.Queue(sqlClaim, []byte(fn), n, l.node).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				j                   store.Job
+				id, enq             int64
+				uniq, reducer, data []byte
+				prio                int16
+			)
+			if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
+				return err
+			}
+			j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
+			j.Held = true
+			got = append(got, claimed{&j, enq})
 		}
-		j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
-		j.Held = true
-		got = append(got, claimed{&j, enq})
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(got, func(a, b claimed) int {
@@ -306,14 +308,14 @@ func (l *Log) leaseLoop() {
 // Status implements store.Shared.
 func (l *Log) Status(ctx context.Context, id uint64) (store.JobStatus, error) {
 	var st store.JobStatus
-	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL FROM gearman_job WHERE id = $1`, int64(id)).Scan(&st.Running)
+	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE id = $1`, int64(id)).Scan(&st.Running, &st.Num, &st.Den)
 	return found(st, err)
 }
 
 // StatusUnique implements store.Shared.
 func (l *Log) StatusUnique(ctx context.Context, unique string) (store.JobStatus, error) {
 	var st store.JobStatus
-	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL FROM gearman_job WHERE uniq = $1 ORDER BY enq LIMIT 1`, []byte(unique)).Scan(&st.Running)
+	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE uniq = $1 ORDER BY enq LIMIT 1`, []byte(unique)).Scan(&st.Running, &st.Num, &st.Den)
 	return found(st, err)
 }
 

@@ -19,19 +19,21 @@ import (
 type recKind uint8
 
 const (
-	recCreate  recKind = iota // a new job
-	recAssign                 // a worker took it
-	recRequeue                // its attempt was lost; queued again
-	recRunEnd                 // a scheduled job's run ended; it waits for n
-	recRelease                // given back to the cluster
-	recFinish                 // gone
+	recCreate   recKind = iota // a new job
+	recAssign                  // a worker took it
+	recRequeue                 // its attempt was lost; queued again
+	recRunEnd                  // a scheduled job's run ended; it waits for n
+	recRelease                 // given back to the cluster
+	recFinish                  // gone
+	recProgress                // a running job's WORK_STATUS: n/d
 )
 
 // rec is one queued record.
 type rec struct {
 	kind recKind
 	id   uint64
-	n    int64      // recRequeue: retries; recRunEnd: the next run
+	n    int64      // recRequeue: retries; recRunEnd: the next run; recProgress: numerator
+	d    int64      // recProgress: denominator
 	job  *store.Job // recCreate
 }
 
@@ -94,6 +96,23 @@ func (l *Log) Release(ids []uint64) {
 	defer l.mu.Unlock()
 	for _, id := range ids {
 		l.queue(rec{kind: recRelease, id: id})
+	}
+}
+
+// Progress implements store.Shared.
+func (l *Log) Progress(id uint64, num, den int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	if l.progress == nil {
+		l.progress = make(map[uint64][2]int64)
+	}
+	l.progress[id] = [2]int64{num, den}
+	select {
+	case l.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -186,6 +205,10 @@ func (l *Log) take() ([]rec, *batch) {
 	defer l.mu.Unlock()
 	recs, b := l.recs, l.cur
 	l.recs = nil
+	for id, p := range l.progress {
+		recs = append(recs, rec{kind: recProgress, id: id, n: p[0], d: p[1]})
+	}
+	clear(l.progress)
 	if b != nil && slices.ContainsFunc(recs, func(r rec) bool { return r.kind == recCreate }) {
 		l.cur = newBatch()
 	} else {
@@ -263,6 +286,8 @@ JOIN gearman_job j ON j.fn = u.fn AND j.ukey = u.ukey WHERE j.id <> u.id`
 	sqlRunning = `
 UPDATE gearman_job j SET running = u.running,
 	retries = CASE WHEN u.setr THEN u.retries ELSE j.retries END,
+	num = CASE WHEN u.setr THEN 0 ELSE j.num END,
+	den = CASE WHEN u.setr THEN 0 ELSE j.den END,
 	enq = CASE WHEN u.setr THEN nextval('gearman_enq') ELSE j.enq END
 FROM unnest($1::bigint[], $2::boolean[], $3::integer[], $4::boolean[]) AS u(id, running, retries, setr)
 WHERE j.id = u.id`
@@ -276,6 +301,14 @@ WITH r AS (UPDATE gearman_job SET owner = NULL WHERE id = ANY($1) AND owner = $2
 SELECT count(pg_notify('gearman_job', encode(fn, 'hex'))) FROM (SELECT DISTINCT fn FROM r) d`
 
 	sqlFinish = `DELETE FROM gearman_job WHERE id = ANY($1)`
+
+	sqlProgress = `
+UPDATE gearman_job j SET num = u.num, den = u.den
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(id, num, den) WHERE j.id = u.id`
+
+	// sqlAsync makes the transaction commit without waiting for its WAL
+	// to reach the disk.
+	sqlAsync = `SELECT set_config('synchronous_commit', 'off', true)`
 )
 
 // runState is the folded assign/requeue records of one job in a write.
@@ -295,6 +328,7 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 		runIDs                          []int64
 		run                             = map[uint64]*runState{}
 		endIDs, endNext, relIDs, finIDs []int64
+		progIDs, progNum, progDen       []int64
 		runRunning, runSetr             []bool
 		runRetries                      []int32
 	)
@@ -331,6 +365,10 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 			relIDs = append(relIDs, int64(r.id))
 		case recFinish:
 			finIDs = append(finIDs, int64(r.id))
+		case recProgress:
+			progIDs = append(progIDs, int64(r.id))
+			progNum = append(progNum, r.n)
+			progDen = append(progDen, r.d)
 		}
 	}
 	// Rows are locked in id order, so that two writes (of two servers)
@@ -347,6 +385,13 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	}
 
 	var q pgx.Batch
+	if len(ins.id) == 0 {
+		// Nothing here needs to wait for the disk: a lost assignment,
+		// release or end after a crash of PostgreSQL makes a job run
+		// once more, which at-least-once allows (creates, which a submit
+		// waits for, always commit synchronously).
+		q.Queue(sqlAsync)
+	}
 	inserted := 0
 	if len(ins.id) > 0 {
 		q.Queue(sqlInsert, ins.id, ins.fn, ins.uniq, ins.ukey, ins.data, ins.reducer, ins.prio,
@@ -366,13 +411,17 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	if len(relIDs) > 0 {
 		q.Queue(sqlRelease, relIDs, l.node)
 	}
+	if len(progIDs) > 0 {
+		sortTriples(progIDs, progNum, progDen)
+		q.Queue(sqlProgress, progIDs, progNum, progDen)
+	}
 	if len(finIDs) > 0 {
 		q.Queue(sqlFinish, finIDs)
 	}
 	if len(notify) > 0 {
 		q.Queue(sqlNotify, notify)
 	}
-	if q.Len() == 0 {
+	if q.Len() == 0 || (q.Len() == 1 && len(ins.id) == 0) {
 		return nil
 	}
 	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
@@ -407,15 +456,21 @@ func (l *Log) coalesced(ctx context.Context, ids []int64, fns, keys [][]byte, b 
 }
 
 // sortPairs sorts ids, and vals with them.
-func sortPairs(ids, vals []int64) {
+func sortPairs(ids, vals []int64) { sortTriples(ids, vals, nil) }
+
+// sortTriples sorts ids, and a and b (if not nil) with them.
+func sortTriples(ids, a, b []int64) {
 	idx := make([]int, len(ids))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
-	ids2, vals2 := slices.Clone(ids), slices.Clone(vals)
+	slices.SortFunc(idx, func(x, y int) int { return cmp.Compare(ids[x], ids[y]) })
+	ids2, a2, b2 := slices.Clone(ids), slices.Clone(a), slices.Clone(b)
 	for i, k := range idx {
-		ids[i], vals[i] = ids2[k], vals2[k]
+		ids[i], a[i] = ids2[k], a2[k]
+		if b != nil {
+			b[i] = b2[k]
+		}
 	}
 }
 

@@ -64,16 +64,17 @@ type Log struct {
 	opts  Options
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	recs    []rec  // queued for the committer
-	cur     *batch // the commit of the queued creates
-	broken  error  // the last write's error, until one succeeds
-	closed  bool
-	wants   map[string]int
-	dry     map[string]bool // claimed for with no job found: wait for a notification or the poll
-	heard   map[string]bool // claims under way; true once a notification came meanwhile
-	claimer store.Claimer
-	started bool
+	mu       sync.Mutex
+	recs     []rec  // queued for the committer
+	cur      *batch // the commit of the queued creates
+	broken   error  // the last write's error, until one succeeds
+	closed   bool
+	wants    map[string]int
+	progress map[uint64][2]int64 // the newest WORK_STATUS of running jobs, to write
+	dry      map[string]bool     // claimed for with no job found: wait for a notification or the poll
+	heard    map[string]bool     // claims under way; true once a notification came meanwhile
+	claimer  store.Claimer
+	started  bool
 
 	kick      chan struct{} // records queued
 	claimKick chan struct{} // a function to claim for

@@ -31,6 +31,7 @@ import (
 //	enq       its place in its queue (lower runs first, within a priority)
 //	owner     the node that holds it (claimed, or created held); NULL = free
 //	running   a worker has it (an expired lease then counts a lost attempt)
+//	num, den  its running attempt's last WORK_STATUS
 //
 // gearman_node holds one row per server that opened the store: its node
 // number, until when its lease on the jobs it owns holds unless renewed,
@@ -61,8 +62,14 @@ CREATE TABLE gearman_job (
 	created  bigint NOT NULL,
 	enq      bigint NOT NULL DEFAULT nextval('gearman_enq'),
 	owner    bigint,
-	running  boolean NOT NULL DEFAULT false
+	running  boolean NOT NULL DEFAULT false,
+	num      bigint NOT NULL DEFAULT 0,
+	den      bigint NOT NULL DEFAULT 0
 );
+-- A queue's rows change all the time: vacuum it often, and leave room in
+-- its pages for updates that need no new index entries.
+ALTER TABLE gearman_job SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01,
+	autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
 CREATE UNIQUE INDEX gearman_job_ukey ON gearman_job (fn, ukey) WHERE ukey IS NOT NULL;
 CREATE INDEX gearman_job_free ON gearman_job (fn, priority, enq) WHERE owner IS NULL;
 CREATE INDEX gearman_job_owner ON gearman_job (owner) WHERE owner IS NOT NULL;
@@ -72,7 +79,7 @@ CREATE VIEW gearman_jobs AS
 		CASE priority WHEN 0 THEN 'high' WHEN 1 THEN 'normal' ELSE 'low' END AS priority,
 		CASE WHEN run_at > 0 THEN to_timestamp(run_at) END AS run_at,
 		schedule, retries, to_timestamp(created / 1e9) AS created,
-		octet_length(data) AS size, owner, running
+		octet_length(data) AS size, owner, running, num, den
 	FROM gearman_job;
 `,
 }

@@ -33,6 +33,11 @@ type Shared interface {
 	// them. It must not block.
 	Release(ids []uint64)
 
+	// Progress records the newest WORK_STATUS of a held, running job, for
+	// GET_STATUS on other servers; only the newest one per job waits to
+	// be written. It must not block.
+	Progress(id uint64, num, den int64)
+
 	// Status looks a job up in the shared queue by its id.
 	Status(ctx context.Context, id uint64) (JobStatus, error)
 	// StatusUnique looks a job up in the shared queue by its unique id,
@@ -50,8 +55,9 @@ type Shared interface {
 
 // JobStatus is what the shared queue knows of one job.
 type JobStatus struct {
-	Known   bool
-	Running bool
+	Known    bool
+	Running  bool
+	Num, Den int64 // the running job's last WORK_STATUS
 }
 
 // Claimer is the engine's side of a [Shared] log; the log gets it as the

@@ -1,0 +1,213 @@
+//go:build unix
+
+package gearman_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/peertest"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// The status page in a real browser: Debian's chromium, headless. It
+// skips when chromium is not installed (fails under CI=true, which
+// installs it). On failure a phone-sized screenshot of each page is kept
+// in the test's artifact directory (go test -artifacts keeps it; the path
+// is logged).
+
+// chromium runs headless chromium on url with extra flags and returns
+// its standard output; the process group is killed if it outlives the
+// time limit.
+func chromium(t *testing.T, path, url string, flags ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--no-first-run", "--user-data-dir=" + t.TempDir(), "--window-size=390,844"}, flags...)
+	cmd := exec.CommandContext(ctx, path, append(args, url)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium %s: %v\n%s", url, err, stderr.String())
+	}
+	return string(out)
+}
+
+// pageServer is a server with jobs and workers, and its handler on a test
+// HTTP server whose first /api/status request first submits a job of
+// function "late": only a page that updates itself can show it.
+func pageServer(t *testing.T) (url string) {
+	t.Helper()
+	s := &gearman.Server{HandlePrefix: "H:test"}
+	h := s.Handler()
+	addr := srvStart(t, s)
+
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobBg, "resize", "img-1", "a")
+	c.Expect(wire.JobCreated, "H:test:1")
+	c.Send(wire.SubmitJobBg, "resize", "img-2", "b")
+	c.Expect(wire.JobCreated, "H:test:2")
+	c.Send(wire.SubmitJobHighBg, "resize", "img-3", "c")
+	c.Expect(wire.JobCreated, "H:test:3")
+	c.Send(wire.SubmitJobLowBg, "email", "", "d")
+	c.Expect(wire.JobCreated, "H:test:4")
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.SetClientID, "thumbnailer-7")
+	w.Send(wire.CanDo, "resize")
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, "H:test:3", "resize", "img-3", "c")
+
+	late, err := gearman.Dial(t.Context(), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { late.Close() })
+	var once sync.Once
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/status" {
+			once.Do(func() {
+				if _, err := late.Submit(r.Context(), gearman.Job{Func: "late", Background: true}); err != nil {
+					t.Errorf("submitting the late job: %v", err)
+				}
+			})
+		}
+		h.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+var (
+	tagRE   = regexp.MustCompile(`<[^>]*>`)
+	rowRE   = regexp.MustCompile(`(?s)<tr[^>]*>(.*?)</tr>`)
+	cellRE  = regexp.MustCompile(`(?s)<t[dh][^>]*>(.*?)</t[dh]>`)
+	tableRE = regexp.MustCompile(`(?s)<table id="([a-z]+)">(.*?)</table>`)
+)
+
+// tables returns the body rows of every table of a page's DOM, by table
+// id, each row as its cells' text.
+func tables(dom string) map[string][][]string {
+	out := map[string][][]string{}
+	for _, m := range tableRE.FindAllStringSubmatch(dom, -1) {
+		body := m[2]
+		if i := strings.Index(body, "<tbody>"); i >= 0 {
+			body = body[i:]
+		}
+		var rows [][]string
+		for _, r := range rowRE.FindAllStringSubmatch(body, -1) {
+			var cells []string
+			for _, c := range cellRE.FindAllStringSubmatch(r[1], -1) {
+				cells = append(cells, strings.TrimSpace(tagRE.ReplaceAllString(c[1], "")))
+			}
+			rows = append(rows, cells)
+		}
+		out[m[1]] = rows
+	}
+	return out
+}
+
+// row returns the row of rows whose first cell is first, or nil.
+func row(rows [][]string, first string) []string {
+	for _, r := range rows {
+		if len(r) > 0 && r[0] == first {
+			return r
+		}
+	}
+	return nil
+}
+
+func TestStatusPageInChromium(t *testing.T) {
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		peertest.Missing(t, "chromium is not installed (apt-get install chromium; .ci/run installs it)")
+	}
+	url := pageServer(t)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dir := t.ArtifactDir()
+		for name, u := range map[string]string{"status.png": url + "/", "jobs.png": url + "/jobs?function=resize"} {
+			p := filepath.Join(dir, name)
+			chromium(t, path, u, "--virtual-time-budget=3000", "--hide-scrollbars", "--screenshot="+p)
+			if _, err := os.Stat(p); err == nil {
+				t.Logf("screenshot of %s: %s", u, p)
+			}
+		}
+	})
+
+	// Without JavaScript: the server's tables, as served (headless
+	// chromium's --dump-dom needs scripts, so the HTML is read as is).
+	_, dom := get(t, url+"/")
+	if !strings.Contains(dom, `name="viewport" content="width=device-width, initial-scale=1"`) {
+		t.Errorf("no viewport meta for phones in:\n%s", dom)
+	}
+	tb := tables(dom)
+	// Function, High, Normal, Low, Running, Scheduled, Workers, Oldest, Done.
+	if got, want := fmt.Sprint(row(tb["functions"], "resize")[:7]), "[resize 0 2 0 1 0 1]"; got != want {
+		t.Errorf("resize row without JavaScript: %v; want %v", got, want)
+	}
+	if got, want := fmt.Sprint(row(tb["functions"], "email")[:7]), "[email 0 0 1 0 0 0]"; got != want {
+		t.Errorf("email row without JavaScript: %v; want %v", got, want)
+	}
+	if row(tb["functions"], "late") != nil {
+		t.Fatalf("the late job is on the page before any /api/status request: the test proves nothing")
+	}
+	if ws := tb["workers"]; len(ws) != 1 || len(ws[0]) != 5 || ws[0][2] != "thumbnailer-7" || ws[0][3] != "resize" || ws[0][4] != "1" {
+		t.Errorf("workers without JavaScript: %v; want one row, thumbnailer-7 serving resize, running 1", ws)
+	}
+
+	// With JavaScript: the page fetches /api/status and shows the job
+	// submitted at that moment.
+	dom = chromium(t, path, url+"/", "--virtual-time-budget=5000", "--dump-dom")
+	if !strings.Contains(dom, `data-live="ok"`) {
+		t.Errorf("the page did not update itself (no data-live=ok):\n%s", dom)
+	}
+	tb = tables(dom)
+	if got, want := fmt.Sprint(row(tb["functions"], "late")[:7]), "[late 0 1 0 0 0 0]"; got != want {
+		t.Errorf("late row after a live update: %v; want %v", got, want)
+	}
+	if got, want := fmt.Sprint(row(tb["functions"], "resize")[:7]), "[resize 0 2 0 1 0 1]"; got != want {
+		t.Errorf("resize row after a live update: %v; want %v", got, want)
+	}
+
+	// The jobs of a function, live: running first, then queued in order.
+	dom = chromium(t, path, url+"/jobs?function=resize", "--virtual-time-budget=5000", "--dump-dom")
+	if !strings.Contains(dom, `data-live="ok"`) {
+		t.Errorf("the jobs page did not update itself:\n%s", dom)
+	}
+	var got []string
+	for _, r := range tables(dom)["jobs"] {
+		if len(r) < 4 {
+			t.Fatalf("jobs row %v", r)
+		}
+		got = append(got, strings.Join(r[:4], " "))
+	}
+	want := []string{"H:test:3 img-3 high running", "H:test:1 img-1 normal queued", "H:test:2 img-2 normal queued"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("jobs of resize: %q; want %q", got, want)
+	}
+}
