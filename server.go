@@ -68,8 +68,11 @@ import (
 // much, that buffer is made whole only once an eighth of the body has come
 // (the part before is copied once), so a large job peaks at under 1.25
 // times its payload. Jobs held whole (plain submits) have no limit but
-// MaxPacketSize each and [Server.MaxQueue]. With a [Server.Store], storing
-// a background job copies its payload into the store's record as well.
+// MaxPacketSize each and [Server.MaxQueue]. With a [Server.Store], a
+// background job's record is written from that buffer too (a payload under
+// 64 KiB is copied into the store's write buffer); replaying the job after
+// a restart briefly takes twice its payload, as its segment file is read
+// whole and the payload copied out.
 //
 // A streamed payload (the streaming extension, wire/STREAMING.md) is passed
 // on as it comes, under per-job credit windows of 256 KiB: the server lets a

@@ -153,3 +153,19 @@ func TestServerSizedJobMemory(t *testing.T) {
 		t.Logf("gearmand's peak memory grew %d MiB for the same job (%.2fx)", grown>>20, float64(grown)/size)
 	}
 }
+
+// With the embedded store, a sized background job is held about once too:
+// its record is written from the job's payload, not from a copy of it in
+// the store's write buffer (64 MiB took 134 MiB with the copy).
+func TestServerSizedJobMemoryStored(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 64 MiB through a child server and its store")
+	}
+	const size = 64 << 20
+	addr, pid := startChildServer(t, buildGearmand(t), "--store", "file:"+t.TempDir())
+	grown := sizedJobPeak(t, addr, pid, size)
+	t.Logf("our server's peak memory grew %d MiB for a %d MiB stored job (%.2fx)", grown>>20, size>>20, float64(grown)/size)
+	if float64(grown) > 1.6*size {
+		t.Errorf("our server's peak memory grew %d MiB for a %d MiB stored job; want under 1.6 times the payload", grown>>20, size>>20)
+	}
+}

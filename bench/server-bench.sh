@@ -10,7 +10,9 @@
 # threads; all on loopback, logging at ERROR. Load: gobench -client raw
 # -worker raw (4 workers), 64-byte jobs at 1, 16 and 64 clients, 1 MiB jobs
 # at 1 and 4 clients; then the resident memory of each server after one
-# million queued background jobs (64-byte payload, 36-byte unique).
+# million queued background jobs (64-byte payload, 36-byte unique), ours
+# both in memory and on the embedded store (--store file:), with each
+# server's background submits/s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PEERS="$(cd ../shared/peers && pwd)"
@@ -54,13 +56,25 @@ done
 stop
 [[ -n "${SKIP_MEMORY:-}" ]] && exit 0
 # Memory: a fresh server each, one million background jobs, then VmRSS.
+# Ours runs twice: in memory, and on the embedded store (durable submits).
+P_STORE=47533
 start
-for p in $P_OURS $P_T0 $P_DEF; do
+"$PEERS/start-cmd.sh" ours-store $P_STORE "$OURS" -L 127.0.0.1 -p {port} --verbose ERROR --store "file:$RUN_DIR/store" >/dev/null || exit 1
+trap 'for p in $P_OURS $P_T0 $P_DEF $P_STORE; do "$PEERS/stop.sh" $p >/dev/null; done; rm -rf "$RUN_DIR/store"' EXIT
+for p in $P_OURS $P_STORE $P_T0 $P_DEF; do
   pidf=$(ls "$RUN_DIR"/*-$p.pid)
+  name=$(label $p); [[ $p == "$P_STORE" ]] && name=ours-store
   before=$(awk '/VmRSS/{print $2}' /proc/"$(cat "$pidf")"/status)
-  out=$(timeout 300 "$LOAD" -addr 127.0.0.1:$p -n 1000000)
+  # bgload prints "queued=N conns=C window=W unique=U elapsed=Ts jobs/s=R".
+  out=$(timeout 300 "$LOAD" -addr 127.0.0.1:$p -n 1000000 2>&1)
+  jps=$(grep -o 'jobs/s=[0-9.]*' <<<"$out" | cut -d= -f2)
+  el=$(grep -o 'elapsed=[0-9.]*s' <<<"$out" | cut -d= -f2)
+  queued=$(grep -o 'queued=[0-9]*' <<<"$out" | cut -d= -f2)
+  if [[ -z "$jps" ]]; then echo "memory $name: bgload failed: $out" >&2; continue; fi
   sleep 1
   after=$(awk '/VmRSS/{print $2}' /proc/"$(cat "$pidf")"/status)
-  echo "memory $(label $p): $out rss_before_kib=$before rss_after_kib=$after"
+  echo "memory $name: queued=$queued elapsed=$el jobs/s=$jps rss_before_kib=$before rss_after_kib=$after"
 done
 stop
+"$PEERS/stop.sh" $P_STORE >/dev/null
+rm -rf "$RUN_DIR/store"

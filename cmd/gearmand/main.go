@@ -106,6 +106,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		banner = slog.New(slog.NewTextHandler(w, nil))
 	}
 
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
 	where := "in memory"
 	if o.storeURL != "" {
 		st, err := gearman.OpenStore(context.Background(), o.storeURL, &gearman.StoreOptions{
@@ -117,18 +129,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		srv.Store = st
 		where = st.String()
 		defer srv.Close() // closes the store, also when the server never served
-	}
-
-	if o.cpuProf != "" {
-		f, err := os.Create(o.cpuProf)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 
 	l, err := listen(o, srv.Addr, stderr)

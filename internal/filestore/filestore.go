@@ -14,24 +14,33 @@
 //
 // # Space
 //
-// A segment is closed at [Options.SegmentSize] and a new one begun. The
-// oldest segment is reclaimed once it holds little that is live (less than
-// half its bytes), or once the log is more than twice the live data plus
-// two segments: its live jobs are written again at the head of the log
-// (with their queue positions kept), and once that is synced the segment
-// is deleted. So the files stay within about twice the live data, and
-// replay reads what is queued, not the history.
+// A segment is closed at [Options.SegmentSize] and a new one begun: the
+// spare, a file of that many zero bytes filled ahead of time in the
+// background (spare.go), so that records overwrite blocks the file already
+// has and each sync flushes data alone. A segment begun while no spare is
+// ready is a file that grows, and the log moves on to the spare as soon as
+// it is ready. So the directory holds one spare more than the log, and a
+// segment's file is SegmentSize bytes however little it holds.
+//
+// The oldest segment is reclaimed once it holds little that is live (less
+// than half its bytes), or once the log is more than twice the live data
+// plus two segments: its live jobs are written again at the head of the
+// log (with their queue positions kept), and once that is synced the
+// segment is deleted. So the files stay within about twice the live data,
+// and replay reads what is queued, not the history.
 //
 // # Faults
 //
 // A write or sync that fails fails the records of that write (their
 // submits are refused with QUEUE_ERROR), and the segment is cut back to its
 // last good record; if even that fails, the log refuses every record from
-// then on ([Log.Healthy]). At open, a torn record at the end of the newest
-// segment (a crash mid-write) is cut and logged; damage anywhere else
-// stops the open with a [*CorruptError] naming the file and offset, unless
-// [Options.Salvage] is set, which skips the damage and keeps what can be
-// read. A second process opening the same directory gets [ErrLocked].
+// then on ([Log.Healthy]). At open, a segment's zero tail is its clean end
+// (no record starts with a zero length); a torn record at the end of the
+// newest segment (a crash mid-write) is cut and logged; damage anywhere
+// else stops the open with a [*CorruptError] naming the file and offset,
+// unless [Options.Salvage] is set, which skips the damage and keeps what
+// can be read. A second process opening the same directory gets
+// [ErrLocked].
 package filestore
 
 import (
@@ -75,6 +84,8 @@ type Options struct {
 	Salvage bool
 	// Logger receives torn tails, salvaged damage and write failures.
 	Logger *slog.Logger
+
+	noSpare bool // tests: no spare segment, so records stay where a test put them
 }
 
 // Log is an open store directory. It implements store.Log.
@@ -94,6 +105,7 @@ type Log struct {
 	broken   error  // set once a failed write could not be undone; guarded by mu
 	closed   bool   // guarded by mu
 	spare    []byte // a written batch's buffer, for reuse; guarded by mu
+	spareOps []op   // a written batch's ops, for reuse; guarded by mu
 	replayed []*rjob
 
 	kick    chan struct{} // a record was queued
@@ -107,6 +119,8 @@ type Log struct {
 	f         *os.File // the newest segment
 	fSeg      uint32
 	fSize     int64
+	fZeroed   bool       // f was a spare: zero bytes to SegmentSize past fSize
+	spareSeg  *spare     // the next segment being filled or ready, or nil
 	segs      []*segInfo // oldest first; the last is f's
 	committed uint64     // the number of the last batch written
 }
@@ -124,13 +138,28 @@ type segInfo struct {
 // batch is the records of one write and one sync; it is the store.Commit
 // of each record in it.
 type batch struct {
-	no   uint64
-	seg  uint32
-	buf  []byte
-	ops  []op
-	done chan struct{}
-	err  error
+	no    uint64
+	seg   uint32
+	buf   []byte
+	large []payloadRef // payloads written from the job's own buffer, in buf order
+	extra int64        // their bytes: the batch writes len(buf)+extra
+	ops   []op
+	done  chan struct{}
+	err   error
 }
+
+// payloadRef is a large payload that a batch writes where it stands, after
+// buf[:at], rather than copied into buf: a sized job's payload is then held
+// once, by the job, not twice until its record is written. The engine never
+// changes a job's payload, so the reference stays good.
+type payloadRef struct {
+	at   int
+	data []byte
+}
+
+// largePayload is the size from which a payload is written from where it
+// stands, not copied into the batch.
+const largePayload = 64 << 10
 
 // op is the accounting of one record of a batch, applied once it is
 // written.
@@ -143,13 +172,6 @@ type op struct {
 
 func (b *batch) Done() <-chan struct{} { return b.done }
 func (b *batch) Err() error            { return b.err }
-
-// rjob is a job being replayed.
-type rjob struct {
-	job      store.Job
-	ref      store.Ref
-	assigned bool
-}
 
 // Open opens (creating if needed) the store in directory dir and reads
 // every job it holds, for the engine's Replay.
@@ -176,126 +198,12 @@ func Open(dir string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, err
 	}
+	l.findSpare()
 	if err := l.begin(); err != nil {
 		lock.Close()
 		return nil, err
 	}
 	return l, nil
-}
-
-// load reads every segment.
-func (l *Log) load() error {
-	nums, err := listSegments(l.dir)
-	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	jobs := make(map[uint64]*rjob)
-	for i, n := range nums {
-		if err := l.loadSegment(n, i == len(nums)-1, jobs); err != nil {
-			return err
-		}
-		l.nextSeg = n + 1
-	}
-	l.replayed = make([]*rjob, 0, len(jobs))
-	for _, r := range jobs {
-		if r.assigned {
-			r.job.Lost = true
-			r.job.Retries++
-		}
-		l.replayed = append(l.replayed, r)
-	}
-	slices.SortFunc(l.replayed, func(a, b *rjob) int { return cmp.Compare(a.ref.Seq, b.ref.Seq) })
-	// Account the surviving records per segment.
-	bySeg := make(map[uint32]*segInfo)
-	for _, s := range l.segs {
-		bySeg[s.n] = s
-	}
-	for _, r := range l.replayed {
-		if s := bySeg[r.ref.Seg]; s != nil {
-			s.live += int64(r.ref.Size)
-			s.ids = append(s.ids, r.job.ID)
-		}
-	}
-	return nil
-}
-
-// loadSegment reads segment n into jobs.
-func (l *Log) loadSegment(n uint32, last bool, jobs map[uint64]*rjob) error {
-	path := segPath(l.dir, n)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	off := 0
-	for off < len(b) {
-		body, size, ok := parseFrame(b[off:])
-		var r record
-		if ok {
-			r, err = parseBody(body)
-			ok = err == nil
-		}
-		if !ok {
-			next := nextFrame(b, off)
-			switch {
-			case last && next < 0:
-				l.log.Warn("store: cutting a torn record at the end of the log (a write the crash interrupted)", "file", path, "offset", off, "bytes", len(b)-off)
-				if err := os.Truncate(path, int64(off)); err != nil {
-					return fmt.Errorf("filestore: cutting the torn tail of %s: %w", path, err)
-				}
-				b = b[:off]
-				continue
-			case !l.opts.Salvage:
-				return &CorruptError{File: path, Offset: int64(off)}
-			case next < 0:
-				l.log.Error("store: salvage: skipping damaged records to the end of the segment", "file", path, "offset", off, "bytes", len(b)-off)
-				b = b[:off]
-				continue
-			default:
-				l.log.Error("store: salvage: skipping damaged records", "file", path, "offset", off, "bytes", next-off)
-				off = next
-				continue
-			}
-		}
-		l.apply(r, n, uint32(size), jobs)
-		off += size
-	}
-	l.segs = append(l.segs, &segInfo{n: n, size: int64(len(b))})
-	return nil
-}
-
-// apply replays one record.
-func (l *Log) apply(r record, seg, size uint32, jobs map[uint64]*rjob) {
-	if r.kind != kindHeader {
-		l.maxID = max(l.maxID, r.id)
-	}
-	switch r.kind {
-	case kindHeader:
-		l.maxID = max(l.maxID, r.id)
-		l.seq = max(l.seq, r.seq)
-	case kindCreate:
-		j := r.job
-		j.Data = append([]byte(nil), j.Data...) // the engine's to keep
-		j.Retries = int32(min(r.retries, 1<<31-1))
-		jobs[r.id] = &rjob{job: j, ref: store.Ref{Seg: seg, Size: size, Seq: r.seq}}
-		l.seq = max(l.seq, r.seq)
-	case kindAssign:
-		if j := jobs[r.id]; j != nil {
-			j.assigned = true
-		}
-	case kindRequeue:
-		if j := jobs[r.id]; j != nil {
-			j.assigned = false
-			j.job.Retries = int32(min(r.retries, 1<<31-1))
-			j.ref.Seq = r.seq
-		}
-		l.seq = max(l.seq, r.seq)
-	case kindRunEnd:
-		if j := jobs[r.id]; j != nil {
-			j.assigned = false
-		}
-	case kindFinish:
-		delete(jobs, r.id)
-	}
 }
 
 // begin opens the segment this run's records go to: the newest one, read
@@ -304,13 +212,25 @@ func (l *Log) begin() error {
 	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize {
 		last := l.segs[n-1]
 		f, err := os.OpenFile(segPath(l.dir, last.n), os.O_WRONLY, 0)
+		var fi os.FileInfo
+		if err == nil {
+			fi, err = f.Stat()
+		}
+		if err == nil && last.size == 0 {
+			// A spare taken up just before a crash: its header is missing.
+			last.size, err = l.writeHeader(f, last.n)
+		}
 		if err == nil {
 			_, err = f.Seek(last.size, io.SeekStart)
 		}
 		if err != nil {
+			if f != nil {
+				f.Close()
+			}
 			return fmt.Errorf("filestore: %w", err)
 		}
 		l.f, l.fSeg, l.fSize = f, last.n, last.size
+		l.fZeroed = fi.Size() >= l.opts.SegmentSize
 		l.nextSeg = last.n
 	} else {
 		l.nextSeg = max(l.nextSeg, 1)
@@ -323,22 +243,17 @@ func (l *Log) begin() error {
 	return nil
 }
 
-// openSegment creates segment n with its header and makes it the one
-// written to.
+// openSegment creates segment n (from the spare when one is ready) with
+// its header and makes it the one written to.
 func (l *Log) openSegment(n uint32) error {
 	path := segPath(l.dir, n)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, zeroed, err := l.createSegment(path)
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	l.mu.Lock()
-	hdr := appendFrame(nil, func(b []byte) []byte {
-		b = append(b, kindHeader, formatVersion)
-		return appendUvarints(b, uint64(n), l.maxID, l.seq)
-	})
-	l.mu.Unlock()
-	if _, err := f.Write(hdr); err == nil {
-		err = datasync(f)
+	size, err := l.writeHeader(f, n)
+	if err == nil {
+		_, err = f.Seek(size, io.SeekStart)
 	}
 	if err == nil {
 		err = syncDir(l.dir)
@@ -351,9 +266,24 @@ func (l *Log) openSegment(n uint32) error {
 	if l.f != nil {
 		l.f.Close()
 	}
-	l.f, l.fSeg, l.fSize = f, n, int64(len(hdr))
+	l.f, l.fSeg, l.fSize, l.fZeroed = f, n, size, zeroed
 	l.segs = append(l.segs, &segInfo{n: n, size: l.fSize})
 	return nil
+}
+
+// writeHeader writes segment n's header at the start of f, which it syncs,
+// and returns the header's size.
+func (l *Log) writeHeader(f *os.File, n uint32) (int64, error) {
+	l.mu.Lock()
+	hdr := appendFrame(nil, func(b []byte) []byte {
+		b = append(b, kindHeader, formatVersion)
+		return appendUvarints(b, uint64(n), l.maxID, l.seq)
+	})
+	l.mu.Unlock()
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return 0, err
+	}
+	return int64(len(hdr)), datasync(f)
 }
 
 func appendUvarints(b []byte, vs ...uint64) []byte {
@@ -367,8 +297,8 @@ func appendUvarints(b []byte, vs ...uint64) []byte {
 // not yet shared.
 func (l *Log) newBatch() *batch {
 	l.batchNo++
-	b := &batch{no: l.batchNo, seg: l.nextSeg, done: make(chan struct{}), buf: l.spare[:0]}
-	l.spare = nil
+	b := &batch{no: l.batchNo, seg: l.nextSeg, done: make(chan struct{}), buf: l.spare[:0], ops: l.spareOps[:0]}
+	l.spare, l.spareOps = nil, nil
 	return b
 }
 
@@ -388,6 +318,7 @@ func (l *Log) Replay(fn func(*store.Job, store.Ref)) uint64 {
 func (l *Log) Start(relog store.Relogger) {
 	l.relog = relog
 	l.started = true
+	l.maybeSpare()
 	go l.run()
 }
 
@@ -395,9 +326,9 @@ func (l *Log) Start(relog store.Relogger) {
 // committer; it returns the batch. l.mu held.
 func (l *Log) queue(add func([]byte) []byte, o op) *batch {
 	b := l.cur
-	before := len(b.buf)
+	before := len(b.buf) + int(b.extra)
 	b.buf = add(b.buf)
-	n := int64(len(b.buf) - before)
+	n := int64(len(b.buf) + int(b.extra) - before)
 	l.segFill += n
 	o.seg, o.size = b.seg, uint32(n)
 	if o.create || o.id != 0 {
@@ -422,7 +353,15 @@ func (l *Log) Created(j store.Job, seq uint64) (store.Ref, store.Commit) {
 		seq = l.seq
 	}
 	l.maxID = max(l.maxID, j.ID)
-	b := l.queue(func(dst []byte) []byte { return appendCreate(dst, &j, seq) }, op{create: true, id: j.ID})
+	b := l.queue(func(dst []byte) []byte {
+		if len(j.Data) < largePayload {
+			return appendCreate(dst, &j, seq)
+		}
+		dst = appendCreateHead(dst, &j, seq)
+		l.cur.large = append(l.cur.large, payloadRef{at: len(dst), data: j.Data})
+		l.cur.extra += int64(len(j.Data))
+		return dst
+	}, op{create: true, id: j.ID})
 	o := b.ops[len(b.ops)-1]
 	return store.Ref{Seg: o.seg, Size: o.size, Seq: seq}, b
 }
@@ -519,7 +458,9 @@ func (l *Log) flush() {
 		l.mu.Unlock()
 		return
 	}
-	if l.segFill >= l.opts.SegmentSize {
+	// The next batch goes to a new segment when this one is full, or when
+	// this one grows as it is written and a zero-filled spare is ready.
+	if l.segFill >= l.opts.SegmentSize || (b.seg == l.fSeg && !l.fZeroed && l.spareReady()) {
 		l.nextSeg = b.seg + 1
 		l.segFill = 0
 	}
@@ -534,8 +475,11 @@ func (l *Log) flush() {
 	if cap(b.buf) <= 4<<20 {
 		l.spare = b.buf[:0]
 	}
+	if cap(b.ops) <= 64<<10 {
+		l.spareOps = b.ops[:0]
+	}
 	l.mu.Unlock()
-	b.buf = nil
+	b.buf, b.large, b.ops = nil, nil, nil
 	close(b.done)
 }
 
@@ -546,19 +490,37 @@ func (l *Log) write(b *batch) error {
 			return l.fail(&store.WriteError{Where: segPath(l.dir, b.seg), Err: err}, false)
 		}
 		l.mu.Lock()
-		l.segFill = l.fSize + int64(len(l.cur.buf))
+		l.segFill = l.fSize + int64(len(l.cur.buf)) + l.cur.extra
 		l.mu.Unlock()
 	}
-	_, err := l.f.Write(b.buf)
+	err := b.writeTo(l.f)
 	if err == nil {
 		err = datasync(l.f)
 	}
 	if err != nil {
 		return l.fail(&store.WriteError{Where: l.f.Name(), Err: err}, true)
 	}
-	l.fSize += int64(len(b.buf))
+	l.fSize += int64(len(b.buf)) + b.extra
 	l.segs[len(l.segs)-1].size = l.fSize
+	l.maybeSpare()
 	return nil
+}
+
+// writeTo writes the batch's records to f: its buffer, with the large
+// payloads between its pieces.
+func (b *batch) writeTo(f *os.File) error {
+	at := 0
+	for _, p := range b.large {
+		if _, err := f.Write(b.buf[at:p.at]); err != nil {
+			return err
+		}
+		if _, err := f.Write(p.data); err != nil {
+			return err
+		}
+		at = p.at
+	}
+	_, err := f.Write(b.buf[at:])
+	return err
 }
 
 // fail handles a write that failed: the segment is cut back to its last
@@ -566,6 +528,7 @@ func (l *Log) write(b *batch) error {
 func (l *Log) fail(err *store.WriteError, cut bool) error {
 	l.log.Error("store: write failed; its submits are refused", "err", err)
 	if cut {
+		l.fZeroed = false // the file ends at the cut now
 		var cerr error
 		if cerr = l.f.Truncate(l.fSize); cerr == nil {
 			if _, cerr = l.f.Seek(l.fSize, io.SeekStart); cerr == nil {
@@ -669,6 +632,7 @@ func (l *Log) Close(ctx context.Context) error {
 		err = fmt.Errorf("filestore: closing %s: %w", l.dir, ctx.Err())
 		<-l.stopped
 	}
+	l.waitSpare()
 	if l.f != nil {
 		if cerr := l.f.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("filestore: %w", cerr)

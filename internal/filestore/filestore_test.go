@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -152,8 +153,9 @@ func segmentFiles(t *testing.T, dir string) []string {
 }
 
 func TestTornTailIsCut(t *testing.T) {
+	// Without a spare segment, so the last segment is one that grows.
 	dir := t.TempDir()
-	e, _ := newEngine(t, dir, Options{})
+	e, _ := newEngine(t, dir, Options{noSpare: true})
 	e.create(sample(1))
 	e.create(sample(2))
 	e.close()
@@ -169,7 +171,7 @@ func TestTornTailIsCut(t *testing.T) {
 	f.Close()
 	before, _ := os.Stat(last)
 
-	_, got := newEngine(t, dir, Options{})
+	_, got := newEngine(t, dir, Options{noSpare: true})
 	if len(got) != 2 || got[0].ID != 1 || got[1].ID != 2 {
 		t.Fatalf("replayed %v, want jobs 1 and 2", got)
 	}
@@ -181,7 +183,7 @@ func TestTornTailIsCut(t *testing.T) {
 
 func TestDamageStopsTheOpen(t *testing.T) {
 	dir := t.TempDir()
-	e, _ := newEngine(t, dir, Options{})
+	e, _ := newEngine(t, dir, Options{noSpare: true})
 	for id := uint64(1); id <= 3; id++ {
 		e.create(sample(id))
 	}
@@ -197,12 +199,12 @@ func TestDamageStopsTheOpen(t *testing.T) {
 	b[off2+frameHeader+5] ^= 0x40
 	os.WriteFile(path, b, 0o644)
 
-	_, err := Open(dir, Options{})
+	_, err := Open(dir, Options{noSpare: true})
 	var ce *CorruptError
 	if !errors.As(err, &ce) || ce.File != path || ce.Offset != int64(off2) {
 		t.Fatalf("Open = %v, want a CorruptError for %s at %d", err, path, off2)
 	}
-	_, got := newEngine(t, dir, Options{Salvage: true})
+	_, got := newEngine(t, dir, Options{Salvage: true, noSpare: true})
 	if len(got) != 2 || got[0].ID != 1 || got[1].ID != 3 {
 		t.Fatalf("salvaged %v, want jobs 1 and 3", got)
 	}
@@ -283,5 +285,51 @@ func TestClosedLogRefuses(t *testing.T) {
 	<-c.Done()
 	if !errors.Is(c.Err(), store.ErrClosed) {
 		t.Fatalf("Created after Close: %v, want ErrClosed", c.Err())
+	}
+}
+
+// Large payloads are written from the job's own buffer, between the
+// batch's other records: they come back whole and in place.
+func TestLargePayloadsReplay(t *testing.T) {
+	dir := t.TempDir()
+	e, _ := newEngine(t, dir, Options{})
+	var want []store.Job
+	for id := uint64(1); id <= 6; id++ {
+		j := sample(id)
+		if id%2 == 0 {
+			j.Data = bytes.Repeat([]byte{byte(id), 0, 0xff}, largePayload/3+int(id)) // over the threshold
+		}
+		want = append(want, j)
+	}
+	// Queued together, so that one batch holds them all.
+	var commits []store.Commit
+	e.mu.Lock()
+	for _, j := range want {
+		ref, c := e.l.Created(j, 0)
+		e.jobs[j.ID] = &ejob{job: j, ref: ref}
+		commits = append(commits, c)
+	}
+	e.mu.Unlock()
+	for _, c := range commits {
+		<-c.Done()
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.create(sample(7)) // a record after them
+	want = append(want, sample(7))
+	e.close()
+	_, got := newEngine(t, dir, Options{})
+	if len(got) != len(want) {
+		t.Fatalf("replayed %d jobs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("job %d: replayed %d bytes of payload, not the %d written", want[i].ID, len(got[i].Data), len(want[i].Data))
+		}
+		got[i].Data, want[i].Data = nil, nil
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("replayed (-want +got):\n%s", d)
 	}
 }

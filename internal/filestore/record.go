@@ -59,19 +59,35 @@ func appendString(dst []byte, s string) []byte {
 // appendCreate appends j's full record.
 func appendCreate(dst []byte, j *store.Job, seq uint64) []byte {
 	return appendFrame(dst, func(b []byte) []byte {
-		b = append(b, kindCreate)
-		b = binary.AppendUvarint(b, j.ID)
-		b = binary.AppendUvarint(b, seq)
-		b = append(b, byte(j.Priority))
-		b = binary.AppendUvarint(b, uint64(j.Retries))
-		b = binary.AppendVarint(b, j.When)
-		b = binary.AppendVarint(b, j.Created)
-		b = appendString(b, j.Func)
-		b = appendString(b, j.Unique)
-		b = appendString(b, j.Reducer)
-		b = appendString(b, j.Schedule)
-		return append(b, j.Data...)
+		return append(appendCreateFields(b, j, seq), j.Data...)
 	})
+}
+
+// appendCreateHead appends j's full record but its payload, which must
+// follow it: the frame's length and checksum count the payload.
+func appendCreateHead(dst []byte, j *store.Job, seq uint64) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeader)...)
+	dst = appendCreateFields(dst, j, seq)
+	b := dst[start+frameHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(b)+len(j.Data)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Update(crc32.Checksum(b, castagnoli), castagnoli, j.Data))
+	return dst
+}
+
+// appendCreateFields appends the body of j's record before its payload.
+func appendCreateFields(b []byte, j *store.Job, seq uint64) []byte {
+	b = append(b, kindCreate)
+	b = binary.AppendUvarint(b, j.ID)
+	b = binary.AppendUvarint(b, seq)
+	b = append(b, byte(j.Priority))
+	b = binary.AppendUvarint(b, uint64(j.Retries))
+	b = binary.AppendVarint(b, j.When)
+	b = binary.AppendVarint(b, j.Created)
+	b = appendString(b, j.Func)
+	b = appendString(b, j.Unique)
+	b = appendString(b, j.Reducer)
+	return appendString(b, j.Schedule)
 }
 
 // appendSmall appends a record of kind with the given uvarint fields.
@@ -92,7 +108,9 @@ type record struct {
 	seq     uint64 // kindHeader: the highest seq so far
 	seg     uint64 // kindHeader only
 	retries uint64
-	job     store.Job // kindCreate only; Data aliases the body
+	job     store.Job // kindCreate only, but for Func and Unique; Data aliases the body
+	fn      []byte    // kindCreate: the job's function; aliases the body
+	unique  []byte    // kindCreate: the job's unique id; aliases the body
 }
 
 // parseFrame reads the frame at the start of b; it returns the record's
@@ -149,16 +167,18 @@ func (d *decoder) byte() byte {
 	return v
 }
 
-func (d *decoder) string() string {
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err || n > uint64(len(d.b)) {
 		d.err = true
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	s := d.b[:n:n]
 	d.b = d.b[n:]
 	return s
 }
+
+func (d *decoder) string() string { return string(d.bytes()) }
 
 // parseBody decodes a record's body.
 func parseBody(body []byte) (record, error) {
@@ -180,8 +200,8 @@ func parseBody(body []byte) (record, error) {
 		j.Retries = int32(min(r.retries, 1<<31-1))
 		j.When = d.varint()
 		j.Created = d.varint()
-		j.Func = d.string()
-		j.Unique = d.string()
+		r.fn = d.bytes()
+		r.unique = d.bytes()
 		j.Reducer = d.string()
 		j.Schedule = d.string()
 		j.Data = d.b

@@ -93,7 +93,7 @@ func (s *Server) Deliver(jobs []*store.Job) {
 			}
 			continue
 		}
-		j := s.storedJob(sj)
+		j := s.storedJob(sj, store.Ref{})
 		if j == nil {
 			continue
 		}

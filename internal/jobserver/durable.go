@@ -31,7 +31,7 @@ const maxAcks = 1024
 type ack struct {
 	j      *job
 	commit store.Commit // the record the answer waits for; nil = none
-	err    [2][]byte    // an ERROR to send instead, when err[0] != nil
+	err    *[2][]byte   // an ERROR to send instead, when not nil
 }
 
 // ack answers a submit of c for j: at once, unless the answer must wait
@@ -52,7 +52,7 @@ func (s *Server) refuse(c *conn, e [2][]byte) {
 		c.sendError(e)
 		return
 	}
-	s.queueAck(c, ack{err: e})
+	s.queueAck(c, ack{err: &e})
 }
 
 // queueAck queues a on c and starts c's answerer if none runs. s.mu held.
@@ -118,7 +118,10 @@ func (s *Server) answer(c *conn) {
 		c.acks = nil
 		c.nAcks.Store(0)
 	}
-	if cap(c.acks) > maxAcks {
+	if cap(c.acks) > 2*maxAcks {
+		// Not reached while the reader keeps to maxAcks: the queue's
+		// buffer (32 bytes an answer) is kept for the next burst rather
+		// than grown again each time.
 		c.acks = nil
 	}
 	s.mu.Unlock()
@@ -128,8 +131,8 @@ func (s *Server) answer(c *conn) {
 // sendAck sends one queued answer whose record is done. s.mu held.
 func (s *Server) sendAck(c *conn, a ack) {
 	switch {
-	case a.err[0] != nil:
-		c.sendError(a.err)
+	case a.err != nil:
+		c.sendError(*a.err)
 	case a.commit == nil:
 		s.replyCreated(c, a.j)
 	case a.commit.Err() == nil:

@@ -3,6 +3,7 @@ package jobserver
 import (
 	"bytes"
 	"container/heap"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/store"
 	"github.com/seed749d6d6d/gearman/wire"
@@ -40,11 +41,14 @@ const (
 
 // place puts a new, replayed or activated job where it belongs: waiting
 // for its time, or queued.
-func (s *Server) place(j *job) {
+func (s *Server) place(j *job) { s.placeAt(j, s.clock.Now()) }
+
+// placeAt is place at time now.
+func (s *Server) placeAt(j *job, now time.Time) {
 	switch {
 	case j.sched() != nil:
-		s.wait(j, j.sched().next(s.clock.Now()))
-	case j.when > s.unixNow():
+		s.wait(j, j.sched().next(now))
+	case j.when > now.Unix():
 		s.wait(j, j.when)
 	default:
 		s.enqueue(j)
@@ -284,7 +288,9 @@ func (s *Server) failClients(j *job) {
 }
 
 // persist writes j's record to the store: j becomes stored. It returns the
-// record's commit, which the reply to the submit waits for.
+// record's commit, which the reply to the submit waits for. The store may
+// write a large payload from j.data itself, after persist returns: a job's
+// data is never changed in place.
 func (s *Server) persist(j *job, seq uint64) store.Commit {
 	var sj store.Job
 	s.toStored(j, &sj)
@@ -377,13 +383,16 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 }
 
 // replay loads the store's jobs into the engine, before anything else runs.
+// It gathers them first, so that the map of jobs is made at its final
+// size: growing a map of a million jobs step by step costs more than
+// the rest of the replay.
 func (s *Server) replay() {
+	var jobs []*job
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
-		j := s.storedJob(sj)
+		j := s.storedJob(sj, ref)
 		if j == nil {
 			return
 		}
-		j.ref = ref
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
 			s.logWarn("stored job failed: retries exhausted (its last attempt was running when the server stopped)", "handle", s.handleString(j), "retries", j.retries)
 			s.store.Finished(ref, j.id)
@@ -392,19 +401,27 @@ func (s *Server) replay() {
 		if sj.Lost {
 			s.store.Requeued(ref, j.id, j.retries)
 		}
-		s.register(j)
-		s.place(j)
+		jobs = append(jobs, j)
 	})
+	if len(s.jobs) == 0 {
+		s.jobs = make(map[uint64]*job, len(jobs))
+	}
+	now := s.clock.Now()
+	for i, j := range jobs {
+		jobs[i] = nil
+		s.register(j)
+		s.placeAt(j, now)
+	}
 	s.nextJob = max(s.nextJob, maxID)
 }
 
 // storedJob makes the job of a replayed or claimed record, or returns nil
 // for one whose schedule does not parse (dropped from the store).
-func (s *Server) storedJob(sj *store.Job) *job {
+func (s *Server) storedJob(sj *store.Job, ref store.Ref) *job {
 	j := &job{
 		id: sj.ID, fn: s.fn([]byte(sj.Func)), unique: sj.Unique, data: sj.Data,
 		prio: sj.Priority, bg: true, heapi: -1, retries: sj.Retries, created: sj.Created,
-		when: sj.When, stored: true,
+		when: sj.When, stored: true, ref: ref,
 	}
 	var sc *schedule
 	if sj.Schedule != "" {
