@@ -45,6 +45,19 @@ func sqlInt(t *testing.T, url, q string) int64 {
 	return n
 }
 
+// sqlExec runs a statement on the database at url.
+func sqlExec(t *testing.T, url, q string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
 // handleNumber returns the number at the end of a handle: the same for a
 // job on every server of a cluster.
 func handleNumber(h string) string { return h[strings.LastIndexByte(h, ':')+1:] }
@@ -264,5 +277,56 @@ func TestClusterDatabaseUnreachableRefusesSubmitsAndLosesNothing(t *testing.T) {
 	}
 	if n := sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h2)); n != 1 {
 		t.Fatalf("job %s acknowledged after the outage: %d rows; want 1", h2, n)
+	}
+}
+
+func TestClusterScheduledJobRunsOnceAndWaitsInTheSharedQueue(t *testing.T) {
+	url := pgtest.Start(t)
+	var addrs []string
+	for _, name := range []string{"a", "b", "c"} {
+		_, addr := clusterServer(t, url, name)
+		addrs = append(addrs, addr)
+	}
+	var workers []*wiretest.Peer
+	for _, addr := range addrs {
+		workers = append(workers, srvWorker(t, addr, "cron"))
+	}
+	c := wiretest.Dial(t, addrs[1])
+	c.Send(wire.SubmitJobSched, "cron", "nightly", "*", "*", "*", "*", "*", "tick")
+	h := c.ExpectType(wire.JobCreated).Args[0]
+	id := handleNumber(h)
+	if at := sqlInt(t, url, "SELECT run_at FROM gearman_job WHERE id = "+id); at <= time.Now().Unix() {
+		t.Fatalf("scheduled job's run_at %d is not in the future", at)
+	}
+	// Its time comes (by the database's clock, which every server uses).
+	sqlExec(t, url, "UPDATE gearman_job SET run_at = 0 WHERE id = "+id)
+
+	runs := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		for _, w := range workers {
+			p, err := w.NextErr(20 * time.Millisecond)
+			if err != nil {
+				continue
+			}
+			w.Send(wire.GrabJobUniq)
+			if p = w.Next(); p.Type == wire.JobAssignUniq {
+				runs++
+				w.Send(wire.WorkComplete, p.Args[0], "")
+			}
+			w.Send(wire.PreSleep)
+		}
+	}
+	if runs != 1 {
+		t.Fatalf("the scheduled job ran %d times on three servers; want once", runs)
+	}
+	// It waits for its next time in the shared queue, held by nobody.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		free := sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+id+" AND owner IS NULL AND NOT running AND run_at > extract(epoch FROM now())")
+		if free == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after its run the scheduled job %s is not back in the shared queue, free, waiting for its next time", h)
+		}
 	}
 }
