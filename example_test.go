@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -162,4 +163,82 @@ func ExampleServer_Shutdown() {
 	// Output:
 	// <nil>
 	// gearman: server closed
+}
+
+// A server on the embedded store keeps its background jobs across a
+// restart (or a crash).
+func ExampleOpenStore() {
+	dir, err := os.MkdirTemp("", "gearman-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	serve := func() (*gearman.Server, string) {
+		st, err := gearman.OpenStore(ctx, "file:"+dir, nil)
+		if err != nil {
+			panic(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		srv := &gearman.Server{Store: st}
+		go srv.Serve(l)
+		return srv, l.Addr().String()
+	}
+	srv, addr := serve()
+	pool, err := gearman.NewPool([]string{addr}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = pool.Submit(ctx, gearman.Job{Func: "resize", Data: []byte("photo.jpg"), Background: true})
+	fmt.Println("submitted:", err)
+	pool.Close()
+	srv.Close() // or a crash: the job was on disk before the submit returned
+
+	srv, addr = serve()
+	defer srv.Close()
+	pool, err = gearman.NewPool([]string{addr}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	pool.Register("resize", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		fmt.Printf("after the restart: resize %s\n", p)
+		cancel()
+		return nil, nil
+	}), nil)
+	<-ctx.Done()
+	// Output:
+	// submitted: <nil>
+	// after the restart: resize photo.jpg
+}
+
+// Several servers on one PostgreSQL database share one queue of background
+// jobs: any server's workers run any server's jobs, and when a server dies
+// the jobs it held run elsewhere. Clients and workers connect to all of
+// them through a Pool.
+func ExampleOpenStore_cluster() {
+	ctx := context.Background()
+	st, err := gearman.OpenStore(ctx, "postgres://gearman@db.internal/gearman", &gearman.StoreOptions{Lease: 10 * time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &gearman.Server{Addr: ":4730", Store: st} // the same on every server
+	go srv.ListenAndServe()
+
+	pool, err := gearman.NewPool([]string{"10.0.0.1:4730", "10.0.0.2:4730", "10.0.0.3:4730"}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	pool.Submit(ctx, gearman.Job{Func: "report", Unique: "daily-2026-12-02", Background: true})
 }
