@@ -308,14 +308,14 @@ func (l *Log) leaseLoop() {
 // Status implements store.Shared.
 func (l *Log) Status(ctx context.Context, id uint64) (store.JobStatus, error) {
 	var st store.JobStatus
-	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE id = $1`, int64(id)).Scan(&st.Running, &st.Num, &st.Den)
+	err := l.lookups.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE id = $1`, int64(id)).Scan(&st.Running, &st.Num, &st.Den)
 	return found(st, err)
 }
 
 // StatusUnique implements store.Shared.
 func (l *Log) StatusUnique(ctx context.Context, unique string) (store.JobStatus, error) {
 	var st store.JobStatus
-	err := l.pool.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE uniq = $1 ORDER BY enq LIMIT 1`, []byte(unique)).Scan(&st.Running, &st.Num, &st.Den)
+	err := l.lookups.QueryRow(ctx, `SELECT running AND owner IS NOT NULL, num, den FROM gearman_job WHERE uniq = $1 ORDER BY enq LIMIT 1`, []byte(unique)).Scan(&st.Running, &st.Num, &st.Den)
 	return found(st, err)
 }
 
@@ -339,7 +339,7 @@ SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM n)`
 // Cancel implements store.Shared.
 func (l *Log) Cancel(ctx context.Context, id uint64) (bool, error) {
 	var deleted, notified int64
-	err := l.pool.QueryRow(ctx, sqlCancel, int64(id), strconv.FormatUint(id, 10)).Scan(&deleted, &notified)
+	err := l.lookups.QueryRow(ctx, sqlCancel, int64(id), strconv.FormatUint(id, 10)).Scan(&deleted, &notified)
 	if err != nil {
 		return false, &store.WriteError{Where: l.where, Err: err}
 	}

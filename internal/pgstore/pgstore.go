@@ -58,6 +58,10 @@ const maxBatch = 4096
 // Log is the PostgreSQL store. It implements store.Shared.
 type Log struct {
 	pool  *pgxpool.Pool
+	// lookups is the pool of clients' look-ups (GET_STATUS, cancel), of its
+	// own so that many of them cannot keep the committer and the claimer
+	// waiting for a connection.
+	lookups *pgxpool.Pool
 	url   string // for the listener's own connection
 	where string // the URL without its password
 	node  int64
@@ -120,8 +124,15 @@ func Open(ctx context.Context, url string, opts Options) (*Log, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %s: taking a node number: %w", where, err)
 	}
+	lcfg := cfg.Copy()
+	lcfg.MaxConns = 2
+	lookups, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: %s: %w", where, err)
+	}
 	l := &Log{
-		pool: pool, url: url, where: where, node: node, opts: opts, log: opts.Logger,
+		pool: pool, lookups: lookups, url: url, where: where, node: node, opts: opts, log: opts.Logger,
 		cur: newBatch(), wants: make(map[string]int), dry: make(map[string]bool), heard: make(map[string]bool),
 		kick: make(chan struct{}, 1), claimKick: make(chan struct{}, 1), quit: make(chan struct{}),
 	}
@@ -209,6 +220,7 @@ func (l *Log) Close(ctx context.Context) error {
 		_, err = l.pool.Exec(ctx, `UPDATE gearman_node SET lease = now() WHERE id = $1`, l.node)
 	}
 	l.pool.Close()
+	l.lookups.Close()
 	if err != nil {
 		return &store.WriteError{Where: l.where, Err: err}
 	}
