@@ -57,16 +57,16 @@ const maxBatch = 4096
 
 // Log is the PostgreSQL store. It implements store.Shared.
 type Log struct {
-	pool  *pgxpool.Pool
+	pool *pgxpool.Pool
 	// lookups is the pool of clients' look-ups (GET_STATUS, cancel), of its
 	// own so that many of them cannot keep the committer and the claimer
 	// waiting for a connection.
 	lookups *pgxpool.Pool
-	url   string // for the listener's own connection
-	where string // the URL without its password
-	node  int64
-	opts  Options
-	log   *slog.Logger
+	url     string // for the listener's own connection
+	where   string // the URL without its password
+	node    int64
+	opts    Options
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	recs     []rec  // queued for the committer
