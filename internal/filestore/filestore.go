@@ -129,10 +129,10 @@ type Log struct {
 type segInfo struct {
 	n         uint32
 	size      int64
-	live      int64    // bytes of the newest full records of live jobs
-	ids       []uint64 // the jobs with a full record here (some since gone)
-	relogged  bool     // its live jobs were written again at the head
-	dropAfter uint64   // with relogged: the batch after whose write it can go
+	live      int64  // bytes of the newest full records of live jobs
+	ids       idList // the jobs with a full record here (some since gone)
+	relogged  bool   // its live jobs were written again at the head
+	dropAfter uint64 // with relogged: the batch after whose write it can go
 }
 
 // batch is the records of one write and one sync; it is the store.Commit
@@ -554,7 +554,7 @@ func (l *Log) account(b *batch) {
 		}
 		if o.create {
 			s.live += int64(o.size)
-			s.ids = append(s.ids, o.id)
+			s.ids.add(o.id)
 		} else {
 			s.live = max(s.live-int64(o.size), 0)
 		}
@@ -586,7 +586,7 @@ func (l *Log) compact() {
 		if !old.relogged {
 			old.relogged = true
 			if old.live > 0 && l.relog != nil {
-				l.relog.Relog(old.n, old.ids)
+				l.relog.Relog(old.n, old.ids.ids())
 			}
 			l.mu.Lock()
 			old.dropAfter = l.batchNo

@@ -94,7 +94,7 @@ func (l *Log) load() error {
 	for _, r := range l.replayed {
 		if s := bySeg[r.ref.Seg]; s != nil {
 			s.live += int64(r.ref.Size)
-			s.ids = append(s.ids, r.job.ID)
+			s.ids.add(r.job.ID)
 		}
 	}
 	return nil
