@@ -1,13 +1,10 @@
 package gearman_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/pgtest"
@@ -30,32 +27,46 @@ func clusterServer(t *testing.T, url, name string) (*gearman.Server, string) {
 	return s, srvStart(t, s)
 }
 
-// sqlInt runs a query that returns one integer.
-func sqlInt(t *testing.T, url, q string) int64 {
+// threeServers starts three servers of a cluster on the database at url,
+// each with a sleeping worker of function fn.
+func threeServers(t *testing.T, url, fn string) (addrs []string, workers []*wiretest.Peer) {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"a", "b", "c"} {
+		_, addr := clusterServer(t, url, name)
+		addrs = append(addrs, addr)
+		workers = append(workers, srvWorker(t, addr, fn))
 	}
-	defer conn.Close(context.Background())
-	var n int64
-	if err := conn.QueryRow(t.Context(), q).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
+	return addrs, workers
 }
 
-// sqlExec runs a statement on the database at url.
-func sqlExec(t *testing.T, url, q string) {
+// runFor lets sleeping workers run every job they are woken for, for d,
+// calling ran at each job; it returns how many ran.
+func runFor(t *testing.T, workers []*wiretest.Peer, d time.Duration, ran func()) int {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
+	runs := 0
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		for _, w := range workers {
+			p, err := w.NextErr(20 * time.Millisecond)
+			if err != nil {
+				continue
+			}
+			if p.Type != wire.Noop {
+				t.Fatalf("worker got %v; want NOOP", p.Type)
+			}
+			w.Send(wire.GrabJobUniq)
+			switch p = w.Next(); p.Type {
+			case wire.JobAssignUniq:
+				ran()
+				runs++
+				w.Send(wire.WorkComplete, p.Args[0], "")
+			case wire.NoJob:
+			default:
+				t.Fatalf("worker got %v after a grab", p.Type)
+			}
+			w.Send(wire.PreSleep)
+		}
 	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), q); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
+	return runs
 }
 
 // handleNumber returns the number at the end of a handle: the same for a
@@ -149,47 +160,17 @@ func TestClusterUniqueIDsStatusAndCancelAnswerOnEveryServer(t *testing.T) {
 
 func TestClusterEpochJobFiresOnceWithThreeServers(t *testing.T) {
 	url := pgtest.Start(t)
-	var addrs []string
-	for _, name := range []string{"a", "b", "c"} {
-		_, addr := clusterServer(t, url, name)
-		addrs = append(addrs, addr)
-	}
-	var workers []*wiretest.Peer
-	for _, addr := range addrs {
-		workers = append(workers, srvWorker(t, addr, "f"))
-	}
+	addrs, workers := threeServers(t, url, "f")
 	c := wiretest.Dial(t, addrs[0])
 	at := time.Now().Add(time.Second).Unix()
 	c.Send(wire.SubmitJobEpoch, "f", "", fmt.Sprint(at), "once")
 	c.ExpectType(wire.JobCreated)
 
-	runs := 0
-	deadline := time.Now().Add(time.Until(time.Unix(at, 0)) + 3*clusterOpts.Poll + 2*time.Second)
-	for time.Now().Before(deadline) {
-		for _, w := range workers {
-			p, err := w.NextErr(50 * time.Millisecond)
-			if err != nil {
-				continue
-			}
-			if p.Type != wire.Noop {
-				t.Fatalf("worker got %v; want NOOP", p.Type)
-			}
-			w.Send(wire.GrabJobUniq)
-			p = w.Next()
-			switch p.Type {
-			case wire.JobAssignUniq:
-				if time.Now().Unix() < at {
-					t.Errorf("epoch job ran at %v, before its time %v", time.Now(), time.Unix(at, 0))
-				}
-				runs++
-				w.Send(wire.WorkComplete, p.Args[0], "")
-			case wire.NoJob:
-			default:
-				t.Fatalf("worker got %v after a grab", p.Type)
-			}
-			w.Send(wire.PreSleep)
+	runs := runFor(t, workers, time.Until(time.Unix(at, 0))+3*clusterOpts.Poll+2*time.Second, func() {
+		if time.Now().Unix() < at {
+			t.Errorf("epoch job ran at %v, before its time %v", time.Now(), time.Unix(at, 0))
 		}
-	}
+	})
 	if runs != 1 {
 		t.Fatalf("the epoch job ran %d times on three servers; want once", runs)
 	}
@@ -229,7 +210,7 @@ func TestClusterRunningJobShowsEverywhereAndOfAStoppedServerRunsElsewhere(t *tes
 	}
 	// The attempt on a was lost: with JobRetries 1 it would fail now; here
 	// the count shows in the shared queue's view.
-	if n := sqlInt(t, url, "SELECT retries FROM gearman_jobs WHERE id = "+handleNumber(h)); n != 1 {
+	if n := pgtest.Value[int64](t, url, "SELECT retries FROM gearman_jobs WHERE id = "+handleNumber(h)); n != 1 {
 		t.Fatalf("retries = %d; want 1 (the attempt lost with server a)", n)
 	}
 }
@@ -270,58 +251,36 @@ func TestClusterDatabaseUnreachableRefusesSubmitsAndLosesNothing(t *testing.T) {
 	}
 	// The result of the job that ran through the outage is recorded: its
 	// row goes; the new job's is there.
-	for deadline := time.Now().Add(10 * time.Second); sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h)) != 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); pgtest.Value[int64](t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h)) != 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("job %s, completed during the outage, still in the queue 10 s after", h)
 		}
 	}
-	if n := sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h2)); n != 1 {
+	if n := pgtest.Value[int64](t, url, "SELECT count(*) FROM gearman_job WHERE id = "+handleNumber(h2)); n != 1 {
 		t.Fatalf("job %s acknowledged after the outage: %d rows; want 1", h2, n)
 	}
 }
 
 func TestClusterScheduledJobRunsOnceAndWaitsInTheSharedQueue(t *testing.T) {
 	url := pgtest.Start(t)
-	var addrs []string
-	for _, name := range []string{"a", "b", "c"} {
-		_, addr := clusterServer(t, url, name)
-		addrs = append(addrs, addr)
-	}
-	var workers []*wiretest.Peer
-	for _, addr := range addrs {
-		workers = append(workers, srvWorker(t, addr, "cron"))
-	}
+	addrs, workers := threeServers(t, url, "cron")
 	c := wiretest.Dial(t, addrs[1])
 	c.Send(wire.SubmitJobSched, "cron", "nightly", "*", "*", "*", "*", "*", "tick")
 	h := c.ExpectType(wire.JobCreated).Args[0]
 	id := handleNumber(h)
-	if at := sqlInt(t, url, "SELECT run_at FROM gearman_job WHERE id = "+id); at <= time.Now().Unix() {
+	if at := pgtest.Value[int64](t, url, "SELECT run_at FROM gearman_job WHERE id = "+id); at <= time.Now().Unix() {
 		t.Fatalf("scheduled job's run_at %d is not in the future", at)
 	}
 	// Its time comes (by the database's clock, which every server uses).
-	sqlExec(t, url, "UPDATE gearman_job SET run_at = 0 WHERE id = "+id)
+	pgtest.Exec(t, url, "UPDATE gearman_job SET run_at = 0 WHERE id = "+id)
 
-	runs := 0
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-		for _, w := range workers {
-			p, err := w.NextErr(20 * time.Millisecond)
-			if err != nil {
-				continue
-			}
-			w.Send(wire.GrabJobUniq)
-			if p = w.Next(); p.Type == wire.JobAssignUniq {
-				runs++
-				w.Send(wire.WorkComplete, p.Args[0], "")
-			}
-			w.Send(wire.PreSleep)
-		}
-	}
+	runs := runFor(t, workers, 3*time.Second, func() {})
 	if runs != 1 {
 		t.Fatalf("the scheduled job ran %d times on three servers; want once", runs)
 	}
 	// It waits for its next time in the shared queue, held by nobody.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		free := sqlInt(t, url, "SELECT count(*) FROM gearman_job WHERE id = "+id+" AND owner IS NULL AND NOT running AND run_at > extract(epoch FROM now())")
+		free := pgtest.Value[int64](t, url, "SELECT count(*) FROM gearman_job WHERE id = "+id+" AND owner IS NULL AND NOT running AND run_at > extract(epoch FROM now())")
 		if free == 1 {
 			break
 		}

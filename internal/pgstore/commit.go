@@ -376,7 +376,7 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	slices.Sort(runIDs)
 	slices.Sort(relIDs)
 	slices.Sort(finIDs)
-	sortPairs(endIDs, endNext)
+	sortTriples(endIDs, endNext, nil)
 	for _, id := range runIDs {
 		st := run[uint64(id)]
 		runRunning = append(runRunning, st.running)
@@ -454,9 +454,6 @@ func (l *Log) coalesced(ctx context.Context, ids []int64, fns, keys [][]byte, b 
 	})
 	return err
 }
-
-// sortPairs sorts ids, and vals with them.
-func sortPairs(ids, vals []int64) { sortTriples(ids, vals, nil) }
 
 // sortTriples sorts ids, and a and b (if not nil) with them.
 func sortTriples(ids, a, b []int64) {

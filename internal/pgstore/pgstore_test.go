@@ -1,12 +1,10 @@
 package pgstore_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"github.com/seed749d6d6d/gearman/internal/pgstore"
@@ -15,34 +13,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m)) }
-
-// exec runs SQL on the database at url.
-func exec(t *testing.T, url, sql string, args ...any) {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// scalar runs a query of one value.
-func scalar[T any](t *testing.T, url, sql string) T {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var v T
-	if err := conn.QueryRow(t.Context(), sql).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
-}
 
 func TestOpenMigratesOnceAndTakesANewNodeEachTime(t *testing.T) {
 	url := pgtest.Start(t)
@@ -60,10 +30,10 @@ func TestOpenMigratesOnceAndTakesANewNodeEachTime(t *testing.T) {
 	if nodes[0] == nodes[1] {
 		t.Fatalf("two opens took node %d twice", nodes[0])
 	}
-	if v := scalar[int32](t, url, "SELECT version FROM gearman_schema"); v != pgstore.SchemaVersion {
+	if v := pgtest.Value[int32](t, url, "SELECT version FROM gearman_schema"); v != pgstore.SchemaVersion {
 		t.Fatalf("schema version %d; want %d", v, pgstore.SchemaVersion)
 	}
-	if n := scalar[int64](t, url, "SELECT count(*) FROM gearman_schema"); n != 1 {
+	if n := pgtest.Value[int64](t, url, "SELECT count(*) FROM gearman_schema"); n != 1 {
 		t.Fatalf("gearman_schema has %d rows; want 1", n)
 	}
 }
@@ -75,7 +45,7 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close(t.Context())
-	exec(t, url, "UPDATE gearman_schema SET version = version + 1")
+	pgtest.Exec(t, url, "UPDATE gearman_schema SET version = version + 1")
 	_, err = pgstore.Open(t.Context(), url, pgstore.Options{})
 	if !errors.Is(err, pgstore.ErrSchemaTooNew) {
 		t.Fatalf("Open on a newer schema: %v; want ErrSchemaTooNew", err)
@@ -125,7 +95,7 @@ func TestCloseGivesBackHeldJobsAndClaimCountsALostAttempt(t *testing.T) {
 	if err := a.Close(t.Context()); err != nil { // flushes the assignment, gives the job back
 		t.Fatal(err)
 	}
-	if owner := scalar[*int64](t, url, "SELECT owner FROM gearman_job"); owner != nil {
+	if owner := pgtest.Value[*int64](t, url, "SELECT owner FROM gearman_job"); owner != nil {
 		t.Fatalf("job still owned by node %d after Close", *owner)
 	}
 
