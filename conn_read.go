@@ -359,6 +359,7 @@ func (c *Conn) onData(p wire.Packet) error {
 	if t == nil {
 		return nil // unknown or abandoned: NextHeader skips the data
 	}
+	t.workerSpoke()
 	t.mu.Lock()
 	t.lastWarn = nil
 	t.mu.Unlock()
@@ -380,6 +381,14 @@ func (c *Conn) onUpdate(p wire.Packet) error {
 		return nil
 	}
 	c.taskEnded = c.taskEnded || end
+	switch p.Type {
+	case wire.WorkStatus, wire.WorkWarning:
+		t.workerSpoke()
+	case wire.WorkFail:
+		if t.withdrawn() {
+			return nil // the watcher ends the task, saying why
+		}
+	}
 	switch p.Type {
 	case wire.WorkStatus:
 		t.pushStatus(Status{parseNumber(p.Args[1]), parseNumber(p.Args[2])})
