@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"time"
 )
 
 // Submitter is what [Pool] and [Conn] share: the calls that submit one job.
@@ -38,6 +39,12 @@ type GroupOptions struct {
 	// [GroupDone.Err] is that first failure. By default a failed job is
 	// reported and the others go on.
 	FailFast bool
+	// AssignTimeout and RunTimeout, when not zero, are the timeouts of
+	// each foreground job of the group that has none of its own (see
+	// [Job.AssignTimeout] and [Job.RunTimeout]): a job no worker took in
+	// time fails with [ErrAssignTimeout], one that ran too long with
+	// [ErrRunTimeout], and the others go on (unless FailFast).
+	AssignTimeout, RunTimeout time.Duration
 }
 
 // JobResult is the outcome of one job of a [Group]: what [Pool.Do] returned
@@ -261,6 +268,14 @@ func (r *groupRun) runner() {
 		job, i, ok := r.take()
 		if !ok {
 			return
+		}
+		if !job.Background {
+			if job.AssignTimeout == 0 {
+				job.AssignTimeout = r.g.opts.AssignTimeout
+			}
+			if job.RunTimeout == 0 {
+				job.RunTimeout = r.g.opts.RunTimeout
+			}
 		}
 		data, err := r.g.s.Do(r.ctx, job)
 		if err != nil {

@@ -24,6 +24,16 @@ var (
 // TimeoutError is the error of a job that exceeded its AssignTimeout or
 // RunTimeout. It matches [ErrAssignTimeout] or [ErrRunTimeout] with
 // [errors.Is].
+//
+// A job past its AssignTimeout is withdrawn with the admin command "cancel
+// job", sent on an admin connection of the [Conn]'s own to the same
+// address (dialled at the first withdrawal, closed with the Conn). This
+// package's [Server] removes the queued job at once. gearmand (1.1) sends
+// its clients WORK_FAIL at once and keeps the job, marked cancelled, until
+// a worker's grab reaches it and drops it without running it. While the
+// client withdraws a job, the WORK_FAIL that follows does not end its task:
+// the TimeoutError does. Nothing is withdrawn for a RunTimeout: the job is
+// running, and cancelling it would not stop its worker.
 type TimeoutError struct {
 	Func   string        // the job's function
 	Handle string        // the job's handle

@@ -9,14 +9,40 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/gearmantest"
+	"github.com/seed749d6d6d/gearman/internal/peertest"
 )
+
+// connector dials the server under test; t.Cleanup closes the connection.
+type connector func(t *testing.T, opts *gearman.Options) *gearman.Conn
+
+// eachServerMem runs f against the C gearmand, our server on TCP, and
+// gearmantest's in-memory server.
+func eachServerMem(t *testing.T, f func(t *testing.T, connect connector)) {
+	tcp := func(addr string) connector {
+		return func(t *testing.T, opts *gearman.Options) *gearman.Conn { return dial(t, addr, opts) }
+	}
+	t.Run("gearmand", func(t *testing.T) { f(t, tcp(peertest.Gearmand(t))) })
+	t.Run("ours", func(t *testing.T) { f(t, tcp(srvStart(t, &gearman.Server{}))) })
+	t.Run("gearmantest", func(t *testing.T) {
+		srv := gearmantest.NewServer(t)
+		f(t, func(t *testing.T, opts *gearman.Options) *gearman.Conn {
+			var o gearman.Options
+			if opts != nil {
+				o = *opts
+			}
+			o.DialContext = srv.DialContext
+			return dial(t, srv.Addr(), &o)
+		})
+	})
+}
 
 // An assign timeout with no worker: the job fails with ErrAssignTimeout,
 // withdrawn from the server, and a worker that comes later never runs it.
 func TestAssignTimeout(t *testing.T) {
-	eachServer(t, func(t *testing.T, addr string) {
+	eachServerMem(t, func(t *testing.T, connect connector) {
 		ctx := testCtx(t)
-		c := dial(t, addr, nil)
+		c := connect(t, nil)
 		const limit = 300 * time.Millisecond
 		start := time.Now()
 		_, err := c.Do(ctx, gearman.Job{Func: "nobody", Data: []byte("withdrawn"), AssignTimeout: limit})
@@ -39,7 +65,7 @@ func TestAssignTimeout(t *testing.T) {
 		// A worker that comes now gets the job submitted after, never the
 		// withdrawn one.
 		rec := newRecorder()
-		w := dial(t, addr, nil)
+		w := connect(t, nil)
 		w.Register("nobody", rec, nil)
 		if out, err := c.Do(ctx, gearman.Job{Func: "nobody", Data: []byte("after")}); err != nil || string(out) != "after" {
 			t.Fatalf("job after: %q, %v", out, err)
@@ -56,15 +82,15 @@ func TestAssignTimeout(t *testing.T) {
 // long it then runs; nor is a run timeout counted while the job waits in
 // the queue.
 func TestTimeoutsCountTheirOwnPhase(t *testing.T) {
-	eachServer(t, func(t *testing.T, addr string) {
+	eachServerMem(t, func(t *testing.T, connect connector) {
 		ctx := testCtx(t)
-		w := dial(t, addr, nil) // MaxJobs 1: the second job waits for the first
+		w := connect(t, nil) // MaxJobs 1: the second job waits for the first
 		w.Register("sleep", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
 			d, _ := time.ParseDuration(string(p))
 			time.Sleep(d)
 			return p, nil
 		}), nil)
-		c := dial(t, addr, nil)
+		c := connect(t, nil)
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i, job := range []gearman.Job{
@@ -91,10 +117,10 @@ func TestTimeoutsCountTheirOwnPhase(t *testing.T) {
 // long, whether the client learns it runs from a status report or from
 // asking the server.
 func TestRunTimeout(t *testing.T) {
-	eachServer(t, func(t *testing.T, addr string) {
+	eachServerMem(t, func(t *testing.T, connect connector) {
 		ctx := testCtx(t)
 		release := make(chan struct{})
-		w := dial(t, addr, &gearman.Options{MaxJobs: 4})
+		w := connect(t, &gearman.Options{MaxJobs: 4})
 		t.Cleanup(func() { close(release) })
 		w.Register("hang", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
 			select {
@@ -111,7 +137,7 @@ func TestRunTimeout(t *testing.T) {
 			}
 			return nil
 		}), nil)
-		c := dial(t, addr, nil)
+		c := connect(t, nil)
 		for _, fn := range []string{"hang", "hang-reporting"} {
 			t.Run(fn, func(t *testing.T) {
 				const limit = 250 * time.Millisecond
@@ -137,8 +163,8 @@ func TestRunTimeout(t *testing.T) {
 // The caller's deadline stays context.DeadlineExceeded, told apart from
 // the job's own timeouts.
 func TestTimeoutsCallerDeadline(t *testing.T) {
-	eachServer(t, func(t *testing.T, addr string) {
-		c := dial(t, addr, nil)
+	eachServerMem(t, func(t *testing.T, connect connector) {
+		c := connect(t, nil)
 		ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
 		defer cancel()
 		_, err := c.Do(ctx, gearman.Job{Func: "nobody", AssignTimeout: time.Minute, RunTimeout: time.Minute})
@@ -181,9 +207,9 @@ func TestGroupAssignTimeout(t *testing.T) {
 		if i%4 == 0 {
 			fn = "nobody"
 		}
-		jobs = append(jobs, gearman.Job{Func: fn, Data: []byte("1"), AssignTimeout: 200 * time.Millisecond})
+		jobs = append(jobs, gearman.Job{Func: fn, Data: []byte("1")})
 	}
-	g := gearman.NewGroup(ctx, clients, slices.Values(jobs), &gearman.GroupOptions{MaxInFlight: 40})
+	g := gearman.NewGroup(ctx, clients, slices.Values(jobs), &gearman.GroupOptions{MaxInFlight: 40, AssignTimeout: 200 * time.Millisecond})
 	for i, r := range g.Results() {
 		var te *gearman.TimeoutError
 		switch {
