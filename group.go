@@ -30,7 +30,7 @@ type GroupOptions struct {
 	// MaxInFlight bounds the group's jobs submitted and not yet ended: the
 	// group takes the next job from its sequence only when one has ended
 	// and its outcome has been taken, so a group of a million jobs holds
-	// at most MaxInFlight tasks (and goroutines) at once. Default:
+	// at most MaxInFlight tasks at once, run by as many goroutines. Default:
 	// [DefaultGroupInFlight].
 	MaxInFlight int
 	// FailFast stops the group at the first job that fails: the jobs still

@@ -179,6 +179,8 @@ func (c *Conn) watchTimeouts(t *Task) {
 				// It has just ended: its result is on its way.
 				assign = nil
 				continue
+			case err != nil && c.Err() != nil:
+				return // the task ends with the connection
 			}
 			c.dropTask(t, c.withdraw(t, h))
 			return
