@@ -315,7 +315,14 @@ func testGroupServerKilled(t *testing.T, addrs []string, opts *gearman.PoolOptio
 	}
 	wopts.MaxJobs = 16
 	workers := newPool(t, addrs, &wopts)
-	workers.Register("double", doubleHandler, nil)
+	var mu sync.Mutex
+	served := map[string]int{}
+	workers.Register("double", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
+		mu.Lock()
+		served[task.Addr()]++
+		mu.Unlock()
+		return doubleHandler.Work(ctx, task)
+	}), nil)
 	clients := newPool(t, addrs, opts)
 	waitLive(t, ctx, workers, 2)
 	waitLive(t, ctx, clients, 2)
@@ -339,7 +346,14 @@ func testGroupServerKilled(t *testing.T, addrs []string, opts *gearman.PoolOptio
 			}
 		}
 		if i >= killAt {
-			once.Do(kill)
+			once.Do(func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if served[addrs[0]] == 0 || served[addrs[1]] == 0 {
+					t.Errorf("before the kill the servers ran %v jobs; want both some (round-robin)", served)
+				}
+				kill()
+			})
 		}
 	}
 	for i, k := range answered {
