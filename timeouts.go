@@ -191,8 +191,14 @@ func (c *Conn) watchTimeouts(t *Task) {
 	}
 }
 
-// timeoutWait bounds each request a watcher makes (a status, a withdrawal).
-const timeoutWait = 5 * time.Second
+// timeoutWait bounds each status request a watcher makes, and adminWait
+// each withdrawal: a server that does not answer "cancel job" (the abraxas
+// server has no admin protocol) holds a job's error that long, once in
+// adminRetry.
+const (
+	timeoutWait = 5 * time.Second
+	adminWait   = 2 * time.Second
+)
 
 // statusOf asks the server about the job with handle h.
 func (c *Conn) statusOf(h string) (JobStatus, error) {
@@ -208,7 +214,7 @@ func (c *Conn) statusOf(h string) (JobStatus, error) {
 func (c *Conn) withdraw(t *Task, h string) error {
 	e := &TimeoutError{Func: t.fn, Handle: h, Assign: true, Limit: t.timing.assign}
 	t.timing.withdrawing.Store(true)
-	ctx, cancel := context.WithTimeout(c.baseCtx, timeoutWait)
+	ctx, cancel := context.WithTimeout(c.baseCtx, adminWait)
 	defer cancel()
 	if err := c.admin.cancelJob(ctx, c, h); err != nil {
 		c.opts.Logger.Warn("gearman: withdrawing a job past its assign timeout failed", "server", c.addr, "handle", h, "error", err)
@@ -217,7 +223,7 @@ func (c *Conn) withdraw(t *Task, h string) error {
 	e.Withdrawn = true
 	// Both servers cancel a running job too: one that a worker took
 	// since the last look is still known and running.
-	if st, err := c.JobStatus(ctx, h); err == nil && st.Known && st.Running {
+	if st, err := c.statusOf(h); err == nil && st.Known && st.Running {
 		e.Started = true
 	}
 	return e
@@ -249,17 +255,28 @@ func (c *Conn) doTimed(ctx context.Context, job Job) ([]byte, error) {
 // connAdmin is a connection's admin connection to the same server, dialled
 // when a job is first withdrawn and closed with the connection.
 type connAdmin struct {
-	mu sync.Mutex
-	ac *AdminClient
+	mu      sync.Mutex
+	ac      *AdminClient
+	broke   error     // why the last dial or command failed, not by an answer
+	brokeAt time.Time // when
 }
+
+// adminRetry is how long after a failed admin connection withdrawals fail
+// at once instead of each waiting for a server that does not answer.
+const adminRetry = 10 * time.Second
 
 // cancelJob sends "cancel job h" to c's server.
 func (a *connAdmin) cancelJob(ctx context.Context, c *Conn, h string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.broke != nil && time.Since(a.brokeAt) < adminRetry {
+		return a.broke
+	}
+	a.broke = nil
 	if a.ac == nil {
 		ac, err := DialAdmin(ctx, c.addr, &AdminOptions{DialContext: c.opts.DialContext, TLSConfig: c.opts.TLSConfig})
 		if err != nil {
+			a.broke, a.brokeAt = err, time.Now()
 			return err
 		}
 		a.ac = ac
@@ -268,8 +285,9 @@ func (a *connAdmin) cancelJob(ctx context.Context, c *Conn, h string) error {
 	err := a.ac.CancelJob(ctx, h)
 	var ae *AdminError
 	if err != nil && !errors.As(err, &ae) {
-		a.ac.Close() // broken: dial again next time
+		a.ac.Close() // broken: dial again, after a while
 		a.ac = nil
+		a.broke, a.brokeAt = err, time.Now()
 	}
 	return err
 }

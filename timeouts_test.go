@@ -223,3 +223,27 @@ func TestGroupAssignTimeout(t *testing.T) {
 		t.Errorf("done: %+v", d)
 	}
 }
+
+// On servers without the admin "cancel job" (the Perl Gearman::Server,
+// the abraxas server) an assign timeout still fails the job, saying that
+// it was not withdrawn. The abraxas server does not answer admin commands
+// at all: its first withdrawal waits 2s for an answer, the next ones (for
+// 10s) do not try again.
+func TestAssignTimeoutNotWithdrawn(t *testing.T) {
+	for _, script := range []string{"start-perl-gearmand.sh", "start-abraxas-server.sh"} {
+		t.Run(script, func(t *testing.T) {
+			addr := peertest.Script(t, script)
+			ctx := testCtx(t)
+			c := dial(t, addr, nil)
+			for i := range 3 {
+				start := time.Now()
+				_, err := c.Do(ctx, gearman.Job{Func: "nobody", AssignTimeout: 100 * time.Millisecond})
+				var te *gearman.TimeoutError
+				if !errors.Is(err, gearman.ErrAssignTimeout) || !errors.As(err, &te) || te.Withdrawn {
+					t.Fatalf("job %d: %v; want ErrAssignTimeout, not withdrawn", i, err)
+				}
+				t.Logf("job %d after %v: %v", i, time.Since(start).Round(time.Millisecond), err)
+			}
+		})
+	}
+}
