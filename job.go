@@ -89,9 +89,10 @@ type Job struct {
 	// client withdraws the job from the server's queue (the admin "cancel
 	// job", which gearmand and this package's [Server] both obey; see
 	// [TimeoutError]) and the job ends with a [*TimeoutError] matching
-	// [ErrAssignTimeout]: it never ran. Only for foreground jobs. Zero
-	// means no limit. The context passed to the submit bounds everything
-	// still.
+	// [ErrAssignTimeout]: it never ran. A job with a Unique id is not
+	// withdrawn, as other clients may wait on it too: it fails for this
+	// client only. Only for foreground jobs. Zero means no limit. The
+	// context passed to the submit bounds everything still.
 	AssignTimeout time.Duration
 	// RunTimeout bounds the time the job runs, from when the client learns
 	// that a worker took it: neither gearmand nor this package's server

@@ -42,7 +42,9 @@ type TimeoutError struct {
 	// Withdrawn (assign timeout) says that the server took the job off
 	// its queue ("cancel job"), so that no worker will run it. When false,
 	// the withdrawal failed (the server has no admin protocol on its port,
-	// or did not answer) and the job may still run, its result going
+	// or did not answer), or was not tried because the job has a unique
+	// id (other clients may wait on the same job, and cancelling it would
+	// fail it for them too), and the job may still run, its result going
 	// nowhere.
 	Withdrawn bool
 	// Started (assign timeout) says that a worker took the job in the
@@ -213,6 +215,11 @@ func (c *Conn) statusOf(h string) (JobStatus, error) {
 // task: the error says what happened.
 func (c *Conn) withdraw(t *Task, h string) error {
 	e := &TimeoutError{Func: t.fn, Handle: h, Assign: true, Limit: t.timing.assign}
+	if t.unique != "" {
+		// Other clients may wait on the same job: "cancel job" would
+		// fail it for them too.
+		return e
+	}
 	t.timing.withdrawing.Store(true)
 	ctx, cancel := context.WithTimeout(c.baseCtx, adminWait)
 	defer cancel()

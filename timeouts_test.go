@@ -247,3 +247,26 @@ func TestAssignTimeoutNotWithdrawn(t *testing.T) {
 		})
 	}
 }
+
+// A job with a unique id is not withdrawn at its assign timeout: another
+// client waiting on the same job keeps it, and gets its result.
+func TestAssignTimeoutUniqueKept(t *testing.T) {
+	eachServerMem(t, func(t *testing.T, connect connector) {
+		ctx := testCtx(t)
+		impatient, patient := connect(t, nil), connect(t, nil)
+		keep, err := patient.Submit(ctx, gearman.Job{Func: "late", Unique: "shared", Data: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = impatient.Do(ctx, gearman.Job{Func: "late", Unique: "shared", Data: []byte("x"), AssignTimeout: 100 * time.Millisecond})
+		var te *gearman.TimeoutError
+		if !errors.As(err, &te) || !te.Assign || te.Withdrawn {
+			t.Fatalf("Do: %v; want ErrAssignTimeout, not withdrawn", err)
+		}
+		w := connect(t, nil)
+		w.Register("late", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) { return []byte("ran"), nil }), nil)
+		if out, err := keep.Result(ctx); err != nil || string(out) != "ran" {
+			t.Errorf("the other client's job: %q, %v", out, err)
+		}
+	})
+}
