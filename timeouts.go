@@ -264,8 +264,9 @@ func (c *Conn) doTimed(ctx context.Context, job Job) ([]byte, error) {
 type connAdmin struct {
 	mu      sync.Mutex
 	ac      *AdminClient
-	broke   error     // why the last dial or command failed, not by an answer
-	brokeAt time.Time // when
+	unwatch func() bool // stops closing ac with the connection
+	broke   error       // why the last dial or command failed, not by an answer
+	brokeAt time.Time   // when
 }
 
 // adminRetry is how long after a failed admin connection withdrawals fail
@@ -287,13 +288,14 @@ func (a *connAdmin) cancelJob(ctx context.Context, c *Conn, h string) error {
 			return err
 		}
 		a.ac = ac
-		context.AfterFunc(c.baseCtx, func() { ac.Close() })
+		a.unwatch = context.AfterFunc(c.baseCtx, func() { ac.Close() })
 	}
 	err := a.ac.CancelJob(ctx, h)
 	var ae *AdminError
 	if err != nil && !errors.As(err, &ae) {
 		a.ac.Close() // broken: dial again, after a while
-		a.ac = nil
+		a.unwatch()
+		a.ac, a.unwatch = nil, nil
 		a.broke, a.brokeAt = err, time.Now()
 	}
 	return err
