@@ -207,7 +207,7 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 func (c *Conn) sendBody(p []byte, last bool) error {
 	c.out.waitRoom()
 	var done chan error
-	if len(p) >= byRef {
+	if len(p) >= wire.LargeData {
 		done = make(chan error, 1)
 	}
 	if err := c.out.bodyData(p, done); err != nil {
@@ -298,25 +298,6 @@ func (rt *route) remove(t *Task) {
 	}
 }
 
-func isSubmit(t wire.Type) bool {
-	switch t {
-	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
-		wire.SubmitJobLow, wire.SubmitJobLowBg, wire.SubmitJobEpoch, wire.SubmitJobSched,
-		wire.SubmitReduceJob, wire.SubmitReduceJobBackground, wire.SubmitStream:
-		return true
-	}
-	return false
-}
-
-func isBackground(t wire.Type) bool {
-	switch t {
-	case wire.SubmitJobBg, wire.SubmitJobHighBg, wire.SubmitJobLowBg,
-		wire.SubmitJobEpoch, wire.SubmitJobSched, wire.SubmitReduceJobBackground:
-		return true
-	}
-	return false
-}
-
 func (c *Conn) onCreated(p wire.Packet) error {
 	rq := c.takeRequest(wire.JobCreated)
 	if rq == nil {
@@ -328,7 +309,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(fmt.Errorf("%w (from %s)", errNoHandle, c.addr))
 		return nil
 	}
-	if isBackground(rq.t) || rq.t == wire.SubmitStream && t.job.Background {
+	if rq.t.Background() || rq.t == wire.SubmitStream && t.job.Background {
 		// Created is closed by finish, after Done: whoever sees the
 		// handle sees the task done.
 		t.handleMu.Lock()

@@ -228,18 +228,20 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 }
 
 // handledAtOnce reports whether the next packet, buffered whole, is handled
-// without waiting: not when it brings data to a task whose buffer is full
-// (its reader holds back the connection's reading, and so would hold the
-// caller, whose context could then not free it), nor a job or stream packet
-// for the worker side or a streaming task, which a reader goroutine
-// handles.
+// without waiting (see callerHandles): not when it brings data to a task
+// whose buffer is full (its reader holds back the connection's reading, and
+// so would hold the caller, whose context could then not free it), nor a job
+// or stream packet for the worker side or a streaming task, which a reader
+// goroutine handles.
 func (c *Conn) handledAtOnce() bool {
 	p, n, ok := c.r.Peek()
-	if !ok || p.Magic != wire.Res {
+	if !ok || p.Magic != wire.Res || p.Type > wire.MaxExtType {
 		return false
 	}
-	switch p.Type {
-	case wire.WorkData, wire.WorkComplete:
+	switch callerHandles[p.Type] {
+	case atOnce:
+		return true
+	case ifRoom:
 		var buf [4]*Task
 		tasks := buf[:0]
 		c.mu.Lock()
@@ -253,11 +255,48 @@ func (c *Conn) handledAtOnce() bool {
 			}
 		}
 		return true
-	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.JobAssignStream,
-		wire.PayloadWindow, wire.ResultWindow, wire.StreamData, wire.StreamEnd, wire.StreamAbort:
-		return false
 	}
-	return true
+	return false
+}
+
+// handling says which goroutine may handle a packet type from the server.
+type handling uint8
+
+const (
+	unlisted handling = iota // a type the server does not send: a reader meets it
+	atOnce                   // any goroutine that holds the reading, at once
+	ifRoom                   // data for client tasks: at once if their buffers take it
+	byReader                 // only a reader goroutine: jobs and stream packets
+)
+
+// callerHandles lists every packet type a server sends (wire's ToClient
+// types), with the goroutines that may handle it. A type left out is
+// handled by a reader goroutine only, the safe default, and fails
+// TestCallerHandlesEveryType.
+var callerHandles = [wire.MaxExtType + 1]handling{
+	wire.Noop:            atOnce,
+	wire.JobCreated:      atOnce,
+	wire.NoJob:           atOnce,
+	wire.WorkStatus:      atOnce,
+	wire.WorkFail:        atOnce,
+	wire.WorkWarning:     atOnce,
+	wire.WorkException:   atOnce,
+	wire.EchoRes:         atOnce,
+	wire.Error:           atOnce,
+	wire.StatusRes:       atOnce,
+	wire.StatusResUnique: atOnce,
+	wire.OptionRes:       atOnce,
+	wire.WorkData:        ifRoom,
+	wire.WorkComplete:    ifRoom,
+	wire.JobAssign:       byReader,
+	wire.JobAssignUniq:   byReader,
+	wire.JobAssignAll:    byReader,
+	wire.JobAssignStream: byReader,
+	wire.PayloadWindow:   byReader,
+	wire.ResultWindow:    byReader,
+	wire.StreamData:      byReader,
+	wire.StreamEnd:       byReader,
+	wire.StreamAbort:     byReader,
 }
 
 // wasInterrupted reports whether the reading caller's context ended.

@@ -15,10 +15,6 @@ import (
 // caller writes, under the credit the server grants; its result comes under
 // credit the task grants as the caller reads. A worker task mirrors it.
 
-// streamWindow is the extension's initial credit window, per job and
-// direction.
-const streamWindow = 256 << 10
-
 // streamChunk is the largest chunk this package sends.
 const streamChunk = 64 << 10
 
@@ -96,7 +92,7 @@ func (g *grant) consumed(n int) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.due += int64(n)
-	if g.due < streamWindow/2 {
+	if g.due < wire.StreamWindow/2 {
 		return 0
 	}
 	d := g.due
@@ -165,8 +161,8 @@ func (c *Conn) startStream(t *Task) {
 	c.nextStream++
 	id := strconv.FormatUint(c.nextStream, 10)
 	c.mu.Unlock()
-	t.st = &tstream{id: id, credit: newCredit(streamWindow)}
-	t.in.limit = max(t.in.limit, streamWindow)
+	t.st = &tstream{id: id, credit: newCredit(wire.StreamWindow)}
+	t.in.limit = max(t.in.limit, wire.StreamWindow)
 	t.in.onRead = t.resultRead
 }
 
@@ -237,14 +233,14 @@ func (t *Task) sendChunk(end bool) error {
 }
 
 // submitStream sends a task's SUBMIT_STREAM with the first chunk, unless
-// the task has already ended. A first chunk of byRef bytes or more is sent
+// the task has already ended. A first chunk of wire.LargeData bytes or more is sent
 // from the caller's memory, and submitStream returns once it is written.
 func (c *Conn) submitStream(t *Task, first []byte) error {
 	st := t.st
 	pt, _ := t.job.packetType()
 	t.req = request{t: wire.SubmitStream, task: t}
 	var done chan error
-	if len(first) >= byRef {
+	if len(first) >= wire.LargeData {
 		done = make(chan error, 1)
 	}
 	c.mu.Lock()
@@ -274,14 +270,14 @@ func (c *Conn) submitStream(t *Task, first []byte) error {
 }
 
 // streamPacket sends STREAM_DATA with data, or STREAM_END, for t's open
-// stream; it fails once the stream has been aborted. Data of byRef bytes or
+// stream; it fails once the stream has been aborted. Data of wire.LargeData bytes or
 // more is sent from the caller's memory, and streamPacket returns once it
 // has been written.
 func (t *Task) streamPacket(typ wire.Type, data []byte) error {
 	st, c := t.st, t.conn
 	c.out.waitRoom()
 	var done chan error
-	if len(data) >= byRef {
+	if len(data) >= wire.LargeData {
 		done = make(chan error, 1)
 	}
 	c.mu.Lock()

@@ -234,8 +234,8 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	t.handle = string(p.Args[0])
 	t.isCreated = true // not shared yet
 	if p.Type == wire.JobAssignStream {
-		t.ws = &wstream{credit: newCredit(streamWindow)}
-		t.in.limit = max(t.in.limit, streamWindow)
+		t.ws = &wstream{credit: newCredit(wire.StreamWindow)}
+		t.in.limit = max(t.in.limit, wire.StreamWindow)
 		t.in.onRead = t.payloadRead
 	} else if p.Type != wire.JobAssign {
 		t.unique = string(p.Args[2])
@@ -401,8 +401,4 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
 		return err
 	}
 	return c.writeData(wire.WorkFail, h, nil, flush)
-}
-
-func isGrab(t wire.Type) bool {
-	return t == wire.GrabJob || t == wire.GrabJobUniq || t == wire.GrabJobAll
 }
