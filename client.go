@@ -266,6 +266,14 @@ func (c *Conn) abandon(t *Task, err error) {
 	t.abandon(err)
 }
 
+// clientState is the client side of a connection: its tasks by handle and,
+// while their payload streams, by stream id. Guarded by Conn.mu.
+type clientState struct {
+	routes     map[string]*route // client tasks by handle
+	streams    map[string]*Task  // client tasks by stream id, while their payload streams
+	nextStream uint64            // the last stream id used
+}
+
 // route lists the client tasks waiting on one handle. A connection that
 // submitted the same unique id twice has two tasks on one handle, and the
 // server sends each packet once for each: they go to the tasks in turn.
@@ -316,7 +324,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.handle = h
 		t.handleMu.Unlock()
 		t.finish(nil)
-		c.taskEnded = true
+		c.rd.taskEnded = true
 		return nil
 	}
 	// A task abandoned before the server answered still takes its route:
@@ -329,10 +337,10 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(err)
 		return nil
 	}
-	if rt := c.routes[h]; rt != nil {
+	if rt := c.cl.routes[h]; rt != nil {
 		rt.tasks = append(rt.tasks, t)
 	} else {
-		c.routes[h] = routeTo(t)
+		c.cl.routes[h] = routeTo(t)
 	}
 	c.mu.Unlock()
 	t.setHandle(h)
@@ -344,7 +352,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 func (c *Conn) target(h []byte, end bool) *Task {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rt := c.routes[string(h)]
+	rt := c.cl.routes[string(h)]
 	if rt == nil || len(rt.tasks) == 0 {
 		return nil
 	}
@@ -352,7 +360,7 @@ func (c *Conn) target(h []byte, end bool) *Task {
 	if end {
 		rt.remove(t)
 		if len(rt.tasks) == 0 {
-			delete(c.routes, string(h))
+			delete(c.cl.routes, string(h))
 		}
 	} else {
 		rt.next = (rt.next + 1) % len(rt.tasks)
@@ -370,12 +378,12 @@ func (c *Conn) onData(p wire.Packet) error {
 	t.mu.Lock()
 	t.lastWarn = nil
 	t.mu.Unlock()
-	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
+	if err := t.in.fill(c.rd.r.Data(), c.rd.r.DataLen()); err != nil {
 		return err
 	}
 	if end {
 		t.finish(nil)
-		c.taskEnded = true
+		c.rd.taskEnded = true
 	}
 	return nil
 }
@@ -387,7 +395,7 @@ func (c *Conn) onUpdate(p wire.Packet) error {
 	if t == nil {
 		return nil
 	}
-	c.taskEnded = c.taskEnded || end
+	c.rd.taskEnded = c.rd.taskEnded || end
 	switch p.Type {
 	case wire.WorkStatus:
 		t.pushStatus(Status{parseNumber(p.Args[1]), parseNumber(p.Args[2])})

@@ -115,11 +115,11 @@ func (c *Conn) onReply(p wire.Packet) error {
 		c.mu.Lock()
 		switch strings.ToLower(string(args[0])) {
 		case "exceptions":
-			c.exceptions = true
+			c.neg.exceptions = true
 		case "streaming":
-			c.streaming = true
+			c.neg.streaming = true
 		case "stream-chunks":
-			c.chunks = true
+			c.neg.chunks = true
 		}
 		c.mu.Unlock()
 	}
