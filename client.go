@@ -143,12 +143,14 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		}
 	case streamable:
 		c.startStream(t)
+		t.wmode = writeStream
 		t.job.Data = nil
 		t.sizeLeft -= int64(len(job.Data))
 		if _, err := t.streamWrite(job.Data); err != nil {
 			return nil, err
 		}
 	default:
+		t.wmode = writeHeld
 		t.job.Data = nil
 		t.payload.start(job.Data)
 	}
@@ -191,7 +193,7 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 	c.pending = append(c.pending, &t.req)
 	c.unpark()
 	c.mu.Unlock()
-	t.sized = true
+	t.wmode = writeSized
 	t.job.Data = nil
 	t.sizeLeft = job.Size
 	if len(job.Data) > 0 {

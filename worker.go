@@ -229,6 +229,19 @@ func (c *Conn) onGrabError(t wire.Type, se *ServerError) {
 	c.checkIdle()
 }
 
+// resultMode is how a worker task's writes go out: held for WORK_COMPLETE
+// with buffer, else as WORK_DATA, under the result window on a job
+// assigned with JOB_ASSIGN_STREAM.
+func resultMode(t *Task, buffer bool) writeMode {
+	switch {
+	case buffer:
+		return writeBuffered
+	case t.ws != nil:
+		return writeWindowed
+	}
+	return writeResult
+}
+
 // onAssign starts a job: the handler runs in its own goroutine while the
 // payload streams into its task.
 func (c *Conn) onAssign(p wire.Packet) error {
@@ -266,7 +279,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 		if t.ws != nil {
 			c.w.streams[t.handle] = t
 		}
-		t.bufferIt = reg.opts.BufferResult
+		t.wmode = resultMode(t, reg.opts.BufferResult)
 		t.in.expect = c.rd.r.DataLen() // a size hint for the handler's reads
 	}
 	c.grabQueued()
