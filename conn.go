@@ -142,22 +142,23 @@ type Conn struct {
 	src  connReader // what r reads
 	out  *outQueue
 
-	mu         sync.Mutex           // guards what follows
-	pending    []*request           // requests awaiting a reply, in order
-	routes     map[string]*route    // client tasks by handle
-	exceptions bool                 // the server agreed to send WORK_EXCEPTION
-	streaming  bool                 // the server agreed to streaming mode
-	chunks     bool                 // the server agreed to the streaming extension
-	streams    map[string]*Task     // client tasks by stream id, while their payload streams
-	nextStream uint64               // the last stream id used
-	wstreams   map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
-	err        error                // why the connection ended
-	writeErr   error                // a write failed: the connection is ending (see writeFailed)
-	linger     *time.Timer          // ends the connection after a write error, unless its reader does first
-	w          workerState          // the worker side
-	jobs       map[*Task]struct{}   // worker tasks running
-	funcs      map[string]*register // registered functions
-	budget     *jobBudget           // a pool's shared job limit, or nil
+	mu          sync.Mutex           // guards what follows
+	pending     []*request           // requests awaiting a reply, in order
+	routes      map[string]*route    // client tasks by handle
+	exceptions  bool                 // the server agreed to send WORK_EXCEPTION
+	streaming   bool                 // the server agreed to streaming mode
+	chunks      bool                 // the server agreed to the streaming extension
+	streams     map[string]*Task     // client tasks by stream id, while their payload streams
+	nextStream  uint64               // the last stream id used
+	wstreams    map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
+	err         error                // why the connection ended
+	writeErr    error                // a write failed: the connection is ending (see writeFailed)
+	linger      *time.Timer          // ends the connection after a write error, unless its reader does first
+	w           workerState          // the worker side
+	jobs        map[*Task]struct{}   // worker tasks running
+	funcs       map[string]*register // registered functions
+	budget      *jobBudget           // a pool's shared job limit, or nil
+	broadcastID string               // see HandleBroadcasts
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,4 +242,43 @@ func ExampleOpenStore_cluster() {
 	}
 	defer pool.Close()
 	pool.Submit(ctx, gearman.Job{Func: "report", Unique: "daily-2026-12-02", Background: true})
+}
+
+// A broadcast reaches every worker that takes part, once, and collects
+// their answers: here three workers reload their configuration.
+func ExamplePool_Broadcast() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, name := range []string{"ant", "bee", "cat"} {
+		w, err := srv.Dial(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		w.HandleBroadcasts(gearman.BytesHandler(func(ctx context.Context, msg []byte) ([]byte, error) {
+			return []byte(name + " did " + string(msg)), nil
+		}))
+		w.Echo(ctx, nil) // the server has seen the registration
+	}
+
+	pool := srv.Pool(nil)
+	b, err := pool.Broadcast(ctx, gearman.BroadcastMessage{Data: []byte("reload")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(b.Workers()), "workers")
+	var answers []string
+	for r := range b.Replies() { // one for each worker, as they answer
+		answers = append(answers, fmt.Sprintf("%s %v", r.Data, r.Err))
+	}
+	slices.Sort(answers)
+	fmt.Println(strings.Join(answers, "\n"))
+	// Output:
+	// 3 workers
+	// ant did reload <nil>
+	// bee did reload <nil>
+	// cat did reload <nil>
 }

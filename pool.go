@@ -103,6 +103,8 @@ type Pool struct {
 	changed chan struct{}        // closed and replaced when live changes
 	closed  bool
 
+	broadcastID string // see HandleBroadcasts
+
 	ctx    context.Context // the pool's lifetime, cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // one supervisor per server
