@@ -282,3 +282,44 @@ func ExamplePool_Broadcast() {
 	// bee did reload <nil>
 	// cat did reload <nil>
 }
+
+// Priority slots: of a worker pool's 3 slots, 1 is kept for high-priority
+// jobs, so a flood of low-priority jobs never holds them all and a high
+// job runs at once.
+func ExamplePoolOptions_reservedHigh() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hold := make(chan struct{})
+	started := make(chan string, 10)
+	workers := srv.Pool(&gearman.PoolOptions{Options: gearman.Options{MaxJobs: 3}, ReservedHigh: 1})
+	workers.Register("report", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		started <- string(p)
+		if string(p) == "low" {
+			<-hold // a long job
+		}
+		return []byte("done " + string(p)), nil
+	}), nil)
+
+	pool := srv.Pool(nil)
+	var flood []*gearman.Task
+	for range 5 {
+		t, err := pool.Submit(ctx, gearman.Job{Func: "report", Data: []byte("low"), Priority: gearman.Low})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		flood = append(flood, t)
+	}
+	fmt.Println(<-started, <-started) // two slots for the flood
+	out, err := pool.Do(ctx, gearman.Job{Func: "report", Data: []byte("urgent"), Priority: gearman.High})
+	fmt.Println(string(out), err)
+	close(hold)
+	for _, t := range flood {
+		t.Result(ctx)
+	}
+	// Output:
+	// low low
+	// done urgent <nil>
+}
