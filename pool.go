@@ -43,8 +43,9 @@ type PoolOptions struct {
 	// ReservedHigh keeps that many of the MaxJobs slots for high-priority
 	// jobs: normal and low ones run in at most MaxJobs-ReservedHigh slots
 	// at once, so a flood of them never takes every slot, while high ones
-	// may take them all. The pool then also runs a second connection to
-	// each server, which takes only high-priority jobs: this package's
+	// may take them all. Once a function is registered, the pool also
+	// runs a second connection to each server, which takes only
+	// high-priority jobs (and is not used for submits): this package's
 	// server knows how (OPTION_REQ grab-high, see wire.OptionGrabHigh).
 	// gearmand does not, and GRAB_JOB cannot ask for a priority, so there
 	// the pool runs at most MaxJobs-ReservedHigh jobs and the reserved
@@ -116,6 +117,7 @@ type Pool struct {
 	changed chan struct{}        // closed and replaced when live changes
 	closed  bool
 	high    []*Conn // grab-high connections that are up (ReservedHigh)
+	highOn  bool    // their supervisors run: a function was registered
 
 	broadcastID string // see HandleBroadcasts
 
@@ -170,10 +172,6 @@ func NewPool(addrs []string, opts *PoolOptions) (*Pool, error) {
 	for i, addr := range p.addrs {
 		p.wg.Add(1)
 		go p.supervise(i, addr)
-		if o.ReservedHigh > 0 {
-			p.wg.Add(1)
-			go p.superviseHigh(addr)
-		}
 	}
 	return p, nil
 }
@@ -482,6 +480,7 @@ func (p *Pool) Register(fn string, h Handler, opts *RegisterOptions) error {
 		return fmt.Errorf("gearman: pool: %w", ErrClosed)
 	}
 	p.funcs[fn] = &register{h: h, opts: o}
+	p.startHigh()
 	for _, c := range p.workers() {
 		if err := c.Register(fn, h, &o); err != nil {
 			p.opts.Logger.Warn("gearman: register failed", "server", c.addr, "function", fn, "error", err)

@@ -34,6 +34,20 @@ func checkReserved(o *PoolOptions) error {
 	return nil
 }
 
+// startHigh starts the grab-high connections' supervisors, one per
+// server, when the pool reserves slots and a first function is registered:
+// a pool that only submits needs none. p.mu held, the pool not closed.
+func (p *Pool) startHigh() {
+	if p.opts.ReservedHigh == 0 || p.highOn {
+		return
+	}
+	p.highOn = true
+	for _, addr := range p.addrs {
+		p.wg.Add(1)
+		go p.superviseHigh(addr)
+	}
+}
+
 // superviseHigh keeps the grab-high connection to one server up until the
 // pool closes, or until the server says it does not know the option.
 func (p *Pool) superviseHigh(addr string) {
