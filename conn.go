@@ -68,6 +68,11 @@ type Options struct {
 	PreferStreaming bool
 	// Logger receives the connection's diagnostics. Default: none.
 	Logger *slog.Logger
+	// Trace, when set, sees every packet the connection sends and
+	// receives, and those it did not expect (see [PacketTrace]): the
+	// gearman tool's -v -v dumps traffic with it. Default: none, which
+	// costs nothing.
+	Trace *PacketTrace
 }
 
 func (o *Options) withDefaults() Options {
@@ -258,6 +263,10 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	}
 	c.callerReads = c.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
 	c.r = wire.NewReader(&c.src)
+	c.r.AllowUnknown(true) // reported and skipped: see dispatch
+	if o.Trace != nil && o.Trace.Sent != nil {
+		c.out.trace, c.out.traceAddr = o.Trace, addr
+	}
 	c.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
 	c.baseCtx, c.cancelBase = context.WithCancel(context.Background())
