@@ -41,6 +41,8 @@ type outQueue struct {
 
 	trace     *PacketTrace // Options.Trace when it has a Sent hook, else nil
 	traceAddr string
+	traceBuf  []byte               // copies of a traced packet's arguments
+	traceArgs [wire.MaxArgs][]byte // and their slices (see traceSentLead)
 }
 
 // highWater is the queued size above which task writes wait (waitRoom).

@@ -107,13 +107,35 @@ func (q *outQueue) traceSent(t wire.Type, args [][]byte) {
 
 // traceSentLead reports a packet queued by q whose data, dataLen bytes
 // long, is data or (nil) not in memory. q.mu held.
+//
+// The hook gets copies, in memory of q's: were the arguments handed to it
+// (a function the compiler cannot see), every caller's arguments would
+// escape to the heap, traced or not.
 func (q *outQueue) traceSentLead(t wire.Type, lead [][]byte, dataLen int64, data []byte) {
-	info := PacketInfo{Addr: q.traceAddr, Magic: wire.Req, Type: t, Args: lead,
+	b := q.traceBuf[:0]
+	for _, a := range lead {
+		b = append(b, a...)
+	}
+	if q.trace.Data && data != nil {
+		b = append(b, data...)
+	}
+	q.traceBuf = b
+	args := q.traceArgs[:len(lead)]
+	off := 0
+	for i, a := range lead {
+		args[i] = b[off : off+len(a) : off+len(a)]
+		off += len(a)
+	}
+	info := PacketInfo{Addr: q.traceAddr, Magic: wire.Req, Type: t, Args: args,
 		Size: wire.BodyLen(t, lead, dataLen), DataLen: dataLen}
-	if q.trace.Data {
-		info.Data = data
+	if q.trace.Data && data != nil {
+		info.Data = b[off:len(b):len(b)]
 	}
 	q.trace.Sent(info)
+	clear(args)
+	if cap(q.traceBuf) > 64<<10 {
+		q.traceBuf = nil // a large payload's copy is not kept
+	}
 }
 
 // received describes the packet just read (its data pending in c.r).
