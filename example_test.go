@@ -323,3 +323,33 @@ func ExamplePoolOptions_reservedHigh() {
 	// low low
 	// done urgent <nil>
 }
+
+// A trace sees every packet of a connection: here the client's side of
+// one job, as a traffic dump would show it.
+func ExamplePacketTrace() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	srv.HandleFunc("upper", func(ctx context.Context, p []byte) ([]byte, error) {
+		return bytes.ToUpper(p), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	trace := &gearman.PacketTrace{
+		Sent:     func(p gearman.PacketInfo) { fmt.Println("-->", p) },
+		Received: func(p gearman.PacketInfo) { fmt.Println("<--", p) },
+		Data:     true, // show the payloads too
+	}
+	c, err := gearman.Dial(ctx, srv.Addr(), &gearman.Options{DialContext: srv.DialContext, Trace: trace})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	c.Do(ctx, gearman.Job{Func: "upper", Data: []byte("hi")})
+	// Output:
+	// --> OPTION_REQ "exceptions" size=10
+	// <-- OPTION_RES "exceptions" size=10
+	// --> SUBMIT_JOB "upper" "" size=9 data=2 "hi"
+	// <-- JOB_CREATED handle=H:gearmantest:1 size=15
+	// <-- WORK_COMPLETE handle=H:gearmantest:1 size=18 data=2 "HI"
+}
