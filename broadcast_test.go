@@ -78,8 +78,8 @@ func answers(t *testing.T, b *gearman.Broadcast) map[string]gearman.BroadcastRep
 }
 
 // Five workers on two servers: three pools connected to both, one
-// connection to the first, and the C gearman tool on the second (on
-// gearmand; a pool of ours on our server). Each gets the message once and
+// connection to the first, and the C gearman tool on the second (or a
+// pool of ours). Each gets the message once and
 // answers; a Func broadcast reaches only the workers of that function; a
 // worker that joins after a broadcast does not get it.
 func TestBroadcastFiveWorkers(t *testing.T) {
@@ -91,6 +91,13 @@ func TestBroadcastFiveWorkers(t *testing.T) {
 		testBroadcastFive(t, a, b, true)
 	})
 	t.Run("ours", func(t *testing.T) {
+		gm := peertest.Require(t, "gearman")
+		a, b := srvStart(t, &gearman.Server{}), srvStart(t, &gearman.Server{})
+		h, p := peertest.HostPort(t, b)
+		peertest.Start(t, gm, "-h", h, "-p", p, "-w", "-f", gearman.BroadcastPrefix+"cworker", "--", "cat")
+		testBroadcastFive(t, a, b, true)
+	})
+	t.Run("ours, Go workers only", func(t *testing.T) {
 		testBroadcastFive(t, srvStart(t, &gearman.Server{}), srvStart(t, &gearman.Server{}), false)
 	})
 }
