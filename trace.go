@@ -141,14 +141,14 @@ func (q *outQueue) traceSentLead(t wire.Type, lead [][]byte, dataLen int64, data
 // received describes the packet just read (its data pending in c.r).
 func (c *Conn) received(p wire.Packet) PacketInfo {
 	info := PacketInfo{Addr: c.addr, Magic: p.Magic, Type: p.Type, Args: p.Args,
-		DataLen: c.r.DataLen()}
+		DataLen: c.rd.r.DataLen()}
 	if !p.Type.Valid() {
-		info.Size, info.DataLen = c.r.DataLen(), 0 // the body, unread
+		info.Size, info.DataLen = c.rd.r.DataLen(), 0 // the body, unread
 	} else {
 		info.Size = wire.BodyLen(p.Type, p.Args, info.DataLen)
 	}
 	if tr := c.opts.Trace; tr != nil && tr.Data && p.Type.HasData() {
-		info.Data, _ = c.r.PeekData()
+		info.Data, _ = c.rd.r.PeekData()
 	}
 	return info
 }
