@@ -12,7 +12,6 @@ import (
 // woken in the order they went to sleep.
 func (s *Server) wakeFor(f *function) {
 	var later []sleeper // grab-high sleepers, while f has no high job
-	defer func() { f.sleepers = append(f.sleepers, later...) }()
 	for f.woken < f.queued() && len(f.sleepers) > 0 {
 		e := f.sleepers[0]
 		f.sleepers[0] = sleeper{}
@@ -39,6 +38,7 @@ func (s *Server) wakeFor(f *function) {
 		f.woken++
 		c.sendFor(wire.Noop)
 	}
+	f.sleepers = append(f.sleepers, later...)
 }
 
 // preSleep handles PRE_SLEEP: a NOOP at once when work is waiting (the
