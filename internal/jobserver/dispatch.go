@@ -9,7 +9,8 @@ import (
 
 // wakeFor NOOPs sleeping workers of f until as many are awake as f has
 // queued jobs: one new job wakes one worker, not all of them. Sleepers are
-// woken in the order they went to sleep.
+// woken in the order they went to sleep; a grab-high one (grabhigh.go) is
+// passed over, and stays asleep in line, while f has no high job.
 func (s *Server) wakeFor(f *function) {
 	var later []sleeper // grab-high sleepers, while f has no high job
 	for f.woken < f.queued() && len(f.sleepers) > 0 {
