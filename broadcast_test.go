@@ -336,3 +336,38 @@ func TestBroadcastGearmantest(t *testing.T) {
 		t.Errorf("after Close: %+v; want the hanging worker's reply, cancelled", rest)
 	}
 }
+
+// A handler broadcasts, and its own pool answers too, in its second slot.
+func TestBroadcastFromHandler(t *testing.T) {
+	srv := gearmantest.NewServer(t)
+	ctx := testCtx(t)
+	pool := srv.Pool(&gearman.PoolOptions{Options: gearman.Options{MaxJobs: 2}})
+	box := &inbox{name: "self"}
+	if _, err := pool.HandleBroadcasts(box.handler()); err != nil {
+		t.Fatal(err)
+	}
+	other := &inbox{name: "other"}
+	if _, err := srv.Pool(nil).HandleBroadcasts(other.handler()); err != nil {
+		t.Fatal(err)
+	}
+	pool.Register("announce", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		b, err := pool.Broadcast(ctx, gearman.BroadcastMessage{Data: p})
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for r := range b.Replies() {
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			names = append(names, string(r.Data))
+		}
+		slices.Sort(names)
+		return []byte(strings.Join(names, ",")), nil
+	}), nil)
+	waitBroadcastees(t, ctx, &gearman.AdminOptions{DialContext: srv.DialContext}, 2, srv.Addr())
+	out, err := srv.Pool(nil).Do(ctx, gearman.Job{Func: "announce", Data: []byte("news")})
+	if err != nil || string(out) != "other:news,self:news" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}
