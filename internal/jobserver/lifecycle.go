@@ -110,13 +110,13 @@ func (s *Server) start(c *conn, j *job) {
 	s.mStarted(j)
 	j.state = stateRunning
 	j.worker = c
-	j.assignN++
 	f.running++
 	s.running++
 	c.holding = append(c.holding, j)
 	if d := c.timeouts[f]; d > 0 {
-		n := j.assignN
-		j.timer = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, n) })
+		rt := new(runTimer)
+		rt.h = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, rt) })
+		j.timer = rt
 	}
 	if j.stored {
 		s.store.Assigned(j.ref, j.id)
@@ -127,7 +127,7 @@ func (s *Server) start(c *conn, j *job) {
 // release takes running job j back from its worker.
 func (s *Server) release(j *job) {
 	if j.timer != nil {
-		j.timer.Stop()
+		j.timer.h.Stop()
 		j.timer = nil
 	}
 	if c := j.worker; c != nil {
@@ -213,10 +213,10 @@ func (s *Server) finish(j *job) {
 // jobTimeout runs when a CAN_DO_TIMEOUT expires: the job fails for its
 // clients (WORK_FAIL), and a late result from the worker gets
 // JOB_NOT_FOUND. A scheduled job waits for its next run.
-func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
+func (s *Server) jobTimeout(j *job, c *conn, rt *runTimer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || j.state != stateRunning || j.worker != c || j.assignN != n {
+	if s.closed || j.state != stateRunning || j.worker != c || j.timer != rt {
 		return
 	}
 	j.timer = nil
