@@ -1,9 +1,12 @@
 package gearman_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +147,39 @@ func TestStoreIsLockedWhileOpen(t *testing.T) {
 	}
 	if _, err := gearman.OpenStore(context.Background(), "redis://x", nil); err == nil || !strings.Contains(err.Error(), "redis://x") {
 		t.Errorf("OpenStore of an unknown kind = %v; want an error naming it", err)
+	}
+}
+
+func TestStoreDamageIsReportedWithItsPlace(t *testing.T) {
+	dir := t.TempDir()
+	s, addr := storeServer(t, dir, nil)
+	c := wiretest.Dial(t, addr)
+	for _, p := range []string{"first payload", "second payload"} {
+		c.Send(wire.SubmitJobBg, "f", "", p)
+		c.ExpectType(wire.JobCreated)
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	damaged := ""
+	for _, path := range segs {
+		b, _ := os.ReadFile(path)
+		if at := bytes.Index(b, []byte("first payload")); at >= 0 {
+			b[at] ^= 1
+			os.WriteFile(path, b, 0o644)
+			damaged = path
+		}
+	}
+	_, err := gearman.OpenStore(t.Context(), "file:"+dir, nil)
+	var ce *gearman.StoreCorruptError
+	if !errors.As(err, &ce) || ce.File != damaged || ce.Offset <= 0 {
+		t.Fatalf("OpenStore of a damaged store = %v; want a *StoreCorruptError naming %s and an offset", err, damaged)
+	}
+	st, err := gearman.OpenStore(t.Context(), "file:"+dir, &gearman.StoreOptions{Salvage: true})
+	if err != nil {
+		t.Fatalf("OpenStore with Salvage = %v", err)
+	}
+	addr = srvStart(t, &gearman.Server{Store: st})
+	if got := wiretest.Dial(t, addr).Admin("status", true); got != "f\t1\t0\t0\n.\n" {
+		t.Errorf("status of the salvaged store = %q; want the second job alone", got)
 	}
 }

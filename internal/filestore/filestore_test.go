@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -210,13 +213,18 @@ func TestTornTailIsCut(t *testing.T) {
 	f.Close()
 	before, _ := os.Stat(last)
 
-	_, got := newEngine(t, dir, Options{noSpare: true})
+	var log bytes.Buffer
+	_, got := newEngine(t, dir, Options{noSpare: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if len(got) != 2 || got[0].ID != 1 || got[1].ID != 2 {
 		t.Fatalf("replayed %v, want jobs 1 and 2", got)
 	}
 	after, _ := os.Stat(last)
 	if after.Size() != before.Size()-int64(len(rec)-10) {
 		t.Errorf("segment is %d bytes after the open, want the torn record cut (%d)", after.Size(), before.Size()-int64(len(rec)-10))
+	}
+	want := fmt.Sprintf("level=WARN msg=\"store: cutting a torn record at the end of the log (a write the crash interrupted)\" file=%s offset=%d", last, after.Size())
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log %q; want the cut logged: %s", log.String(), want)
 	}
 }
 
