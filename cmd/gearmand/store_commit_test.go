@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/peertest"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
@@ -17,19 +19,19 @@ import (
 )
 
 // This file tests the store's commits on a slow disk: strace delays every
-// fdatasync of the server by a second.
+// fdatasync of the server.
 
 // startSlowDisk runs cmd/gearmand on a store in a new directory, under
-// strace, each fdatasync taking a second more; it returns the server and
-// a count of the fdatasync calls so far.
-func startSlowDisk(t *testing.T) (*child, func() int) {
+// strace, each fdatasync taking delay more; it returns the server and a
+// count of the fdatasync calls so far.
+func startSlowDisk(t *testing.T, delay time.Duration) (*child, func() int) {
 	t.Helper()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		peertest.Missing(t, "strace is not installed (apt-get install strace): it delays the syncs")
 	}
 	trace := filepath.Join(t.TempDir(), "strace.out")
-	srv := startUnder(t, []string{strace, "-f", "-qq", "-o", trace, "-e", "trace=fdatasync", "-e", "inject=fdatasync:delay_exit=1000000"},
+	srv := startUnder(t, []string{strace, "-f", "-qq", "-o", trace, "-e", "trace=fdatasync", "-e", "inject=fdatasync:delay_exit=" + strconv.FormatInt(delay.Microseconds(), 10)},
 		"--store", "file:"+t.TempDir(), "--verbose", "WARNING")
 	syncs := func() int {
 		b, _ := os.ReadFile(trace)
@@ -38,11 +40,11 @@ func startSlowDisk(t *testing.T) (*child, func() int) {
 	return srv, syncs
 }
 
-// While a background submit waits for its sync, the server serves
+// While a background submit waits for its sync (2 s), the server serves
 // everyone else: a foreground job (never stored) goes from its client to
 // a worker and back before the background submit's JOB_CREATED.
 func TestSlowSyncDoesNotStallTheServer(t *testing.T) {
-	srv, _ := startSlowDisk(t)
+	srv, _ := startSlowDisk(t, 2*time.Second)
 	bg := wiretest.Dial(t, srv.addr)
 	created := make(chan struct{})
 	bg.Send(wire.SubmitJobBg, "slow", "", "waits for its sync")
@@ -74,7 +76,7 @@ func TestSlowSyncDoesNotStallTheServer(t *testing.T) {
 // each acknowledged only once durable, take a few syncs of a second each,
 // not one each.
 func TestSubmitsShareSyncs(t *testing.T) {
-	srv, syncs := startSlowDisk(t)
+	srv, syncs := startSlowDisk(t, time.Second)
 	before := syncs()
 	const conns, each = 8, 100
 	var wg sync.WaitGroup
