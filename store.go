@@ -80,6 +80,12 @@ type StoreOptions struct {
 	Poll time.Duration
 }
 
+// StoreCorruptError is the error of opening an embedded store that has a
+// damaged record before its end: File and Offset say where. With
+// [StoreOptions.Salvage] the store opens anyway, without the jobs of the
+// damaged records.
+type StoreCorruptError = filestore.CorruptError
+
 // ErrStoreLocked is the error of opening a store that another process
 // (or another Store in this one) has open.
 var ErrStoreLocked = filestore.ErrLocked

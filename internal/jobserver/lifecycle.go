@@ -110,13 +110,13 @@ func (s *Server) start(c *conn, j *job) {
 	s.mStarted(j)
 	j.state = stateRunning
 	j.worker = c
-	j.assignN++
 	f.running++
 	s.running++
 	c.holding = append(c.holding, j)
 	if d := c.timeouts[f]; d > 0 {
-		n := j.assignN
-		j.timer = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, n) })
+		rt := new(runTimer)
+		rt.h = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, rt) })
+		j.timer = rt
 	}
 	if j.stored {
 		s.store.Assigned(j.ref, j.id)
@@ -127,7 +127,7 @@ func (s *Server) start(c *conn, j *job) {
 // release takes running job j back from its worker.
 func (s *Server) release(j *job) {
 	if j.timer != nil {
-		j.timer.Stop()
+		j.timer.h.Stop()
 		j.timer = nil
 	}
 	if c := j.worker; c != nil {
@@ -213,10 +213,10 @@ func (s *Server) finish(j *job) {
 // jobTimeout runs when a CAN_DO_TIMEOUT expires: the job fails for its
 // clients (WORK_FAIL), and a late result from the worker gets
 // JOB_NOT_FOUND. A scheduled job waits for its next run.
-func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
+func (s *Server) jobTimeout(j *job, c *conn, rt *runTimer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || j.state != stateRunning || j.worker != c || j.assignN != n {
+	if s.closed || j.state != stateRunning || j.worker != c || j.timer != rt {
 		return
 	}
 	j.timer = nil
@@ -383,11 +383,12 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 }
 
 // replay loads the store's jobs into the engine, before anything else runs.
-// It gathers them first, so that the map of jobs is made at its final
-// size: growing a map of a million jobs step by step costs more than
-// the rest of the replay.
+// It gathers them first, so that the maps of jobs and of unique ids are
+// made at their final sizes: growing a map of a million jobs step by step
+// costs more than the rest of the replay.
 func (s *Server) replay() {
 	var jobs []*job
+	keyed := 0
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
 		j := s.storedJob(sj, ref)
 		if j == nil {
@@ -401,10 +402,16 @@ func (s *Server) replay() {
 		if sj.Lost {
 			s.store.Requeued(ref, j.id, j.retries)
 		}
+		if j.unique != "" {
+			keyed++
+		}
 		jobs = append(jobs, j)
 	})
 	if len(s.jobs) == 0 {
 		s.jobs = make(map[uint64]*job, len(jobs))
+	}
+	if len(s.uniques) == 0 {
+		s.uniques = make(map[string]*job, keyed)
 	}
 	now := s.clock.Now()
 	for i, j := range jobs {
@@ -441,7 +448,7 @@ func (s *Server) storedJob(sj *store.Job, ref store.Ref) *job {
 func (s *Server) register(j *job) {
 	s.jobs[j.id] = j
 	j.fn.total++
-	if k := j.key(); k != "" && s.uniqueJob(j.fn, k) == nil {
-		s.indexUnique(j, k)
+	if k := j.key(); k != "" {
+		s.indexUniqueFirst(j, k)
 	}
 }

@@ -356,7 +356,7 @@ func (s *Server) Close() error {
 		}
 		for _, j := range s.jobs {
 			if j.timer != nil {
-				j.timer.Stop()
+				j.timer.h.Stop()
 				j.timer = nil
 			}
 		}
