@@ -183,6 +183,16 @@ type Server struct {
 	// is lost.
 	JobRetries int
 
+	// RetryFailed is what becomes of a background job whose worker fails
+	// it (WORK_FAIL or WORK_EXCEPTION): retried with backoff, then kept
+	// as a dead letter (see [RetryPolicy]). The admin command "retries"
+	// sets it per function. Default zero: the job is gone, as in gearmand.
+	RetryFailed RetryPolicy
+
+	// MaxDeadLetters bounds the dead-letter list: past it, the oldest
+	// dead letter is dropped (and logged) for each new one. Default 10000.
+	MaxDeadLetters int
+
 	// HandlePrefix is the part of job handles before ":<number>".
 	// Default "H:" followed by the host name, as gearmand.
 	HandlePrefix string
@@ -248,6 +258,8 @@ func (s *Server) srv() *jobserver.Server {
 			MaxFunctionName:       s.MaxFunctionName,
 			MaxClientID:           s.MaxClientID,
 			JobRetries:            s.JobRetries,
+			Retry:                 jobserver.RetryPolicy(s.RetryFailed),
+			MaxDeadLetters:        s.MaxDeadLetters,
 			HandshakeTimeout:      s.HandshakeTimeout,
 			PacketTimeout:         s.PacketTimeout,
 			Exceptions:            s.Exceptions,

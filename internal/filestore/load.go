@@ -76,7 +76,7 @@ func (l *Log) load() error {
 		if r.gone {
 			continue
 		}
-		if r.assigned {
+		if r.assigned && !r.job.Dead {
 			r.job.Lost = true
 			r.job.Retries++
 		}
@@ -179,7 +179,7 @@ func (l *Log) apply(ld *loader, r record, seg, size uint32) {
 	switch r.kind {
 	case kindHeader:
 		l.seq = max(l.seq, r.seq)
-	case kindCreate:
+	case kindCreate, kindFailed:
 		if !fresh {
 			if old := ld.jobs[r.id]; old != nil {
 				old.gone = true

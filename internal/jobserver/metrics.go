@@ -101,6 +101,9 @@ type funcStats struct {
 	submitted uint64
 	coalesced uint64
 	requeued  uint64
+	retried   uint64 // failed attempts queued again, and dead letters retried (failed.go)
+	buried    uint64 // jobs that became dead letters
+	dropped   uint64 // dead letters dropped for the list's bound
 	finished  [NumResults]uint64
 	wait, run hist
 }
@@ -241,6 +244,28 @@ func (s *Server) mRequeued(j *job) {
 	}
 }
 
+// mRetried counts a failed job queued again: after its backoff, or out
+// of the dead-letter list.
+func (s *Server) mRetried(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).retried++
+	}
+}
+
+// mDead counts a job that became a dead letter.
+func (s *Server) mDead(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).buried++
+	}
+}
+
+// mDeadDropped counts a dead letter dropped for the list's bound.
+func (s *Server) mDeadDropped(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).dropped++
+	}
+}
+
 // mEnded counts the end of j (or of a scheduled job's run) with result r,
 // and, for a running job, its run's length.
 func (s *Server) mEnded(j *job, r int) {
@@ -266,6 +291,10 @@ type FuncMetrics struct {
 	Oldest               time.Time  // when the longest-queued job was queued; zero when none is known
 	Submitted, Coalesced uint64     // new jobs; submits that joined one by unique id
 	Requeued             uint64     // lost attempts queued again
+	Retried              uint64     // failed attempts queued again, and dead letters retried
+	Buried               uint64     // jobs that became dead letters
+	DeadDropped          uint64     // dead letters dropped for the list's bound
+	DeadLetters          int        // dead letters now (this server's; none kept in memory with a shared store)
 	Finished             [NumResults]uint64
 	Wait, Run            Histogram
 }
@@ -316,6 +345,13 @@ func (s *Server) Metrics() Metrics {
 			fm.Oldest = t
 		}
 	}
+	for j := s.deadq.head; j != nil; j = j.next {
+		label := j.fn.name
+		if s.stats != nil {
+			label = s.stats.label(j.fn.name).label
+		}
+		get(label).DeadLetters++
+	}
 	if st := s.stats; st != nil && st.otherUsed {
 		fillCounters(get(OtherLabel), st.other)
 	}
@@ -355,6 +391,7 @@ func (s *Server) oldestQueued(f *function) time.Time {
 
 func fillCounters(fm *FuncMetrics, fs *funcStats) {
 	fm.Submitted, fm.Coalesced, fm.Requeued = fs.submitted, fs.coalesced, fs.requeued
+	fm.Retried, fm.Buried, fm.DeadDropped = fs.retried, fs.buried, fs.dropped
 	fm.Finished = fs.finished
 	fm.Wait, fm.Run = fs.wait.snapshot(), fs.run.snapshot()
 }

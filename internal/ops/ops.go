@@ -58,6 +58,13 @@ func New(eng *jobserver.Server, opts Options) http.Handler {
 	h.mux.Handle("GET /assets/", http.FileServerFS(assets))
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /jobs", h.jobsPage)
+	h.mux.HandleFunc("GET /api/dead", h.apiDead)
+	h.mux.HandleFunc("GET /dead", h.deadPage)
+	csrf := http.NewCrossOriginProtection()
+	h.mux.Handle("POST /api/dead/retry", csrf.Handler(h.apiDeadAction(false)))
+	h.mux.Handle("POST /api/dead/purge", csrf.Handler(h.apiDeadAction(true)))
+	h.mux.Handle("POST /dead/retry", csrf.Handler(h.pageDeadAction(false)))
+	h.mux.Handle("POST /dead/purge", csrf.Handler(h.pageDeadAction(true)))
 	return h
 }
 

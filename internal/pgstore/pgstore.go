@@ -78,6 +78,7 @@ type Log struct {
 	dry      map[string]bool     // claimed for with no job found: wait for a notification or the poll
 	heard    map[string]bool     // claims under way; true once a notification came meanwhile
 	claimer  store.Claimer
+	deadMax  int // the dead-letter list's bound (deadletters.go); 0 = defaultMaxDead
 	started  bool
 
 	kick      chan struct{} // records queued

@@ -53,6 +53,26 @@ type Shared interface {
 	Hold() time.Duration
 }
 
+// DeadLetters is implemented by a Shared log that keeps the cluster's
+// dead letters (jobs of [Job.Dead], recorded with [Log.Failed]) itself:
+// the engine keeps none of them in memory then, and lists, retries and
+// purges them here. id 0 picks every dead letter (of fn when fn is not
+// "").
+type DeadLetters interface {
+	// ListDead returns the first limit dead letters of fn (every
+	// function when fn is ""; all when limit <= 0), oldest first, and
+	// how many there are.
+	ListDead(ctx context.Context, fn string, limit int) ([]Job, int, error)
+	// ReviveDead queues the picked dead letters again in the shared
+	// queue, their failures reset; it returns how many.
+	ReviveDead(ctx context.Context, id uint64, fn string) (int, error)
+	// PurgeDead deletes the picked dead letters; it returns how many.
+	PurgeDead(ctx context.Context, id uint64, fn string) (int, error)
+	// LimitDead bounds the list: past n, the oldest are deleted as new
+	// ones come.
+	LimitDead(n int)
+}
+
 // JobStatus is what the shared queue knows of one job.
 type JobStatus struct {
 	Known    bool

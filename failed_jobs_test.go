@@ -1,0 +1,143 @@
+package gearman_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// failRun has worker w, asleep, take the job the server wakes it for
+// and fail it: WORK_FAIL when exc is "", else WORK_EXCEPTION exc. Then w
+// sleeps again.
+func failRun(t *testing.T, w *wiretest.Peer, handle, fn, unique, data, exc string) {
+	t.Helper()
+	w.Expect(wire.Noop)
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, handle, fn, unique, data)
+	if exc == "" {
+		w.Send(wire.WorkFail, handle)
+	} else {
+		w.Send(wire.WorkException, handle, exc)
+	}
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.NoJob)
+	w.Send(wire.PreSleep)
+	srvSync(w)
+}
+
+// TestServerRetryFailedThenDeadLetter runs a background job that always
+// fails under a policy of two retries, in virtual time: each retry comes
+// within its backoff's bounds (half of it to all of it, rounded up to a
+// second), then the job is a dead letter, which the admin lists, retries
+// (it runs again) and purges; the metrics count each step.
+func TestServerRetryFailedThenDeadLetter(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: gearman.RetryPolicy{Retries: 2, Backoff: 10 * time.Second, MaxBackoff: time.Minute, Keep: true}}
+	clk := srvFakeClock(s, srvT0)
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	addr := srvStart(t, s)
+	w := srvWorker(t, addr, "f")
+	c := wiretest.Dial(t, addr)
+	a := wiretest.Dial(t, addr)
+
+	c.Send(wire.SubmitJobBg, "f", "u1", "p1")
+	c.Expect(wire.JobCreated, "H:test:1")
+	failRun(t, w, "H:test:1", "f", "u1", "p1", "")
+	if got := a.Admin("status", true); got != "f\t1\t0\t1\n.\n" {
+		t.Errorf("status while the retry waits = %q", got)
+	}
+	// The first retry waits 5 to 10 s.
+	clk.Advance(4 * time.Second)
+	w.ExpectNone(quiet)
+	clk.Advance(6 * time.Second)
+	failRun(t, w, "H:test:1", "f", "u1", "p1", "boom: disk full")
+	// The second waits 10 to 20 s.
+	clk.Advance(9 * time.Second)
+	w.ExpectNone(quiet)
+	clk.Advance(11 * time.Second)
+	failRun(t, w, "H:test:1", "f", "u1", "p1", "")
+	clk.Advance(time.Hour)
+	w.ExpectNone(quiet) // out of retries
+
+	if got := a.Admin("status", true); got != "f\t0\t0\t1\n.\n" {
+		t.Errorf("status with a dead letter = %q", got)
+	}
+	want := "H:test:1\tf\tu1\t3\t2030-01-01T00:00:30Z\t2030-01-01T00:01:00Z\tWORK_FAIL\n.\n"
+	if got := a.Admin("show dead", true); got != want {
+		t.Errorf("show dead = %q; want %q", got, want)
+	}
+	if got := a.Admin("show dead other", true); got != ".\n" {
+		t.Errorf("show dead other = %q", got)
+	}
+	list, total, err := s.DeadLetters(context.Background(), "", 0)
+	if err != nil || total != 1 || len(list) != 1 {
+		t.Fatalf("DeadLetters = %v, %d, %v", list, total, err)
+	}
+	if d := list[0]; d.Handle != "H:test:1" || string(d.Data) != "p1" || d.Attempts != 3 || d.Error != "WORK_FAIL" ||
+		!d.First.Equal(srvT0) || !d.Last.Equal(srvT0.Add(30*time.Second)) {
+		t.Errorf("dead letter = %+v", d)
+	}
+	checkSamples(t, scrape(t, hs.URL+"/metrics"), map[string]float64{
+		`gearman_jobs_submitted_total{function="f"}`:                   1,
+		`gearman_jobs_finished_total{function="f",result="fail"}`:      2,
+		`gearman_jobs_finished_total{function="f",result="exception"}`: 1,
+		`gearman_jobs_finished_total{function="f",result="complete"}`:  0,
+		`gearman_jobs_retried_total{function="f"}`:                     2,
+		`gearman_jobs_dead_lettered_total{function="f"}`:               1,
+		`gearman_dead_letters{function="f"}`:                           1,
+		`gearman_jobs{function="f"}`:                                   0,
+	})
+
+	// Retried by the admin: it runs at once, and completes.
+	if got := a.Admin("dead retry H:test:9", false); got != "OK 0\n" {
+		t.Errorf("dead retry of an unknown handle = %q", got)
+	}
+	if got := a.Admin("dead retry H:test:1", false); got != "OK 1\n" {
+		t.Errorf("dead retry = %q", got)
+	}
+	w.Expect(wire.Noop)
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, "H:test:1", "f", "u1", "p1")
+	w.Send(wire.WorkComplete, "H:test:1", "done")
+	w.Send(wire.PreSleep)
+	srvSync(w)
+	if got := a.Admin("show dead", true); got != ".\n" {
+		t.Errorf("show dead after the retry = %q", got)
+	}
+
+	// A second job dies the same way, with retries anew; then it is
+	// purged.
+	c.Send(wire.SubmitJobBg, "f", "", "p2")
+	c.Expect(wire.JobCreated, "H:test:2")
+	failRun(t, w, "H:test:2", "f", "", "p2", "x")
+	clk.Advance(10 * time.Second)
+	failRun(t, w, "H:test:2", "f", "", "p2", "x")
+	clk.Advance(20 * time.Second)
+	failRun(t, w, "H:test:2", "f", "", "p2", "last\twords")
+	if got := a.Admin("show dead f", true); got != "H:test:2\tf\t\t3\t2030-01-01T01:01:00Z\t2030-01-01T01:01:30Z\tlast words\n.\n" {
+		t.Errorf("show dead f = %q", got)
+	}
+	if got := a.Admin("dead purge function g", false); got != "OK 0\n" {
+		t.Errorf("dead purge function g = %q", got)
+	}
+	if got := a.Admin("dead purge all", false); got != "OK 1\n" {
+		t.Errorf("dead purge all = %q", got)
+	}
+	if got := a.Admin("show dead", true); got != ".\n" {
+		t.Errorf("show dead after the purge = %q", got)
+	}
+	checkSamples(t, scrape(t, hs.URL+"/metrics"), map[string]float64{
+		`gearman_jobs_submitted_total{function="f"}`:                   2,
+		`gearman_jobs_finished_total{function="f",result="fail"}`:      2,
+		`gearman_jobs_finished_total{function="f",result="exception"}`: 4,
+		`gearman_jobs_finished_total{function="f",result="complete"}`:  1,
+		`gearman_jobs_retried_total{function="f"}`:                     5, // 2 + the admin's + 2
+		`gearman_jobs_dead_lettered_total{function="f"}`:               2,
+		`gearman_dead_letters{function="f"}`:                           0,
+	})
+}
