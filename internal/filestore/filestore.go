@@ -439,6 +439,10 @@ func (l *Log) Healthy() error {
 	return l.refusal()
 }
 
+// Ping implements store.Log: the directory is local, so it answers as
+// Healthy.
+func (l *Log) Ping(context.Context) error { return l.Healthy() }
+
 // Where implements store.Log.
 func (l *Log) Where() string { return "file:" + l.dir }
 

@@ -2,6 +2,7 @@ package jobserver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -397,19 +398,28 @@ func fillCounters(fm *FuncMetrics, fs *funcStats) {
 }
 
 // Ready returns nil when the server serves: it listens, is not closing,
-// and its store, if any, can write records. Otherwise it says why not.
-func (s *Server) Ready() error {
+// and its store, if any, can write records and be reached now
+// (store.Log.Ping, within ctx). Otherwise it says why not.
+func (s *Server) Ready(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch {
 	case s.closed || s.draining:
+		s.mu.Unlock()
 		return ErrClosed
 	case len(s.listeners) == 0:
+		s.mu.Unlock()
 		return ErrNotListening
-	case s.store != nil:
-		if err := s.store.Healthy(); err != nil {
-			return fmt.Errorf("gearman: store %s: %w", s.store.Where(), err)
-		}
+	}
+	s.mu.Unlock()
+	if s.store == nil {
+		return nil
+	}
+	err := s.store.Healthy()
+	if err == nil {
+		err = s.store.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("gearman: store %s: %w", s.store.Where(), err)
 	}
 	return nil
 }

@@ -78,9 +78,9 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // readyz answers 200 while the server listens and its store, if any, can
 // write; 503 with the reason otherwise.
-func (h *handler) readyz(w http.ResponseWriter, _ *http.Request) {
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := h.eng.Ready(); err != nil {
+	if err := h.eng.Ready(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("not ready: " + err.Error() + "\n"))
 		return

@@ -117,6 +117,12 @@ type Log interface {
 
 	// Healthy returns nil while records can be written, else why not.
 	Healthy() error
+	// Ping checks now that the store can be reached, for readiness: nil
+	// when it can. It is called without the engine's lock and may block
+	// until ctx ends; a log with nothing remote answers as Healthy. A
+	// Log may answer from a recent check, so that many callers cannot
+	// load the store.
+	Ping(ctx context.Context) error
 	// Where says where the jobs are kept, for the server's log.
 	Where() string
 
