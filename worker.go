@@ -12,43 +12,6 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// Handler serves the jobs of a registered function. Work gets the job as a
-// worker [Task]: its reader is the payload, its writer the result. Returning
-// nil completes the job (if Work has not closed the task itself); returning
-// an error fails it as [Task.CloseWithError] does. A panic fails the job
-// with an exception and the worker goes on. ctx is cancelled when the
-// connection closes.
-type Handler interface {
-	Work(ctx context.Context, task *Task) error
-}
-
-// HandlerFunc adapts a function to a [Handler].
-type HandlerFunc func(ctx context.Context, task *Task) error
-
-// Work calls f(ctx, task).
-func (f HandlerFunc) Work(ctx context.Context, task *Task) error { return f(ctx, task) }
-
-// BytesHandler adapts a function of the whole payload to the whole result.
-// The result goes out in the single WORK_COMPLETE packet.
-func BytesHandler(f func(ctx context.Context, payload []byte) ([]byte, error)) Handler {
-	return bytesHandler(f)
-}
-
-type bytesHandler func(ctx context.Context, payload []byte) ([]byte, error)
-
-// Work reads the payload, calls the function and completes the job.
-func (f bytesHandler) Work(ctx context.Context, t *Task) error {
-	payload, err := t.in.readAllCtx(ctx, true)
-	if err != nil {
-		return err
-	}
-	result, err := f(ctx, payload)
-	if err != nil {
-		return err
-	}
-	return t.complete(result)
-}
-
 // RegisterOptions are the per-function options of [Conn.Register].
 type RegisterOptions struct {
 	// Timeout asks the server to give up on a job of this function that runs
@@ -337,62 +300,10 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	return err
 }
 
-// handlerRun is work for one of a connection's goroutines: a job's handler,
-// or with t nil the read loop.
-type handlerRun struct {
-	h      Handler
-	t      *Task
-	parked bool // the read loop waits for this handler (see park)
-}
-
 // startHandler runs a job's handler on another goroutine (the read loop
 // goes on reading its payload into it).
 func (c *Conn) startHandler(h Handler, t *Task) {
 	c.start(handlerRun{h: h, t: t})
-}
-
-// start gives run to a goroutine of the connection that waits for work (one
-// that ran an earlier job: its stack has already grown), or to a new one.
-// Only the read loop calls it, from its goroutine or parked (unpark), so
-// Close, which waits on c.handlers once the read loop has ended, never races
-// with the Add here.
-func (c *Conn) start(run handlerRun) {
-	select {
-	case c.spare <- run:
-	default:
-		c.handlers.Add(1)
-		go c.serve(run)
-	}
-}
-
-// serve is the life of a connection's goroutine: it runs the read loop or a
-// handler, then waits for more while fewer than MaxJobs goroutines wait. It
-// returns when the connection ends.
-func (c *Conn) serve(run handlerRun) {
-	defer c.handlers.Done()
-	for {
-		if run.t == nil {
-			var ok bool
-			if run, ok = c.readLoop(); !ok {
-				return
-			}
-		}
-		if run.t != nil && c.runHandler(run) {
-			run = handlerRun{} // back to reading
-			continue
-		}
-		if c.spares.Add(1) > int32(c.opts.MaxJobs) {
-			c.spares.Add(-1)
-			return
-		}
-		select {
-		case run = <-c.spare:
-			c.spares.Add(-1)
-		case <-c.done:
-			c.spares.Add(-1)
-			return
-		}
-	}
 }
 
 // runHandler runs one job's handler and ends the job by what it returns. For
@@ -490,4 +401,8 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
 		return err
 	}
 	return c.writeData(wire.WorkFail, h, nil, flush)
+}
+
+func isGrab(t wire.Type) bool {
+	return t == wire.GrabJob || t == wire.GrabJobUniq || t == wire.GrabJobAll
 }

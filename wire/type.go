@@ -77,6 +77,11 @@ const (
 	MaxExtType   = ResultWindow
 )
 
+// StreamWindow is the streaming extension's initial credit window: 256 KiB
+// for each job in each direction, at each hop, from the moment the job
+// exists (STREAMING.md).
+const StreamWindow = 256 << 10
+
 // MaxArgs is the largest number of arguments any packet type carries
 // (SUBMIT_JOB_SCHED has eight).
 const MaxArgs = 8
@@ -109,59 +114,90 @@ type typeInfo struct {
 	name    string
 	dir     Direction
 	nargs   int8
-	hasData bool // the last argument is opaque data
+	hasData bool       // the last argument is opaque data
+	reply   replyKind  // a request: what answers it; a reply: what it answers
+	submit  submitKind // whether and how it submits a job
+	bg      bool       // a submit of a background job
+	prio    Priority   // a plain submit's priority
 }
 
-var types = [...]typeInfo{
-	CanDo:                     {"CAN_DO", ToServer, 1, false},
-	CantDo:                    {"CANT_DO", ToServer, 1, false},
-	ResetAbilities:            {"RESET_ABILITIES", ToServer, 0, false},
-	PreSleep:                  {"PRE_SLEEP", ToServer, 0, false},
-	Noop:                      {"NOOP", ToClient, 0, false},
-	SubmitJob:                 {"SUBMIT_JOB", ToServer, 3, true},
-	JobCreated:                {"JOB_CREATED", ToClient, 1, false},
-	GrabJob:                   {"GRAB_JOB", ToServer, 0, false},
-	NoJob:                     {"NO_JOB", ToClient, 0, false},
-	JobAssign:                 {"JOB_ASSIGN", ToClient, 3, true},
-	WorkStatus:                {"WORK_STATUS", Both, 3, false},
-	WorkComplete:              {"WORK_COMPLETE", Both, 2, true},
-	WorkFail:                  {"WORK_FAIL", Both, 1, false},
-	GetStatus:                 {"GET_STATUS", ToServer, 1, false},
-	EchoReq:                   {"ECHO_REQ", ToServer, 1, true},
-	EchoRes:                   {"ECHO_RES", ToClient, 1, true},
-	SubmitJobBg:               {"SUBMIT_JOB_BG", ToServer, 3, true},
-	Error:                     {"ERROR", ToClient, 2, false},
-	StatusRes:                 {"STATUS_RES", ToClient, 5, false},
-	SubmitJobHigh:             {"SUBMIT_JOB_HIGH", ToServer, 3, true},
-	SetClientID:               {"SET_CLIENT_ID", ToServer, 1, false},
-	CanDoTimeout:              {"CAN_DO_TIMEOUT", ToServer, 2, false},
-	AllYours:                  {"ALL_YOURS", ToServer, 0, false},
-	WorkException:             {"WORK_EXCEPTION", Both, 2, true},
-	OptionReq:                 {"OPTION_REQ", ToServer, 1, false},
-	OptionRes:                 {"OPTION_RES", ToClient, 1, false},
-	WorkData:                  {"WORK_DATA", Both, 2, true},
-	WorkWarning:               {"WORK_WARNING", Both, 2, true},
-	GrabJobUniq:               {"GRAB_JOB_UNIQ", ToServer, 0, false},
-	JobAssignUniq:             {"JOB_ASSIGN_UNIQ", ToClient, 4, true},
-	SubmitJobHighBg:           {"SUBMIT_JOB_HIGH_BG", ToServer, 3, true},
-	SubmitJobLow:              {"SUBMIT_JOB_LOW", ToServer, 3, true},
-	SubmitJobLowBg:            {"SUBMIT_JOB_LOW_BG", ToServer, 3, true},
-	SubmitJobSched:            {"SUBMIT_JOB_SCHED", ToServer, 8, true},
-	SubmitJobEpoch:            {"SUBMIT_JOB_EPOCH", ToServer, 4, true},
-	SubmitReduceJob:           {"SUBMIT_REDUCE_JOB", ToServer, 5, true},
-	SubmitReduceJobBackground: {"SUBMIT_REDUCE_JOB_BACKGROUND", ToServer, 5, true},
-	GrabJobAll:                {"GRAB_JOB_ALL", ToServer, 0, false},
-	JobAssignAll:              {"JOB_ASSIGN_ALL", ToClient, 5, true},
-	GetStatusUnique:           {"GET_STATUS_UNIQUE", ToServer, 1, false},
-	StatusResUnique:           {"STATUS_RES_UNIQUE", ToClient, 6, false},
+// replyKind pairs requests with the replies that answer them: a reply
+// answers a request of the same kind.
+type replyKind uint8
 
-	SubmitStream:    {"SUBMIT_STREAM", ToServer, 4, true},
-	StreamData:      {"STREAM_DATA", Both, 2, true},
-	StreamEnd:       {"STREAM_END", Both, 1, false},
-	StreamAbort:     {"STREAM_ABORT", Both, 1, false},
-	JobAssignStream: {"JOB_ASSIGN_STREAM", ToClient, 3, true},
-	PayloadWindow:   {"PAYLOAD_WINDOW", Both, 2, false},
-	ResultWindow:    {"RESULT_WINDOW", Both, 2, false},
+const (
+	noReply           replyKind = iota
+	replyCreated                // SUBMIT_*: JOB_CREATED
+	replyEcho                   // ECHO_REQ: ECHO_RES
+	replyStatus                 // GET_STATUS: STATUS_RES
+	replyStatusUnique           // GET_STATUS_UNIQUE: STATUS_RES_UNIQUE
+	replyOption                 // OPTION_REQ: OPTION_RES
+	replyJob                    // GRAB_JOB*: any JOB_ASSIGN*, or NO_JOB
+)
+
+// submitKind says whether and how a type submits a job.
+type submitKind uint8
+
+const (
+	notSubmit    submitKind = iota
+	plainSubmit             // SUBMIT_JOB[_HIGH|_LOW][_BG]: function, unique id, payload
+	otherSubmit             // SUBMIT_JOB_EPOCH, SUBMIT_JOB_SCHED, SUBMIT_REDUCE_JOB*
+	streamSubmit            // SUBMIT_STREAM: a plain submit's type is one of its arguments
+)
+
+// The protocol's facts about each packet type, in one place: this module's
+// packages ask these methods instead of keeping lists of their own, and
+// their tests check their views against this table.
+var types = [...]typeInfo{
+	CanDo:                     {"CAN_DO", ToServer, 1, false, noReply, notSubmit, false, PriorityNormal},
+	CantDo:                    {"CANT_DO", ToServer, 1, false, noReply, notSubmit, false, PriorityNormal},
+	ResetAbilities:            {"RESET_ABILITIES", ToServer, 0, false, noReply, notSubmit, false, PriorityNormal},
+	PreSleep:                  {"PRE_SLEEP", ToServer, 0, false, noReply, notSubmit, false, PriorityNormal},
+	Noop:                      {"NOOP", ToClient, 0, false, noReply, notSubmit, false, PriorityNormal},
+	SubmitJob:                 {"SUBMIT_JOB", ToServer, 3, true, replyCreated, plainSubmit, false, PriorityNormal},
+	JobCreated:                {"JOB_CREATED", ToClient, 1, false, replyCreated, notSubmit, false, PriorityNormal},
+	GrabJob:                   {"GRAB_JOB", ToServer, 0, false, replyJob, notSubmit, false, PriorityNormal},
+	NoJob:                     {"NO_JOB", ToClient, 0, false, replyJob, notSubmit, false, PriorityNormal},
+	JobAssign:                 {"JOB_ASSIGN", ToClient, 3, true, replyJob, notSubmit, false, PriorityNormal},
+	WorkStatus:                {"WORK_STATUS", Both, 3, false, noReply, notSubmit, false, PriorityNormal},
+	WorkComplete:              {"WORK_COMPLETE", Both, 2, true, noReply, notSubmit, false, PriorityNormal},
+	WorkFail:                  {"WORK_FAIL", Both, 1, false, noReply, notSubmit, false, PriorityNormal},
+	GetStatus:                 {"GET_STATUS", ToServer, 1, false, replyStatus, notSubmit, false, PriorityNormal},
+	EchoReq:                   {"ECHO_REQ", ToServer, 1, true, replyEcho, notSubmit, false, PriorityNormal},
+	EchoRes:                   {"ECHO_RES", ToClient, 1, true, replyEcho, notSubmit, false, PriorityNormal},
+	SubmitJobBg:               {"SUBMIT_JOB_BG", ToServer, 3, true, replyCreated, plainSubmit, true, PriorityNormal},
+	Error:                     {"ERROR", ToClient, 2, false, noReply, notSubmit, false, PriorityNormal},
+	StatusRes:                 {"STATUS_RES", ToClient, 5, false, replyStatus, notSubmit, false, PriorityNormal},
+	SubmitJobHigh:             {"SUBMIT_JOB_HIGH", ToServer, 3, true, replyCreated, plainSubmit, false, PriorityHigh},
+	SetClientID:               {"SET_CLIENT_ID", ToServer, 1, false, noReply, notSubmit, false, PriorityNormal},
+	CanDoTimeout:              {"CAN_DO_TIMEOUT", ToServer, 2, false, noReply, notSubmit, false, PriorityNormal},
+	AllYours:                  {"ALL_YOURS", ToServer, 0, false, noReply, notSubmit, false, PriorityNormal},
+	WorkException:             {"WORK_EXCEPTION", Both, 2, true, noReply, notSubmit, false, PriorityNormal},
+	OptionReq:                 {"OPTION_REQ", ToServer, 1, false, replyOption, notSubmit, false, PriorityNormal},
+	OptionRes:                 {"OPTION_RES", ToClient, 1, false, replyOption, notSubmit, false, PriorityNormal},
+	WorkData:                  {"WORK_DATA", Both, 2, true, noReply, notSubmit, false, PriorityNormal},
+	WorkWarning:               {"WORK_WARNING", Both, 2, true, noReply, notSubmit, false, PriorityNormal},
+	GrabJobUniq:               {"GRAB_JOB_UNIQ", ToServer, 0, false, replyJob, notSubmit, false, PriorityNormal},
+	JobAssignUniq:             {"JOB_ASSIGN_UNIQ", ToClient, 4, true, replyJob, notSubmit, false, PriorityNormal},
+	SubmitJobHighBg:           {"SUBMIT_JOB_HIGH_BG", ToServer, 3, true, replyCreated, plainSubmit, true, PriorityHigh},
+	SubmitJobLow:              {"SUBMIT_JOB_LOW", ToServer, 3, true, replyCreated, plainSubmit, false, PriorityLow},
+	SubmitJobLowBg:            {"SUBMIT_JOB_LOW_BG", ToServer, 3, true, replyCreated, plainSubmit, true, PriorityLow},
+	SubmitJobSched:            {"SUBMIT_JOB_SCHED", ToServer, 8, true, replyCreated, otherSubmit, true, PriorityNormal},
+	SubmitJobEpoch:            {"SUBMIT_JOB_EPOCH", ToServer, 4, true, replyCreated, otherSubmit, true, PriorityNormal},
+	SubmitReduceJob:           {"SUBMIT_REDUCE_JOB", ToServer, 5, true, replyCreated, otherSubmit, false, PriorityNormal},
+	SubmitReduceJobBackground: {"SUBMIT_REDUCE_JOB_BACKGROUND", ToServer, 5, true, replyCreated, otherSubmit, true, PriorityNormal},
+	GrabJobAll:                {"GRAB_JOB_ALL", ToServer, 0, false, replyJob, notSubmit, false, PriorityNormal},
+	JobAssignAll:              {"JOB_ASSIGN_ALL", ToClient, 5, true, replyJob, notSubmit, false, PriorityNormal},
+	GetStatusUnique:           {"GET_STATUS_UNIQUE", ToServer, 1, false, replyStatusUnique, notSubmit, false, PriorityNormal},
+	StatusResUnique:           {"STATUS_RES_UNIQUE", ToClient, 6, false, replyStatusUnique, notSubmit, false, PriorityNormal},
+
+	SubmitStream:    {"SUBMIT_STREAM", ToServer, 4, true, replyCreated, streamSubmit, false, PriorityNormal},
+	StreamData:      {"STREAM_DATA", Both, 2, true, noReply, notSubmit, false, PriorityNormal},
+	StreamEnd:       {"STREAM_END", Both, 1, false, noReply, notSubmit, false, PriorityNormal},
+	StreamAbort:     {"STREAM_ABORT", Both, 1, false, noReply, notSubmit, false, PriorityNormal},
+	JobAssignStream: {"JOB_ASSIGN_STREAM", ToClient, 3, true, replyJob, notSubmit, false, PriorityNormal},
+	PayloadWindow:   {"PAYLOAD_WINDOW", Both, 2, false, noReply, notSubmit, false, PriorityNormal},
+	ResultWindow:    {"RESULT_WINDOW", Both, 2, false, noReply, notSubmit, false, PriorityNormal},
 }
 
 // Valid reports whether t is a packet type of the protocol (1 to 42, not 5)
@@ -203,4 +239,92 @@ func (t Type) NArgs() int {
 // payload or result, or an echo), which may hold NUL bytes and may be large.
 func (t Type) HasData() bool {
 	return t.Valid() && types[t].hasData
+}
+
+// Priority is a job's priority as its submit type gives it. The zero value
+// is [PriorityNormal].
+type Priority uint8
+
+// Priorities: a server hands out high jobs before normal ones, and normal
+// before low.
+const (
+	PriorityNormal Priority = iota
+	PriorityHigh
+	PriorityLow
+)
+
+// String returns "normal", "high" or "low".
+func (p Priority) String() string {
+	switch p {
+	case PriorityNormal:
+		return "normal"
+	case PriorityHigh:
+		return "high"
+	case PriorityLow:
+		return "low"
+	}
+	return "Priority(" + strconv.Itoa(int(p)) + ")"
+}
+
+// IsSubmit reports whether t submits a job, which the server answers with
+// JOB_CREATED (or ERROR): the ten SUBMIT_* types of the protocol and
+// SUBMIT_STREAM.
+func (t Type) IsSubmit() bool {
+	return t.Valid() && types[t].submit != notSubmit
+}
+
+// PlainSubmit reports whether t is one of the six plain submit types
+// (SUBMIT_JOB, SUBMIT_JOB_BG, SUBMIT_JOB_HIGH, SUBMIT_JOB_HIGH_BG,
+// SUBMIT_JOB_LOW, SUBMIT_JOB_LOW_BG), whose arguments are the function, the
+// unique id and the payload: the types a SUBMIT_STREAM may carry.
+func (t Type) PlainSubmit() bool {
+	return t.Valid() && types[t].submit == plainSubmit
+}
+
+// Background reports whether t submits a background job: a plain _BG
+// submit, SUBMIT_JOB_EPOCH, SUBMIT_JOB_SCHED or
+// SUBMIT_REDUCE_JOB_BACKGROUND. For SUBMIT_STREAM it is false: the plain
+// submit type it carries says.
+func (t Type) Background() bool {
+	return t.Valid() && types[t].bg
+}
+
+// Priority returns the priority of a job submitted with type t: high or low
+// for the _HIGH and _LOW submits, normal for every other type (SUBMIT_STREAM
+// carries the plain submit type that says).
+func (t Type) Priority() Priority {
+	if t.Valid() {
+		return types[t].prio
+	}
+	return PriorityNormal
+}
+
+// SubmitType returns the plain submit type of a job of priority p, in the
+// background or not; 0, not a valid type, for an unknown priority.
+func SubmitType(p Priority, background bool) Type {
+	for _, t := range [...]Type{SubmitJob, SubmitJobBg, SubmitJobHigh, SubmitJobHighBg, SubmitJobLow, SubmitJobLowBg} {
+		if types[t].prio == p && types[t].bg == background {
+			return t
+		}
+	}
+	return 0
+}
+
+// Answers reports whether a packet of type t, sent by the server, answers a
+// request of type req: JOB_CREATED a submit, ECHO_RES an ECHO_REQ,
+// STATUS_RES a GET_STATUS, STATUS_RES_UNIQUE a GET_STATUS_UNIQUE,
+// OPTION_RES an OPTION_REQ, and NO_JOB or any JOB_ASSIGN type any grab.
+// ERROR may answer any request, and is not counted here.
+func (t Type) Answers(req Type) bool {
+	if !t.Valid() || !req.Valid() || t.Direction()&ToClient == 0 || req.Direction()&ToServer == 0 {
+		return false
+	}
+	k := types[t].reply
+	return k != noReply && k == types[req].reply
+}
+
+// IsGrab reports whether t asks the server for a job: GRAB_JOB,
+// GRAB_JOB_UNIQ or GRAB_JOB_ALL.
+func (t Type) IsGrab() bool {
+	return t.Valid() && t.Direction() == ToServer && types[t].reply == replyJob
 }

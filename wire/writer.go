@@ -6,10 +6,11 @@ import (
 	"net"
 )
 
-// LargeData is the size from which [Writer.WritePacket] writes a data
-// argument straight from the caller's slice instead of copying it into its
-// buffer.
-const LargeData = 32 << 10
+// LargeData is the size from which a data argument is written straight
+// from the caller's slice instead of being copied into a buffer: by
+// [Writer.WritePacket], and by this module's client, worker and job server,
+// which then hold the slice until it is written.
+const LargeData = 64 << 10
 
 // Writer encodes packets into a buffer and writes them with [Writer.Flush],
 // so that many packets go out in one write call.

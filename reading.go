@@ -334,3 +334,108 @@ func (c *Conn) unparkFor(t *Task) {
 		c.unpark()
 	}
 }
+
+// expectsNothing reports whether the connection is up and expects nothing
+// from the server: no request awaits its reply, no task its result or its
+// stream's packets. c.mu held.
+func (c *Conn) expectsNothing() bool {
+	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 0 && len(c.streams) == 0 && len(c.wstreams) == 0
+}
+
+// parkCheck is how often a connection whose read loop parks checks for a
+// park that has lasted: one lasting from one check to the next ends. Each
+// connection reads it once, when it starts.
+var parkCheck = 20 * time.Millisecond
+
+// park lets the read loop's goroutine run a job's handler without handing
+// the reading on first, and reports whether it may. Nobody reads while the
+// handler runs, which saves waking another goroutine for every job; so it
+// may only when the connection expects nothing from the server (no request
+// awaits its reply, no client task its result) and has read nothing more.
+// Whoever comes to expect something meanwhile starts a reader (unpark), as
+// does a check when the handler runs longer than c.parkCheck, so that a lost
+// connection still cancels a long handler's context. Read loop only.
+func (c *Conn) park() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.expectsNothing() {
+		return false
+	}
+	c.parkLocked()
+	return true
+}
+
+// parkIdle parks the reading of a connection that expects nothing and serves
+// no function (a worker waits for NOOP), where callers may read, and reports
+// whether it did: the next Do's or Submit's caller reads, and any other
+// request starts a reader (unpark).
+// Whoever reads, with nothing left in the buffer.
+func (c *Conn) parkIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.callerReads || !c.expectsNothing() || len(c.funcs) > 0 || !alone() {
+		return false
+	}
+	c.parkLocked()
+	return true
+}
+
+// parkLocked parks the reading (see park). c.mu held.
+func (c *Conn) parkLocked() {
+	c.parked = true
+	c.parks++
+	if !c.parkCheckOn {
+		// Checks run while parks go on; arming them costs more than a
+		// job, so they are not armed per park.
+		c.parkCheckOn = true
+		c.parksSeen = c.parks
+		if c.parkTimer == nil {
+			c.parkTimer = time.AfterFunc(c.parkCheck, c.checkPark)
+		} else {
+			c.parkTimer.Reset(c.parkCheck)
+		}
+	}
+}
+
+// checkPark ends a park that has lasted since the last check, and goes on
+// checking while the read loop parks.
+func (c *Conn) checkPark() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.parked && c.parks == c.parksSeen:
+		c.unpark()
+		c.parkCheckOn = false
+	case c.parked || c.parks != c.parksSeen:
+		c.parksSeen = c.parks
+		c.parkTimer.Reset(c.parkCheck)
+	default:
+		c.parkCheckOn = false
+	}
+}
+
+// unpark hands a parked read loop to another goroutine: the connection now
+// expects packets. c.mu held.
+func (c *Conn) unpark() {
+	if c.parked {
+		c.parked = false
+		c.clearParkedFor()
+		// The parked loop has not ended, so Close is not yet waiting
+		// on c.handlers: see start.
+		c.start(handlerRun{})
+	}
+}
+
+// resume takes the reading back for the goroutine that parked it, once its
+// handler has returned, and reports whether it has it (or another goroutine
+// reads by now).
+func (c *Conn) resume() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.parked {
+		return false
+	}
+	c.parked = false
+	c.clearParkedFor()
+	return true
+}
