@@ -2,7 +2,13 @@ package gearman_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +146,125 @@ func TestServerRetryFailedThenDeadLetter(t *testing.T) {
 		`gearman_jobs_dead_lettered_total{function="f"}`:               2,
 		`gearman_dead_letters{function="f"}`:                           0,
 	})
+}
+
+// TestAdminRetriesSetsThePolicyPerFunction: "retries" shows and sets a
+// function's policy at run time; a function set to "off" drops failed
+// jobs as gearmand does, one left to the server's keeps them, and a job
+// whose last attempt (--job-retries) is lost with its worker is kept too.
+func TestAdminRetriesSetsThePolicyPerFunction(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test", JobRetries: 1, RetryFailed: gearman.RetryPolicy{Keep: true}}
+	addr := srvStart(t, s)
+	a := wiretest.Dial(t, addr)
+	for _, tc := range []struct{ cmd, want string }{
+		{"retries f", "OK 0 10s 1h0m0s keep server\n"},
+		{"retries f 3 30s 5m drop", "OK\r\n"},
+		{"retries f", "OK 3 30s 5m0s drop own\n"},
+		{"retries f 2", "OK\r\n"},
+		{"retries f", "OK 2 10s 1h0m0s keep own\n"},
+		{"retries f default", "OK\r\n"},
+		{"retries f", "OK 0 10s 1h0m0s keep server\n"},
+		{"retries off off", "OK\r\n"},
+		{"retries off", "OK 0 10s 1h0m0s drop own\n"},
+		{"retries f -1", "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+retries\r\n"},
+		{"retries f 1 soon", "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+retries\r\n"},
+		{"retries", "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+retries\r\n"},
+		{"dead retry", "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+dead\r\n"},
+		{"dead purge function", "ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+dead\r\n"},
+	} {
+		if got := a.Admin(tc.cmd, false); got != tc.want {
+			t.Errorf("%s = %q; want %q", tc.cmd, got, tc.want)
+		}
+	}
+	c := wiretest.Dial(t, addr)
+	for _, fn := range []string{"off", "f"} {
+		c.Send(wire.SubmitJobBg, fn, "", "x")
+		c.ExpectType(wire.JobCreated)
+		w := wiretest.Dial(t, addr)
+		w.Send(wire.CanDo, fn)
+		w.Send(wire.GrabJobUniq)
+		h := w.ExpectType(wire.JobAssignUniq).Args[0]
+		w.Send(wire.WorkFail, h)
+		srvSync(w)
+	}
+	// A lost last attempt.
+	c.Send(wire.SubmitJobBg, "lost", "", "y")
+	c.ExpectType(wire.JobCreated)
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "lost")
+	w.Send(wire.GrabJobUniq)
+	w.ExpectType(wire.JobAssignUniq)
+	w.Send(wire.CantDo, "lost") // the attempt is lost, as with a disconnect
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, n, _ := s.DeadLetters(context.Background(), "lost", 0); n == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	got := a.Admin("show dead", true)
+	want := regexp.MustCompile("^H:test:2\tf\t\t1\t[^\t]+\t[^\t]+\tWORK_FAIL\nH:test:3\tlost\t\t1\t[^\t]+\t[^\t]+\t1 attempts lost with their workers\n\\.\n$")
+	if !want.MatchString(got) {
+		t.Errorf("show dead = %q; want f's job and lost's, not off's", got)
+	}
+}
+
+// TestDeadLettersAPI: /api/dead lists the dead letters as JSON, and the
+// POSTs retry and purge them, refusing a request that selects nothing.
+func TestDeadLettersAPI(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: gearman.RetryPolicy{Keep: true}}
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	addr := srvStart(t, s)
+	c := wiretest.Dial(t, addr)
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "f")
+	for _, u := range []string{"a", "b"} {
+		c.Send(wire.SubmitJobBg, "f", u, "payload")
+		c.ExpectType(wire.JobCreated)
+		w.Send(wire.GrabJobUniq)
+		h := w.ExpectType(wire.JobAssignUniq).Args[0]
+		w.Send(wire.WorkException, h, "no "+u)
+	}
+	srvSync(w)
+	code, body := get(t, hs.URL+"/api/dead?function=f&limit=1")
+	var v struct {
+		Function    string `json:"function"`
+		Total       int    `json:"total"`
+		DeadLetters []struct {
+			Handle, Function, Unique, Priority, Error string
+			Attempts, Size                            int
+			First                                     time.Time `json:"first_failure"`
+		} `json:"dead_letters"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil || code != http.StatusOK {
+		t.Fatalf("GET /api/dead: %d %q: %v", code, body, err)
+	}
+	if v.Total != 2 || len(v.DeadLetters) != 1 || v.DeadLetters[0].Handle != "H:test:1" || v.DeadLetters[0].Unique != "a" ||
+		v.DeadLetters[0].Error != "no a" || v.DeadLetters[0].Attempts != 1 || v.DeadLetters[0].Size != 7 ||
+		v.DeadLetters[0].Priority != "normal" || v.DeadLetters[0].First.IsZero() {
+		t.Errorf("GET /api/dead = %s", body)
+	}
+	post := func(path string, form url.Values) (int, string) {
+		t.Helper()
+		resp, err := http.PostForm(hs.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/api/dead/purge", nil); code != http.StatusBadRequest {
+		t.Errorf("POST /api/dead/purge with no selection: %d %q; want 400", code, body)
+	}
+	if code, body := post("/api/dead/retry", url.Values{"handle": {"H:test:2"}}); code != http.StatusOK || !strings.Contains(body, `"retried": 1`) {
+		t.Errorf("POST /api/dead/retry: %d %q", code, body)
+	}
+	if code, body := post("/api/dead/purge", url.Values{"all": {"1"}}); code != http.StatusOK || !strings.Contains(body, `"purged": 1`) {
+		t.Errorf("POST /api/dead/purge: %d %q", code, body)
+	}
+	if _, body := get(t, hs.URL+"/api/dead"); !strings.Contains(body, `"total": 0`) {
+		t.Errorf("GET /api/dead after the purge = %s", body)
+	}
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, "H:test:2", "f", "b", "payload") // the retried one
 }

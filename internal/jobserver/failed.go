@@ -2,6 +2,7 @@ package jobserver
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -121,17 +122,7 @@ func (s *Server) failed(j *job, reason []byte) {
 	s.detachClients(j)
 	j.num, j.den = 0, 0
 	now := s.clock.Now()
-	fl := j.failInfo()
-	if fl == nil {
-		fl = &failure{first: now.UnixNano()}
-		if j.extra == nil {
-			j.extra = &jobExtra{}
-		}
-		j.extra.fail = fl
-	}
-	fl.n++
-	fl.last = now.UnixNano()
-	fl.err = errorText(reason)
+	fl := s.noteFailure(j, now, reason)
 	if int(fl.n) <= p.Retries {
 		s.retryLater(j, now.Add(p.wait(int(fl.n))))
 		return
@@ -150,6 +141,35 @@ func (s *Server) failed(j *job, reason []byte) {
 		return
 	}
 	s.bury(j)
+}
+
+// keepLost makes released background job j, whose last attempt
+// (Config.JobRetries) was lost with its worker, a dead letter when its
+// function keeps them, and reports whether it did. s.mu held.
+func (s *Server) keepLost(j *job) bool {
+	if !s.policy(j.fn).Keep || !j.bg || j.st != nil || j.canceled || j.sched() != nil {
+		return false
+	}
+	s.detachClients(j)
+	s.noteFailure(j, s.clock.Now(), []byte(strconv.Itoa(int(j.retries))+" attempts lost with their workers"))
+	s.bury(j)
+	return true
+}
+
+// noteFailure counts a failed attempt of j at now, for reason.
+func (s *Server) noteFailure(j *job, now time.Time, reason []byte) *failure {
+	fl := j.failInfo()
+	if fl == nil {
+		fl = &failure{first: now.UnixNano()}
+		if j.extra == nil {
+			j.extra = &jobExtra{}
+		}
+		j.extra.fail = fl
+	}
+	fl.n++
+	fl.last = now.UnixNano()
+	fl.err = errorText(reason)
+	return fl
 }
 
 // retryLater makes released job j wait until at (rounded up to a whole

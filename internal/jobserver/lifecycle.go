@@ -178,6 +178,9 @@ func (s *Server) lose(j *job) {
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
 		s.mEnded(j, ResultFail)
 		s.failClients(j)
+		if s.keepLost(j) {
+			return
+		}
 		s.free(j)
 	default:
 		s.mRequeued(j)
