@@ -44,11 +44,17 @@ import (
 // gets ERROR JOB_NOT_FOUND. A client that disconnects drops its foreground
 // jobs that no worker has started and no other client waits for.
 //
+// A background job whose worker fails it (WORK_FAIL, WORK_EXCEPTION) is
+// gone, as in gearmand, unless [Server.RetryFailed] (or the admin command
+// "retries" for its function) says to retry it with backoff and then keep
+// it as a dead letter; see [RetryPolicy].
+//
 // A function the server learned of from a submit or a CAN_DO is forgotten
 // (it leaves the admin status) once every connection that submitted to it
 // or registered it has closed, and it has no job left in any state; one an
 // admin made with "create function" or configured with "maxqueue" stays
-// until "drop function". (gearmand never forgets a function.)
+// until "drop function", as does one with dead letters or a retry policy
+// of its own. (gearmand never forgets a function.)
 //
 // # Memory
 //

@@ -3,7 +3,6 @@ package jobserver
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"time"
 
@@ -149,7 +148,7 @@ func (s *Server) revive(j *job) {
 	s.enqueue(j)
 }
 
-// reviveStored puts a replayed dead letter in the list. s.mu held or not
+// replayDead puts a replayed dead letter in the list. s.mu held or not
 // yet shared.
 func (s *Server) replayDead(j *job) {
 	j.state = stateDead
@@ -311,13 +310,4 @@ func (s *Server) RetryPolicyOf(fn string) (RetryPolicy, bool) {
 		return f.retry.withDefaults(), true
 	}
 	return s.cfg.Retry.withDefaults(), false
-}
-
-// sortedDead returns the dead letters oldest first. s.mu held.
-func (s *Server) sortedDead() []*job {
-	var js []*job
-	for j := s.deadq.head; j != nil; j = j.next {
-		js = append(js, j)
-	}
-	return slices.Clip(js)
 }
