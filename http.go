@@ -26,6 +26,9 @@ import (
 //	/dead[?function=F]   the dead letters (see RetryPolicy), first 100,
 //	              with forms to retry or purge one, a function's or all
 //	/api/dead[?function=F][&limit=N]   JSON: the same, and the total
+//	/api/cluster  JSON, with a PostgreSQL store: the shared queue's jobs by
+//	              function and state, and the cluster's servers (404
+//	              without one; counted at most every 5 s)
 //	POST /api/dead/retry, POST /api/dead/purge   handle=H, function=F or
 //	              all=1 (form values): JSON {"retried": n} or {"purged": n};
 //	              no selection is 400; cross-origin browser requests are

@@ -2,6 +2,7 @@ package jobserver
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ import (
 //	show dead [FUNCTION]                   handle\tfunction\tunique\tattempts\tfirst\tlast\terror lines, then "."
 //	dead retry HANDLE|all|function FN      OK N  (queued again)
 //	dead purge HANDLE|all|function FN      OK N  (forgotten)
+//	cluster status                         FUNCTION\tQUEUED\tHELD\tRUNNING\tWAITING\tDEAD lines, then "."
+//	                                       (the shared queue's; ERR NOT_A_CLUSTER without one)
 //
 // BACKOFF and MAX are Go durations ("30s", "5m"). Times are RFC 3339 in
 // UTC; a unique id's and an error's control characters show as spaces.
@@ -51,6 +54,27 @@ func (s *Server) adminDeadCommand(words []string) (b []byte, ok bool) {
 			b = append(d.First.AppendFormat(b, time.RFC3339), '\t')
 			b = append(d.Last.AppendFormat(b, time.RFC3339), '\t')
 			b = append(append(b, printable(d.Error)...), '\n')
+		}
+		return append(b, ".\n"...), true
+	case cmd == "cluster" && len(words) >= 2 && strings.EqualFold(words[1], "status"):
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		defer cancel()
+		st, err := s.ClusterStatus(ctx)
+		switch {
+		case errors.Is(err, ErrNotCluster):
+			return []byte("ERR NOT_A_CLUSTER The+server+has+no+shared+store\r\n"), true
+		case err != nil:
+			return queueErr(err), true
+		}
+		for _, f := range st.Funcs {
+			b = append(append(b, f.Func...), '\t')
+			for i, n := range []int{f.Queued, f.Held, f.Running, f.Waiting, f.Dead} {
+				if i > 0 {
+					b = append(b, '\t')
+				}
+				b = strconv.AppendInt(b, int64(n), 10)
+			}
+			b = append(b, '\n')
 		}
 		return append(b, ".\n"...), true
 	case cmd == "dead":

@@ -59,6 +59,7 @@ func New(eng *jobserver.Server, opts Options) http.Handler {
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /jobs", h.jobsPage)
 	h.mux.HandleFunc("GET /api/dead", h.apiDead)
+	h.mux.HandleFunc("GET /api/cluster", h.apiCluster)
 	h.mux.HandleFunc("GET /dead", h.deadPage)
 	csrf := http.NewCrossOriginProtection()
 	h.mux.Handle("POST /api/dead/retry", csrf.Handler(h.apiDeadAction(false)))

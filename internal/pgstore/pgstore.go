@@ -82,8 +82,12 @@ type Log struct {
 	pingMu  sync.Mutex // one Ping at a time; guards pingAt and pingErr
 	pingAt  time.Time  // when the last check ended
 	pingErr error      // its answer
-	deadMax int        // the dead-letter list's bound (deadletters.go); 0 = defaultMaxDead
-	started bool
+
+	clusterMu   sync.Mutex          // one count of the cluster at a time (cluster.go)
+	clusterAt   time.Time           // when the last count ended
+	clusterLast store.ClusterStatus // its answer
+	deadMax     int                 // the dead-letter list's bound (deadletters.go); 0 = defaultMaxDead
+	started     bool
 
 	kick      chan struct{} // records queued
 	claimKick chan struct{} // a function to claim for
