@@ -2,6 +2,7 @@ package gearman
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
@@ -17,8 +18,9 @@ import (
 // waits like an epoch job, in whole seconds (a wait is rounded up), and
 // shows in the admin status's total and as scheduled on the status page.
 // With Keep, a job out of retries becomes a dead letter: out of every
-// queue, kept with its last error (an exception's data, cut to 1 KiB, or
-// "WORK_FAIL"), its attempts and the times of its first and last failure,
+// queue, kept with its last error (an exception's data, or the
+// WORK_WARNING's that came before a WORK_FAIL, as this package's workers
+// report a handler's error; cut to 1 KiB; else "WORK_FAIL"), its attempts and the times of its first and last failure,
 // until an operator retries it (queued again, its retries anew) or purges
 // it, with the admin commands, [Server.Handler]'s /api/dead and page, or
 // [Server.RetryDeadLetters] and [Server.PurgeDeadLetters].
@@ -43,10 +45,10 @@ type DeadLetter struct {
 	Handle   string // the job's handle, as its submit got it
 	Function string
 	Unique   string
-	Data     []byte
+	Data     []byte    // the payload: a copy, the caller's to keep
 	Priority int       // 0 high, 1 normal, 2 low
 	Attempts int       // failed attempts
-	Error    string    // the last failure: the exception's data, or "WORK_FAIL"
+	Error    string    // the last failure: the exception's (or WORK_FAIL's WORK_WARNING's) data, or "WORK_FAIL"
 	First    time.Time // the first failure
 	Last     time.Time // the last failure
 }
@@ -59,7 +61,7 @@ func (s *Server) DeadLetters(ctx context.Context, function string, limit int) ([
 	out := make([]DeadLetter, len(list))
 	for i, d := range list {
 		out[i] = DeadLetter{
-			Handle: d.Handle, Function: d.Func, Unique: d.Unique, Data: d.Data, Priority: d.Priority,
+			Handle: d.Handle, Function: d.Func, Unique: d.Unique, Data: slices.Clone(d.Data), Priority: d.Priority,
 			Attempts: d.Attempts, Error: d.Error, First: d.First, Last: d.Last,
 		}
 	}

@@ -222,9 +222,17 @@ func TestDeadLettersAPI(t *testing.T) {
 		c.ExpectType(wire.JobCreated)
 		w.Send(wire.GrabJobUniq)
 		h := w.ExpectType(wire.JobAssignUniq).Args[0]
-		w.Send(wire.WorkException, h, "no "+u)
+		if u == "a" {
+			w.Send(wire.WorkException, h, "no a")
+		} else {
+			w.Send(wire.WorkWarning, h, "no b") // as this package's workers fail a job
+			w.Send(wire.WorkFail, h)
+		}
 	}
 	srvSync(w)
+	if list, _, _ := s.DeadLetters(context.Background(), "f", 0); len(list) != 2 || list[1].Error != "no b" {
+		t.Errorf("dead letters: %+v; want the second's error from its WORK_WARNING", list)
+	}
 	code, body := get(t, hs.URL+"/api/dead?function=f&limit=1")
 	var v struct {
 		Function    string `json:"function"`

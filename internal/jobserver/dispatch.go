@@ -188,7 +188,10 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 		}
 	}
 	switch p.Type {
-	case wire.WorkData, wire.WorkWarning:
+	case wire.WorkData:
+		s.toClientsFrom(c, j, p.Type, p.Args...)
+	case wire.WorkWarning:
+		s.noteWarning(j, p.Args[1])
 		s.toClientsFrom(c, j, p.Type, p.Args...)
 	case wire.WorkStatus:
 		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)

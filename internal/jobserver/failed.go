@@ -107,15 +107,43 @@ func (s *Server) policy(f *function) RetryPolicy {
 	return s.cfg.Retry
 }
 
+// noteWarning keeps the data of a WORK_WARNING of running job j, when
+// its function's policy is on: a WORK_FAIL that follows has it as its
+// reason (this package's workers report a handler's error so, and
+// libgearman's workers send WORK_WARNING before WORK_FAIL too).
+func (s *Server) noteWarning(j *job, data []byte) {
+	if !j.bg || j.st != nil || !s.policy(j.fn).On() {
+		return
+	}
+	if j.extra == nil {
+		j.extra = &jobExtra{}
+	}
+	j.extra.warning = errorText(data)
+}
+
+// takeWarning returns and forgets the warning noteWarning kept.
+func (j *job) takeWarning() string {
+	if j.extra == nil {
+		return ""
+	}
+	w := j.extra.warning
+	j.extra.warning = ""
+	return w
+}
+
 // failed handles a WORK_FAIL (reason "") or WORK_EXCEPTION of running job
 // j, whose clients have been told: with its function's policy on, a
 // background job is retried or becomes a dead letter; anything else ends
 // as before (finish).
 func (s *Server) failed(j *job, reason []byte) {
 	p := s.policy(j.fn)
+	warning := j.takeWarning()
 	if !p.On() || !j.bg || j.st != nil || j.canceled {
 		s.finish(j)
 		return
+	}
+	if len(reason) == 0 && warning != "" {
+		reason = []byte(warning)
 	}
 	p = p.withDefaults()
 	s.release(j)
@@ -195,8 +223,9 @@ func (s *Server) retryLater(j *job, at time.Time) {
 	s.wait(j, when)
 }
 
-// errorText is the reason a failure keeps: a WORK_EXCEPTION's data, cut
-// to maxErrorText bytes on a rune boundary, or WORK_FAIL.
+// errorText is the reason a failure keeps: a WORK_EXCEPTION's data (or
+// the WORK_WARNING's before a WORK_FAIL), cut to maxErrorText bytes on a
+// rune boundary, or WORK_FAIL.
 func errorText(reason []byte) string {
 	if len(reason) == 0 {
 		return errWorkFail

@@ -55,6 +55,7 @@ type jobExtra struct {
 	reducer string    // a reduce job's reducer
 	sched   *schedule // a recurring SUBMIT_JOB_SCHED job's schedule
 	fail    *failure  // its failures, when its function keeps them (failed.go)
+	warning string    // its running attempt's last WORK_WARNING, when its function keeps failures
 }
 
 // newExtra returns the jobExtra for reducer and sc, or nil when both are

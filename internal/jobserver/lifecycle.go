@@ -149,6 +149,9 @@ func (s *Server) release(j *job) {
 		}
 	}
 	j.worker = nil
+	if j.extra != nil {
+		j.extra.warning = "" // of the attempt that ended (failed.go)
+	}
 	j.fn.running--
 	s.running--
 	s.checkDrained()
