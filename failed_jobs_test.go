@@ -276,3 +276,63 @@ func TestDeadLettersAPI(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.JobAssignUniq, "H:test:2", "f", "b", "payload") // the retried one
 }
+
+// TestScheduledJobFailedRunIsRetriedThenKept: a scheduled job's failed run
+// is retried after its backoff; out of retries, the run is kept as a
+// one-off dead letter with a handle of its own, and the schedule goes on.
+func TestScheduledJobFailedRunIsRetriedThenKept(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: gearman.RetryPolicy{Retries: 1, Backoff: 10 * time.Second, MaxBackoff: 10 * time.Second, Keep: true}}
+	clk := srvFakeClock(s, srvT0) // 00:00:30
+	addr := srvStart(t, s)
+	w := srvWorker(t, addr, "cron")
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobSched, "cron", "tick", "5", "", "", "", "", "payload") // minute 5 of every hour
+	c.Expect(wire.JobCreated, "H:test:1")
+	clk.Advance(4*time.Minute + 30*time.Second) // 00:05:00
+	failRun(t, w, "H:test:1", "cron", "tick", "payload", "")
+	clk.Advance(10 * time.Second) // the retry
+	failRun(t, w, "H:test:1", "cron", "tick", "payload", "again")
+	a := wiretest.Dial(t, addr)
+	if got := a.Admin("show dead", true); got != "H:test:2\tcron\ttick\t2\t2030-01-01T00:05:00Z\t2030-01-01T00:05:10Z\tagain\n.\n" {
+		t.Errorf("show dead = %q; want the run as H:test:2", got)
+	}
+	if got := a.Admin("status", true); got != "cron\t1\t0\t1\n.\n" {
+		t.Errorf("status = %q; want the schedule still there", got)
+	}
+	clk.Advance(time.Hour - 10*time.Second) // 01:05:00: the next run, with its retries anew
+	failRun(t, w, "H:test:1", "cron", "tick", "payload", "")
+	clk.Advance(10 * time.Second)
+	w.Expect(wire.Noop)
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, "H:test:1", "cron", "tick", "payload")
+	w.Send(wire.WorkComplete, "H:test:1", "")
+	srvSync(w)
+	if got := a.Admin("show dead", true); !strings.HasPrefix(got, "H:test:2\t") || strings.Count(got, "\n") != 2 {
+		t.Errorf("show dead after a run that recovered = %q; want only H:test:2", got)
+	}
+}
+
+// TestRetryFailedWithoutKeepDropsTheJob: retries without dead letters: a
+// job out of retries is gone, as gearmand's failed jobs are, and nothing
+// is left counted.
+func TestRetryFailedWithoutKeepDropsTheJob(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: gearman.RetryPolicy{Retries: 1, Backoff: 2 * time.Second}}
+	clk := srvFakeClock(s, srvT0)
+	addr := srvStart(t, s)
+	w := srvWorker(t, addr, "f")
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobBg, "f", "", "x")
+	c.Expect(wire.JobCreated, "H:test:1")
+	failRun(t, w, "H:test:1", "f", "", "x", "")
+	clk.Advance(2 * time.Second)
+	failRun(t, w, "H:test:1", "f", "", "x", "")
+	clk.Advance(time.Hour)
+	w.ExpectNone(quiet)
+	a := wiretest.Dial(t, addr)
+	if got := a.Admin("status", true); got != "f\t0\t0\t1\n.\n" {
+		t.Errorf("status = %q; want nothing left", got)
+	}
+	if got := a.Admin("show dead", true); got != ".\n" {
+		t.Errorf("show dead = %q; want none kept", got)
+	}
+}

@@ -158,14 +158,14 @@ func (s *Server) failed(j *job, reason []byte) {
 	s.logWarn("background job failed: out of retries", "handle", s.handleString(j), "function", j.fn.name,
 		"attempts", fl.n, "error", fl.err, "kept", p.Keep)
 	if !p.Keep {
-		s.finish(j)
+		s.ended(j)
 		return
 	}
 	if sc := j.sched(); sc != nil {
 		// The schedule goes on: its run is kept as a one-off copy.
 		s.bury(s.deadCopy(j))
 		j.extra.fail = nil
-		s.finish(j)
+		s.ended(j)
 		return
 	}
 	s.bury(j)

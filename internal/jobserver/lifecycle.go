@@ -198,6 +198,11 @@ func (s *Server) lose(j *job) {
 // job waits for its next run instead of ending.
 func (s *Server) finish(j *job) {
 	s.release(j)
+	s.ended(j)
+}
+
+// ended is finish for a job already released.
+func (s *Server) ended(j *job) {
 	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
