@@ -3,6 +3,7 @@ package gearman_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -334,5 +335,54 @@ func TestRetryFailedWithoutKeepDropsTheJob(t *testing.T) {
 	}
 	if got := a.Admin("show dead", true); got != ".\n" {
 		t.Errorf("show dead = %q; want none kept", got)
+	}
+}
+
+// TestAdminClientDeadLetters: the typed admin calls for failed jobs.
+func TestAdminClientDeadLetters(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test"}
+	addr := srvStart(t, s)
+	ctx := t.Context()
+	a, err := gearman.DialAdmin(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.SetRetries(ctx, "f", &gearman.RetryPolicy{Keep: true}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := a.Command(ctx, "retries", "f"); p != "0 10s 1h0m0s keep own" {
+		t.Errorf("retries f after SetRetries = %q", p)
+	}
+	c := wiretest.Dial(t, addr)
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "f")
+	for _, u := range []string{"a", "b\tc"} {
+		c.Send(wire.SubmitJobBg, "f", u, "x")
+		c.ExpectType(wire.JobCreated)
+		w.Send(wire.GrabJobUniq)
+		h := w.ExpectType(wire.JobAssignUniq).Args[0]
+		w.Send(wire.WorkException, h, "bad\nline")
+	}
+	srvSync(w)
+	list, err := a.ShowDead(ctx, "f")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("ShowDead = %+v, %v", list, err)
+	}
+	if d := list[1]; d.Handle != "H:test:2" || d.Function != "f" || d.Unique != "b c" || d.Attempts != 1 || d.Error != "bad line" || d.First.IsZero() {
+		t.Errorf("ShowDead's second = %+v", d)
+	}
+	if n, err := a.RetryDead(ctx, "H:test:1", ""); n != 1 || err != nil {
+		t.Errorf("RetryDead = %d, %v", n, err)
+	}
+	if n, err := a.PurgeDead(ctx, "", "f"); n != 1 || err != nil {
+		t.Errorf("PurgeDead = %d, %v", n, err)
+	}
+	if err := a.SetRetries(ctx, "f", nil); err != nil {
+		t.Fatal(err)
+	}
+	var ae *gearman.AdminError
+	if _, err := a.ClusterStatus(ctx); !errors.As(err, &ae) || ae.Code != "NOT_A_CLUSTER" {
+		t.Errorf("ClusterStatus without a cluster: %v; want NOT_A_CLUSTER", err)
 	}
 }

@@ -47,13 +47,10 @@ func (s *Server) adminDeadCommand(words []string) (b []byte, ok bool) {
 			return queueErr(err), true
 		}
 		for _, d := range list {
-			b = append(append(b, d.Handle...), '\t')
-			b = append(append(b, d.Func...), '\t')
-			b = append(append(b, printable(d.Unique)...), '\t')
-			b = append(strconv.AppendInt(b, int64(d.Attempts), 10), '\t')
-			b = append(d.First.AppendFormat(b, time.RFC3339), '\t')
-			b = append(d.Last.AppendFormat(b, time.RFC3339), '\t')
-			b = append(append(b, printable(d.Error)...), '\n')
+			b = wire.AppendDeadLetter(b, wire.DeadLetterInfo{
+				Handle: d.Handle, Function: d.Func, Unique: d.Unique, Attempts: d.Attempts,
+				First: d.First, Last: d.Last, Error: d.Error,
+			})
 		}
 		return append(b, ".\n"...), true
 	case cmd == "cluster" && len(words) >= 2 && strings.EqualFold(words[1], "status"):
@@ -67,14 +64,9 @@ func (s *Server) adminDeadCommand(words []string) (b []byte, ok bool) {
 			return queueErr(err), true
 		}
 		for _, f := range st.Funcs {
-			b = append(append(b, f.Func...), '\t')
-			for i, n := range []int{f.Queued, f.Held, f.Running, f.Waiting, f.Dead} {
-				if i > 0 {
-					b = append(b, '\t')
-				}
-				b = strconv.AppendInt(b, int64(n), 10)
-			}
-			b = append(b, '\n')
+			b = wire.AppendClusterFunction(b, wire.ClusterFunction{
+				Function: f.Func, Queued: f.Queued, Held: f.Held, Running: f.Running, Waiting: f.Waiting, Dead: f.Dead,
+			})
 		}
 		return append(b, ".\n"...), true
 	case cmd == "dead":
@@ -165,15 +157,4 @@ func invalidArgs(cmd string) []byte {
 
 func queueErr(err error) []byte {
 	return []byte("ERR QUEUE_ERROR " + strings.ReplaceAll(err.Error(), " ", "+") + "\r\n")
-}
-
-// printable returns v with its control characters as spaces, for a field
-// of a tab-separated line.
-func printable(v string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, v)
 }
