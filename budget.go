@@ -59,15 +59,15 @@ func (c *Conn) kick() {
 // haveSlot reports whether c may grab one more job, reserving a budget slot
 // when it has a budget. c.mu held.
 func (c *Conn) haveSlot() bool {
-	if c.budget != nil {
-		return c.budget.reserve(c)
+	if c.w.budget != nil {
+		return c.w.budget.reserve(c)
 	}
 	return c.w.running+c.w.grabbing < c.opts.MaxJobs
 }
 
 // releaseSlot gives a budget slot back; it must be called without c.mu.
 func (c *Conn) releaseSlot() {
-	if c.budget != nil {
-		c.budget.release(1)
+	if c.w.budget != nil {
+		c.w.budget.release(1)
 	}
 }

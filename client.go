@@ -143,12 +143,14 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		}
 	case streamable:
 		c.startStream(t)
+		t.wmode = writeStream
 		t.job.Data = nil
 		t.sizeLeft -= int64(len(job.Data))
 		if _, err := t.streamWrite(job.Data); err != nil {
 			return nil, err
 		}
 	default:
+		t.wmode = writeHeld
 		t.job.Data = nil
 		t.payload.start(job.Data)
 	}
@@ -191,7 +193,7 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 	c.pending = append(c.pending, &t.req)
 	c.unpark()
 	c.mu.Unlock()
-	t.sized = true
+	t.wmode = writeSized
 	t.job.Data = nil
 	t.sizeLeft = job.Size
 	if len(job.Data) > 0 {
@@ -207,7 +209,7 @@ func (c *Conn) beginSized(t *Task, job Job) error {
 func (c *Conn) sendBody(p []byte, last bool) error {
 	c.out.waitRoom()
 	var done chan error
-	if len(p) >= byRef {
+	if len(p) >= wire.LargeData {
 		done = make(chan error, 1)
 	}
 	if err := c.out.bodyData(p, done); err != nil {
@@ -266,6 +268,14 @@ func (c *Conn) abandon(t *Task, err error) {
 	t.abandon(err)
 }
 
+// clientState is the client side of a connection: its tasks by handle and,
+// while their payload streams, by stream id. Guarded by Conn.mu.
+type clientState struct {
+	routes     map[string]*route // client tasks by handle
+	streams    map[string]*Task  // client tasks by stream id, while their payload streams
+	nextStream uint64            // the last stream id used
+}
+
 // route lists the client tasks waiting on one handle. A connection that
 // submitted the same unique id twice has two tasks on one handle, and the
 // server sends each packet once for each: they go to the tasks in turn.
@@ -298,25 +308,6 @@ func (rt *route) remove(t *Task) {
 	}
 }
 
-func isSubmit(t wire.Type) bool {
-	switch t {
-	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
-		wire.SubmitJobLow, wire.SubmitJobLowBg, wire.SubmitJobEpoch, wire.SubmitJobSched,
-		wire.SubmitReduceJob, wire.SubmitReduceJobBackground, wire.SubmitStream:
-		return true
-	}
-	return false
-}
-
-func isBackground(t wire.Type) bool {
-	switch t {
-	case wire.SubmitJobBg, wire.SubmitJobHighBg, wire.SubmitJobLowBg,
-		wire.SubmitJobEpoch, wire.SubmitJobSched, wire.SubmitReduceJobBackground:
-		return true
-	}
-	return false
-}
-
 func (c *Conn) onCreated(p wire.Packet) error {
 	rq := c.takeRequest(wire.JobCreated)
 	if rq == nil {
@@ -328,14 +319,14 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(fmt.Errorf("%w (from %s)", errNoHandle, c.addr))
 		return nil
 	}
-	if isBackground(rq.t) || rq.t == wire.SubmitStream && t.job.Background {
+	if rq.t.Background() || rq.t == wire.SubmitStream && t.job.Background {
 		// Created is closed by finish, after Done: whoever sees the
 		// handle sees the task done.
 		t.handleMu.Lock()
 		t.handle = h
 		t.handleMu.Unlock()
 		t.finish(nil)
-		c.taskEnded = true
+		c.rd.taskEnded = true
 		return nil
 	}
 	// A task abandoned before the server answered still takes its route:
@@ -348,10 +339,10 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		t.finish(err)
 		return nil
 	}
-	if rt := c.routes[h]; rt != nil {
+	if rt := c.cl.routes[h]; rt != nil {
 		rt.tasks = append(rt.tasks, t)
 	} else {
-		c.routes[h] = routeTo(t)
+		c.cl.routes[h] = routeTo(t)
 	}
 	c.mu.Unlock()
 	t.setHandle(h)
@@ -363,7 +354,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 func (c *Conn) target(h []byte, end bool) *Task {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rt := c.routes[string(h)]
+	rt := c.cl.routes[string(h)]
 	if rt == nil || len(rt.tasks) == 0 {
 		return nil
 	}
@@ -371,7 +362,7 @@ func (c *Conn) target(h []byte, end bool) *Task {
 	if end {
 		rt.remove(t)
 		if len(rt.tasks) == 0 {
-			delete(c.routes, string(h))
+			delete(c.cl.routes, string(h))
 		}
 	} else {
 		rt.next = (rt.next + 1) % len(rt.tasks)
@@ -389,12 +380,12 @@ func (c *Conn) onData(p wire.Packet) error {
 	t.mu.Lock()
 	t.lastWarn = nil
 	t.mu.Unlock()
-	if err := t.in.fill(c.r.Data(), c.r.DataLen()); err != nil {
+	if err := t.in.fill(c.rd.r.Data(), c.rd.r.DataLen()); err != nil {
 		return err
 	}
 	if end {
 		t.finish(nil)
-		c.taskEnded = true
+		c.rd.taskEnded = true
 	}
 	return nil
 }
@@ -406,7 +397,7 @@ func (c *Conn) onUpdate(p wire.Packet) error {
 	if t == nil {
 		return nil
 	}
-	c.taskEnded = c.taskEnded || end
+	c.rd.taskEnded = c.rd.taskEnded || end
 	switch p.Type {
 	case wire.WorkStatus:
 		t.pushStatus(Status{parseNumber(p.Args[1]), parseNumber(p.Args[2])})

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/nonblock"
@@ -135,55 +134,39 @@ func (o *Options) withDefaults() Options {
 // gearmand on the same machine. Such a socket must stay non-blocking, as
 // package net made it.
 type Conn struct {
+	// Who may touch what: nc, addr and opts are set once; out is the
+	// writers' (outQueue); mu guards the fields below it and those that
+	// rd, cl and w mark as guarded by Conn.mu; rd's reader and read-loop
+	// fields belong to whichever goroutine holds the reading (reading.go).
 	nc   net.Conn
 	addr string
 	opts Options
-	r    *wire.Reader
-	src  connReader // what r reads
 	out  *outQueue
 
-	mu         sync.Mutex           // guards what follows
-	pending    []*request           // requests awaiting a reply, in order
-	routes     map[string]*route    // client tasks by handle
-	exceptions bool                 // the server agreed to send WORK_EXCEPTION
-	streaming  bool                 // the server agreed to streaming mode
-	chunks     bool                 // the server agreed to the streaming extension
-	streams    map[string]*Task     // client tasks by stream id, while their payload streams
-	nextStream uint64               // the last stream id used
-	wstreams   map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
-	err        error                // why the connection ended
-	writeErr   error                // a write failed: the connection is ending (see writeFailed)
-	linger     *time.Timer          // ends the connection after a write error, unless its reader does first
-	w          workerState          // the worker side
-	jobs       map[*Task]struct{}   // worker tasks running
-	funcs      map[string]*register // registered functions
-	budget     *jobBudget           // a pool's shared job limit, or nil
+	mu       sync.Mutex  // guards what follows
+	pending  []*request  // requests awaiting a reply, in order
+	err      error       // why the connection ended
+	writeErr error       // a write failed: the connection is ending (see writeFailed)
+	linger   *time.Timer // ends the connection after a write error, unless its reader does first
+	neg      negotiated  // what the server agreed to
+	cl       clientState // the client side
+	w        workerState // the worker side
+	rd       reading     // who reads the socket
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
-	loops      sync.WaitGroup  // the read loop (whichever goroutine runs it) and the write loop
-	handlers   sync.WaitGroup  // the goroutines that run the read loop and handlers (serve)
-	spare      chan handlerRun // to a goroutine waiting for work (serve)
-	direct     handlerRun      // read loop only: a job its goroutine runs next
-	taskEnded  bool            // read loop only: its last packet ended a client task
-	spares     atomic.Int32    // handler goroutines waiting for a job
-	stop       chan struct{}   // closed by Close to stop the write loop
-	writerDone chan struct{}   // closed when the write loop has returned
-	done       chan struct{}   // closed when the connection has ended
+	loops      sync.WaitGroup // the read loop (whichever goroutine runs it) and the write loop
+	stop       chan struct{}  // closed by Close to stop the write loop
+	writerDone chan struct{}  // closed when the write loop has returned
+	done       chan struct{}  // closed when the connection has ended
 	closeOnce  sync.Once
+}
 
-	// Guarded by mu: the read loop's park (see park) and the caller that
-	// reads instead (see readFor).
-	parked      bool          // nobody reads (a handler runs, or the connection is idle)
-	callerRead  *Task         // the task whose Do or Submit caller reads the connection
-	parkedFor   *Task         // parked for this task's result, which its waiter reads
-	interrupted bool          // its context ended: a read deadline in the past wakes it
-	parks       uint64        // parks so far
-	parksSeen   uint64        // parks at the last check
-	parkCheckOn bool          // parkTimer is armed
-	parkTimer   *time.Timer   // runs checkPark
-	parkCheck   time.Duration // how often: parkCheck when the connection started
-	callerReads bool          // nc takes read deadlines and non-blocking reads
+// negotiated is what the server agreed to (OPTION_RES). Guarded by Conn.mu.
+type negotiated struct {
+	exceptions bool // the server agreed to send WORK_EXCEPTION
+	streaming  bool // the server agreed to streaming mode
+	chunks     bool // the server agreed to the streaming extension
 }
 
 // Dial connects to the job server at addr and negotiates the connection
@@ -234,34 +217,33 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 		nc:         nc,
 		addr:       addr,
 		opts:       o,
-		src:        connReader{nc: nc},
 		out:        newOutQueue(nc),
-		routes:     make(map[string]*route),
-		streams:    make(map[string]*Task),
-		wstreams:   make(map[string]*Task),
-		jobs:       make(map[*Task]struct{}),
-		funcs:      make(map[string]*register),
-		budget:     budget,
+		cl:         clientState{routes: make(map[string]*route), streams: make(map[string]*Task)},
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
-		spare:      make(chan handlerRun),
-		parkCheck:  parkCheck,
 	}
+	c.rd.src = connReader{nc: nc}
+	c.rd.spare = make(chan handlerRun)
+	c.rd.parkCheck = parkCheck
+	c.w.streams = make(map[string]*Task)
+	c.w.jobs = make(map[*Task]struct{})
+	c.w.funcs = make(map[string]*register)
+	c.w.budget = budget
 	// A caller may read only where it can first see without waiting what
 	// came while nobody read, and where a read deadline can stop it when
 	// its context ends (see readFor).
 	if plainSocket(nc) {
-		c.src.try = nonblock.NewReader(nc)
-		c.src.raw = c.src.try != nil && socketType(nc)
+		c.rd.src.try = nonblock.NewReader(nc)
+		c.rd.src.raw = c.rd.src.try != nil && socketType(nc)
 	}
-	c.callerReads = c.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
-	c.r = wire.NewReader(&c.src)
-	c.r.SetMaxPacketSize(1 << 20)
+	c.rd.pollable = c.rd.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
+	c.rd.r = wire.NewReader(&c.rd.src)
+	c.rd.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
 	c.baseCtx, c.cancelBase = context.WithCancel(context.Background())
 	c.loops.Add(2)
-	c.handlers.Add(1)
+	c.rd.goroutines.Add(1)
 	go c.serve(handlerRun{}) // the read loop
 	go c.writeLoop()
 	if o.ClientID != "" {
@@ -330,7 +312,7 @@ func (c *Conn) Err() error {
 func (c *Conn) Exceptions() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.exceptions
+	return c.neg.exceptions
 }
 
 // Shutdown closes the connection gracefully: it stops taking jobs, waits
@@ -358,7 +340,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 func (c *Conn) Streaming() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.streaming
+	return c.neg.streaming
 }
 
 // Close closes the connection at once. Client tasks still running end with an
@@ -370,13 +352,13 @@ func (c *Conn) Close() error {
 	c.shutdown(fmt.Errorf("gearman: connection to %s: %w", c.addr, ErrClosed))
 	c.loops.Wait()
 	c.mu.Lock()
-	if c.parkTimer != nil {
-		c.parkTimer.Stop() // the read loop has ended: no park is left to check
+	if c.rd.parkTimer != nil {
+		c.rd.parkTimer.Stop() // the read loop has ended: no park is left to check
 	}
 	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		c.handlers.Wait()
+		c.rd.goroutines.Wait()
 		close(done)
 	}()
 	tick := time.NewTicker(5 * time.Second)
@@ -387,7 +369,7 @@ func (c *Conn) Close() error {
 			return nil
 		case <-tick.C:
 			c.mu.Lock()
-			n := len(c.jobs)
+			n := len(c.w.jobs)
 			c.mu.Unlock()
 			c.opts.Logger.Warn("gearman: Close is waiting for handlers that ignore their context", "server", c.addr, "jobs", n)
 		}
@@ -404,24 +386,24 @@ func (c *Conn) shutdown(err error) {
 		}
 		pending := c.pending
 		c.pending = nil
-		routes := c.routes
-		c.routes = map[string]*route{}
-		jobs := make([]*Task, 0, len(c.jobs))
-		for t := range c.jobs {
+		routes := c.cl.routes
+		c.cl.routes = map[string]*route{}
+		jobs := make([]*Task, 0, len(c.w.jobs))
+		for t := range c.w.jobs {
 			jobs = append(jobs, t)
 		}
 		grabbing := c.w.grabbing
 		c.w.grabbing = 0
-		streams := c.streams
-		c.streams = map[string]*Task{}
+		streams := c.cl.streams
+		c.cl.streams = map[string]*Task{}
 		c.unpark() // a reader meets the end, and ends the read loop
 		c.mu.Unlock()
 		for _, t := range streams {
 			t.st.credit.stop(err)
 			t.payloadEnded()
 		}
-		if grabbing > 0 && c.budget != nil {
-			c.budget.release(grabbing)
+		if grabbing > 0 && c.w.budget != nil {
+			c.w.budget.release(grabbing)
 		}
 
 		close(c.stop)

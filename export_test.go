@@ -21,7 +21,7 @@ func AcceptWrappedSockets() (restore func()) {
 func (c *Conn) ReadingParked() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.parked
+	return c.rd.parked
 }
 
 // SetParkCheck sets how often connections dialled from now on check for a
@@ -37,7 +37,7 @@ func SetParkCheck(d time.Duration) (restore func()) {
 func (c *Conn) CallerReading() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.callerRead != nil
+	return c.rd.caller != nil
 }
 
 // StoreHealth makes st's Healthy answer what set says (nil: the store's

@@ -172,12 +172,18 @@ func (j *Job) packetType() (wire.Type, error) {
 		}
 		return wire.SubmitReduceJob, nil
 	}
-	return submitTypes[j.Background][j.Priority], nil
+	return wire.SubmitType(j.Priority.wire(), j.Background), nil
 }
 
-var submitTypes = map[bool][3]wire.Type{
-	false: {Normal: wire.SubmitJob, High: wire.SubmitJobHigh, Low: wire.SubmitJobLow},
-	true:  {Normal: wire.SubmitJobBg, High: wire.SubmitJobHighBg, Low: wire.SubmitJobLowBg},
+// wire returns the priority's name in package wire.
+func (p Priority) wire() wire.Priority {
+	switch p {
+	case High:
+		return wire.PriorityHigh
+	case Low:
+		return wire.PriorityLow
+	}
+	return wire.PriorityNormal
 }
 
 // leadingArgs returns the arguments of j's submit packet before the payload.

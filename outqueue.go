@@ -55,9 +55,9 @@ type outSeg struct {
 
 const segMax = 64 << 10 // small packets share a segment up to this size
 
-// byRef is the size from which a data argument is written from the caller's
-// memory instead of being copied into the queue.
-const byRef = 64 << 10
+// A data argument of wire.LargeData bytes or more is written from the
+// caller's memory, not copied (by reference): its done channel tells the
+// caller when it may reuse it.
 
 func newOutQueue(nc net.Conn) *outQueue {
 	q := &outQueue{nc: nc, wake: make(chan struct{}, 1)}
@@ -92,7 +92,7 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 	}
 	// Only a data argument goes by reference: appendLeading frames nothing
 	// else, and a long function name or handle is copied.
-	large := t.HasData() && len(args) > 0 && len(args[len(args)-1]) >= byRef
+	large := t.HasData() && len(args) > 0 && len(args[len(args)-1]) >= wire.LargeData
 	l := q.list()
 	s := q.ownSeg(l)
 	var err error
@@ -128,7 +128,7 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 
 // packetChunks queues a packet whose data argument is chunks one after the
 // other, and returns its sequence number (that of its last segment). Chunks
-// under byRef bytes are copied; larger ones are referenced, not copied: the
+// under wire.LargeData bytes are copied; larger ones are referenced, not copied: the
 // caller must not modify them until they are written.
 func (q *outQueue) packetChunks(t wire.Type, lead [][]byte, chunks [][]byte) (uint64, error) {
 	var n int64
@@ -150,7 +150,7 @@ func (q *outQueue) packetChunks(t wire.Type, lead [][]byte, chunks [][]byte) (ui
 	}
 	q.size += len(s.b) - before
 	for _, c := range chunks {
-		if len(c) < byRef {
+		if len(c) < wire.LargeData {
 			s := q.ownSeg(l)
 			s.b = append(s.b, c...)
 		} else {
@@ -195,7 +195,7 @@ func (q *outQueue) beginBody(t wire.Type, lead [][]byte, n int64) (uint64, error
 	return q.queued, nil
 }
 
-// bodyData queues part of the body begun by beginBody. Data under byRef
+// bodyData queues part of the body begun by beginBody. Data under wire.LargeData
 // bytes is copied; larger data is referenced, and done (which must then be
 // set) is signalled once it is written.
 func (q *outQueue) bodyData(p []byte, done chan error) error {
@@ -204,7 +204,7 @@ func (q *outQueue) bodyData(p []byte, done chan error) error {
 	if q.err != nil {
 		return q.err
 	}
-	if len(p) < byRef || done == nil {
+	if len(p) < wire.LargeData || done == nil {
 		s := q.ownSeg(&q.segs)
 		s.b = append(s.b, p...)
 		if done != nil {

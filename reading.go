@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,34 @@ func alone() bool { return waiting.Load() <= 1 }
 // task (Done, Read, Status...) starts a reader (needReader), as does any
 // other request made while the reading is parked (unpark).
 
+// reading is who reads a connection's socket, and the goroutines that
+// take turns at it.
+type reading struct {
+	// The goroutine that holds the reading only.
+	r         *wire.Reader
+	src       connReader // what r reads
+	direct    handlerRun // read loop only: a job its goroutine runs next
+	taskEnded bool       // read loop only: its last packet ended a client task
+
+	// The goroutines that run the read loop and handlers (serve).
+	goroutines sync.WaitGroup
+	spare      chan handlerRun // to a goroutine waiting for work
+	spares     atomic.Int32    // goroutines waiting for work
+
+	// Guarded by Conn.mu: the read loop's park (see park) and the caller
+	// that reads instead (see readFor).
+	parked      bool          // nobody reads (a handler runs, or the connection is idle)
+	caller      *Task         // the task whose Do, Submit or Result caller reads the connection
+	parkedFor   *Task         // parked for this task's result, which its waiter reads
+	interrupted bool          // the caller's context ended: a read deadline in the past wakes it
+	parks       uint64        // parks so far
+	parksSeen   uint64        // parks at the last check
+	parkCheckOn bool          // parkTimer is armed
+	parkTimer   *time.Timer   // runs checkPark
+	parkCheck   time.Duration // how often: parkCheck when the connection started
+	pollable    bool          // nc takes read deadlines and non-blocking reads: callers may read
+}
+
 // readFor reads the connection on the goroutine of Do, Submit or Result,
 // which holds the reading, until t has ended (or, with created, until the
 // server has created it); it then leaves the reading parked if nothing more
@@ -52,7 +81,7 @@ func alone() bool { return waiting.Load() <= 1 }
 func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 	t.reads = false
 	c.mu.Lock()
-	c.callerRead = t
+	c.rd.caller = t
 	c.mu.Unlock()
 	var stop func() bool
 	if done := ctx.Done(); done != nil && done != t.ctxDone {
@@ -73,8 +102,8 @@ func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 func (c *Conn) interruptReader(t *Task) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.callerRead == t {
-		c.interrupted = true
+	if c.rd.caller == t {
+		c.rd.interrupted = true
 		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
 }
@@ -94,11 +123,11 @@ func (c *Conn) takeParked() bool {
 		return false // a reader starts (unpark): see waiting
 	}
 	c.mu.Lock()
-	if !c.parked || !c.callerReads {
+	if !c.rd.parked || !c.rd.pollable {
 		c.mu.Unlock()
 		return false
 	}
-	c.parked = false
+	c.rd.parked = false
 	c.clearParkedFor()
 	c.mu.Unlock()
 	return c.pollPending()
@@ -112,9 +141,9 @@ func (c *Conn) takeParked() bool {
 // after handing it on for a packet it does not take (see handledAtOnce).
 func (c *Conn) pollPending() bool {
 	for {
-		c.src.nonblock = true // only around the read: see connReader
-		whole, err := c.r.Buffer()
-		c.src.nonblock = false
+		c.rd.src.nonblock = true // only around the read: see connReader
+		whole, err := c.rd.r.Buffer()
+		c.rd.src.nonblock = false
 		switch {
 		case errors.Is(err, nonblock.ErrWouldBlock):
 			return true
@@ -135,13 +164,13 @@ func (c *Conn) pollPending() bool {
 // caller that holds the reading, and reports whether the connection is
 // still up.
 func (c *Conn) dispatchBuffered() bool {
-	p, err := c.r.NextHeader()
+	p, err := c.rd.r.NextHeader()
 	if err == nil {
 		err = c.dispatch(p)
 	}
-	c.taskEnded = false
-	if run := c.direct; run.t != nil {
-		c.direct = handlerRun{}
+	c.rd.taskEnded = false
+	if run := c.rd.direct; run.t != nil {
+		c.rd.direct = handlerRun{}
 		c.start(run)
 	}
 	if err != nil {
@@ -201,13 +230,13 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 			return true
 		default:
 		}
-		if created && c.r.Buffered() == 0 && t.Handle() != "" {
+		if created && c.rd.r.Buffered() == 0 && t.Handle() != "" {
 			return true // created, and nothing more has come yet
 		}
-		if c.r.Buffered() == 0 {
+		if c.rd.r.Buffered() == 0 {
 			c.loopFlush()
 		}
-		whole, err := c.r.Buffer()
+		whole, err := c.rd.r.Buffer()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && c.wasInterrupted() {
 				return true
@@ -220,7 +249,7 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 		}
 		if !c.dispatchBuffered() {
 			c.mu.Lock()
-			c.callerRead = nil
+			c.rd.caller = nil
 			c.mu.Unlock()
 			return false
 		}
@@ -228,22 +257,24 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 }
 
 // handledAtOnce reports whether the next packet, buffered whole, is handled
-// without waiting: not when it brings data to a task whose buffer is full
-// (its reader holds back the connection's reading, and so would hold the
-// caller, whose context could then not free it), nor a job or stream packet
-// for the worker side or a streaming task, which a reader goroutine
-// handles.
+// without waiting (see callerHandles): not when it brings data to a task
+// whose buffer is full (its reader holds back the connection's reading, and
+// so would hold the caller, whose context could then not free it), nor a job
+// or stream packet for the worker side or a streaming task, which a reader
+// goroutine handles.
 func (c *Conn) handledAtOnce() bool {
-	p, n, ok := c.r.Peek()
-	if !ok || p.Magic != wire.Res {
+	p, n, ok := c.rd.r.Peek()
+	if !ok || p.Magic != wire.Res || p.Type > wire.MaxExtType {
 		return false
 	}
-	switch p.Type {
-	case wire.WorkData, wire.WorkComplete:
+	switch callerHandles[p.Type] {
+	case atOnce:
+		return true
+	case ifRoom:
 		var buf [4]*Task
 		tasks := buf[:0]
 		c.mu.Lock()
-		if rt := c.routes[string(p.Args[0])]; rt != nil {
+		if rt := c.cl.routes[string(p.Args[0])]; rt != nil {
 			tasks = append(tasks, rt.tasks...)
 		}
 		c.mu.Unlock()
@@ -253,18 +284,55 @@ func (c *Conn) handledAtOnce() bool {
 			}
 		}
 		return true
-	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.JobAssignStream,
-		wire.PayloadWindow, wire.ResultWindow, wire.StreamData, wire.StreamEnd, wire.StreamAbort:
-		return false
 	}
-	return true
+	return false
+}
+
+// handling says which goroutine may handle a packet type from the server.
+type handling uint8
+
+const (
+	unlisted handling = iota // a type the server does not send: a reader meets it
+	atOnce                   // any goroutine that holds the reading, at once
+	ifRoom                   // data for client tasks: at once if their buffers take it
+	byReader                 // only a reader goroutine: jobs and stream packets
+)
+
+// callerHandles lists every packet type a server sends (wire's ToClient
+// types), with the goroutines that may handle it. A type left out is
+// handled by a reader goroutine only, the safe default, and fails
+// TestCallerHandlesEveryType.
+var callerHandles = [wire.MaxExtType + 1]handling{
+	wire.Noop:            atOnce,
+	wire.JobCreated:      atOnce,
+	wire.NoJob:           atOnce,
+	wire.WorkStatus:      atOnce,
+	wire.WorkFail:        atOnce,
+	wire.WorkWarning:     atOnce,
+	wire.WorkException:   atOnce,
+	wire.EchoRes:         atOnce,
+	wire.Error:           atOnce,
+	wire.StatusRes:       atOnce,
+	wire.StatusResUnique: atOnce,
+	wire.OptionRes:       atOnce,
+	wire.WorkData:        ifRoom,
+	wire.WorkComplete:    ifRoom,
+	wire.JobAssign:       byReader,
+	wire.JobAssignUniq:   byReader,
+	wire.JobAssignAll:    byReader,
+	wire.JobAssignStream: byReader,
+	wire.PayloadWindow:   byReader,
+	wire.ResultWindow:    byReader,
+	wire.StreamData:      byReader,
+	wire.StreamEnd:       byReader,
+	wire.StreamAbort:     byReader,
 }
 
 // wasInterrupted reports whether the reading caller's context ended.
 func (c *Conn) wasInterrupted() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.interrupted
+	return c.rd.interrupted
 }
 
 // releaseReading ends the reading of t's caller: it parks the reading when
@@ -276,20 +344,20 @@ func (c *Conn) releaseReading(t *Task, created bool) {
 	h := t.Handle()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.callerRead = nil
-	interrupted := c.interrupted
+	c.rd.caller = nil
+	interrupted := c.rd.interrupted
 	if interrupted {
-		c.interrupted = false
+		c.rd.interrupted = false
 		c.nc.SetReadDeadline(time.Time{})
 	}
-	if c.r.Buffered() == 0 && len(c.funcs) == 0 && alone() {
+	if c.rd.r.Buffered() == 0 && len(c.w.funcs) == 0 && alone() {
 		if c.expectsNothing() {
 			c.parkLocked()
 			return
 		}
 		if created && !interrupted && h != "" && c.onlyExpects(h) {
 			c.parkLocked()
-			c.parkedFor = t
+			c.rd.parkedFor = t
 			t.readParked.Store(true)
 			return
 		}
@@ -300,16 +368,16 @@ func (c *Conn) releaseReading(t *Task, created bool) {
 // onlyExpects reports whether the connection expects nothing but the
 // result of the job with handle h, for one task. c.mu held.
 func (c *Conn) onlyExpects(h string) bool {
-	rt := c.routes[h]
-	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 1 && rt != nil && len(rt.tasks) == 1 &&
-		len(c.streams) == 0 && len(c.wstreams) == 0
+	rt := c.cl.routes[h]
+	return c.err == nil && len(c.pending) == 0 && len(c.cl.routes) == 1 && rt != nil && len(rt.tasks) == 1 &&
+		len(c.cl.streams) == 0 && len(c.w.streams) == 0
 }
 
 // clearParkedFor forgets the task the reading was parked for. c.mu held.
 func (c *Conn) clearParkedFor() {
-	if c.parkedFor != nil {
-		c.parkedFor.readParked.Store(false)
-		c.parkedFor = nil
+	if c.rd.parkedFor != nil {
+		c.rd.parkedFor.readParked.Store(false)
+		c.rd.parkedFor = nil
 	}
 }
 
@@ -318,10 +386,10 @@ func (c *Conn) clearParkedFor() {
 func (c *Conn) takeReadingFor(t *Task) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.parked || c.parkedFor != t {
+	if !c.rd.parked || c.rd.parkedFor != t {
 		return false
 	}
-	c.parked = false
+	c.rd.parked = false
 	c.clearParkedFor()
 	return true
 }
@@ -330,7 +398,7 @@ func (c *Conn) takeReadingFor(t *Task) bool {
 func (c *Conn) unparkFor(t *Task) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.parkedFor == t {
+	if c.rd.parkedFor == t {
 		c.unpark()
 	}
 }
@@ -339,7 +407,7 @@ func (c *Conn) unparkFor(t *Task) {
 // from the server: no request awaits its reply, no task its result or its
 // stream's packets. c.mu held.
 func (c *Conn) expectsNothing() bool {
-	return c.err == nil && len(c.pending) == 0 && len(c.routes) == 0 && len(c.streams) == 0 && len(c.wstreams) == 0
+	return c.err == nil && len(c.pending) == 0 && len(c.cl.routes) == 0 && len(c.cl.streams) == 0 && len(c.w.streams) == 0
 }
 
 // parkCheck is how often a connection whose read loop parks checks for a
@@ -373,7 +441,7 @@ func (c *Conn) park() bool {
 func (c *Conn) parkIdle() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.callerReads || !c.expectsNothing() || len(c.funcs) > 0 || !alone() {
+	if !c.rd.pollable || !c.expectsNothing() || len(c.w.funcs) > 0 || !alone() {
 		return false
 	}
 	c.parkLocked()
@@ -382,17 +450,17 @@ func (c *Conn) parkIdle() bool {
 
 // parkLocked parks the reading (see park). c.mu held.
 func (c *Conn) parkLocked() {
-	c.parked = true
-	c.parks++
-	if !c.parkCheckOn {
+	c.rd.parked = true
+	c.rd.parks++
+	if !c.rd.parkCheckOn {
 		// Checks run while parks go on; arming them costs more than a
 		// job, so they are not armed per park.
-		c.parkCheckOn = true
-		c.parksSeen = c.parks
-		if c.parkTimer == nil {
-			c.parkTimer = time.AfterFunc(c.parkCheck, c.checkPark)
+		c.rd.parkCheckOn = true
+		c.rd.parksSeen = c.rd.parks
+		if c.rd.parkTimer == nil {
+			c.rd.parkTimer = time.AfterFunc(c.rd.parkCheck, c.checkPark)
 		} else {
-			c.parkTimer.Reset(c.parkCheck)
+			c.rd.parkTimer.Reset(c.rd.parkCheck)
 		}
 	}
 }
@@ -403,22 +471,22 @@ func (c *Conn) checkPark() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case c.parked && c.parks == c.parksSeen:
+	case c.rd.parked && c.rd.parks == c.rd.parksSeen:
 		c.unpark()
-		c.parkCheckOn = false
-	case c.parked || c.parks != c.parksSeen:
-		c.parksSeen = c.parks
-		c.parkTimer.Reset(c.parkCheck)
+		c.rd.parkCheckOn = false
+	case c.rd.parked || c.rd.parks != c.rd.parksSeen:
+		c.rd.parksSeen = c.rd.parks
+		c.rd.parkTimer.Reset(c.rd.parkCheck)
 	default:
-		c.parkCheckOn = false
+		c.rd.parkCheckOn = false
 	}
 }
 
 // unpark hands a parked read loop to another goroutine: the connection now
 // expects packets. c.mu held.
 func (c *Conn) unpark() {
-	if c.parked {
-		c.parked = false
+	if c.rd.parked {
+		c.rd.parked = false
 		c.clearParkedFor()
 		// The parked loop has not ended, so Close is not yet waiting
 		// on c.handlers: see start.
@@ -432,10 +500,10 @@ func (c *Conn) unpark() {
 func (c *Conn) resume() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.parked {
+	if !c.rd.parked {
 		return false
 	}
-	c.parked = false
+	c.rd.parked = false
 	c.clearParkedFor()
 	return true
 }

@@ -18,35 +18,35 @@ import (
 // hand-off to another goroutine is off the job's path.
 func (c *Conn) readLoop() (run handlerRun, ok bool) {
 	for {
-		if c.r.Buffered() == 0 {
+		if c.rd.r.Buffered() == 0 {
 			// About to read from the socket: first send the replies to
 			// the packets read so far, in one write.
 			c.loopFlush()
-			if c.taskEnded {
+			if c.rd.taskEnded {
 				// The next Do's or Submit's caller reads: leave it
 				// the reading while nothing is expected (see readFor).
-				c.taskEnded = false
+				c.rd.taskEnded = false
 				if c.parkIdle() {
 					return handlerRun{}, true
 				}
 			}
 		}
-		p, err := c.r.NextHeader()
+		p, err := c.rd.r.NextHeader()
 		if err == nil {
 			err = c.dispatch(p)
 		}
 		if err != nil {
 			c.readFailed(err)
-			run, c.direct = c.direct, handlerRun{}
+			run, c.rd.direct = c.rd.direct, handlerRun{}
 			return run, run.t != nil
 		}
-		if c.direct.t != nil {
-			run, c.direct = c.direct, handlerRun{}
+		if c.rd.direct.t != nil {
+			run, c.rd.direct = c.rd.direct, handlerRun{}
 			if !c.settleBuffered() {
 				return run, true
 			}
 			c.loopFlush()
-			if c.r.Buffered() == 0 && c.park() {
+			if c.rd.r.Buffered() == 0 && c.park() {
 				run.parked = true // nobody reads until the handler returns
 			} else {
 				c.start(handlerRun{}) // the read loop goes on elsewhere
@@ -64,8 +64,8 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 // may run with the reading parked instead of waking another goroutine to
 // read. It reports whether the connection is still up. Read loop only.
 func (c *Conn) settleBuffered() bool {
-	for c.r.Buffered() > 0 && c.handledAtOnce() {
-		p, err := c.r.NextHeader()
+	for c.rd.r.Buffered() > 0 && c.handledAtOnce() {
+		p, err := c.rd.r.NextHeader()
 		if err == nil {
 			err = c.dispatch(p)
 		}
@@ -129,9 +129,9 @@ func (c *Conn) unexpected(p wire.Packet) error {
 // readData reads a pending data argument whole, up to MaxPayload bytes (the
 // rest is dropped).
 func (c *Conn) readData() ([]byte, error) {
-	n := min(c.r.DataLen(), c.opts.MaxPayload)
+	n := min(c.rd.r.DataLen(), c.opts.MaxPayload)
 	b := make([]byte, n)
-	if _, err := io.ReadFull(c.r.Data(), b); err != nil {
+	if _, err := io.ReadFull(c.rd.r.Data(), b); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -152,9 +152,9 @@ type handlerRun struct {
 // with the Add here.
 func (c *Conn) start(run handlerRun) {
 	select {
-	case c.spare <- run:
+	case c.rd.spare <- run:
 	default:
-		c.handlers.Add(1)
+		c.rd.goroutines.Add(1)
 		go c.serve(run)
 	}
 }
@@ -163,7 +163,7 @@ func (c *Conn) start(run handlerRun) {
 // handler, then waits for more while fewer than MaxJobs goroutines wait. It
 // returns when the connection ends.
 func (c *Conn) serve(run handlerRun) {
-	defer c.handlers.Done()
+	defer c.rd.goroutines.Done()
 	for {
 		if run.t == nil {
 			var ok bool
@@ -175,15 +175,15 @@ func (c *Conn) serve(run handlerRun) {
 			run = handlerRun{} // back to reading
 			continue
 		}
-		if c.spares.Add(1) > int32(c.opts.MaxJobs) {
-			c.spares.Add(-1)
+		if c.rd.spares.Add(1) > int32(c.opts.MaxJobs) {
+			c.rd.spares.Add(-1)
 			return
 		}
 		select {
-		case run = <-c.spare:
-			c.spares.Add(-1)
+		case run = <-c.rd.spare:
+			c.rd.spares.Add(-1)
 		case <-c.done:
-			c.spares.Add(-1)
+			c.rd.spares.Add(-1)
 			return
 		}
 	}

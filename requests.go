@@ -86,32 +86,12 @@ func (c *Conn) takeRequest(t wire.Type) *request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, rq := range c.pending {
-		if t == wire.Error || expects(rq.t, t) {
+		if t == wire.Error || t.Answers(rq.t) {
 			c.pending = append(c.pending[:i], c.pending[i+1:]...)
 			return rq
 		}
 	}
 	return nil
-}
-
-// expects reports whether a request of type req is answered by a reply of
-// type res.
-func expects(req, res wire.Type) bool {
-	switch res {
-	case wire.JobCreated:
-		return isSubmit(req)
-	case wire.EchoRes:
-		return req == wire.EchoReq
-	case wire.StatusRes:
-		return req == wire.GetStatus
-	case wire.StatusResUnique:
-		return req == wire.GetStatusUnique
-	case wire.OptionRes:
-		return req == wire.OptionReq
-	case wire.JobAssign, wire.JobAssignUniq, wire.JobAssignAll, wire.JobAssignStream, wire.NoJob:
-		return isGrab(req)
-	}
-	return false
 }
 
 // onReply answers a pending echo, status or option request.
@@ -135,11 +115,11 @@ func (c *Conn) onReply(p wire.Packet) error {
 		c.mu.Lock()
 		switch strings.ToLower(string(args[0])) {
 		case "exceptions":
-			c.exceptions = true
+			c.neg.exceptions = true
 		case "streaming":
-			c.streaming = true
+			c.neg.streaming = true
 		case "stream-chunks":
-			c.chunks = true
+			c.neg.chunks = true
 		}
 		c.mu.Unlock()
 	}
@@ -169,7 +149,7 @@ func (c *Conn) onError(p wire.Packet) error {
 		rq.task.finish(&notSubmittedError{fmt.Errorf("gearman: submit %s to %s: %w", rq.task.fn, c.addr, se)})
 	case rq.reply != nil:
 		rq.reply <- reply{err: se}
-	case isGrab(rq.t):
+	case rq.t.IsGrab():
 		c.onGrabError(rq.t, se)
 	}
 	return nil

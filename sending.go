@@ -92,7 +92,7 @@ func (c *Conn) flush() error {
 }
 
 // sendData sends a packet whose last argument is data from the caller, and
-// for data sent by reference (byRef bytes or more) waits until it is
+// for data sent by reference (wire.LargeData bytes or more) waits until it is
 // written, so the caller may reuse it.
 func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
 	return c.writeData(t, handle, data, true)
@@ -104,7 +104,7 @@ func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
 func (c *Conn) writeData(t wire.Type, handle string, data []byte, flush bool) error {
 	c.out.waitRoom()
 	var done chan error
-	if len(data) >= byRef {
+	if len(data) >= wire.LargeData {
 		done = make(chan error, 1)
 		flush = true
 	}

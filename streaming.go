@@ -15,10 +15,6 @@ import (
 // caller writes, under the credit the server grants; its result comes under
 // credit the task grants as the caller reads. A worker task mirrors it.
 
-// streamWindow is the extension's initial credit window, per job and
-// direction.
-const streamWindow = 256 << 10
-
 // streamChunk is the largest chunk this package sends.
 const streamChunk = 64 << 10
 
@@ -96,7 +92,7 @@ func (g *grant) consumed(n int) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.due += int64(n)
-	if g.due < streamWindow/2 {
+	if g.due < wire.StreamWindow/2 {
 		return 0
 	}
 	d := g.due
@@ -154,7 +150,7 @@ type wstream struct {
 // extension, and the job is a plain submit without a unique id.
 func (c *Conn) streamable(job *Job) bool {
 	c.mu.Lock()
-	ok := c.chunks
+	ok := c.neg.chunks
 	c.mu.Unlock()
 	return ok && job.Unique == "" && job.At.IsZero() && job.Schedule == nil && job.Reducer == ""
 }
@@ -162,11 +158,11 @@ func (c *Conn) streamable(job *Job) bool {
 // startStream makes t's payload a stream on c.
 func (c *Conn) startStream(t *Task) {
 	c.mu.Lock()
-	c.nextStream++
-	id := strconv.FormatUint(c.nextStream, 10)
+	c.cl.nextStream++
+	id := strconv.FormatUint(c.cl.nextStream, 10)
 	c.mu.Unlock()
-	t.st = &tstream{id: id, credit: newCredit(streamWindow)}
-	t.in.limit = max(t.in.limit, streamWindow)
+	t.st = &tstream{id: id, credit: newCredit(wire.StreamWindow)}
+	t.in.limit = max(t.in.limit, wire.StreamWindow)
 	t.in.onRead = t.resultRead
 }
 
@@ -237,14 +233,14 @@ func (t *Task) sendChunk(end bool) error {
 }
 
 // submitStream sends a task's SUBMIT_STREAM with the first chunk, unless
-// the task has already ended. A first chunk of byRef bytes or more is sent
+// the task has already ended. A first chunk of wire.LargeData bytes or more is sent
 // from the caller's memory, and submitStream returns once it is written.
 func (c *Conn) submitStream(t *Task, first []byte) error {
 	st := t.st
 	pt, _ := t.job.packetType()
 	t.req = request{t: wire.SubmitStream, task: t}
 	var done chan error
-	if len(first) >= byRef {
+	if len(first) >= wire.LargeData {
 		done = make(chan error, 1)
 	}
 	c.mu.Lock()
@@ -253,7 +249,7 @@ func (c *Conn) submitStream(t *Task, first []byte) error {
 	if stopped {
 		err = t.err
 	} else if err = c.enqueueLocked(&t.req, done, []byte(st.id), strconv.AppendUint(nil, uint64(pt), 10), []byte(t.fn), first); err == nil {
-		c.streams[st.id] = t
+		c.cl.streams[st.id] = t
 	}
 	c.mu.Unlock()
 	if stopped {
@@ -274,18 +270,18 @@ func (c *Conn) submitStream(t *Task, first []byte) error {
 }
 
 // streamPacket sends STREAM_DATA with data, or STREAM_END, for t's open
-// stream; it fails once the stream has been aborted. Data of byRef bytes or
+// stream; it fails once the stream has been aborted. Data of wire.LargeData bytes or
 // more is sent from the caller's memory, and streamPacket returns once it
 // has been written.
 func (t *Task) streamPacket(typ wire.Type, data []byte) error {
 	st, c := t.st, t.conn
 	c.out.waitRoom()
 	var done chan error
-	if len(data) >= byRef {
+	if len(data) >= wire.LargeData {
 		done = make(chan error, 1)
 	}
 	c.mu.Lock()
-	if c.streams[st.id] != t {
+	if c.cl.streams[st.id] != t {
 		err := c.err
 		c.mu.Unlock()
 		if err == nil {
@@ -295,7 +291,7 @@ func (t *Task) streamPacket(typ wire.Type, data []byte) error {
 	}
 	var err error
 	if typ == wire.StreamEnd {
-		delete(c.streams, st.id)
+		delete(c.cl.streams, st.id)
 		_, err = c.out.packet(typ, nil, []byte(st.id))
 	} else {
 		_, err = c.out.packet(typ, done, []byte(st.id), data)
@@ -326,9 +322,9 @@ func (t *Task) stopStream(err error) {
 	c := t.conn
 	c.mu.Lock()
 	st.stopped = true
-	open := c.streams[st.id] == t
+	open := c.cl.streams[st.id] == t
 	if open {
-		delete(c.streams, st.id)
+		delete(c.cl.streams, st.id)
 		_, err = c.out.packet(wire.StreamAbort, nil, []byte(st.id))
 	}
 	c.mu.Unlock()
@@ -381,7 +377,7 @@ func (c *Conn) onStreamPacket(p wire.Packet) error {
 			return fmt.Errorf("gearman: %s sent PAYLOAD_WINDOW with delta %q", c.addr, p.Args[1])
 		}
 		c.mu.Lock()
-		t := c.streams[id]
+		t := c.cl.streams[id]
 		c.mu.Unlock()
 		if t != nil {
 			t.st.credit.add(d)
@@ -396,7 +392,7 @@ func (c *Conn) onStreamPacket(p wire.Packet) error {
 		}
 	case wire.StreamData:
 		if t := c.workerStream(id); t != nil {
-			return t.in.fill(c.r.Data(), c.r.DataLen())
+			return t.in.fill(c.rd.r.Data(), c.rd.r.DataLen())
 		}
 	case wire.StreamEnd:
 		if t := c.workerStream(id); t != nil {
@@ -406,7 +402,7 @@ func (c *Conn) onStreamPacket(p wire.Packet) error {
 		// To a client it names a stream id, to a worker a handle: this
 		// package's stream ids are plain numbers, never a handle.
 		c.mu.Lock()
-		t := c.streams[id]
+		t := c.cl.streams[id]
 		c.mu.Unlock()
 		if t != nil {
 			t.stopStream(fmt.Errorf("gearman: the server dropped the job of task %s: %w", t.fn, ErrJobFailed))
@@ -426,5 +422,5 @@ func (c *Conn) onStreamPacket(p wire.Packet) error {
 func (c *Conn) workerStream(h string) *Task {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.wstreams[h]
+	return c.w.streams[h]
 }

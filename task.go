@@ -79,7 +79,7 @@ type Task struct {
 	lastWarn []byte     // the last warning, if it was the last packet
 	reducer  string     // worker: from JOB_ASSIGN_ALL
 	buffered []byte     // worker: result held for WORK_COMPLETE
-	bufferIt bool       // worker: hold the result for WORK_COMPLETE
+	wmode    writeMode  // how writes go out: set at open or assignment (guarded by mu after)
 	// flushLater (worker) lets the job's last packet wait in the queue:
 	// the handler's goroutine is ending the job, and jobEnded writes it.
 	flushLater bool
@@ -91,7 +91,6 @@ type Task struct {
 	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
 
 	sizeLeft int64 // client: payload bytes still due under Job.Size (guarded by mu)
-	sized    bool  // client: the payload streams in a packet of declared size
 
 	// awaited (client): Do waits for the whole result. submitted: Submit
 	// waits for the handle. reads: the caller took the reading of the
@@ -110,6 +109,9 @@ func newTask(c *Conn, fn string, worker bool) *Task {
 		done:   make(chan struct{}),
 	}
 	t.in = t.inPipe.init(c.opts.TaskBuffer)
+	if worker {
+		t.wmode = writeResult // until the assignment says more
+	}
 	return t
 }
 

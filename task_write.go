@@ -36,44 +36,17 @@ func (t *Task) Write(p []byte) (int, error) {
 		t.mu.Unlock()
 		return 0, fmt.Errorf("gearman: write to task %s: %w", t.fn, ErrClosed)
 	}
-	if !t.worker && t.job.Size > 0 {
-		if int64(len(p)) > t.sizeLeft {
-			t.mu.Unlock()
-			return 0, t.breakSized(fmt.Errorf("gearman: payload of task %s is longer than its declared Size of %d bytes: %w", t.fn, t.job.Size, wire.ErrTooLarge))
-		}
-		t.sizeLeft -= int64(len(p))
-		last := t.sizeLeft == 0
-		if t.sized {
-			t.mu.Unlock()
-			if err := t.conn.sendBody(p, last); err != nil {
-				// Reported as not written: not counted either.
-				t.mu.Lock()
-				t.sizeLeft += int64(len(p))
-				t.mu.Unlock()
-				return 0, t.sendFailed(err)
-			}
-			return len(p), nil
-		}
-	}
-	if t.st != nil {
-		t.mu.Unlock()
-		n, err := t.streamWrite(p)
-		if n < len(p) && t.job.Size > 0 {
-			t.mu.Lock()
-			t.sizeLeft += int64(len(p) - n) // not reported as written
-			t.mu.Unlock()
-		}
-		return n, err
-	}
-	if !t.worker {
+	switch t.wmode {
+	case writeHeld:
 		defer t.mu.Unlock()
 		if t.payload.n+int64(len(p)) > t.conn.opts.MaxPayload {
 			return 0, unsent(fmt.Errorf("gearman: payload of task %s exceeds %d bytes: %w", t.fn, t.conn.opts.MaxPayload, wire.ErrTooLarge))
 		}
 		t.payload.write(p)
 		return len(p), nil
-	}
-	if t.bufferIt {
+	case writeSized, writeStream:
+		return t.writeBody(p) // unlocks
+	case writeBuffered:
 		t.buffered = append(t.buffered, p...)
 		t.mu.Unlock()
 		return len(p), nil
@@ -83,6 +56,52 @@ func (t *Task) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// writeMode is how a task's writes go out. It is fixed when the task is
+// opened (client) or assigned (worker), as net/http fixes a body's framing
+// once; only Flush changes it, from writeBuffered.
+type writeMode uint8
+
+const (
+	writeHeld     writeMode = iota // client: held until Close, which submits it whole (payloadBuf)
+	writeSized                     // client: the body of a submit packet of declared size, sent as written
+	writeStream                    // client: chunks of the streaming extension, under credit
+	writeResult                    // worker: WORK_DATA at once
+	writeWindowed                  // worker, JOB_ASSIGN_STREAM: WORK_DATA under the result window
+	writeBuffered                  // worker, BufferResult: held for WORK_COMPLETE until Flush
+)
+
+// writeBody writes p to a payload that goes out as it is written: the body
+// of a packet of declared size, or the chunks of a stream, counting it
+// against Job.Size when one is declared. t.mu held; writeBody unlocks it.
+func (t *Task) writeBody(p []byte) (int, error) {
+	if t.job.Size > 0 {
+		if int64(len(p)) > t.sizeLeft {
+			t.mu.Unlock()
+			return 0, t.breakSized(fmt.Errorf("gearman: payload of task %s is longer than its declared Size of %d bytes: %w", t.fn, t.job.Size, wire.ErrTooLarge))
+		}
+		t.sizeLeft -= int64(len(p))
+	}
+	last := t.sizeLeft == 0
+	t.mu.Unlock()
+	if t.wmode == writeSized {
+		if err := t.conn.sendBody(p, last); err != nil {
+			// Reported as not written: not counted either.
+			t.mu.Lock()
+			t.sizeLeft += int64(len(p))
+			t.mu.Unlock()
+			return 0, t.sendFailed(err)
+		}
+		return len(p), nil
+	}
+	n, err := t.streamWrite(p)
+	if n < len(p) && t.job.Size > 0 {
+		t.mu.Lock()
+		t.sizeLeft += int64(len(p) - n) // not reported as written
+		t.mu.Unlock()
+	}
+	return n, err
 }
 
 // payloadBuf holds a plain client task's payload until Close: the Data the
@@ -169,32 +188,31 @@ func (t *Task) CloseWithError(err error) error {
 		return fmt.Errorf("gearman: close task %s: %w", t.fn, ErrClosed)
 	}
 	t.wclosed = true
-	if !t.worker && t.job.Size > 0 && (err != nil || t.sizeLeft > 0) && (t.sized || t.st != nil) {
-		left := t.sizeLeft
-		t.mu.Unlock()
-		if err == nil {
-			select {
-			case <-t.done:
-				if t.err != nil {
-					// A Write failed, with the task's error: the
-					// payload is short for that reason.
-					return t.breakSized(t.err)
+	switch t.wmode {
+	case writeSized, writeStream:
+		if t.job.Size > 0 && (err != nil || t.sizeLeft > 0) {
+			left := t.sizeLeft
+			t.mu.Unlock()
+			if err == nil {
+				select {
+				case <-t.done:
+					if t.err != nil {
+						// A Write failed, with the task's error: the
+						// payload is short for that reason.
+						return t.breakSized(t.err)
+					}
+				default:
 				}
-			default:
+				err = fmt.Errorf("gearman: task %s closed after %d of its declared %d bytes: %w", t.fn, t.job.Size-left, t.job.Size, ErrShortPayload)
 			}
-			err = fmt.Errorf("gearman: task %s closed after %d of its declared %d bytes: %w", t.fn, t.job.Size-left, t.job.Size, ErrShortPayload)
+			return t.breakSized(err)
 		}
-		return t.breakSized(err)
-	}
-	if t.sized {
 		t.mu.Unlock()
-		return nil // the packet went out whole with the last Write
-	}
-	if t.st != nil {
-		t.mu.Unlock()
+		if t.wmode == writeSized {
+			return nil // the packet went out whole with the last Write
+		}
 		return t.streamClose(err)
-	}
-	if !t.worker {
+	case writeHeld:
 		job := t.job
 		chunks := t.payload.chunks
 		t.payload = payloadBuf{} // the queue holds it until it is written
@@ -228,7 +246,10 @@ func (t *Task) Flush() error {
 		return fmt.Errorf("gearman: flush task %s: %w", t.fn, ErrClosed)
 	}
 	held := t.buffered
-	t.buffered, t.bufferIt = nil, false
+	t.buffered = nil
+	if t.wmode == writeBuffered {
+		t.wmode = resultMode(t, false)
+	}
 	t.mu.Unlock()
 	return t.sendWorkData(held)
 }
@@ -250,9 +271,10 @@ func (t *Task) sendFailed(err error) error {
 // and the connection carrying its unfinished packet, and returns err.
 func (t *Task) breakSized(err error) error {
 	t.finish(err)
-	if t.sized {
+	switch t.wmode {
+	case writeSized:
 		t.conn.shutdown(fmt.Errorf("gearman: connection to %s: %w: %w", t.conn.addr, ErrConnLost, err))
-	} else if t.st != nil {
+	case writeStream:
 		t.stopStream(err)
 	}
 	return err

@@ -31,7 +31,8 @@ type register struct {
 	opts RegisterOptions
 }
 
-// workerState is the grab cycle of a connection, guarded by Conn.mu.
+// workerState is the worker side of a connection: its grab cycle, running
+// jobs and registered functions. Guarded by Conn.mu.
 type workerState struct {
 	grab     wire.Type // GRAB_JOB_UNIQ, or GRAB_JOB for servers without it
 	running  int       // jobs whose handlers run
@@ -42,6 +43,11 @@ type workerState struct {
 	inline   bool      // maybeGrab's caller sends the grab itself (flush, loopFlush)
 	stopped  bool      // StopWork called: grab no more
 	idle     chan struct{}
+
+	jobs    map[*Task]struct{}   // worker tasks running
+	funcs   map[string]*register // registered functions
+	budget  *jobBudget           // a pool's shared job limit, or nil
+	streams map[string]*Task     // worker tasks assigned with JOB_ASSIGN_STREAM, by handle
 }
 
 // Register registers fn (CAN_DO or CAN_DO_TIMEOUT) and serves its jobs
@@ -68,7 +74,7 @@ func (c *Conn) Register(fn string, h Handler, opts *RegisterOptions) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.funcs[fn] = &register{h: h, opts: o}
+	c.w.funcs[fn] = &register{h: h, opts: o}
 	c.w.stopped = false
 	// The server wakes sleepers only for new jobs; look now.
 	c.w.sleeping = false
@@ -84,7 +90,7 @@ func (c *Conn) Unregister(fn string) error {
 		return err
 	}
 	c.mu.Lock()
-	delete(c.funcs, fn)
+	delete(c.w.funcs, fn)
 	c.mu.Unlock()
 	return c.send(wire.CantDo, []byte(fn))
 }
@@ -93,7 +99,7 @@ func (c *Conn) Unregister(fn string) error {
 // (RESET_ABILITIES). Jobs already running go on.
 func (c *Conn) ResetAbilities() error {
 	c.mu.Lock()
-	clear(c.funcs)
+	clear(c.w.funcs)
 	c.mu.Unlock()
 	return c.send(wire.ResetAbilities)
 }
@@ -137,7 +143,7 @@ func (c *Conn) grabQueued() {
 // grab per slot, all in flight at once. c.mu held.
 func (c *Conn) maybeGrab() {
 	w := &c.w
-	for !w.stopped && !w.dry && !w.sleeping && len(c.funcs) > 0 && c.err == nil && c.haveSlot() {
+	for !w.stopped && !w.dry && !w.sleeping && len(c.w.funcs) > 0 && c.err == nil && c.haveSlot() {
 		var seq uint64
 		var err error
 		if w.inline {
@@ -146,8 +152,8 @@ func (c *Conn) maybeGrab() {
 			seq, err = c.post(w.grab)
 		}
 		if err != nil {
-			if c.budget != nil {
-				go c.budget.release(1) // not under c.mu: release kicks connections
+			if c.w.budget != nil {
+				go c.w.budget.release(1) // not under c.mu: release kicks connections
 			}
 			break
 		}
@@ -179,7 +185,7 @@ func (c *Conn) onNoJob() error {
 	defer c.mu.Unlock()
 	c.w.grabbing--
 	c.w.dry = true
-	if c.w.stopped || len(c.funcs) == 0 {
+	if c.w.stopped || len(c.w.funcs) == 0 {
 		c.checkIdle()
 		return nil
 	}
@@ -223,6 +229,19 @@ func (c *Conn) onGrabError(t wire.Type, se *ServerError) {
 	c.checkIdle()
 }
 
+// resultMode is how a worker task's writes go out: held for WORK_COMPLETE
+// with buffer, else as WORK_DATA, under the result window on a job
+// assigned with JOB_ASSIGN_STREAM.
+func resultMode(t *Task, buffer bool) writeMode {
+	switch {
+	case buffer:
+		return writeBuffered
+	case t.ws != nil:
+		return writeWindowed
+	}
+	return writeResult
+}
+
 // onAssign starts a job: the handler runs in its own goroutine while the
 // payload streams into its task.
 func (c *Conn) onAssign(p wire.Packet) error {
@@ -234,8 +253,8 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	t.handle = string(p.Args[0])
 	t.isCreated = true // not shared yet
 	if p.Type == wire.JobAssignStream {
-		t.ws = &wstream{credit: newCredit(streamWindow)}
-		t.in.limit = max(t.in.limit, streamWindow)
+		t.ws = &wstream{credit: newCredit(wire.StreamWindow)}
+		t.in.limit = max(t.in.limit, wire.StreamWindow)
 		t.in.onRead = t.payloadRead
 	} else if p.Type != wire.JobAssign {
 		t.unique = string(p.Args[2])
@@ -253,15 +272,15 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	}
 	c.w.grabbing--
 	c.w.dry = false // a grab found work: there may be more
-	reg := c.funcs[fn]
+	reg := c.w.funcs[fn]
 	if reg != nil {
 		c.w.running++
-		c.jobs[t] = struct{}{}
+		c.w.jobs[t] = struct{}{}
 		if t.ws != nil {
-			c.wstreams[t.handle] = t
+			c.w.streams[t.handle] = t
 		}
-		t.bufferIt = reg.opts.BufferResult
-		t.in.expect = c.r.DataLen() // a size hint for the handler's reads
+		t.wmode = resultMode(t, reg.opts.BufferResult)
+		t.in.expect = c.rd.r.DataLen() // a size hint for the handler's reads
 	}
 	c.grabQueued()
 	c.mu.Unlock()
@@ -277,15 +296,15 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	// starts, which then never waits for it; so is any payload of a
 	// BytesHandler, which reads it whole anyway. A larger one streams to
 	// the running handler.
-	whole := t.ws == nil && c.r.DataLen() <= int64(c.opts.TaskBuffer)
-	if _, ok := reg.h.(bytesHandler); ok && t.ws == nil && c.r.DataLen() <= c.opts.MaxPayload {
+	whole := t.ws == nil && c.rd.r.DataLen() <= int64(c.opts.TaskBuffer)
+	if _, ok := reg.h.(bytesHandler); ok && t.ws == nil && c.rd.r.DataLen() <= c.opts.MaxPayload {
 		whole = true
-		t.in.limit = max(t.in.limit, int(c.r.DataLen()))
+		t.in.limit = max(t.in.limit, int(c.rd.r.DataLen()))
 	}
 	if !whole {
 		c.startHandler(reg.h, t)
 	}
-	err := t.in.fill(c.r.Data(), c.r.DataLen())
+	err := t.in.fill(c.rd.r.Data(), c.rd.r.DataLen())
 	switch {
 	case err != nil:
 		t.in.close(err)
@@ -295,7 +314,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	if whole {
 		// The read loop's goroutine runs this handler itself, at once,
 		// and hands the reading on (see readLoop).
-		c.direct = handlerRun{h: reg.h, t: t}
+		c.rd.direct = handlerRun{h: reg.h, t: t}
 	}
 	return err
 }
@@ -352,9 +371,9 @@ func (c *Conn) runHandler(run handlerRun) (read bool) {
 // it queued is written as loopFlush does.
 func (c *Conn) jobEnded(t *Task, inLoop bool) {
 	c.mu.Lock()
-	delete(c.jobs, t)
+	delete(c.w.jobs, t)
 	if t.ws != nil {
-		delete(c.wstreams, t.handle)
+		delete(c.w.streams, t.handle)
 	}
 	c.w.running--
 	c.mu.Unlock()
@@ -401,8 +420,4 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
 		return err
 	}
 	return c.writeData(wire.WorkFail, h, nil, flush)
-}
-
-func isGrab(t wire.Type) bool {
-	return t == wire.GrabJob || t == wire.GrabJobUniq || t == wire.GrabJobAll
 }

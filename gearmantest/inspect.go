@@ -172,17 +172,13 @@ func (o *observer) Submitted(si jobserver.SubmitInfo) {
 	if len(si.Data) > 0 {
 		j.Data = slices.Clone(si.Data)
 	}
-	switch si.Type {
-	case wire.SubmitJobHigh, wire.SubmitJobHighBg:
+	switch si.Type.Priority() {
+	case wire.PriorityHigh:
 		j.Priority = gearman.High
-	case wire.SubmitJobLow, wire.SubmitJobLowBg:
+	case wire.PriorityLow:
 		j.Priority = gearman.Low
 	}
-	switch si.Type {
-	case wire.SubmitJobBg, wire.SubmitJobHighBg, wire.SubmitJobLowBg, wire.SubmitJobEpoch,
-		wire.SubmitJobSched, wire.SubmitReduceJobBackground:
-		j.Background = true
-	}
+	j.Background = si.Type.Background()
 	switch si.Type {
 	case wire.SubmitJobEpoch:
 		j.At = time.Unix(si.When, 0)

@@ -148,12 +148,9 @@ func (c *conn) reserveLocked(n int) bool {
 	return c.roomLocked(n)
 }
 
-// refMin is the size from which sendRef queues a data argument by reference.
-const refMin = 64 << 10
-
 // sendRef is send for a packet whose data argument (the last) is memory
 // nobody changes any more (a job's payload, or a result the reader kept):
-// from refMin bytes on it is queued by reference, not copied.
+// from wire.LargeData bytes on it is queued by reference, not copied.
 func (c *conn) sendRef(m wire.Magic, t wire.Type, args ...[]byte) {
 	c.sendRefMaybeFor(false, m, t, args)
 }
@@ -167,7 +164,7 @@ func (c *conn) sendRefFor(t wire.Type, args ...[]byte) {
 // sendRefMaybeFor is sendRef (deferred false) or sendRefFor.
 func (c *conn) sendRefMaybeFor(deferred bool, m wire.Magic, t wire.Type, args [][]byte) {
 	data := args[len(args)-1]
-	if len(data) < refMin || !t.HasData() {
+	if len(data) < wire.LargeData || !t.HasData() {
 		if deferred {
 			c.sendFor(t, args...)
 		} else {
@@ -407,7 +404,7 @@ func (s *Server) readLoop(c *conn) {
 		// go to the clients by reference (c.keep, toClientsFrom). Other
 		// large packets are copied where they go: the reader's buffer is
 		// reused.
-		c.owned = isSubmit(p.Type) && rd.Keep()
+		c.owned = inlineSubmit(p.Type) && rd.Keep()
 		if c.nAcks.Load() > 0 {
 			limit := int32(0) // another kind of request waits for every answer
 			if s.joinsAcks(p) {

@@ -74,7 +74,7 @@ func queueError(err error) [2][]byte {
 // joinsAcks reports whether a request may be handled while c's answers
 // wait: a background submit, whose own answer queues behind them.
 func (s *Server) joinsAcks(p wire.Packet) bool {
-	if p.Magic != wire.Req || !isSubmit(p.Type) {
+	if p.Magic != wire.Req || !inlineSubmit(p.Type) {
 		return false
 	}
 	_, bg := submitKind(p.Type)

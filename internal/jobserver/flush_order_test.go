@@ -37,7 +37,7 @@ func TestFlushKeepsOrder(t *testing.T) {
 		return strconv.AppendUint(nil, seq, 10)
 	}
 	small := bytes.Repeat([]byte("s"), 6000)
-	big := bytes.Repeat([]byte("B"), refMin+10)
+	big := bytes.Repeat([]byte("B"), wire.LargeData+10)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	repeat := func(step func()) { // until stop closes

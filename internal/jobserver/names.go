@@ -33,7 +33,7 @@ const (
 // that names a function it may create.
 func functionArg(p wire.Packet) ([]byte, bool) {
 	switch {
-	case isSubmit(p.Type), p.Type == wire.CanDo, p.Type == wire.CanDoTimeout:
+	case inlineSubmit(p.Type), p.Type == wire.CanDo, p.Type == wire.CanDoTimeout:
 		return p.Args[0], true
 	case p.Type == wire.SubmitStream:
 		return p.Args[2], true
@@ -58,7 +58,7 @@ func (s *Server) checkName(c *conn, p wire.Packet) (ok, keep bool) {
 		s.logDebug("function name with a space or control character refused", "conn", c.id, "addr", c.ip)
 		return false, s.refuseName(c, p, errBadArgument[0], msgBadFunctionName)
 	}
-	if isSubmit(p.Type) && wire.ValidUnique(p.Args[1]) != nil {
+	if inlineSubmit(p.Type) && wire.ValidUnique(p.Args[1]) != nil {
 		s.logDebug("unique id with a line break refused", "conn", c.id, "addr", c.ip)
 		return false, s.refuseName(c, p, errBadArgument[0], msgBadUnique)
 	}

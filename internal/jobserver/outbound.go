@@ -90,7 +90,7 @@ func (s *Server) toClientsFrom(w *conn, j *job, t wire.Type, args ...[]byte) {
 // wantRef reports whether a result of n bytes for j's clients should go
 // by reference.
 func (s *Server) wantRef(j *job, n int) bool {
-	if n < refMin || len(j.clients) == 0 {
+	if n < wire.LargeData || len(j.clients) == 0 {
 		return false
 	}
 	if n >= refResultMin {

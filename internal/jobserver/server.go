@@ -161,7 +161,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxSpool <= 0 {
 		cfg.MaxSpool = cfg.MaxPacketSize - 64<<10
 	}
-	cfg.MaxSpool = max(cfg.MaxSpool, streamWindow)
+	cfg.MaxSpool = max(cfg.MaxSpool, wire.StreamWindow)
 	if cfg.MaxSpoolTotal <= 0 {
 		cfg.MaxSpoolTotal = 4 * cfg.MaxSpool
 	}

@@ -24,10 +24,6 @@ import (
 // fails at once: WORK_EXCEPTION (WORK_FAIL for a client without exceptions)
 // with the reason, and STREAM_ABORT for the stream.
 
-// streamWindow is the initial credit window of each job in each direction,
-// fixed by the specification.
-const streamWindow = 256 << 10
-
 // maxStreamID is the longest stream id a client may choose.
 const maxStreamID = 64
 
@@ -73,7 +69,7 @@ func (st *jstream) spool(data []byte) {
 	st.n += len(data)
 	if len(st.more) == 0 {
 		if st.buf == nil {
-			st.buf = make([]byte, 0, max(streamWindow, len(data)))
+			st.buf = make([]byte, 0, max(wire.StreamWindow, len(data)))
 		}
 		if st.off > 0 && len(st.buf)+len(data) > cap(st.buf) {
 			st.buf = st.buf[:copy(st.buf, st.buf[st.off:])]
@@ -168,7 +164,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	if _, dup := c.streams[id]; dup {
 		return s.violation(c, "stream id "+id+" is in use")
 	}
-	if len(data) > streamWindow {
+	if len(data) > wire.StreamWindow {
 		return s.violation(c, "first chunk larger than the initial window")
 	}
 	if c.streams == nil {
@@ -177,10 +173,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	c.streams[id] = nil // refused until a job is made: chunks are dropped
 	n, _ := strconv.Atoi(string(a[1]))
 	t := wire.Type(n)
-	switch t {
-	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
-		wire.SubmitJobLow, wire.SubmitJobLowBg:
-	default:
+	if !t.PlainSubmit() {
 		c.send(wire.Res, wire.Error, errBadArgument[0], []byte("SUBMIT_STREAM takes a plain submit type"))
 		return true
 	}
@@ -196,7 +189,7 @@ func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	}
 	s.nextJob++
 	j := &job{id: s.nextJob, fn: f, prio: int8(prio), bg: bg, heapi: -1, created: s.clock.Now().UnixNano()}
-	j.st = &jstream{owner: c, id: id, clientCredit: streamWindow - int64(len(data))}
+	j.st = &jstream{owner: c, id: id, clientCredit: wire.StreamWindow - int64(len(data))}
 	j.st.spool(data)
 	s.jobs[j.id] = j
 	f.total++
@@ -323,7 +316,7 @@ func (s *Server) pump(j *job) {
 		return
 	}
 	for st.spooled() > 0 && st.workerCredit > 0 {
-		b := st.take(int(min(st.workerCredit, streamWindow)))
+		b := st.take(int(min(st.workerCredit, wire.StreamWindow)))
 		s.hbuf = s.appendHandle(s.hbuf[:0], j)
 		j.worker.send(wire.Res, wire.StreamData, s.hbuf, b)
 		st.workerCredit -= int64(len(b))
@@ -331,7 +324,7 @@ func (s *Server) pump(j *job) {
 	s.recharge(j)
 	if st.spooled() == 0 {
 		st.buf, st.off = st.buf[:0], 0
-		if cap(st.buf) > streamWindow {
+		if cap(st.buf) > wire.StreamWindow {
 			st.buf = nil
 		}
 		if st.ended {
@@ -358,13 +351,13 @@ func (s *Server) grantClient(j *job) {
 		s.grantSpool(j)
 		return
 	}
-	s.grant(j, streamWindow-int64(st.spooled())-st.clientCredit)
+	s.grant(j, wire.StreamWindow-int64(st.spooled())-st.clientCredit)
 }
 
 // grant gives j's owner due bytes more credit, if due is at least half a
 // window.
 func (s *Server) grant(j *job, due int64) {
-	if due >= streamWindow/2 {
+	if due >= wire.StreamWindow/2 {
 		s.grantNow(j, due)
 	}
 }
@@ -393,13 +386,13 @@ func (s *Server) grantSpool(j *job) {
 		return
 	}
 	s.recharge(j)
-	due := min(streamWindow-st.clientCredit, // a window ahead, so that the spool counts what came
-		s.cfg.MaxSpool+streamWindow/2-int64(st.spooled())-st.clientCredit,
+	due := min(wire.StreamWindow-st.clientCredit, // a window ahead, so that the spool counts what came
+		s.cfg.MaxSpool+wire.StreamWindow/2-int64(st.spooled())-st.clientCredit,
 		s.cfg.MaxSpoolTotal-s.spoolTotal)
 	switch {
-	case st.clientCredit >= streamWindow/2:
+	case st.clientCredit >= wire.StreamWindow/2:
 		s.grant(j, due) // lazily
-	case st.clientCredit+due < streamWindow/2:
+	case st.clientCredit+due < wire.StreamWindow/2:
 		s.refuseStream(j, fmt.Sprintf("its spool for workers without the streaming extension is full (MaxSpoolTotal, %d bytes)", s.cfg.MaxSpoolTotal))
 	case due > 0:
 		s.grantNow(j, due)
@@ -412,9 +405,9 @@ func (s *Server) assignStream(c *conn, j *job, h []byte) {
 	st := j.st
 	name := []byte(j.fn.name)
 	st.ext = true
-	st.workerCredit = streamWindow
-	st.resultCredit = streamWindow
-	b := st.take(streamWindow)
+	st.workerCredit = wire.StreamWindow
+	st.resultCredit = wire.StreamWindow
+	b := st.take(wire.StreamWindow)
 	c.send(wire.Res, wire.JobAssignStream, h, name, b)
 	st.workerCredit -= int64(len(b))
 	s.pump(j)
@@ -493,7 +486,7 @@ func (s *Server) unspool(j *job) []byte {
 // window every stream job may hold.
 func (s *Server) recharge(j *job) {
 	st := j.st
-	want := int64(st.n) - streamWindow
+	want := int64(st.n) - wire.StreamWindow
 	if !st.ended && st.owner != nil {
 		want += st.clientCredit
 	}

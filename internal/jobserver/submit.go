@@ -13,23 +13,18 @@ type submitReq struct {
 	schedArgs                 [][]byte  // SUBMIT_JOB_SCHED's five fields, for the Observer
 }
 
-// submitKind returns the priority of a submit type and whether it is
-// background.
+// submitKind returns the queue (prioHigh, prioNormal, prioLow) of a job
+// submitted with type t, and whether it is background.
 func submitKind(t wire.Type) (prio int, bg bool) {
-	switch t {
-	case wire.SubmitJob, wire.SubmitReduceJob:
-		return prioNormal, false
-	case wire.SubmitJobBg, wire.SubmitJobEpoch, wire.SubmitJobSched, wire.SubmitReduceJobBackground:
-		return prioNormal, true
-	case wire.SubmitJobHigh:
-		return prioHigh, false
-	case wire.SubmitJobHighBg:
-		return prioHigh, true
-	case wire.SubmitJobLow:
-		return prioLow, false
-	default: // SubmitJobLowBg
-		return prioLow, true
+	switch t.Priority() {
+	case wire.PriorityHigh:
+		prio = prioHigh
+	case wire.PriorityLow:
+		prio = prioLow
+	default:
+		prio = prioNormal
 	}
+	return prio, t.Background()
 }
 
 // uniqueKey returns the coalescing key of a unique id: none for an empty
@@ -218,13 +213,7 @@ var (
 	one  = []byte("1")
 )
 
-// isSubmit reports whether t creates a job with its payload in the packet.
-func isSubmit(t wire.Type) bool {
-	switch t {
-	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
-		wire.SubmitJobLow, wire.SubmitJobLowBg, wire.SubmitJobEpoch, wire.SubmitJobSched,
-		wire.SubmitReduceJob, wire.SubmitReduceJobBackground:
-		return true
-	}
-	return false
-}
+// inlineSubmit reports whether t submits a job whose function, unique id
+// and payload are in the packet: any submit but SUBMIT_STREAM, whose
+// packets carry the job's submit type and payload.
+func inlineSubmit(t wire.Type) bool { return t.IsSubmit() && t != wire.SubmitStream }
