@@ -386,3 +386,35 @@ func TestAdminClientDeadLetters(t *testing.T) {
 		t.Errorf("ClusterStatus without a cluster: %v; want NOT_A_CLUSTER", err)
 	}
 }
+
+// TestRevivedDeadLetterHasItsLostAttemptsAnew: a job kept after its last
+// attempt was lost (JobRetries) gets its attempts anew when retried.
+func TestRevivedDeadLetterHasItsLostAttemptsAnew(t *testing.T) {
+	s := &gearman.Server{HandlePrefix: "H:test", JobRetries: 2, RetryFailed: gearman.RetryPolicy{Keep: true}}
+	addr := srvStart(t, s)
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobBg, "f", "", "x")
+	c.Expect(wire.JobCreated, "H:test:1")
+	w := wiretest.Dial(t, addr)
+	lose := func() {
+		t.Helper()
+		w.Send(wire.CanDo, "f")
+		w.Send(wire.GrabJobUniq)
+		w.Expect(wire.JobAssignUniq, "H:test:1", "f", "", "x")
+		w.Send(wire.CantDo, "f")
+		srvSync(w)
+	}
+	lose()
+	lose()
+	a := wiretest.Dial(t, addr)
+	if got := a.Admin("dead retry H:test:1", false); got != "OK 1\n" {
+		t.Fatalf("dead retry = %q; want the job kept after two lost attempts", got)
+	}
+	lose()
+	if got := a.Admin("show dead", true); got != ".\n" {
+		t.Errorf("show dead after one lost attempt of the retried job = %q; want none", got)
+	}
+	if got := a.Admin("status", true); got != "f\t1\t0\t0\n.\n" {
+		t.Errorf("status = %q; want the job queued", got)
+	}
+}

@@ -137,6 +137,7 @@ func (s *Server) revive(j *job) {
 	if fl := j.failInfo(); fl != nil {
 		fl.n = 0
 	}
+	j.retries = 0         // its lost attempts too (Config.JobRetries)
 	j.state = stateQueued // for toStored: not waiting
 	if j.stored {
 		var sj store.Job
