@@ -48,8 +48,9 @@ FROM gearman_dead WHERE $1::bytea = '' OR fn = $1 ORDER BY buried LIMIT $2`
 	sqlDeadCount = `SELECT count(*) FROM gearman_dead WHERE $1::bytea = '' OR fn = $1`
 
 	// sqlRevive moves dead letters back into the queue, their failures
-	// reset but their last error kept; one whose unique id is queued
-	// again meanwhile stays a dead letter (the insert skips it).
+	// and lost attempts reset but their last error kept; one whose unique
+	// id is queued again meanwhile stays a dead letter (the insert skips
+	// it).
 	sqlRevive = `
 WITH picked AS (
 	SELECT * FROM gearman_dead
@@ -61,7 +62,7 @@ ins AS (
 		CASE WHEN uniq = '' THEN NULL
 			WHEN uniq = '-' THEN CASE WHEN data = '' THEN NULL ELSE '\x00'::bytea || sha256(data) END
 			ELSE uniq END,
-		data, reducer, priority, retries, created, last_error, first_failed, last_failed
+		data, reducer, priority, 0, created, last_error, first_failed, last_failed
 	FROM picked ORDER BY buried
 	ON CONFLICT (fn, ukey) WHERE ukey IS NOT NULL DO NOTHING
 	RETURNING id, fn),
