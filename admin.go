@@ -231,8 +231,13 @@ func (a *AdminClient) PID(ctx context.Context) (int, error) {
 }
 
 // CancelJob removes the queued job with the handle from the server
-// ("cancel job"). gearmand answers an unknown handle, or a job already
-// running, with an [*AdminError] whose Code is UNKNOWN_JOB.
+// ("cancel job"). gearmand answers an unknown handle with an [*AdminError]
+// whose Code is UNKNOWN_JOB. A job already running is cancelled too, by
+// gearmand (1.1.20, observed) and this package's [Server] alike: its
+// clients get WORK_FAIL at once, its worker goes on, and the job stays
+// known and running to [Conn.JobStatus] until the worker ends it (this
+// package's server then drops the result; gearmand may forward it, which
+// this package's clients, done with the job, ignore).
 //
 // gearmand (1.1) fails the job for its clients at once (WORK_FAIL), but
 // keeps it in memory: it stays counted in [AdminClient.Status], known to

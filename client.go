@@ -45,6 +45,9 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 // An error of a submit the server refused, or never got, satisfies
 // [SafeToRetry], as Submit's does.
 func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
+	if job.timed() {
+		return c.doTimed(ctx, job)
+	}
 	waiting.Add(1)
 	defer waiting.Add(-1)
 	t, err := c.sendJob(ctx, job, doWaits)
@@ -126,6 +129,9 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
+	if job.timed() {
+		c.timeTask(t)
+	}
 	t.sizeLeft = job.Size
 	streamable := c.streamable(&job)
 	awaited := w == doWaits
@@ -158,19 +164,13 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		return t, nil // see wantAll above
 	}
 	if t.ctxDone = ctx.Done(); t.ctxDone != nil {
-		stop := context.AfterFunc(ctx, func() {
-			c.abandon(t, ctx.Err())
-			c.interruptReader(t) // a Submit's or Result's caller reading for t
-			if t.st != nil {
-				// A background job is done once created, but its payload
-				// may still be going: its writers stop, waiting for
-				// credit or not, and the server drops the job.
-				t.stopStream(fmt.Errorf("gearman: payload of task %s: %w", t.fn, ctx.Err()))
-			}
-		})
+		stop := context.AfterFunc(ctx, func() { c.dropTask(t, ctx.Err()) })
 		t.handleMu.Lock()
 		t.stopWatch = stop
 		t.handleMu.Unlock()
+	}
+	if t.timing != nil {
+		go c.watchTimeouts(t)
 	}
 	return t, nil
 }
@@ -377,6 +377,7 @@ func (c *Conn) onData(p wire.Packet) error {
 	if t == nil {
 		return nil // unknown or abandoned: NextHeader skips the data
 	}
+	t.workerSpoke()
 	t.mu.Lock()
 	t.lastWarn = nil
 	t.mu.Unlock()
@@ -398,6 +399,14 @@ func (c *Conn) onUpdate(p wire.Packet) error {
 		return nil
 	}
 	c.rd.taskEnded = c.rd.taskEnded || end
+	switch p.Type {
+	case wire.WorkStatus, wire.WorkWarning:
+		t.workerSpoke()
+	case wire.WorkFail:
+		if t.withdrawn() {
+			return nil // the watcher ends the task, saying why
+		}
+	}
 	switch p.Type {
 	case wire.WorkStatus:
 		t.pushStatus(Status{parseNumber(p.Args[1]), parseNumber(p.Args[2])})

@@ -151,6 +151,7 @@ type Conn struct {
 	neg      negotiated  // what the server agreed to
 	cl       clientState // the client side
 	w        workerState // the worker side
+	admin    connAdmin   // withdraws jobs past their assign timeout
 	rd       reading     // who reads the socket
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close

@@ -105,6 +105,15 @@
 // server) get whole payloads; servers without streaming mode (gearmand) make
 // Dial fail with an error wrapping [ErrNotSupported].
 //
+// # Groups and timeouts
+//
+// [NewGroup] runs a sequence of jobs as one through a [Pool] or a [Conn]:
+// [Group.Results] yields each job's index and outcome as it ends, at most
+// [GroupOptions.MaxInFlight] in flight at once, and [Group.Wait] gives the
+// counts. [Job.AssignTimeout] withdraws a job no worker took in time
+// ([ErrAssignTimeout]: it never ran) and [Job.RunTimeout] abandons one that
+// ran too long ([ErrRunTimeout]), beside the context's own deadline.
+//
 // # Job servers
 //
 // [Server] is a job server that speaks the whole binary and admin protocol;

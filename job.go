@@ -84,6 +84,28 @@ type Job struct {
 	// connection with the streaming extension the payload streams in chunks
 	// instead, with the same check. Zero means undeclared.
 	Size int64
+	// AssignTimeout bounds the time from the job's creation on the server
+	// (JOB_CREATED) until a worker takes it. When it expires first, the
+	// client withdraws the job from the server's queue (the admin "cancel
+	// job", which gearmand and this package's [Server] both obey; see
+	// [TimeoutError]) and the job ends with a [*TimeoutError] matching
+	// [ErrAssignTimeout]: it never ran. A job with a Unique id is not
+	// withdrawn, as other clients may wait on it too: it fails for this
+	// client only. Only for foreground jobs. Zero means no limit. The
+	// context passed to the submit bounds everything still.
+	AssignTimeout time.Duration
+	// RunTimeout bounds the time the job runs, from when the client learns
+	// that a worker took it: neither gearmand nor this package's server
+	// tells a client when its job is assigned, so the client counts from
+	// the worker's first WORK_DATA, WORK_STATUS or WORK_WARNING, or from a
+	// GET_STATUS answer that says the job runs, asked every tenth of
+	// RunTimeout (5ms to 500ms apart) until one does. The job is never
+	// failed before it ran RunTimeout, and at most one such interval after.
+	// It then ends with a [*TimeoutError] matching [ErrRunTimeout]; its
+	// worker is not stopped and its result goes nowhere (a worker's
+	// [RegisterOptions.Timeout] has the server give up on the worker's
+	// side). Only for foreground jobs. Zero means no limit.
+	RunTimeout time.Duration
 }
 
 // Schedule is the recurrence of a scheduled job (SUBMIT_JOB_SCHED), like the
@@ -139,6 +161,10 @@ func (j *Job) packetType() (wire.Type, error) {
 		return bad(fmt.Sprintf("declared payload size %d out of range", j.Size))
 	case j.Size > 0 && int64(len(j.Data)) > j.Size:
 		return bad(fmt.Sprintf("Data of %d bytes is longer than the declared Size of %d", len(j.Data), j.Size))
+	case j.AssignTimeout < 0 || j.RunTimeout < 0:
+		return bad("negative AssignTimeout or RunTimeout")
+	case j.Background && j.timed():
+		return bad("AssignTimeout and RunTimeout are for foreground jobs (a background job's client does not wait for it)")
 	}
 	special := 0
 	for _, on := range []bool{!j.At.IsZero(), j.Schedule != nil, j.Reducer != ""} {

@@ -87,6 +87,8 @@ type Task struct {
 	req request // client: the submit
 	rt  route   // client: the route to this task, unless another task's has it
 
+	timing *jobTimer // client: the job has timeouts of its own (set by open)
+
 	st *tstream // client: the payload goes as a stream (set by Open)
 	ws *wstream // worker: assigned with JOB_ASSIGN_STREAM (set before the handler runs)
 
