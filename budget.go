@@ -7,20 +7,32 @@ import "sync"
 // a slot before it grabs (the grab may bring a job), keeps it while the job
 // runs, and gives it back after NO_JOB or when the job ends. Connections that
 // found the budget spent wait in line and are kicked when a slot frees.
+//
+// A budget with a parent takes each slot from the parent too: a pool's
+// ordinary connections, bounded to the slots not reserved for high-priority
+// jobs, within the pool's MaxJobs (see pool_priority.go).
 type jobBudget struct {
 	mu      sync.Mutex
 	max     int
 	used    int
 	waiters []*Conn
+	parent  *jobBudget
 }
 
 func newJobBudget(max int) *jobBudget { return &jobBudget{max: max} }
+
+func newChildBudget(max int, parent *jobBudget) *jobBudget {
+	return &jobBudget{max: max, parent: parent}
+}
 
 // reserve takes a slot for c, or puts c in line and reports false.
 func (b *jobBudget) reserve(c *Conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.used < b.max {
+		if b.parent != nil && !b.parent.reserve(c) {
+			return false // in the parent's line
+		}
 		b.used++
 		return true
 	}
@@ -44,6 +56,9 @@ func (b *jobBudget) release(n int) {
 	waiters := b.waiters
 	b.waiters = nil
 	b.mu.Unlock()
+	if b.parent != nil {
+		b.parent.release(n)
+	}
 	for _, c := range waiters {
 		c.kick()
 	}

@@ -311,7 +311,7 @@ func (rt *route) remove(t *Task) {
 func (c *Conn) onCreated(p wire.Packet) error {
 	rq := c.takeRequest(wire.JobCreated)
 	if rq == nil {
-		return fmt.Errorf("gearman: %s sent JOB_CREATED with no submit waiting", c.addr)
+		return unexpectedf(wire.JobCreated, "gearman: %s sent JOB_CREATED with no submit waiting", c.addr)
 	}
 	h := string(p.Args[0])
 	t := rq.task

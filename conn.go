@@ -67,6 +67,11 @@ type Options struct {
 	PreferStreaming bool
 	// Logger receives the connection's diagnostics. Default: none.
 	Logger *slog.Logger
+	// Trace, when set, sees every packet the connection sends and
+	// receives, and those it did not expect (see [PacketTrace]): the
+	// gearman tool's -v -v dumps traffic with it. Default: none, which
+	// costs nothing.
+	Trace *PacketTrace
 }
 
 func (o *Options) withDefaults() Options {
@@ -154,6 +159,8 @@ type Conn struct {
 	admin    connAdmin   // withdraws jobs past their assign timeout
 	rd       reading     // who reads the socket
 
+	broadcastID string // see HandleBroadcasts; guarded by mu
+
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
 	loops      sync.WaitGroup // the read loop (whichever goroutine runs it) and the write loop
@@ -240,6 +247,10 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	}
 	c.rd.pollable = c.rd.src.try != nil && nc.SetReadDeadline(time.Time{}) == nil
 	c.rd.r = wire.NewReader(&c.rd.src)
+	c.rd.r.AllowUnknown(true) // reported and skipped: see dispatch
+	if o.Trace != nil && o.Trace.Sent != nil {
+		c.out.trace, c.out.traceAddr = o.Trace, addr
+	}
 	c.rd.r.SetMaxPacketSize(1 << 20)
 	c.w.grab = wire.GrabJobUniq
 	c.baseCtx, c.cancelBase = context.WithCancel(context.Background())

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,4 +242,114 @@ func ExampleOpenStore_cluster() {
 	}
 	defer pool.Close()
 	pool.Submit(ctx, gearman.Job{Func: "report", Unique: "daily-2026-12-02", Background: true})
+}
+
+// A broadcast reaches every worker that takes part, once, and collects
+// their answers: here three workers reload their configuration.
+func ExamplePool_Broadcast() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, name := range []string{"ant", "bee", "cat"} {
+		w, err := srv.Dial(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		w.HandleBroadcasts(gearman.BytesHandler(func(ctx context.Context, msg []byte) ([]byte, error) {
+			return []byte(name + " did " + string(msg)), nil
+		}))
+		w.Echo(ctx, nil) // the server has seen the registration
+	}
+
+	pool := srv.Pool(nil)
+	b, err := pool.Broadcast(ctx, gearman.BroadcastMessage{Data: []byte("reload")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(b.Workers()), "workers")
+	var answers []string
+	for r := range b.Replies() { // one for each worker, as they answer
+		answers = append(answers, fmt.Sprintf("%s %v", r.Data, r.Err))
+	}
+	slices.Sort(answers)
+	fmt.Println(strings.Join(answers, "\n"))
+	// Output:
+	// 3 workers
+	// ant did reload <nil>
+	// bee did reload <nil>
+	// cat did reload <nil>
+}
+
+// Priority slots: of a worker pool's 3 slots, 1 is kept for high-priority
+// jobs, so a flood of low-priority jobs never holds them all and a high
+// job runs at once.
+func ExamplePoolOptions_reservedHigh() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hold := make(chan struct{})
+	started := make(chan string, 10)
+	workers := srv.Pool(&gearman.PoolOptions{Options: gearman.Options{MaxJobs: 3}, ReservedHigh: 1})
+	workers.Register("report", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		started <- string(p)
+		if string(p) == "low" {
+			<-hold // a long job
+		}
+		return []byte("done " + string(p)), nil
+	}), nil)
+
+	pool := srv.Pool(nil)
+	var flood []*gearman.Task
+	for range 5 {
+		t, err := pool.Submit(ctx, gearman.Job{Func: "report", Data: []byte("low"), Priority: gearman.Low})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		flood = append(flood, t)
+	}
+	fmt.Println(<-started, <-started) // two slots for the flood
+	out, err := pool.Do(ctx, gearman.Job{Func: "report", Data: []byte("urgent"), Priority: gearman.High})
+	fmt.Println(string(out), err)
+	close(hold)
+	for _, t := range flood {
+		t.Result(ctx)
+	}
+	// Output:
+	// low low
+	// done urgent <nil>
+}
+
+// A trace sees every packet of a connection: here the client's side of
+// one job, as a traffic dump would show it.
+func ExamplePacketTrace() {
+	srv := gearmantest.Start()
+	defer srv.Close()
+	srv.HandleFunc("upper", func(ctx context.Context, p []byte) ([]byte, error) {
+		return bytes.ToUpper(p), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	trace := &gearman.PacketTrace{
+		Sent:     func(p gearman.PacketInfo) { fmt.Println("-->", p) },
+		Received: func(p gearman.PacketInfo) { fmt.Println("<--", p) },
+		Data:     true, // show the payloads too
+	}
+	c, err := gearman.Dial(ctx, srv.Addr(), &gearman.Options{DialContext: srv.DialContext, Trace: trace})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	c.Do(ctx, gearman.Job{Func: "upper", Data: []byte("hi")})
+	// Output:
+	// --> OPTION_REQ "exceptions" size=10
+	// <-- OPTION_RES "exceptions" size=10
+	// --> SUBMIT_JOB "upper" "" size=9 data=2 "hi"
+	// <-- JOB_CREATED handle=H:gearmantest:1 size=15
+	// <-- WORK_COMPLETE handle=H:gearmantest:1 size=18 data=2 "HI"
 }

@@ -114,6 +114,27 @@
 // ([ErrAssignTimeout]: it never ran) and [Job.RunTimeout] abandons one that
 // ran too long ([ErrRunTimeout]), beside the context's own deadline.
 //
+// # Broadcasts
+//
+// [Pool.HandleBroadcasts] makes a pool take part in broadcasts and
+// [Pool.Broadcast] sends one message to every worker that does (or every
+// one serving a function), once each, and yields each worker's answer:
+// one job per worker, through a function of the worker's own that the
+// servers' admin "workers" list shows, so it works on gearmand too (see
+// [Broadcast] for who counts as every worker).
+//
+// # Priority slots
+//
+// [PoolOptions.ReservedHigh] keeps some of a worker pool's slots for
+// high-priority jobs, so that a flood of others never takes them all; on
+// this package's server the reserved slots take high jobs through a second
+// connection per server, which asks for those alone (wire.OptionGrabHigh).
+//
+// # Tracing
+//
+// [Options.Trace] sees every packet a connection sends and receives, and
+// those it did not expect (see [PacketTrace]).
+//
 // # Job servers
 //
 // [Server] is a job server that speaks the whole binary and admin protocol;

@@ -38,6 +38,11 @@ type outQueue struct {
 	parked []outSeg
 	vecs   net.Buffers // reused by the token holder
 	vecArr [][]byte
+
+	trace     *PacketTrace // Options.Trace when it has a Sent hook, else nil
+	traceAddr string
+	traceBuf  []byte               // copies of a traced packet's arguments
+	traceArgs [wire.MaxArgs][]byte // and their slices (see traceSentLead)
 }
 
 // highWater is the queued size above which task writes wait (waitRoom).
@@ -115,6 +120,9 @@ func (q *outQueue) packet(t wire.Type, done chan error, args ...[]byte) (uint64,
 		q.mu.Unlock()
 		return 0, err
 	}
+	if q.trace != nil {
+		q.traceSent(t, args)
+	}
 	seq := q.queued
 	if done != nil {
 		// A small packet whose caller waits: mark the owned segment.
@@ -147,6 +155,13 @@ func (q *outQueue) packetChunks(t wire.Type, lead [][]byte, chunks [][]byte) (ui
 	s.b, err = wire.AppendLeading(s.b, wire.Req, t, lead, n)
 	if err != nil {
 		return 0, err
+	}
+	if q.trace != nil {
+		var data []byte
+		if len(chunks) == 1 {
+			data = chunks[0]
+		}
+		q.traceSentLead(t, lead, n, data)
 	}
 	q.size += len(s.b) - before
 	for _, c := range chunks {
@@ -189,6 +204,9 @@ func (q *outQueue) beginBody(t wire.Type, lead [][]byte, n int64) (uint64, error
 	s.b, err = wire.AppendLeading(s.b, wire.Req, t, lead, n)
 	if err != nil {
 		return 0, err
+	}
+	if q.trace != nil {
+		q.traceSentLead(t, lead, n, nil)
 	}
 	q.size += len(s.b) - before
 	q.body = n > 0

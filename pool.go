@@ -40,6 +40,18 @@ type PoolOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// DialTimeout bounds each dial and handshake. Default: 10s.
 	DialTimeout time.Duration
+	// ReservedHigh keeps that many of the MaxJobs slots for high-priority
+	// jobs: normal and low ones run in at most MaxJobs-ReservedHigh slots
+	// at once, so a flood of them never takes every slot, while high ones
+	// may take them all. Once a function is registered, the pool also
+	// runs a second connection to each server, which takes only
+	// high-priority jobs (and is not used for submits): this package's
+	// server knows how (OPTION_REQ grab-high, see wire.OptionGrabHigh).
+	// gearmand does not, and GRAB_JOB cannot ask for a priority, so there
+	// the pool runs at most MaxJobs-ReservedHigh jobs and the reserved
+	// slots stay empty (it logs so once per server). It must be smaller
+	// than MaxJobs. Default 0: no reservation.
+	ReservedHigh int
 }
 
 // EventKind says what happened to one of a pool's connections.
@@ -93,15 +105,21 @@ type Event struct {
 type Pool struct {
 	addrs  []string
 	opts   PoolOptions
-	budget *jobBudget
+	budget *jobBudget    // the ordinary connections' slots
 	next   atomic.Uint64 // round-robin cursor
-	events chan Event
+
+	highBudget *jobBudget // all slots, with ReservedHigh: see pool_priority.go
+	events     chan Event
 
 	mu      sync.Mutex
 	live    []*Conn              // connections that are up, in address order
 	funcs   map[string]*register // registered functions, replayed on connect
 	changed chan struct{}        // closed and replaced when live changes
 	closed  bool
+	high    []*Conn // grab-high connections that are up (ReservedHigh)
+	highOn  bool    // their supervisors run: a function was registered
+
+	broadcastID string // see HandleBroadcasts
 
 	ctx    context.Context // the pool's lifetime, cancelled by Close
 	cancel context.CancelFunc
@@ -123,6 +141,9 @@ func NewPool(addrs []string, opts *PoolOptions) (*Pool, error) {
 	if err := checkClientID(o.ClientID); err != nil {
 		return nil, err
 	}
+	if err := checkReserved(&o); err != nil {
+		return nil, err
+	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 50 * time.Millisecond
 	}
@@ -142,6 +163,10 @@ func NewPool(addrs []string, opts *PoolOptions) (*Pool, error) {
 		events:  make(chan Event, 64),
 		funcs:   make(map[string]*register),
 		changed: make(chan struct{}),
+	}
+	if o.ReservedHigh > 0 {
+		p.highBudget = p.budget
+		p.budget = newChildBudget(o.MaxJobs-o.ReservedHigh, p.highBudget)
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for i, addr := range p.addrs {
@@ -455,7 +480,8 @@ func (p *Pool) Register(fn string, h Handler, opts *RegisterOptions) error {
 		return fmt.Errorf("gearman: pool: %w", ErrClosed)
 	}
 	p.funcs[fn] = &register{h: h, opts: o}
-	for _, c := range p.live {
+	p.startHigh()
+	for _, c := range p.workers() {
 		if err := c.Register(fn, h, &o); err != nil {
 			p.opts.Logger.Warn("gearman: register failed", "server", c.addr, "function", fn, "error", err)
 		}
@@ -472,7 +498,7 @@ func (p *Pool) Unregister(fn string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.funcs, fn)
-	for _, c := range p.live {
+	for _, c := range p.workers() {
 		c.Unregister(fn)
 	}
 	return nil
@@ -517,7 +543,7 @@ func (p *Pool) Echo(ctx context.Context) []PerServer[time.Duration] {
 // pool.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
-	live := append([]*Conn(nil), p.live...)
+	live := p.workers()
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make([]error, len(live))
@@ -542,7 +568,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
-	live := append([]*Conn(nil), p.live...)
+	live := p.workers()
 	p.signalChange()
 	p.mu.Unlock()
 	p.cancel()

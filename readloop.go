@@ -80,6 +80,7 @@ func (c *Conn) settleBuffered() bool {
 // readFailed ends the connection on a read or decoding error met by the
 // goroutine that reads, which then reads no more.
 func (c *Conn) readFailed(err error) {
+	c.reportUnexpected(err)
 	var pe *wire.ProtocolError
 	switch {
 	case errors.As(err, &pe):
@@ -95,6 +96,13 @@ func (c *Conn) readFailed(err error) {
 
 // dispatch handles one packet. Its arguments alias the reader's buffer.
 func (c *Conn) dispatch(p wire.Packet) error {
+	if c.opts.Trace != nil && c.opts.Trace.Received != nil {
+		c.traceReceived(p)
+	}
+	if !p.Type.Valid() && p.Magic != wire.Text {
+		c.unknownPacket(p) // and skip it
+		return nil
+	}
 	if p.Magic != wire.Res {
 		return c.unexpected(p)
 	}
@@ -123,7 +131,9 @@ func (c *Conn) dispatch(p wire.Packet) error {
 }
 
 func (c *Conn) unexpected(p wire.Packet) error {
-	return fmt.Errorf("gearman: %s sent an unexpected %v %v", c.addr, p.Magic, p.Type)
+	err := unexpectedf(p.Type, "gearman: %s sent an unexpected %v %v", c.addr, p.Magic, p.Type)
+	err.(*unexpectedError).magic = p.Magic
+	return err
 }
 
 // readData reads a pending data argument whole, up to MaxPayload bytes (the

@@ -98,7 +98,7 @@ func (c *Conn) takeRequest(t wire.Type) *request {
 func (c *Conn) onReply(p wire.Packet) error {
 	rq := c.takeRequest(p.Type)
 	if rq == nil {
-		return fmt.Errorf("gearman: %s sent %v with no request waiting", c.addr, p.Type)
+		return unexpectedf(p.Type, "gearman: %s sent %v with no request waiting", c.addr, p.Type)
 	}
 	args := make([][]byte, len(p.Args), len(p.Args)+1)
 	for i, a := range p.Args {

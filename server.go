@@ -44,6 +44,12 @@ import (
 // gets ERROR JOB_NOT_FOUND. A client that disconnects drops its foreground
 // jobs that no worker has started and no other client waits for.
 //
+// Beside gearmand's "exceptions", OPTION_REQ knows "streaming" and
+// "stream-chunks" (see Options.Streaming) and "grab-high"
+// (wire.OptionGrabHigh): the connection's grabs then take high-priority
+// jobs only, and it is woken only for those, which is how a [Pool] keeps
+// slots for them ([PoolOptions.ReservedHigh]).
+//
 // A function the server learned of from a submit or a CAN_DO is forgotten
 // (it leaves the admin status) once every connection that submitted to it
 // or registered it has closed, and it has no job left in any state; one an

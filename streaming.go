@@ -374,7 +374,7 @@ func (c *Conn) onStreamPacket(p wire.Packet) error {
 	case wire.PayloadWindow:
 		d, err := strconv.ParseInt(string(p.Args[1]), 10, 64)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("gearman: %s sent PAYLOAD_WINDOW with delta %q", c.addr, p.Args[1])
+			return unexpectedf(p.Type, "gearman: %s sent PAYLOAD_WINDOW with delta %q", c.addr, p.Args[1])
 		}
 		c.mu.Lock()
 		t := c.cl.streams[id]
@@ -385,7 +385,7 @@ func (c *Conn) onStreamPacket(p wire.Packet) error {
 	case wire.ResultWindow:
 		d, err := strconv.ParseInt(string(p.Args[1]), 10, 64)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("gearman: %s sent RESULT_WINDOW with delta %q", c.addr, p.Args[1])
+			return unexpectedf(p.Type, "gearman: %s sent RESULT_WINDOW with delta %q", c.addr, p.Args[1])
 		}
 		if t := c.workerStream(id); t != nil {
 			t.ws.credit.add(d)

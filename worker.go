@@ -178,7 +178,7 @@ func (c *Conn) checkIdle() {
 
 func (c *Conn) onNoJob() error {
 	if c.takeRequest(wire.NoJob) == nil {
-		return fmt.Errorf("gearman: %s sent NO_JOB with no grab waiting", c.addr)
+		return unexpectedf(wire.NoJob, "gearman: %s sent NO_JOB with no grab waiting", c.addr)
 	}
 	defer c.releaseSlot()
 	c.mu.Lock()
@@ -246,7 +246,7 @@ func resultMode(t *Task, buffer bool) writeMode {
 // payload streams into its task.
 func (c *Conn) onAssign(p wire.Packet) error {
 	if c.takeRequest(p.Type) == nil {
-		return fmt.Errorf("gearman: %s sent %v with no grab waiting", c.addr, p.Type)
+		return unexpectedf(p.Type, "gearman: %s sent %v with no grab waiting", c.addr, p.Type)
 	}
 	fn := string(p.Args[1])
 	t := newTask(c, fn, true)

@@ -30,7 +30,8 @@
 // Gearman's: they are this module's streaming extension, negotiated with
 // OPTION_REQ stream-chunks, for payloads of any size sent in chunks under
 // per-job credit windows. STREAMING.md in this directory specifies them for
-// other implementations.
+// other implementations. [OptionGrabHigh] names the other option of this
+// module's server: grabs that take high-priority jobs only.
 //
 // # Admin text
 //

@@ -31,6 +31,7 @@ const DefaultMaxPacketSize = 64 << 20
 type Reader struct {
 	br      *bufio.Reader
 	maxSize int64
+	unknown bool  // NextHeader returns packets of unknown types (AllowUnknown)
 	off     int64 // offset of the next byte of the stream
 	pending int64 // data bytes NextHeader left unread
 	start   int64 // offset of the packet whose data is pending
@@ -67,6 +68,14 @@ func NewReaderSize(r io.Reader, size int) *Reader {
 // one is an [ErrTooLarge] error. NextHeader does not hold data arguments in
 // memory, so it applies no limit to them.
 func (r *Reader) SetMaxPacketSize(n int64) { r.maxSize = n }
+
+// AllowUnknown makes [Reader.NextHeader] return a packet of a type the
+// protocol does not define instead of failing with [ErrUnknownType]: its
+// Args are empty, and its whole body is left as the data argument
+// ([Reader.Data], [Reader.DataLen]), which the next call skips unread, so
+// a peer's newer packets cost no memory and leave the stream intact.
+// [Reader.Next] still fails on them.
+func (r *Reader) AllowUnknown(on bool) { r.unknown = on }
 
 // Keep gives the caller the memory of the packet [Reader.Next] last returned
 // when its body was larger than the read buffer, and reports whether it did:
@@ -114,6 +123,17 @@ func (r *Reader) Data() io.Reader { return &r.data }
 
 // DataLen returns the number of data bytes left to read from [Reader.Data].
 func (r *Reader) DataLen() int64 { return r.pending }
+
+// PeekData returns the data argument left unread by the last call of
+// [Reader.NextHeader] when it is in the buffer whole, without consuming
+// it, and reports whether it is; it aliases the buffer until the next read.
+func (r *Reader) PeekData() ([]byte, bool) {
+	if r.pending > int64(r.br.Buffered()) {
+		return nil, false
+	}
+	b, err := r.br.Peek(int(r.pending))
+	return b, err == nil
+}
 
 // Buffer reads until the next packet is in the buffer whole, so that the
 // next call of [Reader.Next] or [Reader.NextHeader] reads nothing more from
@@ -220,6 +240,13 @@ func (r *Reader) next(split bool) (Packet, error) {
 	t := Type(binary.BigEndian.Uint32(hdr[4:8]))
 	size := int64(binary.BigEndian.Uint32(hdr[8:12]))
 	if !t.Valid() {
+		if split && r.unknown {
+			// The framing holds: the body is left as data, which the
+			// next call skips.
+			r.discard(HeaderSize)
+			r.start, r.typ, r.pending = start, t, size
+			return Packet{Magic: m, Type: t}, nil
+		}
 		return Packet{}, r.fail(start, 0, ErrUnknownType, fmt.Sprintf("type %d", uint32(t)))
 	}
 	p := Packet{Magic: m, Type: t}

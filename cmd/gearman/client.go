@@ -283,7 +283,7 @@ func (b *batch) watch(t *gearman.Task, announced chan struct{}) string {
 	e, pre := b.e, b.prefix(t)
 	created := t.Created()
 	announce := func() {
-		if e.cfg.verbose && t.Handle() != "" {
+		if e.cfg.verbose > 0 && t.Handle() != "" {
 			e.out.printf("Task created: %s\n", t.Handle())
 		}
 		close(announced)

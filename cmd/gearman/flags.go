@@ -20,7 +20,7 @@ type config struct {
 	hasTimeout bool // -t given (0 is a timeout too)
 	pidFile    string
 	tls        bool
-	verbose    bool
+	verbose    int // -v given this many times: 2 dumps the packets, 3 their data too
 	background bool
 	priority   gearman.Priority
 	perLine    bool // -n or -N
@@ -107,7 +107,7 @@ func (c *config) flag(o byte) {
 	case 's':
 		c.suppress = true
 	case 'v':
-		c.verbose = true
+		c.verbose++
 	case 'w':
 		c.worker = true
 	case 'S':
@@ -215,5 +215,5 @@ Worker options:
 	-n            - Send data packet for each line(%t)
 	-N            - Same as -n, but strip off the newline(%t)
 	-w            - Run in worker mode(%t)
-`, c.verbose, c.background, c.perLine, c.strip, c.perLine, c.strip, c.worker)
+`, c.verbose > 0, c.background, c.perLine, c.strip, c.perLine, c.strip, c.worker)
 }

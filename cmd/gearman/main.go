@@ -12,7 +12,9 @@
 // a failed job prints "Job failed" on standard error and makes the exit
 // code 1. -b submits background jobs, -I and -L high and low priority ones,
 // -u gives every job that unique id, -P prefixes each piece of output with
-// the function's name, -v prints "Task created: HANDLE" for each job.
+// the function's name, -v prints "Task created: HANDLE" for each job;
+// -v -v also dumps every packet sent and received on standard error, and
+// -v -v -v the first 64 bytes of their data.
 //
 // As a worker it registers every -f function and runs COMMAND for each job,
 // with the payload streamed to its standard input as it arrives and its
@@ -130,6 +132,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	opts := &gearman.PoolOptions{Options: gearman.Options{PreferStreaming: cfg.worker || cfg.unique == ""}}
 	if cfg.tls {
 		opts.TLSConfig = &tls.Config{}
+	}
+	if cfg.verbose >= 2 {
+		opts.Trace = e.dumpTrace(cfg.verbose >= 3)
 	}
 	pool, err := gearman.NewPool(cfg.addrs(), opts)
 	if err != nil {

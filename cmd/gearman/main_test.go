@@ -374,3 +374,31 @@ func TestInteropMatrix(t *testing.T) {
 func (r result) String() string {
 	return fmt.Sprintf("{stdout %q, stderr %q, exit %d}", r.stdout, r.stderr, r.code)
 }
+
+// -v -v dumps every packet on standard error; -v -v -v their data too.
+func TestVerboseDump(t *testing.T) {
+	ours := build(t)
+	addr := peertest.Gearmand(t)
+	host, port := peertest.HostPort(t, addr)
+	got := runRaw(t, nil, ours, "-h", host, "-p", port, "-v", "-v", "-b", "-f", "dumped", "payload")
+	if got.code != 0 {
+		t.Fatalf("gearman -v -v: %v", got)
+	}
+	for _, want := range []string{
+		"gearman: --> " + addr + ` OPTION_REQ "exceptions" size=10` + "\n",
+		"gearman: --> " + addr + ` SUBMIT_JOB_BG "dumped" "" size=15 data=7` + "\n",
+		"gearman: <-- " + addr + " JOB_CREATED handle=H:",
+	} {
+		if !strings.Contains(got.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, got.stderr)
+		}
+	}
+	got = runRaw(t, nil, ours, "-h", host, "-p", port, "-v", "-v", "-v", "-b", "-f", "dumped", "payload")
+	if want := ` SUBMIT_JOB_BG "dumped" "" size=15 data=7 "payload"` + "\n"; !strings.Contains(got.stderr, want) {
+		t.Errorf("-v -v -v: stderr lacks %q:\n%s", want, got.stderr)
+	}
+	got = runRaw(t, nil, ours, "-h", host, "-p", port, "-v", "-b", "-f", "dumped", "payload")
+	if strings.Contains(got.stderr, "-->") {
+		t.Errorf("-v alone dumps packets:\n%s", got.stderr)
+	}
+}

@@ -44,6 +44,7 @@ type conn struct {
 	exceptions bool            // OPTION_REQ exceptions
 	streaming  bool            // OPTION_REQ streaming: see lose and submit
 	chunks     bool            // OPTION_REQ stream-chunks: the extension (stream.go)
+	highOnly   bool            // OPTION_REQ grab-high: grabs take high-priority jobs only (grabhigh.go)
 	streams    map[string]*job // open stream ids; nil for a refused or dropped stream
 	allYours   bool            // ALL_YOURS: assign directly instead of NOOP
 	grabType   wire.Type       // the last grab type, for ALL_YOURS assignments

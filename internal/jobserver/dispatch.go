@@ -9,14 +9,20 @@ import (
 
 // wakeFor NOOPs sleeping workers of f until as many are awake as f has
 // queued jobs: one new job wakes one worker, not all of them. Sleepers are
-// woken in the order they went to sleep.
+// woken in the order they went to sleep; a grab-high one (grabhigh.go) is
+// passed over, and stays asleep in line, while f has no high job.
 func (s *Server) wakeFor(f *function) {
+	var later []sleeper // grab-high sleepers, while f has no high job
 	for f.woken < f.queued() && len(f.sleepers) > 0 {
 		e := f.sleepers[0]
 		f.sleepers[0] = sleeper{}
 		f.sleepers = f.sleepers[1:]
 		c := e.c
 		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen {
+			continue
+		}
+		if !c.canTake(f) {
+			later = append(later, e)
 			continue
 		}
 		if c.allYours && !s.draining {
@@ -33,6 +39,7 @@ func (s *Server) wakeFor(f *function) {
 		f.woken++
 		c.sendFor(wire.Noop)
 	}
+	f.sleepers = append(f.sleepers, later...)
 }
 
 // preSleep handles PRE_SLEEP: a NOOP at once when work is waiting (the
@@ -42,7 +49,7 @@ func (s *Server) preSleep(c *conn) {
 	c.sleepGen++
 	if !s.draining {
 		for _, f := range c.funcs {
-			if f.queued() > 0 || c.chunks && f.extQueued() {
+			if c.canTake(f) {
 				if !c.noopSent {
 					c.noopSent = true
 					c.wokenFor = f
@@ -113,7 +120,7 @@ func (s *Server) grab(c *conn, t wire.Type) {
 // priority, round robin.
 func (s *Server) pick(c *conn) *job {
 	n := len(c.funcs)
-	for p := range nPrio {
+	for p := range c.prios() {
 		for k := range n {
 			i := (c.rotor + k) % n
 			f := c.funcs[i]

@@ -41,6 +41,8 @@ func (s *Server) option(c *conn, name []byte) {
 		c.exceptions = true
 	case bytes.EqualFold(name, []byte("streaming")):
 		c.streaming = true
+	case bytes.EqualFold(name, []byte(wire.OptionGrabHigh)):
+		c.highOnly = true
 	case bytes.EqualFold(name, []byte("stream-chunks")):
 		if !c.streaming {
 			c.send(wire.Res, wire.Error, errUnknownOption[0], []byte("stream-chunks needs the streaming option first"))

@@ -532,7 +532,7 @@ func (s *Server) dropStreams(c *conn) {
 func (s *Server) wakeExt(f *function) {
 	for i, e := range f.sleepers {
 		c := e.c
-		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen || !c.chunks {
+		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen || !c.chunks || !c.canTake(f) {
 			continue
 		}
 		f.sleepers = append(f.sleepers[:i], f.sleepers[i+1:]...)
