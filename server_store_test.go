@@ -1,9 +1,12 @@
 package gearman_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +147,102 @@ func TestStoreIsLockedWhileOpen(t *testing.T) {
 	}
 	if _, err := gearman.OpenStore(context.Background(), "redis://x", nil); err == nil || !strings.Contains(err.Error(), "redis://x") {
 		t.Errorf("OpenStore of an unknown kind = %v; want an error naming it", err)
+	}
+}
+
+func TestStoreDamageIsReportedWithItsPlace(t *testing.T) {
+	dir := t.TempDir()
+	s, addr := storeServer(t, dir, nil)
+	c := wiretest.Dial(t, addr)
+	for _, p := range []string{"first payload", "second payload"} {
+		c.Send(wire.SubmitJobBg, "f", "", p)
+		c.ExpectType(wire.JobCreated)
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	damaged := ""
+	for _, path := range segs {
+		b, _ := os.ReadFile(path)
+		if at := bytes.Index(b, []byte("first payload")); at >= 0 {
+			b[at] ^= 1
+			os.WriteFile(path, b, 0o644)
+			damaged = path
+		}
+	}
+	_, err := gearman.OpenStore(t.Context(), "file:"+dir, nil)
+	var ce *gearman.StoreCorruptError
+	if !errors.As(err, &ce) || ce.File != damaged || ce.Offset <= 0 {
+		t.Fatalf("OpenStore of a damaged store = %v; want a *StoreCorruptError naming %s and an offset", err, damaged)
+	}
+	st, err := gearman.OpenStore(t.Context(), "file:"+dir, &gearman.StoreOptions{Salvage: true})
+	if err != nil {
+		t.Fatalf("OpenStore with Salvage = %v", err)
+	}
+	addr = srvStart(t, &gearman.Server{Store: st})
+	if got := wiretest.Dial(t, addr).Admin("status", true); got != "f\t1\t0\t0\n.\n" {
+		t.Errorf("status of the salvaged store = %q; want the second job alone", got)
+	}
+}
+
+// Finished jobs' space is reclaimed while the server runs: after 2,000
+// jobs have come and gone through 64 KiB segments, the store holds a few
+// segments, and the jobs still queued were moved ahead with their handles
+// and queue order.
+func TestStoreReclaimsSpaceWhileRunning(t *testing.T) {
+	const seg = 64 << 10
+	dir := t.TempDir()
+	st, err := gearman.OpenStore(t.Context(), "file:"+dir, &gearman.StoreOptions{SegmentSize: seg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &gearman.Server{Store: st}
+	addr := srvStart(t, s)
+	c := wiretest.Dial(t, addr)
+	var kept []string
+	for _, u := range []string{"k1", "k2", "k3"} {
+		c.Send(wire.SubmitJobBg, "keep", u, "kept "+u)
+		kept = append(kept, c.ExpectType(wire.JobCreated).Args[0])
+	}
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "f")
+	payload := strings.Repeat("x", 200)
+	for round := range 20 {
+		var hs []string
+		for i := range 100 {
+			c.Send(wire.SubmitJobBg, "f", fmt.Sprint(round, "-", i), payload)
+			hs = append(hs, c.ExpectType(wire.JobCreated).Args[0])
+		}
+		for _, h := range hs {
+			w.Send(wire.GrabJob)
+			w.Expect(wire.JobAssign, h, "f", payload)
+			w.Send(wire.WorkComplete, h, "")
+		}
+	}
+	srvSync(w)
+	c.Send(wire.SubmitJobBg, "keep", "k4", "kept k4") // its JOB_CREATED: every end before it is written
+	kept = append(kept, c.ExpectType(wire.JobCreated).Args[0])
+	s.Close()
+
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	var total int64
+	for _, p := range segs {
+		if fi, err := os.Stat(p); err == nil {
+			total += fi.Size()
+		}
+	}
+	// 2,000 records of ~250 bytes and their ends were written: ~8 segments.
+	if len(segs) > 4 || total > 4*seg {
+		t.Errorf("the store holds %d segments, %d bytes, after 2,000 finished jobs; want at most 4 segments", len(segs), total)
+	}
+	_, addr = storeServer(t, dir, &gearman.Server{HandlePrefix: "H:test"})
+	if got := wiretest.Dial(t, addr).Admin("status", true); got != "keep\t4\t0\t0\nf\t0\t0\t0\n.\n" && got != "keep\t4\t0\t0\n.\n" {
+		t.Errorf("status after the restart = %q; want the 4 kept jobs alone", got)
+	}
+	w = wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "keep")
+	for i, h := range kept {
+		u := fmt.Sprint("k", i+1)
+		w.Send(wire.GrabJobUniq)
+		w.Expect(wire.JobAssignUniq, h, "keep", u, "kept "+u)
 	}
 }

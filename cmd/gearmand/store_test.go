@@ -172,6 +172,47 @@ func TestKilledServerCountsTheLostAttempt(t *testing.T) {
 	}
 }
 
+// A job whose WORK_COMPLETE the server took before a later background
+// submit's JOB_CREATED is not run again after a crash: its end was written
+// with that submit's record, or before it.
+func TestKilledServerDoesNotRerunFinishedJobs(t *testing.T) {
+	dir := t.TempDir()
+	srv := startStored(t, dir)
+	c := wiretest.Dial(t, srv.addr)
+	handles, finished := make(map[string]string), make(map[string]bool)
+	for i := range 20 {
+		u := fmt.Sprint("u", i)
+		c.Send(wire.SubmitJobBg, "f", u, "p")
+		handles[u] = c.ExpectType(wire.JobCreated).Args[0]
+	}
+	w := wiretest.Dial(t, srv.addr)
+	w.Send(wire.CanDo, "f")
+	for i := range 10 {
+		u := fmt.Sprint("u", i)
+		w.Send(wire.GrabJobUniq)
+		w.Expect(wire.JobAssignUniq, handles[u], "f", u, "p")
+		w.Send(wire.WorkComplete, handles[u], "")
+		finished[u] = true
+	}
+	w.Send(wire.EchoReq, "") // the server has taken every WORK_COMPLETE
+	w.Expect(wire.EchoRes, "")
+	c.Send(wire.SubmitJobBg, "f", "barrier", "p")
+	handles["barrier"] = c.ExpectType(wire.JobCreated).Args[0]
+	srv.kill()
+
+	srv = startStored(t, dir)
+	ran := drain(t, srv.addr, "f")
+	for u, h := range handles {
+		n := len(ran[u])
+		switch {
+		case finished[u] && n != 0:
+			t.Errorf("job %s finished before the crash and ran again after it", u)
+		case !finished[u] && (n != 1 || ran[u][0] != h):
+			t.Errorf("job %s ran %d times after the restart, handles %v; want once, as %s", u, n, ran[u], h)
+		}
+	}
+}
+
 func TestKilledServerKeepsEpochJobs(t *testing.T) {
 	dir := t.TempDir()
 	srv := startStored(t, dir)

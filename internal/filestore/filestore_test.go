@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -138,6 +141,45 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// A job's full record written again (compaction's relog, before the old
+// segment is deleted) is the one that counts: later records of the job
+// apply to it, and a finish removes the job however many records it has.
+func TestReplayTakesTheNewestFullRecord(t *testing.T) {
+	dir := t.TempDir()
+	e, _ := newEngine(t, dir, Options{noSpare: true})
+	for id := uint64(1); id <= 4; id++ {
+		e.create(sample(id))
+	}
+	relog := func(id uint64, retries int32) {
+		e.mu.Lock()
+		j := e.jobs[id]
+		j.job.Retries = retries
+		var c store.Commit
+		j.ref, c = e.l.Created(j.job, j.ref.Seq)
+		e.mu.Unlock()
+		<-c.Done()
+	}
+	relog(2, 5)
+	e.finish(2) // gone, with two full records in the log
+	relog(1, 6)
+	relog(1, 7)  // written twice again: the newest counts
+	e.assign(1)  // lost at the restart: one more retry
+	e.requeue(3) // its new place and retries apply to its only record
+	relog(4, 8)
+	e.create(sample(5))
+	e.close()
+
+	_, got := newEngine(t, dir, Options{noSpare: true})
+	j1, j3, j4 := sample(1), sample(3), sample(4)
+	j1.Retries, j1.Lost = 8, true
+	j3.Retries = 1
+	j4.Retries = 8
+	want := []store.Job{j1, j4, j3, sample(5)} // 3 was requeued before 5 came
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("replayed jobs (-want +got):\n%s", d)
+	}
+}
+
 // segmentFiles returns the paths of dir's segments.
 func segmentFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -171,13 +213,18 @@ func TestTornTailIsCut(t *testing.T) {
 	f.Close()
 	before, _ := os.Stat(last)
 
-	_, got := newEngine(t, dir, Options{noSpare: true})
+	var log bytes.Buffer
+	_, got := newEngine(t, dir, Options{noSpare: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if len(got) != 2 || got[0].ID != 1 || got[1].ID != 2 {
 		t.Fatalf("replayed %v, want jobs 1 and 2", got)
 	}
 	after, _ := os.Stat(last)
 	if after.Size() != before.Size()-int64(len(rec)-10) {
 		t.Errorf("segment is %d bytes after the open, want the torn record cut (%d)", after.Size(), before.Size()-int64(len(rec)-10))
+	}
+	want := fmt.Sprintf("level=WARN msg=\"store: cutting a torn record at the end of the log (a write the crash interrupted)\" file=%s offset=%d", last, after.Size())
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log %q; want the cut logged: %s", log.String(), want)
 	}
 }
 

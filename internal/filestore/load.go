@@ -19,8 +19,11 @@ import (
 // its garbage small: the jobs are made in blocks and kept in the order their
 // records came (which is queue order unless jobs were requeued or moved by
 // compaction, and then nearly so: sorting is skipped when it is not
-// needed), function names are shared, one buffer is reused for every
-// segment, and the map by id is made near its final size.
+// needed), function names are shared, and one buffer is reused for every
+// segment. Jobs are found by id without a map of them all: a job's first
+// full record has an id above every id before it (the server numbers jobs
+// as they come), so those jobs are in id order, searched by halving; only
+// jobs written again by compaction, which carry older ids, are in a map.
 
 // rjob is a job being replayed.
 type rjob struct {
@@ -32,9 +35,10 @@ type rjob struct {
 
 // loader is the state of one load.
 type loader struct {
-	jobs  map[uint64]*rjob
-	order []*rjob // every job made, in record order
-	block []rjob  // where the next jobs are made
+	fresh []*rjob          // the jobs of first full records, in id order
+	moved map[uint64]*rjob // the jobs of full records written again, by id: the newest
+	order []*rjob          // every job made, in record order
+	block []rjob           // where the next jobs are made
 	funcs map[string]string
 	buf   []byte // the segment being read
 }
@@ -42,41 +46,31 @@ type loader struct {
 // jobBlock is how many jobs the loader makes at once.
 const jobBlock = 1024
 
-// recordGuess is the size of a small job's record, to guess from the log's
-// size how many jobs it holds; maxGuess bounds that guess.
-const (
-	recordGuess = 128
-	maxGuess    = 1 << 20
-)
-
 // load reads every segment.
 func (l *Log) load() error {
 	nums, err := listSegments(l.dir)
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	var total int64
-	for _, n := range nums {
-		if fi, err := os.Stat(segPath(l.dir, n)); err == nil {
-			total += fi.Size()
-		}
-	}
-	ld := &loader{
-		jobs:  make(map[uint64]*rjob, min(total/recordGuess, maxGuess)),
-		funcs: make(map[string]string),
-	}
+	ld := &loader{moved: make(map[uint64]*rjob), funcs: make(map[string]string)}
 	for i, n := range nums {
 		if err := l.loadSegment(ld, n, i == len(nums)-1); err != nil {
 			return err
 		}
 		l.nextSeg = n + 1
 	}
-	l.replayed = make([]*rjob, 0, len(ld.jobs))
+	live := 0
+	for _, r := range ld.order {
+		if !r.gone {
+			live++
+		}
+	}
+	l.replayed = make([]*rjob, 0, live)
 	for _, r := range ld.order {
 		if r.gone {
 			continue
 		}
-		if r.assigned {
+		if r.assigned && !r.job.Dead {
 			r.job.Lost = true
 			r.job.Retries++
 		}
@@ -179,9 +173,9 @@ func (l *Log) apply(ld *loader, r record, seg, size uint32) {
 	switch r.kind {
 	case kindHeader:
 		l.seq = max(l.seq, r.seq)
-	case kindCreate:
+	case kindCreate, kindFailed:
 		if !fresh {
-			if old := ld.jobs[r.id]; old != nil {
+			if old := ld.find(r.id); old != nil {
 				old.gone = true
 			}
 		}
@@ -192,29 +186,45 @@ func (l *Log) apply(ld *loader, r record, seg, size uint32) {
 		j.job.Data = append([]byte(nil), r.job.Data...) // the engine's to keep
 		j.job.Retries = int32(min(r.retries, 1<<31-1))
 		j.ref = store.Ref{Seg: seg, Size: size, Seq: r.seq}
-		ld.jobs[r.id] = j
+		if fresh {
+			ld.fresh = append(ld.fresh, j)
+		} else {
+			ld.moved[r.id] = j
+		}
 		l.seq = max(l.seq, r.seq)
 	case kindAssign:
-		if j := ld.jobs[r.id]; j != nil {
+		if j := ld.find(r.id); j != nil {
 			j.assigned = true
 		}
 	case kindRequeue:
-		if j := ld.jobs[r.id]; j != nil {
+		if j := ld.find(r.id); j != nil {
 			j.assigned = false
 			j.job.Retries = int32(min(r.retries, 1<<31-1))
 			j.ref.Seq = r.seq
 		}
 		l.seq = max(l.seq, r.seq)
 	case kindRunEnd:
-		if j := ld.jobs[r.id]; j != nil {
+		if j := ld.find(r.id); j != nil {
 			j.assigned = false
 		}
 	case kindFinish:
-		if j := ld.jobs[r.id]; j != nil {
+		if j := ld.find(r.id); j != nil {
 			j.gone = true
-			delete(ld.jobs, r.id)
+			delete(ld.moved, r.id)
 		}
 	}
+}
+
+// find returns the live job with id, from its newest full record, or nil.
+func (ld *loader) find(id uint64) *rjob {
+	if j := ld.moved[id]; j != nil {
+		return j
+	}
+	i, ok := slices.BinarySearchFunc(ld.fresh, id, func(j *rjob, id uint64) int { return cmp.Compare(j.job.ID, id) })
+	if !ok || ld.fresh[i].gone {
+		return nil
+	}
+	return ld.fresh[i]
 }
 
 // newJob returns a zeroed job, kept in record order.

@@ -29,9 +29,8 @@ type job struct {
 	prev, next   *job // links in fn.queue[prio] while queued
 	uprev, unext *job // links in the chain of its key while indexed (unique.go)
 
-	worker   *conn       // holder while running
-	assignN  uint64      // bumped at each assignment, so a stale timeout is recognised
-	timer    timerHandle // CAN_DO_TIMEOUT timer while running, or nil
+	worker   *conn     // holder while running
+	timer    *runTimer // CAN_DO_TIMEOUT timer while running, or nil
 	num, den int64
 
 	clients []*conn  // attached foreground clients; one entry per submit
@@ -50,10 +49,13 @@ type job struct {
 }
 
 // jobExtra holds the fields that few jobs set, out of line, so that a
-// plain job stays within its allocation size class (224 bytes).
+// plain job stays within its allocation size class (224 bytes; see
+// TestJobSize).
 type jobExtra struct {
 	reducer string    // a reduce job's reducer
 	sched   *schedule // a recurring SUBMIT_JOB_SCHED job's schedule
+	fail    *failure  // its failures, when its function keeps them (failed.go)
+	warning string    // its running attempt's last WORK_WARNING, when its function keeps failures
 }
 
 // newExtra returns the jobExtra for reducer and sc, or nil when both are
@@ -98,6 +100,12 @@ func (j *job) key() string {
 
 // timerHandle is the part of clock.Timer the engine uses.
 type timerHandle interface{ Stop() bool }
+
+// runTimer is the CAN_DO_TIMEOUT timer of one assignment. A timeout whose
+// job no longer points at its runTimer is stale (the job was released, or
+// assigned again), which is how jobTimeout tells. Out of line, it costs
+// only the jobs whose workers set a timeout.
+type runTimer struct{ h timerHandle }
 
 // appendHandle appends the job's handle to dst.
 func (s *Server) appendHandle(dst []byte, j *job) []byte {
@@ -179,6 +187,9 @@ type function struct {
 	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
 
 	stats *funcStats // its metrics label's counters, once counted (metrics.go)
+
+	retry *RetryPolicy // its own retry policy (failed.go); nil = the server's
+	dead  int          // its dead letters (deadletters.go)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

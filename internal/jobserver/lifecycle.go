@@ -37,6 +37,7 @@ const (
 	stateWaiting                 // an epoch or scheduled job whose time has not come
 	stateRunning                 // assigned to a worker
 	stateDone                    // freed: in no list, unknown to the engine
+	stateDead                    // a dead letter: in the dead-letter list only (deadletters.go)
 )
 
 // place puts a new, replayed or activated job where it belongs: waiting
@@ -110,13 +111,13 @@ func (s *Server) start(c *conn, j *job) {
 	s.mStarted(j)
 	j.state = stateRunning
 	j.worker = c
-	j.assignN++
 	f.running++
 	s.running++
 	c.holding = append(c.holding, j)
 	if d := c.timeouts[f]; d > 0 {
-		n := j.assignN
-		j.timer = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, n) })
+		rt := new(runTimer)
+		rt.h = s.clock.AfterFunc(d, func() { s.jobTimeout(j, c, rt) })
+		j.timer = rt
 	}
 	if j.stored {
 		s.store.Assigned(j.ref, j.id)
@@ -127,7 +128,7 @@ func (s *Server) start(c *conn, j *job) {
 // release takes running job j back from its worker.
 func (s *Server) release(j *job) {
 	if j.timer != nil {
-		j.timer.Stop()
+		j.timer.h.Stop()
 		j.timer = nil
 	}
 	if c := j.worker; c != nil {
@@ -148,6 +149,9 @@ func (s *Server) release(j *job) {
 		}
 	}
 	j.worker = nil
+	if j.extra != nil {
+		j.extra.warning = "" // of the attempt that ended (failed.go)
+	}
 	j.fn.running--
 	s.running--
 	s.checkDrained()
@@ -177,6 +181,9 @@ func (s *Server) lose(j *job) {
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
 		s.mEnded(j, ResultFail)
 		s.failClients(j)
+		if s.keepLost(j) {
+			return
+		}
 		s.free(j)
 	default:
 		s.mRequeued(j)
@@ -191,6 +198,11 @@ func (s *Server) lose(j *job) {
 // job waits for its next run instead of ending.
 func (s *Server) finish(j *job) {
 	s.release(j)
+	s.ended(j)
+}
+
+// ended is finish for a job already released.
+func (s *Server) ended(j *job) {
 	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
@@ -213,10 +225,10 @@ func (s *Server) finish(j *job) {
 // jobTimeout runs when a CAN_DO_TIMEOUT expires: the job fails for its
 // clients (WORK_FAIL), and a late result from the worker gets
 // JOB_NOT_FOUND. A scheduled job waits for its next run.
-func (s *Server) jobTimeout(j *job, c *conn, n uint64) {
+func (s *Server) jobTimeout(j *job, c *conn, rt *runTimer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || j.state != stateRunning || j.worker != c || j.assignN != n {
+	if s.closed || j.state != stateRunning || j.worker != c || j.timer != rt {
 		return
 	}
 	j.timer = nil
@@ -306,6 +318,14 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer(),
 		Priority: j.prio, Retries: j.retries, Created: j.created,
 	}
+	if fl := j.failInfo(); fl != nil {
+		sj.Failures, sj.Error, sj.FirstFailed, sj.LastFailed = fl.n, fl.err, fl.first, fl.last
+	}
+	if j.state == stateDead {
+		sj.Dead = true
+		sj.Schedule = ""
+		return
+	}
 	switch {
 	case j.sched() != nil:
 		sj.Schedule = j.sched().spec
@@ -372,6 +392,9 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 	}
 	for _, id := range ids {
 		j := s.jobs[id]
+		if j == nil {
+			j = s.dead[id]
+		}
 		if j == nil || !j.stored || j.ref.Seg != seg {
 			continue
 		}
@@ -383,14 +406,19 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 }
 
 // replay loads the store's jobs into the engine, before anything else runs.
-// It gathers them first, so that the map of jobs is made at its final
-// size: growing a map of a million jobs step by step costs more than
-// the rest of the replay.
+// It gathers them first, so that the maps of jobs and of unique ids are
+// made at their final sizes: growing a map of a million jobs step by step
+// costs more than the rest of the replay.
 func (s *Server) replay() {
 	var jobs []*job
+	keyed := 0
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
 		j := s.storedJob(sj, ref)
 		if j == nil {
+			return
+		}
+		if sj.Dead {
+			s.replayDead(j)
 			return
 		}
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
@@ -401,10 +429,16 @@ func (s *Server) replay() {
 		if sj.Lost {
 			s.store.Requeued(ref, j.id, j.retries)
 		}
+		if j.unique != "" {
+			keyed++
+		}
 		jobs = append(jobs, j)
 	})
 	if len(s.jobs) == 0 {
 		s.jobs = make(map[uint64]*job, len(jobs))
+	}
+	if len(s.uniques) == 0 {
+		s.uniques = make(map[string]*job, keyed)
 	}
 	now := s.clock.Now()
 	for i, j := range jobs {
@@ -434,6 +468,12 @@ func (s *Server) storedJob(sj *store.Job, ref store.Ref) *job {
 		}
 	}
 	j.extra = newExtra(sj.Reducer, sc)
+	if sj.Failures != 0 || sj.Error != "" || sj.FirstFailed != 0 {
+		if j.extra == nil {
+			j.extra = &jobExtra{}
+		}
+		j.extra.fail = &failure{n: sj.Failures, err: sj.Error, first: sj.FirstFailed, last: sj.LastFailed}
+	}
 	return j
 }
 
@@ -441,7 +481,7 @@ func (s *Server) storedJob(sj *store.Job, ref store.Ref) *job {
 func (s *Server) register(j *job) {
 	s.jobs[j.id] = j
 	j.fn.total++
-	if k := j.key(); k != "" && s.uniqueJob(j.fn, k) == nil {
-		s.indexUnique(j, k)
+	if k := j.key(); k != "" {
+		s.indexUniqueFirst(j, k)
 	}
 }

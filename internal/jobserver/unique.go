@@ -20,8 +20,11 @@ type uniqueRef struct {
 }
 
 // uniqueJob returns f's job with coalescing key k, or nil.
-func (s *Server) uniqueJob(f *function, k string) *job {
-	head := s.uniques[k]
+func (s *Server) uniqueJob(f *function, k string) *job { return s.uniqueIn(s.uniques[k], f, k) }
+
+// uniqueIn returns f's job with coalescing key k, or nil, given the head
+// of k's chain (s.uniques[k]).
+func (s *Server) uniqueIn(head *job, f *function, k string) *job {
 	switch {
 	case head == nil:
 		return nil
@@ -40,10 +43,26 @@ func (s *Server) oldestUnique(k string) *job { return s.uniques[k] }
 // indexUnique indexes j under its key k, in place of the job of its
 // function that held k, if any.
 func (s *Server) indexUnique(j *job, k string) {
-	if old := s.uniqueJob(j.fn, k); old != nil {
-		s.unindexUnique(old, k)
-	}
 	head := s.uniques[k]
+	if old := s.uniqueIn(head, j.fn, k); old != nil {
+		s.unindexUnique(old, k)
+		head = s.uniques[k]
+	}
+	s.link(head, j, k)
+}
+
+// indexUniqueFirst indexes j under its key k unless a job of its function
+// holds k already (a replayed job: the oldest keeps the key).
+func (s *Server) indexUniqueFirst(j *job, k string) {
+	head := s.uniques[k]
+	if s.uniqueIn(head, j.fn, k) == nil {
+		s.link(head, j, k)
+	}
+}
+
+// link adds j to the chain of key k, whose head is head (nil when no job
+// holds k).
+func (s *Server) link(head, j *job, k string) {
 	if head == nil {
 		s.uniques[k] = j
 		j.uprev, j.unext = j, j
