@@ -55,8 +55,13 @@ type BroadcastReply struct {
 // at the moment of the broadcast (and Func, when set), each counted once
 // however many of the servers list it. Workers that join later do not get
 // the message. Each gets it at most once: one job, to one server, never
-// sent again; a worker that leaves before taking it never gets it, and
-// its reply then says why when the broadcast's context ends.
+// sent again by the broadcaster; a worker that leaves before taking it
+// never gets it, and its reply then says why when the broadcast's context
+// ends. A worker whose connection is lost while its handler runs gets the
+// message again from the server when it reconnects (a job whose worker
+// went away is queued again); [Pool.HandleBroadcasts] refuses the repeat
+// without running the handler, and the reply is then an error (the first
+// run's answer was lost with its connection).
 type Broadcast struct {
 	workers []string
 	mu      sync.Mutex // guards servers' values
@@ -121,26 +126,30 @@ func (b *Broadcast) Close() error {
 // and keeps the id. A broadcast job takes one of the pool's MaxJobs slots
 // while h runs, as any job does; broadcasters submit it with high
 // priority, so on this package's server it is taken before the queued
-// jobs of normal and low priority.
+// jobs of normal and low priority. A message the pool took before (the
+// server gives it again when the pool's connection was lost while h ran)
+// fails without running h again.
 func (p *Pool) HandleBroadcasts(h Handler) (string, error) {
 	p.mu.Lock()
-	if p.broadcastID == "" {
-		p.broadcastID = newBroadcastID()
+	if p.broadcastee == nil {
+		p.broadcastee = newBroadcastee()
 	}
-	id := p.broadcastID
+	b := p.broadcastee
 	p.mu.Unlock()
-	return id, p.Register(BroadcastPrefix+id, h, nil)
+	b.serve(h)
+	return b.id, p.Register(BroadcastPrefix+b.id, b, nil)
 }
 
 // HandleBroadcasts is [Pool.HandleBroadcasts] for one connection.
 func (c *Conn) HandleBroadcasts(h Handler) (string, error) {
 	c.mu.Lock()
-	if c.broadcastID == "" {
-		c.broadcastID = newBroadcastID()
+	if c.broadcastee == nil {
+		c.broadcastee = newBroadcastee()
 	}
-	id := c.broadcastID
+	b := c.broadcastee
 	c.mu.Unlock()
-	return id, c.Register(BroadcastPrefix+id, h, nil)
+	b.serve(h)
+	return b.id, c.Register(BroadcastPrefix+b.id, b, nil)
 }
 
 func newBroadcastID() string {
@@ -216,7 +225,7 @@ func broadcast(ctx context.Context, addrs []string, o *Options, msg BroadcastMes
 	}
 	b.replies = make(chan BroadcastReply, len(rcpts))
 	ctx, b.cancel = context.WithCancel(ctx)
-	s := &sender{o: o, conns: map[string]*connDial{}}
+	s := &sender{id: newBroadcastID(), o: o, conns: map[string]*connDial{}}
 	var wg sync.WaitGroup
 	for _, r := range rcpts {
 		wg.Add(1)
@@ -290,6 +299,7 @@ func listWorkers(ctx context.Context, addrs []string, o *Options) []PerServer[[]
 // sender holds a broadcast's connections, one per server, dialled on first
 // use.
 type sender struct {
+	id    string // the broadcast's, each message's unique id (broadcast_once.go)
 	o     *Options
 	mu    sync.Mutex
 	conns map[string]*connDial
@@ -339,7 +349,7 @@ func (s *sender) close() {
 // It reports whether a server took the job.
 func (s *sender) deliver(ctx context.Context, r *recipient, data []byte) (_ BroadcastReply, sent bool) {
 	reply := BroadcastReply{Worker: r.id}
-	job := Job{Func: BroadcastPrefix + r.id, Data: data, Priority: High}
+	job := Job{Func: BroadcastPrefix + r.id, Unique: s.id, Data: data, Priority: High}
 	for _, addr := range r.addrs {
 		reply.Addr = addr
 		c, err := s.conn(ctx, addr)

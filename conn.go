@@ -159,7 +159,7 @@ type Conn struct {
 	admin    connAdmin   // withdraws jobs past their assign timeout
 	rd       reading     // who reads the socket
 
-	broadcastID string // see HandleBroadcasts; guarded by mu
+	broadcastee *broadcastee // see HandleBroadcasts; guarded by mu
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc

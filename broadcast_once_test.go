@@ -1,0 +1,66 @@
+package gearman_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/seed749d6d6d/gearman"
+)
+
+// A worker whose connection is lost while its broadcast handler runs gets
+// the message again from the server when it reconnects (a job whose worker
+// went away is queued again, on gearmand as on ours); its handler still
+// runs once: the repeat is refused, and the broadcaster's reply says so.
+func TestBroadcastAtMostOnceAcrossReconnect(t *testing.T) {
+	eachServer(t, func(t *testing.T, addr string) {
+		ctx := testCtx(t)
+		var mu sync.Mutex
+		var conns []net.Conn
+		var d net.Dialer
+		dialer := func(ctx context.Context, network, a string) (net.Conn, error) {
+			nc, err := d.DialContext(ctx, network, a)
+			if err == nil {
+				mu.Lock()
+				conns = append(conns, nc)
+				mu.Unlock()
+			}
+			return nc, err
+		}
+		p := newPool(t, []string{addr}, &gearman.PoolOptions{
+			Options:    gearman.Options{DialContext: dialer},
+			MinBackoff: 10 * time.Millisecond,
+		})
+		var runs atomic.Int32
+		if _, err := p.HandleBroadcasts(gearman.BytesHandler(func(ctx context.Context, data []byte) ([]byte, error) {
+			if runs.Add(1) == 1 {
+				mu.Lock()
+				for _, nc := range conns {
+					nc.Close()
+				}
+				mu.Unlock()
+				<-ctx.Done()
+			}
+			return data, nil
+		})); err != nil {
+			t.Fatal(err)
+		}
+		waitBroadcastees(t, ctx, nil, 1, addr)
+		c := dial(t, addr, nil)
+		b, err := c.Broadcast(ctx, gearman.BroadcastMessage{Data: []byte("once")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := b.Wait()
+		if len(got) != 1 || got[0].Err == nil || !errors.Is(got[0].Err, gearman.ErrJobFailed) && !errors.As(got[0].Err, new(*gearman.JobException)) {
+			t.Fatalf("replies %+v; want one failed, as the repeat was refused", got)
+		}
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("the handler ran %d times; want once", n)
+		}
+	})
+}
