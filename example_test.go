@@ -353,3 +353,47 @@ func ExamplePacketTrace() {
 	// <-- JOB_CREATED handle=H:gearmantest:1 size=15
 	// <-- WORK_COMPLETE handle=H:gearmantest:1 size=18 data=2 "HI"
 }
+
+// A server that keeps failed background jobs: retried with backoff (none
+// here), then kept as dead letters that an operator lists, retries or
+// purges.
+func ExampleServer_DeadLetters() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &gearman.Server{RetryFailed: gearman.RetryPolicy{Retries: 0, Keep: true}}
+	go srv.Serve(l)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pool, err := gearman.NewPool([]string{l.Addr().String()}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	pool.Register("charge", gearman.BytesHandler(func(ctx context.Context, p []byte) ([]byte, error) {
+		return nil, errors.New("card declined")
+	}), nil)
+	if _, err := pool.Submit(ctx, gearman.Job{Func: "charge", Data: []byte("order 17"), Background: true}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for ctx.Err() == nil {
+		list, _, err := srv.DeadLetters(ctx, "charge", 10)
+		if err != nil || len(list) > 0 {
+			for _, d := range list {
+				fmt.Printf("%s %q: %d attempt, %s\n", d.Function, d.Data, d.Attempts, d.Error)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n, err := srv.PurgeDeadLetters(ctx, "", "charge")
+	fmt.Println("purged:", n, err)
+	// Output:
+	// charge "order 17": 1 attempt, card declined
+	// purged: 1 <nil>
+}

@@ -12,8 +12,10 @@ import (
 //	/metrics      Prometheus metrics (names below)
 //	/healthz      200 while the process serves HTTP
 //	/readyz       200 while the server listens and its Store, if any, can
-//	              write; 503 with the reason otherwise (closed, draining,
-//	              not listening yet, the store failed or closed)
+//	              write and be reached (PostgreSQL: pinged, at most once a
+//	              second, within 1 s); 503 with the reason otherwise
+//	              (closed, draining, not listening yet, the store failed,
+//	              closed or unreachable)
 //	/             a status page: functions, workers (live, and the tables
 //	              also work without JavaScript)
 //	/jobs?function=F   the first 100 jobs of F on the page
@@ -21,6 +23,16 @@ import (
 //	              by priority, scheduled, oldest job's age, throughput
 //	/api/workers  JSON: the admin "workers" list
 //	/api/jobs?function=F[&limit=N]   JSON: F's first jobs
+//	/dead[?function=F]   the dead letters (see RetryPolicy), first 100,
+//	              with forms to retry or purge one, a function's or all
+//	/api/dead[?function=F][&limit=N]   JSON: the same, and the total
+//	/api/cluster  JSON, with a PostgreSQL store: the shared queue's jobs by
+//	              function and state, and the cluster's servers (404
+//	              without one; counted at most every 5 s)
+//	POST /api/dead/retry, POST /api/dead/purge   handle=H, function=F or
+//	              all=1 (form values): JSON {"retried": n} or {"purged": n};
+//	              no selection is 400; cross-origin browser requests are
+//	              refused (403)
 //
 // The first call turns counting on (the counters, the wait and run
 // histograms and the oldest job's age start then: call it before
@@ -37,9 +49,14 @@ import (
 // priority), gearman_jobs_scheduled, gearman_queue_oldest_job_age_seconds,
 // gearman_jobs_submitted_total, gearman_jobs_coalesced_total,
 // gearman_jobs_requeued_total, gearman_jobs_finished_total (label result:
-// complete, fail, exception, timeout, cancelled), and the histograms
-// gearman_job_wait_seconds (queued to assigned) and gearman_job_run_seconds
-// (assigned to ended). Server-wide: gearman_connections,
+// complete, fail, exception, timeout, cancelled; each failed attempt
+// counts), gearman_jobs_retried_total (failed jobs queued again, after
+// their backoff or by an operator), gearman_jobs_dead_lettered_total,
+// gearman_dead_letters (now; with PostgreSQL the cluster's are in the
+// database and not in this gauge: see /api/dead),
+// gearman_dead_letters_dropped_total (past Server.MaxDeadLetters), and
+// the histograms gearman_job_wait_seconds (queued to assigned) and
+// gearman_job_run_seconds (assigned to ended). Server-wide: gearman_connections,
 // gearman_submits_rejected_total (label reason: queue_full, store_error,
 // shutting_down, bad_unique, other), gearman_build_info, and the Go
 // runtime's and the process's standard metrics.

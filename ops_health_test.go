@@ -139,3 +139,34 @@ func TestReadyzDatabaseUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzPingsTheDatabase: with the PostgreSQL store and no job
+// traffic at all, /readyz notices the database cut off (the probe pings
+// it; nothing is written) and notices it back.
+func TestReadyzPingsTheDatabase(t *testing.T) {
+	px := pgtest.NewProxy(t, pgtest.Start(t))
+	st, err := gearman.OpenStore(t.Context(), px.URL(), &clusterOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := opsServer(t, &gearman.Server{Store: st})
+	waitReady := func(want int, what string) string {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			code, body := get(t, url+"/readyz")
+			if code == want {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz %s: still %d %q after 20 s; want %d", what, code, body, want)
+			}
+		}
+	}
+	waitReady(http.StatusOK, "with the database up")
+	px.Cut()
+	if body := waitReady(http.StatusServiceUnavailable, "with the database cut off"); !strings.Contains(body, "ping") {
+		t.Errorf("readyz with the database cut off: %q; want the ping's error", body)
+	}
+	px.Restore()
+	waitReady(http.StatusOK, "with the database back")
+}

@@ -5,8 +5,11 @@ package gearman_test
 import (
 	"context"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +76,18 @@ func pageServer(t *testing.T) (url string) {
 	w.Send(wire.CanDo, "resize")
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.JobAssignUniq, "H:test:3", "resize", "img-3", "c")
+
+	// A dead letter: flaky's jobs are kept on their first failure.
+	s.SetRetryPolicy("flaky", &gearman.RetryPolicy{Keep: true})
+	c.Send(wire.SubmitJobBg, "flaky", "order-9", "e")
+	c.Expect(wire.JobCreated, "H:test:5")
+	fw := wiretest.Dial(t, addr)
+	fw.Send(wire.CanDo, "flaky")
+	fw.Send(wire.GrabJobUniq)
+	fw.Expect(wire.JobAssignUniq, "H:test:5", "flaky", "order-9", "e")
+	fw.Send(wire.WorkException, "H:test:5", "card <declined>")
+	fw.Send(wire.CantDo, "flaky")
+	srvSync(fw)
 
 	late, err := gearman.Dial(t.Context(), addr, nil)
 	if err != nil {
@@ -150,7 +165,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			return
 		}
 		dir := t.ArtifactDir()
-		for name, u := range map[string]string{"status.png": url + "/", "jobs.png": url + "/jobs?function=resize"} {
+		for name, u := range map[string]string{"status.png": url + "/", "jobs.png": url + "/jobs?function=resize", "dead.png": url + "/dead"} {
 			p := filepath.Join(dir, name)
 			chromium(t, path, u, "--virtual-time-budget=3000", "--hide-scrollbars", "--screenshot="+p)
 			if _, err := os.Stat(p); err == nil {
@@ -176,6 +191,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	if row(tb["functions"], "late") != nil {
 		t.Fatalf("the late job is on the page before any /api/status request: the test proves nothing")
 	}
+	if got := deadCount(dom); got != "1" {
+		t.Errorf("dead letters without JavaScript: %q; want 1", got)
+	}
 	if ws := tb["workers"]; len(ws) != 1 || len(ws[0]) != 5 || ws[0][2] != "thumbnailer-7" || ws[0][3] != "resize" || ws[0][4] != "1" {
 		t.Errorf("workers without JavaScript: %v; want one row, thumbnailer-7 serving resize, running 1", ws)
 	}
@@ -192,6 +210,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(row(tb["functions"], "resize")[:7]), "[resize 0 2 0 1 0 1]"; got != want {
 		t.Errorf("resize row after a live update: %v; want %v", got, want)
+	}
+	if got := deadCount(dom); got != "1" {
+		t.Errorf("dead letters after a live update: %q; want 1", got)
 	}
 
 	// The jobs of a function, live: running first, then queued in order.
@@ -210,4 +231,49 @@ func TestStatusPageInChromium(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("jobs of resize: %q; want %q", got, want)
 	}
+
+	// The dead letters: listed with a form per row, which works without
+	// JavaScript (a POST, then 303 back to the list).
+	dom = chromium(t, path, url+"/dead", "--virtual-time-budget=3000", "--dump-dom")
+	dead := row(tables(dom)["dead"], "H:test:5")
+	if len(dead) < 5 || dead[1] != "flaky" || dead[2] != "order-9" || dead[3] != "1" || html.UnescapeString(dead[4]) != "card <declined>" {
+		t.Errorf("dead letter row: %q; want H:test:5 flaky order-9 1 \"card <declined>\"", dead)
+	}
+	if !strings.Contains(dom, `<form method="post" action="/dead/retry"><input type="hidden" name="handle" value="H:test:5">`) {
+		t.Errorf("no retry form for H:test:5 in:\n%s", dom)
+	}
+	// A cross-origin form post is refused: the page has no authentication.
+	req, _ := http.NewRequest("POST", url+"/dead/purge", strings.NewReader("all=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://elsewhere.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin purge: %s; want 403", resp.Status)
+	}
+	resp, err := http.PostForm(url+"/dead/retry", neturl.Values{"handle": {"H:test:5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/dead" || !strings.Contains(string(body), "Dead letters retried 1.") ||
+		!strings.Contains(string(body), "No dead letters.") {
+		t.Errorf("retry form: %s at %s:\n%s", resp.Status, resp.Request.URL, body)
+	}
+	if _, dom := get(t, url+"/"); deadCount(dom) != "0" {
+		t.Errorf("dead letters after the retry: %q; want 0", deadCount(dom))
+	}
+}
+
+var deadCountRE = regexp.MustCompile(`<span id="dead-count">([^<]*)</span>`)
+
+// deadCount returns the status page's count of dead letters.
+func deadCount(dom string) string {
+	m := deadCountRE.FindStringSubmatch(dom)
+	if m == nil {
+		return "(none on the page)"
+	}
+	return m[1]
 }

@@ -50,11 +50,17 @@ import (
 // jobs only, and it is woken only for those, which is how a [Pool] keeps
 // slots for them ([PoolOptions.ReservedHigh]).
 //
+// A background job whose worker fails it (WORK_FAIL, WORK_EXCEPTION) is
+// gone, as in gearmand, unless [Server.RetryFailed] (or the admin command
+// "retries" for its function) says to retry it with backoff and then keep
+// it as a dead letter; see [RetryPolicy].
+//
 // A function the server learned of from a submit or a CAN_DO is forgotten
 // (it leaves the admin status) once every connection that submitted to it
 // or registered it has closed, and it has no job left in any state; one an
 // admin made with "create function" or configured with "maxqueue" stays
-// until "drop function". (gearmand never forgets a function.)
+// until "drop function", as does one with dead letters or a retry policy
+// of its own. (gearmand never forgets a function.)
 //
 // # Memory
 //
@@ -189,6 +195,16 @@ type Server struct {
 	// is lost.
 	JobRetries int
 
+	// RetryFailed is what becomes of a background job whose worker fails
+	// it (WORK_FAIL or WORK_EXCEPTION): retried with backoff, then kept
+	// as a dead letter (see [RetryPolicy]). The admin command "retries"
+	// sets it per function. Default zero: the job is gone, as in gearmand.
+	RetryFailed RetryPolicy
+
+	// MaxDeadLetters bounds the dead-letter list: past it, the oldest
+	// dead letter is dropped (and logged) for each new one. Default 10000.
+	MaxDeadLetters int
+
 	// HandlePrefix is the part of job handles before ":<number>".
 	// Default "H:" followed by the host name, as gearmand.
 	HandlePrefix string
@@ -254,6 +270,8 @@ func (s *Server) srv() *jobserver.Server {
 			MaxFunctionName:       s.MaxFunctionName,
 			MaxClientID:           s.MaxClientID,
 			JobRetries:            s.JobRetries,
+			Retry:                 jobserver.RetryPolicy(s.RetryFailed),
+			MaxDeadLetters:        s.MaxDeadLetters,
 			HandshakeTimeout:      s.HandshakeTimeout,
 			PacketTimeout:         s.PacketTimeout,
 			Exceptions:            s.Exceptions,

@@ -29,6 +29,16 @@ import (
 // whose payload was streamed (the streaming extension's SUBMIT_STREAM)
 // are not stored either.
 //
+// With a [RetryPolicy] on, a failed job's failures (count, last error,
+// times) are stored with it, so a retry waiting for its time comes back
+// after a restart, and so do the dead letters. The embedded store's
+// format is version 2 since then; it opens stores of version 1, and a
+// store that has held a failed job cannot be opened by a server of an
+// earlier version (it reports a damaged record). On PostgreSQL the
+// schema's version 2 adds the failures' columns and the gearman_dead
+// table; the first server of the new version to start migrates the
+// database, after which servers of an earlier version refuse it.
+//
 // # Guarantees
 //
 // A background submit is answered JOB_CREATED only once its record is on

@@ -74,6 +74,16 @@
 //	                          authentication, so give a loopback or private address
 //	--metric-functions N      functions the metrics label by name, the rest sharing the label
 //	                          "(other functions)" (default 100)
+//	--retry-failed N          a background job that its worker fails (WORK_FAIL,
+//	                          WORK_EXCEPTION) runs again up to N times with exponential
+//	                          backoff and jitter, then is kept as a dead letter (default -1:
+//	                          gone, as in gearmand; 0: kept at its first failure); the
+//	                          admin's "retries" sets it per function (see gearman.RetryPolicy)
+//	--retry-backoff D         the first retry's wait, doubled for each next one, each drawn
+//	                          between half of it and all of it, in whole seconds (default 10s)
+//	--retry-max-backoff D     the longest wait (default 1h)
+//	--max-dead-letters N      most dead letters kept; past it the oldest is dropped for each
+//	                          new one (default 10000)
 //
 // Keep-alive: without --keepalive, accepted connections have Go's keep-alive
 // (15 s idle, 15 s between probes, 9 probes: a peer that vanished is noticed

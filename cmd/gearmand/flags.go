@@ -21,6 +21,8 @@ type options struct {
 	pidFile, configFile, queueType     string
 	storeURL, httpAddr                 string
 	metricFuncs                        int
+	retryFailed, maxDead               int
+	retryBackoff, retryMaxBackoff      time.Duration
 	salvage                            bool
 	maxFuncName, maxClientID           int
 	packetTimeout, handshakeTimeout    time.Duration
@@ -223,6 +225,14 @@ var flagDefs = []flagDef{
 		func(o *options) flag.Value { return durValue{&o.storePoll} }},
 	{[]string{"http"}, "ADDR", "serve /metrics (Prometheus), /healthz, /readyz, a status page at / and a JSON API under /api/ on ADDR, such as 127.0.0.1:4731 (default: none; no authentication, keep it private)",
 		str(func(o *options) *string { return &o.httpAddr })},
+	{[]string{"retry-failed"}, "N", `a background job that its worker fails (WORK_FAIL, WORK_EXCEPTION) runs again up to N times with exponential backoff, then is kept as a dead letter (admin "show dead", "dead retry", "dead purge"; the admin's "retries" sets it per function) (default -1: gone, as in gearmand; 0: kept at its first failure)`,
+		num(func(o *options) *int { return &o.retryFailed })},
+	{[]string{"retry-backoff"}, "DURATION", "with --retry-failed: the wait before the first retry, doubled for each next one and drawn between half of it and all of it, in whole seconds (default 10s)",
+		func(o *options) flag.Value { return durValue{&o.retryBackoff} }},
+	{[]string{"retry-max-backoff"}, "DURATION", "with --retry-failed: the longest wait between retries (default 1h)",
+		func(o *options) flag.Value { return durValue{&o.retryMaxBackoff} }},
+	{[]string{"max-dead-letters"}, "N", "most dead letters kept; past it the oldest is dropped for each new one (default 10000)",
+		num(func(o *options) *int { return &o.maxDead })},
 	{[]string{"metric-functions"}, "N", `functions the metrics label by name; the rest share "(other functions)" (default 100)`,
 		num(func(o *options) *int { return &o.metricFuncs })},
 }
@@ -290,7 +300,7 @@ func defaults() *options {
 	return &options{
 		listen: "127.0.0.1", port: 4730, verbose: "ERROR", logFile: "stderr",
 		queueType: "builtin", maxPacket: 256<<20 + 64<<10,
-		keepIdle: -1, keepInterval: -1, keepCount: -1,
+		keepIdle: -1, keepInterval: -1, keepCount: -1, retryFailed: -1,
 		sslCert: os.Getenv("GEARMAND_SERVER_PEM"), sslKey: os.Getenv("GEARMAND_SERVER_KEY"),
 		sslCA: os.Getenv("GEARMAND_CA_CERTIFICATE"),
 	}

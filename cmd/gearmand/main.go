@@ -75,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		PacketTimeout:         o.packetTimeout,
 		HandshakeTimeout:      o.handshakeTimeout,
 		MetricFunctions:       o.metricFuncs,
+		MaxDeadLetters:        o.maxDead,
+	}
+	if o.retryFailed >= 0 {
+		srv.RetryFailed = gearman.RetryPolicy{Retries: o.retryFailed, Backoff: o.retryBackoff, MaxBackoff: o.retryMaxBackoff, Keep: true}
 	}
 	if o.useSSL {
 		cfg, err := tlsConfig(o.sslCert, o.sslKey, o.sslCA)

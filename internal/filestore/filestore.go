@@ -406,6 +406,20 @@ func (l *Log) Requeued(ref store.Ref, id uint64, retries int32) store.Ref {
 	return ref
 }
 
+// Failed implements store.Log: the job's newest full record, at the tail,
+// supersedes the one ref names.
+func (l *Log) Failed(ref store.Ref, j store.Job) store.Ref {
+	nref, _ := l.Created(j, 0)
+	if nref == (store.Ref{}) {
+		return ref // refused: the log is closed or broken
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// The old record is no longer the job's live one.
+	l.cur.ops = append(l.cur.ops, op{id: j.ID, seg: ref.Seg, size: ref.Size})
+	return nref
+}
+
 // Finished implements store.Log.
 func (l *Log) Finished(ref store.Ref, id uint64) {
 	l.mu.Lock()
@@ -424,6 +438,10 @@ func (l *Log) Healthy() error {
 	defer l.mu.Unlock()
 	return l.refusal()
 }
+
+// Ping implements store.Log: the directory is local, so it answers as
+// Healthy.
+func (l *Log) Ping(context.Context) error { return l.Healthy() }
 
 // Where implements store.Log.
 func (l *Log) Where() string { return "file:" + l.dir }

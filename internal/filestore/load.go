@@ -70,7 +70,7 @@ func (l *Log) load() error {
 		if r.gone {
 			continue
 		}
-		if r.assigned {
+		if r.assigned && !r.job.Dead {
 			r.job.Lost = true
 			r.job.Retries++
 		}
@@ -173,7 +173,7 @@ func (l *Log) apply(ld *loader, r record, seg, size uint32) {
 	switch r.kind {
 	case kindHeader:
 		l.seq = max(l.seq, r.seq)
-	case kindCreate:
+	case kindCreate, kindFailed:
 		if !fresh {
 			if old := ld.find(r.id); old != nil {
 				old.gone = true

@@ -23,10 +23,21 @@ const (
 	kindRequeue = 4 // id, seq, retries
 	kindRunEnd  = 5 // id
 	kindFinish  = 6 // id
+	// kindFailed is a job's full record with its failures: kindCreate's
+	// fields before the payload, then failures, first and last failure
+	// (varint), dead (byte 0 or 1), error, then the payload (rest). It is
+	// written in place of kindCreate for a job that has failed.
+	kindFailed = 7
 )
 
-// formatVersion is the version in each segment's header.
-const formatVersion = 1
+// formatVersion is the version in the header of each segment this code
+// begins; it reads segments of every version from minFormatVersion on.
+// Version 2 added kindFailed; a store that holds one cannot be opened by
+// a server of version 1 (it reports a damaged record).
+const (
+	formatVersion    = 2
+	minFormatVersion = 1
+)
 
 // frameHeader is the size of a record's frame before its body.
 const frameHeader = 8
@@ -75,9 +86,19 @@ func appendCreateHead(dst []byte, j *store.Job, seq uint64) []byte {
 	return dst
 }
 
+// hasFailures reports whether j's record is a kindFailed.
+func hasFailures(j *store.Job) bool {
+	return j.Failures != 0 || j.Dead || j.Error != "" || j.FirstFailed != 0
+}
+
 // appendCreateFields appends the body of j's record before its payload.
 func appendCreateFields(b []byte, j *store.Job, seq uint64) []byte {
-	b = append(b, kindCreate)
+	failures := hasFailures(j)
+	if failures {
+		b = append(b, kindFailed)
+	} else {
+		b = append(b, kindCreate)
+	}
 	b = binary.AppendUvarint(b, j.ID)
 	b = binary.AppendUvarint(b, seq)
 	b = append(b, byte(j.Priority))
@@ -87,7 +108,22 @@ func appendCreateFields(b []byte, j *store.Job, seq uint64) []byte {
 	b = appendString(b, j.Func)
 	b = appendString(b, j.Unique)
 	b = appendString(b, j.Reducer)
-	return appendString(b, j.Schedule)
+	b = appendString(b, j.Schedule)
+	if failures {
+		b = binary.AppendUvarint(b, uint64(max(j.Failures, 0)))
+		b = binary.AppendVarint(b, j.FirstFailed)
+		b = binary.AppendVarint(b, j.LastFailed)
+		b = append(b, boolByte(j.Dead))
+		b = appendString(b, j.Error)
+	}
+	return b
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // appendSmall appends a record of kind with the given uvarint fields.
@@ -186,11 +222,11 @@ func parseBody(body []byte) (record, error) {
 	r := record{kind: body[0]}
 	switch r.kind {
 	case kindHeader:
-		if d.byte() != formatVersion {
+		if v := d.byte(); v < minFormatVersion || v > formatVersion {
 			return r, errors.New("unknown format version")
 		}
 		r.seg, r.id, r.seq = d.uvarint(), d.uvarint(), d.uvarint()
-	case kindCreate:
+	case kindCreate, kindFailed:
 		j := &r.job
 		j.ID = d.uvarint()
 		r.id = j.ID
@@ -204,6 +240,19 @@ func parseBody(body []byte) (record, error) {
 		r.unique = d.bytes()
 		j.Reducer = d.string()
 		j.Schedule = d.string()
+		if r.kind == kindFailed {
+			j.Failures = int32(min(d.uvarint(), 1<<31-1))
+			j.FirstFailed = d.varint()
+			j.LastFailed = d.varint()
+			switch d.byte() {
+			case 0:
+			case 1:
+				j.Dead = true
+			default:
+				d.err = true
+			}
+			j.Error = d.string()
+		}
 		j.Data = d.b
 		d.b = nil
 		if j.Priority < 0 || j.Priority > 2 {

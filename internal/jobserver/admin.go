@@ -21,6 +21,10 @@ func (s *Server) admin(c *conn, line []byte) bool {
 	if s.shared != nil && cmd == "cancel" && len(words) == 3 && strings.EqualFold(words[1], "job") && s.remoteCancel(c, words[2]) {
 		return true
 	}
+	if b, ok := s.adminDeadCommand(words); ok {
+		c.sendRaw(b)
+		return true
+	}
 	var b []byte
 	s.mu.Lock()
 	if c.gone {

@@ -3,6 +3,7 @@ package jobserver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -300,4 +301,19 @@ func handleID(h []byte) (uint64, bool) {
 	}
 	id, err := strconv.ParseUint(string(digits), 10, 64)
 	return id, err == nil
+}
+
+// ErrNotCluster is ClusterStatus's error for a server without a shared
+// store.
+var ErrNotCluster = errors.New("gearman: the server is not on a shared store")
+
+// ClusterStatus counts the whole cluster's jobs by function and lists its
+// servers, from the shared store (the other figures count only the jobs
+// this server holds). The count may be a few seconds old.
+func (s *Server) ClusterStatus(ctx context.Context) (store.ClusterStatus, error) {
+	cc, ok := s.shared.(store.ClusterCounter)
+	if !ok {
+		return store.ClusterStatus{}, ErrNotCluster
+	}
+	return cc.ClusterStatus(ctx)
 }

@@ -216,7 +216,10 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 		}
 	}
 	switch p.Type {
-	case wire.WorkData, wire.WorkWarning:
+	case wire.WorkData:
+		s.toClientsFrom(c, j, p.Type, p.Args...)
+	case wire.WorkWarning:
+		s.noteWarning(j, p.Args[1])
 		s.toClientsFrom(c, j, p.Type, p.Args...)
 	case wire.WorkStatus:
 		j.num, _ = strconv.ParseInt(string(p.Args[1]), 10, 64)
@@ -225,10 +228,14 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 			s.shared.Progress(j.id, j.num, j.den)
 		}
 		s.toClients(j, p.Type, p.Args...)
-	case wire.WorkComplete, wire.WorkFail:
+	case wire.WorkComplete:
 		s.toClientsFrom(c, j, p.Type, p.Args...)
-		s.mEnded(j, workResult(p.Type))
+		s.mEnded(j, ResultComplete)
 		s.finish(j)
+	case wire.WorkFail:
+		s.toClientsFrom(c, j, p.Type, p.Args...)
+		s.mEnded(j, ResultFail)
+		s.failed(j, nil)
 	case wire.WorkException:
 		for _, cl := range j.clients {
 			switch {
@@ -241,7 +248,7 @@ func (s *Server) work(c *conn, p wire.Packet) bool {
 			}
 		}
 		s.mEnded(j, ResultException)
-		s.finish(j)
+		s.failed(j, p.Args[1])
 	}
 	return true
 }

@@ -54,6 +54,8 @@ type job struct {
 type jobExtra struct {
 	reducer string    // a reduce job's reducer
 	sched   *schedule // a recurring SUBMIT_JOB_SCHED job's schedule
+	fail    *failure  // its failures, when its function keeps them (failed.go)
+	warning string    // its running attempt's last WORK_WARNING, when its function keeps failures
 }
 
 // newExtra returns the jobExtra for reducer and sc, or nil when both are
@@ -188,6 +190,9 @@ type function struct {
 	kept  bool // made or configured by an admin: not forgotten when unused (forgetIfUnused)
 
 	stats *funcStats // its metrics label's counters, once counted (metrics.go)
+
+	retry *RetryPolicy // its own retry policy (failed.go); nil = the server's
+	dead  int          // its dead letters (deadletters.go)
 }
 
 // sleeper is an entry of function.sleepers; it is stale when the

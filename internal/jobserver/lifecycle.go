@@ -37,6 +37,7 @@ const (
 	stateWaiting                 // an epoch or scheduled job whose time has not come
 	stateRunning                 // assigned to a worker
 	stateDone                    // freed: in no list, unknown to the engine
+	stateDead                    // a dead letter: in the dead-letter list only (deadletters.go)
 )
 
 // place puts a new, replayed or activated job where it belongs: waiting
@@ -148,6 +149,9 @@ func (s *Server) release(j *job) {
 		}
 	}
 	j.worker = nil
+	if j.extra != nil {
+		j.extra.warning = "" // of the attempt that ended (failed.go)
+	}
 	j.fn.running--
 	s.running--
 	s.checkDrained()
@@ -177,6 +181,9 @@ func (s *Server) lose(j *job) {
 		s.logWarn("job failed: retries exhausted", "handle", s.handleString(j), "retries", j.retries)
 		s.mEnded(j, ResultFail)
 		s.failClients(j)
+		if s.keepLost(j) {
+			return
+		}
 		s.free(j)
 	default:
 		s.mRequeued(j)
@@ -191,6 +198,11 @@ func (s *Server) lose(j *job) {
 // job waits for its next run instead of ending.
 func (s *Server) finish(j *job) {
 	s.release(j)
+	s.ended(j)
+}
+
+// ended is finish for a job already released.
+func (s *Server) ended(j *job) {
 	if j.sched() != nil && !j.canceled {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
@@ -306,6 +318,14 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 		ID: j.id, Func: j.fn.name, Unique: j.unique, Data: j.data, Reducer: j.reducer(),
 		Priority: j.prio, Retries: j.retries, Created: j.created,
 	}
+	if fl := j.failInfo(); fl != nil {
+		sj.Failures, sj.Error, sj.FirstFailed, sj.LastFailed = fl.n, fl.err, fl.first, fl.last
+	}
+	if j.state == stateDead {
+		sj.Dead = true
+		sj.Schedule = ""
+		return
+	}
 	switch {
 	case j.sched() != nil:
 		sj.Schedule = j.sched().spec
@@ -372,6 +392,9 @@ func (s *Server) Relog(seg uint32, ids []uint64) {
 	}
 	for _, id := range ids {
 		j := s.jobs[id]
+		if j == nil {
+			j = s.dead[id]
+		}
 		if j == nil || !j.stored || j.ref.Seg != seg {
 			continue
 		}
@@ -392,6 +415,10 @@ func (s *Server) replay() {
 	maxID := s.store.Replay(func(sj *store.Job, ref store.Ref) {
 		j := s.storedJob(sj, ref)
 		if j == nil {
+			return
+		}
+		if sj.Dead {
+			s.replayDead(j)
 			return
 		}
 		if sj.Lost && s.cfg.JobRetries > 0 && int(j.retries) >= s.cfg.JobRetries {
@@ -441,6 +468,12 @@ func (s *Server) storedJob(sj *store.Job, ref store.Ref) *job {
 		}
 	}
 	j.extra = newExtra(sj.Reducer, sc)
+	if sj.Failures != 0 || sj.Error != "" || sj.FirstFailed != 0 {
+		if j.extra == nil {
+			j.extra = &jobExtra{}
+		}
+		j.extra.fail = &failure{n: sj.Failures, err: sj.Error, first: sj.FirstFailed, last: sj.LastFailed}
+	}
 	return j
 }
 

@@ -2,6 +2,7 @@ package jobserver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -101,6 +102,9 @@ type funcStats struct {
 	submitted uint64
 	coalesced uint64
 	requeued  uint64
+	retried   uint64 // failed attempts queued again, and dead letters retried (failed.go)
+	buried    uint64 // jobs that became dead letters
+	dropped   uint64 // dead letters dropped for the list's bound
 	finished  [NumResults]uint64
 	wait, run hist
 }
@@ -241,6 +245,28 @@ func (s *Server) mRequeued(j *job) {
 	}
 }
 
+// mRetried counts a failed job queued again: after its backoff, or out
+// of the dead-letter list.
+func (s *Server) mRetried(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).retried++
+	}
+}
+
+// mDead counts a job that became a dead letter.
+func (s *Server) mDead(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).buried++
+	}
+}
+
+// mDeadDropped counts a dead letter dropped for the list's bound.
+func (s *Server) mDeadDropped(j *job) {
+	if s.stats != nil {
+		s.fstats(j.fn).dropped++
+	}
+}
+
 // mEnded counts the end of j (or of a scheduled job's run) with result r,
 // and, for a running job, its run's length.
 func (s *Server) mEnded(j *job, r int) {
@@ -266,6 +292,10 @@ type FuncMetrics struct {
 	Oldest               time.Time  // when the longest-queued job was queued; zero when none is known
 	Submitted, Coalesced uint64     // new jobs; submits that joined one by unique id
 	Requeued             uint64     // lost attempts queued again
+	Retried              uint64     // failed attempts queued again, and dead letters retried
+	Buried               uint64     // jobs that became dead letters
+	DeadDropped          uint64     // dead letters dropped for the list's bound
+	DeadLetters          int        // dead letters now (this server's; none kept in memory with a shared store)
 	Finished             [NumResults]uint64
 	Wait, Run            Histogram
 }
@@ -316,6 +346,13 @@ func (s *Server) Metrics() Metrics {
 			fm.Oldest = t
 		}
 	}
+	for j := s.deadq.head; j != nil; j = j.next {
+		label := j.fn.name
+		if s.stats != nil {
+			label = s.stats.label(j.fn.name).label
+		}
+		get(label).DeadLetters++
+	}
 	if st := s.stats; st != nil && st.otherUsed {
 		fillCounters(get(OtherLabel), st.other)
 	}
@@ -355,24 +392,34 @@ func (s *Server) oldestQueued(f *function) time.Time {
 
 func fillCounters(fm *FuncMetrics, fs *funcStats) {
 	fm.Submitted, fm.Coalesced, fm.Requeued = fs.submitted, fs.coalesced, fs.requeued
+	fm.Retried, fm.Buried, fm.DeadDropped = fs.retried, fs.buried, fs.dropped
 	fm.Finished = fs.finished
 	fm.Wait, fm.Run = fs.wait.snapshot(), fs.run.snapshot()
 }
 
 // Ready returns nil when the server serves: it listens, is not closing,
-// and its store, if any, can write records. Otherwise it says why not.
-func (s *Server) Ready() error {
+// and its store, if any, can write records and be reached now
+// (store.Log.Ping, within ctx). Otherwise it says why not.
+func (s *Server) Ready(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch {
 	case s.closed || s.draining:
+		s.mu.Unlock()
 		return ErrClosed
 	case len(s.listeners) == 0:
+		s.mu.Unlock()
 		return ErrNotListening
-	case s.store != nil:
-		if err := s.store.Healthy(); err != nil {
-			return fmt.Errorf("gearman: store %s: %w", s.store.Where(), err)
-		}
+	}
+	s.mu.Unlock()
+	if s.store == nil {
+		return nil
+	}
+	err := s.store.Healthy()
+	if err == nil {
+		err = s.store.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("gearman: store %s: %w", s.store.Where(), err)
 	}
 	return nil
 }

@@ -119,7 +119,7 @@ func (s *Server) untouchAll(c *conn) {
 // (Stall) set on it; a function they made or configured stays until the
 // admin's drop function. s.mu held.
 func (s *Server) forgetIfUnused(f *function) {
-	if f.users > 0 || f.workers > 0 || f.total > 0 || f.kept || f.stalled {
+	if f.users > 0 || f.workers > 0 || f.total > 0 || f.dead > 0 || f.kept || f.stalled {
 		return
 	}
 	if s.funcs[f.name] == f {

@@ -68,20 +68,22 @@ const DefaultMaxPacketSize = 256<<20 + 64<<10
 // Config is the server's configuration; zero fields take the defaults
 // [New] documents.
 type Config struct {
-	HandlePrefix          string // default "H:" + host name; handles are prefix + ":" + n
-	MaxPacketSize         int64  // default DefaultMaxPacketSize
-	MaxConnections        int    // 0 = no limit
-	MaxOutbound           int64  // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
-	MaxQueue              int    // default maxqueue limit for every priority of a new function; 0 = none
-	MaxSpool              int64  // stream payload held whole for a plain worker, per job; default MaxPacketSize - 64 KiB, at least 256 KiB
-	MaxSpoolTotal         int64  // such payloads past each job's first window, across the server; default 4*MaxSpool
-	MaxFunctionName       int    // longest function name accepted, in bytes; default DefaultMaxFunctionName
-	MaxClientID           int    // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
-	JobRetries            int    // 0 = unlimited; N = fail a job after N lost attempts
-	Exceptions            bool   // OPTION exceptions on for every connection
-	EnableShutdownCommand bool   // accept the admin shutdown command
-	Version               string // default "1.1.20-gogearman"
-	Verbose               string // level name for the admin verbose command; default from Logger
+	HandlePrefix          string      // default "H:" + host name; handles are prefix + ":" + n
+	MaxPacketSize         int64       // default DefaultMaxPacketSize
+	MaxConnections        int         // 0 = no limit
+	MaxOutbound           int64       // per-connection unsent output, written or not; default 2*MaxPacketSize + 16 MiB
+	MaxQueue              int         // default maxqueue limit for every priority of a new function; 0 = none
+	MaxSpool              int64       // stream payload held whole for a plain worker, per job; default MaxPacketSize - 64 KiB, at least 256 KiB
+	MaxSpoolTotal         int64       // such payloads past each job's first window, across the server; default 4*MaxSpool
+	MaxFunctionName       int         // longest function name accepted, in bytes; default DefaultMaxFunctionName
+	MaxClientID           int         // SET_CLIENT_ID values are cut at this length; default DefaultMaxClientID
+	JobRetries            int         // 0 = unlimited; N = fail a job after N lost attempts
+	Retry                 RetryPolicy // failed background jobs (failed.go); zero = gone, as in gearmand
+	MaxDeadLetters        int         // the dead-letter list's bound; default DefaultMaxDeadLetters
+	Exceptions            bool        // OPTION exceptions on for every connection
+	EnableShutdownCommand bool        // accept the admin shutdown command
+	Version               string      // default "1.1.20-gogearman"
+	Verbose               string      // level name for the admin verbose command; default from Logger
 	TLSConfig             *tls.Config
 	Logger                *slog.Logger // nil = silent
 	Clock                 clock.Clock  // nil = the real clock
@@ -120,6 +122,8 @@ type Server struct {
 	uniques       map[string]*job
 	sharedUniques map[uniqueRef]*job
 	nextJob       uint64                    // guarded by mu
+	dead          map[uint64]*job           // guarded by mu; dead letters by id (deadletters.go)
+	deadq         jobList                   // guarded by mu; the same, oldest first
 	conns         map[*conn]struct{}        // guarded by mu
 	nextConn      int                       // guarded by mu
 	running       int                       // guarded by mu; jobs held by workers
@@ -179,6 +183,9 @@ func New(cfg Config) *Server {
 	if cfg.Version == "" {
 		cfg.Version = "1.1.20-gogearman"
 	}
+	if cfg.MaxDeadLetters <= 0 {
+		cfg.MaxDeadLetters = DefaultMaxDeadLetters
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -210,6 +217,9 @@ func New(cfg Config) *Server {
 	if cfg.Store != nil {
 		s.store = cfg.Store
 		s.shared, _ = cfg.Store.(store.Shared)
+		if dl, ok := cfg.Store.(store.DeadLetters); ok {
+			dl.LimitDead(cfg.MaxDeadLetters)
+		}
 		s.mu.Lock()
 		s.replay()
 		s.mu.Unlock()

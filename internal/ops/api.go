@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -43,6 +44,9 @@ type statusView struct {
 	Time        time.Time  `json:"time"`
 	Connections int        `json:"connections"`
 	Functions   []funcView `json:"functions"`
+	// DeadLetters is the number of dead letters (see /api/dead); null
+	// when a shared store could not be asked.
+	DeadLetters *int `json:"dead_letters"`
 }
 
 // workerView is one connection of /api/workers, as the admin "workers"
@@ -94,6 +98,11 @@ func (h *handler) status() statusView {
 			fv.Throughput = &r
 		}
 		v.Functions = append(v.Functions, fv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadTimeout)
+	defer cancel()
+	if _, n, err := h.eng.DeadLetters(ctx, "", 1); err == nil {
+		v.DeadLetters = &n
 	}
 	return v
 }

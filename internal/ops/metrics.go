@@ -18,6 +18,7 @@ type collector struct {
 	jobs, running, waiting, workers, scheduled, queued, oldest *prometheus.Desc
 	submitted, finished, requeued, coalesced, rejected         *prometheus.Desc
 	connections, wait, run                                     *prometheus.Desc
+	retried, buried, deadDropped, dead                         *prometheus.Desc
 }
 
 func newCollector(eng *jobserver.Server, version string) *collector {
@@ -51,6 +52,10 @@ func newCollector(eng *jobserver.Server, version string) *collector {
 		requeued:    d("gearman_jobs_requeued_total", "Attempts lost with their worker and queued again.", fn...),
 		coalesced:   d("gearman_jobs_coalesced_total", "Submits that joined a queued or running job with the same unique id.", fn...),
 		rejected:    d("gearman_submits_rejected_total", "Submits refused with ERROR, by reason.", "reason"),
+		retried:     d("gearman_jobs_retried_total", "Failed background jobs queued again: after their backoff, or out of the dead-letter list by an operator.", fn...),
+		buried:      d("gearman_jobs_dead_lettered_total", "Failed background jobs out of retries that became dead letters.", fn...),
+		deadDropped: d("gearman_dead_letters_dropped_total", "Dead letters dropped, oldest first, to keep the list within its bound.", fn...),
+		dead:        d("gearman_dead_letters", "Dead letters of the function kept by this server (with PostgreSQL they are the cluster's and kept there: see /api/dead).", fn...),
 		connections: d("gearman_connections", "Open connections (clients, workers and admin)."),
 		wait:        d("gearman_job_wait_seconds", "Time from a job's queueing (its submit, its time coming, or its requeue) to its assignment to a worker.", fn...),
 		run:         d("gearman_job_run_seconds", "Time from a job's assignment to its end (or its cancellation, or the loss of a last attempt).", fn...),
@@ -61,7 +66,7 @@ func newCollector(eng *jobserver.Server, version string) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo.Desc(), c.jobs, c.running, c.waiting, c.workers,
 		c.scheduled, c.queued, c.oldest, c.submitted, c.finished, c.requeued, c.coalesced,
-		c.rejected, c.connections, c.wait, c.run} {
+		c.rejected, c.connections, c.wait, c.run, c.retried, c.buried, c.deadDropped, c.dead} {
 		ch <- d
 	}
 }
@@ -100,6 +105,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.submitted, f.Submitted, l)
 		counter(c.requeued, f.Requeued, l)
 		counter(c.coalesced, f.Coalesced, l)
+		counter(c.retried, f.Retried, l)
+		counter(c.buried, f.Buried, l)
+		counter(c.deadDropped, f.DeadDropped, l)
+		gauge(c.dead, float64(f.DeadLetters), l)
 		for r, n := range f.Finished {
 			counter(c.finished, n, l, jobserver.ResultNames[r])
 		}

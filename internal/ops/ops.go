@@ -58,6 +58,14 @@ func New(eng *jobserver.Server, opts Options) http.Handler {
 	h.mux.Handle("GET /assets/", http.FileServerFS(assets))
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /jobs", h.jobsPage)
+	h.mux.HandleFunc("GET /api/dead", h.apiDead)
+	h.mux.HandleFunc("GET /api/cluster", h.apiCluster)
+	h.mux.HandleFunc("GET /dead", h.deadPage)
+	csrf := http.NewCrossOriginProtection()
+	h.mux.Handle("POST /api/dead/retry", csrf.Handler(h.apiDeadAction(false)))
+	h.mux.Handle("POST /api/dead/purge", csrf.Handler(h.apiDeadAction(true)))
+	h.mux.Handle("POST /dead/retry", csrf.Handler(h.pageDeadAction(false)))
+	h.mux.Handle("POST /dead/purge", csrf.Handler(h.pageDeadAction(true)))
 	return h
 }
 
@@ -71,9 +79,9 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // readyz answers 200 while the server listens and its store, if any, can
 // write; 503 with the reason otherwise.
-func (h *handler) readyz(w http.ResponseWriter, _ *http.Request) {
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := h.eng.Ready(); err != nil {
+	if err := h.eng.Ready(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("not ready: " + err.Error() + "\n"))
 		return

@@ -120,7 +120,8 @@ WITH c AS (
 UPDATE gearman_job j SET owner = $3, running = false, num = 0, den = 0,
 	retries = j.retries + c.running::integer
 FROM c WHERE j.id = c.id
-RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.retries, j.created, j.enq, c.running`
+RETURNING j.id, j.uniq, j.data, j.reducer, j.priority, j.run_at, j.schedule, j.retries, j.created, j.enq, c.running,
+	j.failures, j.last_error, j.first_failed, j.last_failed`
 
 // claim claims up to n jobs of fn for this node, in queue order.
 func (l *Log) claim(fn string, n int) ([]*store.Job, error) {
@@ -141,11 +142,14 @@ func (l *Log) claim(fn string, n int) ([]*store.Job, error) {
 				j                   store.Job
 				id, enq             int64
 				uniq, reducer, data []byte
+				lastErr             []byte
 				prio                int16
 			)
-			if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost); err != nil {
+			if err := rows.Scan(&id, &uniq, &data, &reducer, &prio, &j.When, &j.Schedule, &j.Retries, &j.Created, &enq, &j.Lost,
+				&j.Failures, &lastErr, &j.FirstFailed, &j.LastFailed); err != nil {
 				return err
 			}
+			j.Error = string(lastErr)
 			j.ID, j.Func, j.Unique, j.Data, j.Reducer, j.Priority = uint64(id), fn, string(uniq), data, string(reducer), int8(prio)
 			j.Held = true
 			got = append(got, claimed{&j, enq})

@@ -26,6 +26,8 @@ const (
 	recRelease                 // given back to the cluster
 	recFinish                  // gone
 	recProgress                // a running job's WORK_STATUS: n/d
+	recFailed                  // its attempt failed: free again, to run at job.When (deadletters.go)
+	recBury                    // a dead letter: out of the queue, into gearman_dead (deadletters.go)
 )
 
 // rec is one queued record.
@@ -34,7 +36,7 @@ type rec struct {
 	id   uint64
 	n    int64      // recRequeue: retries; recRunEnd: the next run; recProgress: numerator
 	d    int64      // recProgress: denominator
-	job  *store.Job // recCreate
+	job  *store.Job // recCreate, recFailed, recBury
 }
 
 // batch is the commit of the creates of one write.
@@ -69,8 +71,29 @@ func (l *Log) Created(j store.Job, _ uint64) (store.Ref, store.Commit) {
 		close(b.done)
 		return store.Ref{}, commit{b, j.ID}
 	}
+	if j.Dead {
+		// A scheduled run's copy, buried at once (nobody waits for it).
+		l.queue(rec{kind: recBury, id: j.ID, job: jp})
+		b = newBatch()
+		close(b.done)
+		return store.Ref{}, commit{b, j.ID}
+	}
 	l.queue(rec{kind: recCreate, id: j.ID, job: jp})
 	return store.Ref{}, commit{b, j.ID}
+}
+
+// Failed implements store.Log: a job to retry is freed in the shared
+// queue with its failures, to run at j.When; a dead letter moves to
+// gearman_dead.
+func (l *Log) Failed(ref store.Ref, j store.Job) store.Ref {
+	jp := new(store.Job)
+	*jp = j
+	kind := recFailed
+	if j.Dead {
+		kind = recBury
+	}
+	l.record(rec{kind: kind, id: j.ID, job: jp})
+	return ref
 }
 
 // Assigned implements store.Log.
@@ -331,6 +354,7 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 		progIDs, progNum, progDen       []int64
 		runRunning, runSetr             []bool
 		runRetries                      []int32
+		fails, dead                     failCols
 	)
 	now := time.Now().Unix()
 	for _, r := range recs {
@@ -365,6 +389,13 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 			relIDs = append(relIDs, int64(r.id))
 		case recFinish:
 			finIDs = append(finIDs, int64(r.id))
+		case recFailed:
+			fails.add(r.job)
+			if r.job.When <= now {
+				notify = append(notify, []byte(r.job.Func))
+			}
+		case recBury:
+			dead.add(r.job)
 		case recProgress:
 			progIDs = append(progIDs, int64(r.id))
 			progNum = append(progNum, r.n)
@@ -415,8 +446,18 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 		sortTriples(progIDs, progNum, progDen)
 		q.Queue(sqlProgress, progIDs, progNum, progDen)
 	}
+	if len(fails.id) > 0 {
+		fails.sort()
+		q.Queue(sqlFailed, fails.id, fails.runAt, fails.failures, fails.lastErr, fails.first, fails.last)
+	}
 	if len(finIDs) > 0 {
 		q.Queue(sqlFinish, finIDs)
+	}
+	if len(dead.id) > 0 {
+		dead.sort()
+		q.Queue(sqlBury, dead.id, dead.fn, dead.uniq, dead.data, dead.reducer, dead.prio, dead.retries, dead.created,
+			dead.failures, dead.lastErr, dead.first, dead.last)
+		q.Queue(sqlDeadBound, l.maxDead())
 	}
 	if len(notify) > 0 {
 		q.Queue(sqlNotify, notify)

@@ -78,7 +78,16 @@ type Log struct {
 	dry      map[string]bool     // claimed for with no job found: wait for a notification or the poll
 	heard    map[string]bool     // claims under way; true once a notification came meanwhile
 	claimer  store.Claimer
-	started  bool
+
+	pingMu  sync.Mutex // one Ping at a time; guards pingAt and pingErr
+	pingAt  time.Time  // when the last check ended
+	pingErr error      // its answer
+
+	clusterMu   sync.Mutex          // one count of the cluster at a time (cluster.go)
+	clusterAt   time.Time           // when the last count ended
+	clusterLast store.ClusterStatus // its answer
+	deadMax     int                 // the dead-letter list's bound (deadletters.go); 0 = defaultMaxDead
+	started     bool
 
 	kick      chan struct{} // records queued
 	claimKick chan struct{} // a function to claim for
@@ -190,6 +199,39 @@ func (l *Log) Healthy() error {
 	}
 	return nil
 }
+
+// Ping implements store.Log: it runs a query on a connection of the
+// look-ups' pool, within pingTimeout, and keeps the answer for pingFresh,
+// so that a scrape storm on /readyz costs the database one query a
+// second. Callers that come while a check runs wait for its answer.
+func (l *Log) Ping(ctx context.Context) error {
+	if err := l.Healthy(); err != nil {
+		return err
+	}
+	l.pingMu.Lock()
+	defer l.pingMu.Unlock()
+	if !l.pingAt.IsZero() && time.Since(l.pingAt) < pingFresh {
+		return l.pingErr
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	err := l.lookups.Ping(pctx)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // the caller gave up: nothing learned about the database
+	}
+	if err != nil {
+		err = &store.WriteError{Where: l.where, Err: fmt.Errorf("ping: %w", err)}
+	}
+	l.pingAt, l.pingErr = time.Now(), err
+	return err
+}
+
+// Ping's timing: how long one check may take, and how long its answer
+// holds.
+const (
+	pingTimeout = time.Second
+	pingFresh   = time.Second
+)
 
 // Where implements store.Log.
 func (l *Log) Where() string { return l.where }

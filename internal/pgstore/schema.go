@@ -39,6 +39,13 @@ import (
 // Rows of nodes whose leases ran out a day ago are deleted.
 //
 // gearman_jobs is a view of the jobs for people: text columns, no payload.
+//
+// Version 2 adds failures (store.Job.Failures): to gearman_job the columns
+// failures, last_error (bytea: an exception's data need not be text),
+// first_failed and last_failed (Unix nanoseconds), and the table
+// gearman_dead of dead letters, the cluster's: a dead letter's job
+// columns, its failures, and buried, its place in the list (oldest
+// lowest). gearman_dead_letters is its view for people.
 var migrations = []string{
 	1: `
 CREATE SEQUENCE gearman_node_seq;
@@ -82,10 +89,40 @@ CREATE VIEW gearman_jobs AS
 		octet_length(data) AS size, owner, running, num, den
 	FROM gearman_job;
 `,
+	2: `
+ALTER TABLE gearman_job
+	ADD COLUMN failures integer NOT NULL DEFAULT 0,
+	ADD COLUMN last_error bytea NOT NULL DEFAULT '',
+	ADD COLUMN first_failed bigint NOT NULL DEFAULT 0,
+	ADD COLUMN last_failed bigint NOT NULL DEFAULT 0;
+CREATE TABLE gearman_dead (
+	id           bigint PRIMARY KEY,
+	fn           bytea NOT NULL,
+	uniq         bytea NOT NULL DEFAULT '',
+	data         bytea NOT NULL,
+	reducer      bytea NOT NULL DEFAULT '',
+	priority     smallint NOT NULL,
+	retries      integer NOT NULL DEFAULT 0,
+	created      bigint NOT NULL,
+	failures     integer NOT NULL,
+	last_error   bytea NOT NULL,
+	first_failed bigint NOT NULL,
+	last_failed  bigint NOT NULL,
+	buried       bigint NOT NULL DEFAULT nextval('gearman_enq')
+);
+CREATE INDEX gearman_dead_buried ON gearman_dead (buried);
+CREATE INDEX gearman_dead_fn ON gearman_dead (fn, buried);
+CREATE VIEW gearman_dead_letters AS
+	SELECT id, encode(fn, 'escape') AS function, encode(uniq, 'escape') AS unique_id,
+		failures, encode(last_error, 'escape') AS last_error,
+		to_timestamp(first_failed / 1e9) AS first_failed, to_timestamp(last_failed / 1e9) AS last_failed,
+		octet_length(data) AS size
+	FROM gearman_dead;
+`,
 }
 
 // SchemaVersion is the newest schema version this package knows.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the database's schema to SchemaVersion.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {

@@ -53,6 +53,60 @@ type Shared interface {
 	Hold() time.Duration
 }
 
+// DeadLetters is implemented by a Shared log that keeps the cluster's
+// dead letters (jobs of [Job.Dead], recorded with [Log.Failed]) itself:
+// the engine keeps none of them in memory then, and lists, retries and
+// purges them here. id 0 picks every dead letter (of fn when fn is not
+// "").
+type DeadLetters interface {
+	// ListDead returns the first limit dead letters of fn (every
+	// function when fn is ""; all when limit <= 0), oldest first, and
+	// how many there are.
+	ListDead(ctx context.Context, fn string, limit int) ([]Job, int, error)
+	// ReviveDead queues the picked dead letters again in the shared
+	// queue, their failures reset; it returns how many.
+	ReviveDead(ctx context.Context, id uint64, fn string) (int, error)
+	// PurgeDead deletes the picked dead letters; it returns how many.
+	PurgeDead(ctx context.Context, id uint64, fn string) (int, error)
+	// LimitDead bounds the list: past n, the oldest are deleted as new
+	// ones come.
+	LimitDead(n int)
+}
+
+// ClusterCounter is implemented by a Shared log that can count the whole
+// cluster's jobs, for the operators' views: a server's own figures count
+// only the jobs it holds.
+type ClusterCounter interface {
+	// ClusterStatus counts the shared queue's jobs by function and lists
+	// the servers. It may answer from a count a few seconds old.
+	ClusterStatus(ctx context.Context) (ClusterStatus, error)
+}
+
+// ClusterStatus is the shared queue as a whole.
+type ClusterStatus struct {
+	Time  time.Time // when it was counted
+	Funcs []ClusterFunc
+	Nodes []ClusterNode
+}
+
+// ClusterFunc counts one function's jobs in the shared queue.
+type ClusterFunc struct {
+	Func    string
+	Queued  int // free, and their time has come: any server may claim them
+	Held    int // claimed by a server, waiting there for a worker
+	Running int // a worker has them
+	Waiting int // free, their time not yet come (epoch, scheduled, a failed job's retry)
+	Dead    int // dead letters
+}
+
+// ClusterNode is one server of the cluster.
+type ClusterNode struct {
+	ID      int64
+	Lease   time.Time // its hold on its jobs lasts until then unless renewed
+	Started time.Time
+	Self    bool // the server that asked
+}
+
 // JobStatus is what the shared queue knows of one job.
 type JobStatus struct {
 	Known    bool

@@ -35,6 +35,21 @@ type Job struct {
 	Retries  int32  // attempts lost so far
 	Created  int64  // Unix nanoseconds of the first submit
 
+	// Failures counts the job's failed attempts (WORK_FAIL or
+	// WORK_EXCEPTION from its worker) since it was submitted or last taken
+	// out of the dead letters; Error is the last one's reason (the
+	// exception's data, or "WORK_FAIL"); FirstFailed and LastFailed are the
+	// Unix nanoseconds of the first and the last. All zero for a job that
+	// never failed, or whose function keeps no failures.
+	Failures    int32
+	Error       string
+	FirstFailed int64
+	LastFailed  int64
+	// Dead marks a dead letter: a failed job out of retries, kept for an
+	// operator to retry or purge; it is not queued. When and Schedule are
+	// unset for one.
+	Dead bool
+
 	// Lost is set on replay for a job that was running when the server
 	// stopped: its attempt was lost, and Retries counts it.
 	Lost bool
@@ -67,8 +82,9 @@ type Commit interface {
 // called with the engine's lock held and must return without waiting for
 // I/O.
 type Log interface {
-	// Replay calls fn for every job the log holds, in queue order (lowest
-	// Seq first), and forgets them. It is called once, before any other
+	// Replay calls fn for every job the log holds, dead letters
+	// ([Job.Dead]) included, in queue order (lowest Seq first), and
+	// forgets them. It is called once, before any other
 	// method but Close.
 	Replay(fn func(*Job, Ref)) (maxID uint64)
 
@@ -89,12 +105,24 @@ type Log interface {
 	// RunEnded records that a scheduled job's run ended: it waits for its
 	// next time, next (Unix seconds).
 	RunEnded(ref Ref, id uint64, next int64)
+	// Failed records the newest full state of a job whose attempt failed
+	// (see [Job.Failures]): waiting to be retried at j.When, or a dead
+	// letter (j.Dead); and of a dead letter queued again (j.Dead unset,
+	// j.When 0). It returns the job's new ref; the job's place is the tail
+	// of its queue. Like the other transitions it is not waited for.
+	Failed(ref Ref, j Job) Ref
 	// Finished records that the job is gone (completed, failed, cancelled,
-	// out of retries).
+	// out of retries), or that a dead letter was purged.
 	Finished(ref Ref, id uint64)
 
 	// Healthy returns nil while records can be written, else why not.
 	Healthy() error
+	// Ping checks now that the store can be reached, for readiness: nil
+	// when it can. It is called without the engine's lock and may block
+	// until ctx ends; a log with nothing remote answers as Healthy. A
+	// Log may answer from a recent check, so that many callers cannot
+	// load the store.
+	Ping(ctx context.Context) error
 	// Where says where the jobs are kept, for the server's log.
 	Where() string
 

@@ -60,6 +60,7 @@
   async function refreshStatus() {
     const [st, ws] = await Promise.all([get("/api/status"), get("/api/workers")]);
     document.getElementById("connections").textContent = st.connections;
+    document.getElementById("dead-count").textContent = st.dead_letters === null ? "-" : st.dead_letters;
     fill("functions", st.functions, (f, tr) => {
       tr.dataset.function = f.function;
       return [cell(f.function, false, "/jobs?function=" + encodeURIComponent(f.function)),
@@ -83,6 +84,7 @@
     return v.time;
   }
 
+  if (page !== "status" && page !== "jobs") return; // the dead letters' page: a reload refreshes it
   let busy = false;
   async function tick() {
     if (busy || document.visibilityState === "hidden") return;

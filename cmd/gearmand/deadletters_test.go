@@ -1,0 +1,110 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
+	"github.com/seed749d6d6d/gearman/wire"
+)
+
+// durable returns once every record the server at addr queued so far is
+// durable: a background submit's JOB_CREATED waits for its record, which
+// is written after them.
+func durable(t *testing.T, addr string) {
+	t.Helper()
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobBg, "sync", "", "")
+	c.ExpectType(wire.JobCreated)
+}
+
+// failOnce has a new worker of fn take the job handle and fail it with
+// WORK_EXCEPTION exc (WORK_FAIL when ""), waiting for it first when wait.
+func failOnce(t *testing.T, addr, fn, handle, unique, data, exc string, wait bool) {
+	t.Helper()
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, fn)
+	if wait {
+		w.Send(wire.PreSleep)
+		w.Expect(wire.Noop)
+	}
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, handle, fn, unique, data)
+	if exc == "" {
+		w.Send(wire.WorkFail, handle)
+	} else {
+		w.Send(wire.WorkException, handle, exc)
+	}
+	w.Send(wire.EchoReq, "x")
+	w.Expect(wire.EchoRes, "x")
+}
+
+// TestKilledServerKeepsDeadLetters: with --retry-failed 1 and the embedded
+// store, a job that fails twice is a dead letter; the server is killed
+// (SIGKILL) and started again, and the dead letter is still there, with
+// its attempts and last error; a job whose retry was waiting when the
+// server died still runs; a retried dead letter runs and a purged one
+// stays gone across the next crash.
+func TestKilledServerKeepsDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--retry-failed", "1", "--retry-backoff", "1s", "--retry-max-backoff", "1s"}
+	srv := startStored(t, dir, args...)
+	c := wiretest.Dial(t, srv.addr)
+	c.Send(wire.SubmitJobBg, "f", "u1", "p1")
+	h1 := string(c.ExpectType(wire.JobCreated).Args[0])
+	c.Send(wire.SubmitJobBg, "f", "u2", "p2")
+	h2 := string(c.ExpectType(wire.JobCreated).Args[0])
+	c.Send(wire.SubmitJobBg, "g", "u3", "p3")
+	h3 := string(c.ExpectType(wire.JobCreated).Args[0])
+	failOnce(t, srv.addr, "f", h1, "u1", "p1", "", false)
+	failOnce(t, srv.addr, "f", h2, "u2", "p2", "", false)
+	failOnce(t, srv.addr, "f", h1, "u1", "p1", "boom", true)        // out of retries
+	failOnce(t, srv.addr, "g", h3, "u3", "p3", "", false)           // its retry waits
+	failOnce(t, srv.addr, "f", h2, "u2", "p2", "out\tof ink", true) // out of retries
+	durable(t, srv.addr)
+	srv.kill()
+
+	srv = startStored(t, dir, args...)
+	a := wiretest.Dial(t, srv.addr)
+	got := a.Admin("show dead", true)
+	lines := strings.Split(strings.TrimSuffix(got, ".\n"), "\n")
+	if len(lines) != 3 || lines[2] != "" {
+		t.Fatalf("show dead after the crash = %q; want two dead letters", got)
+	}
+	for i, want := range [][]string{{h1, "f", "u1", "2", "boom"}, {h2, "f", "u2", "2", "out of ink"}} {
+		f := strings.Split(lines[i], "\t")
+		if len(f) != 7 || f[0] != want[0] || f[1] != want[1] || f[2] != want[2] || f[3] != want[3] || f[6] != want[4] {
+			t.Errorf("dead letter %d after the crash = %q; want %q", i, lines[i], want)
+		}
+	}
+	// The job whose retry was waiting runs once its time comes.
+	w := wiretest.Dial(t, srv.addr)
+	w.Send(wire.CanDo, "g")
+	w.Send(wire.PreSleep)
+	w.Expect(wire.Noop)
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, h3, "g", "u3", "p3")
+	w.Send(wire.WorkComplete, h3, "")
+
+	if got := a.Admin("dead retry "+h1, false); got != "OK 1\n" {
+		t.Fatalf("dead retry = %q", got)
+	}
+	if got := a.Admin("dead purge "+h2, false); got != "OK 1\n" {
+		t.Fatalf("dead purge = %q", got)
+	}
+	durable(t, srv.addr)
+	srv.kill()
+
+	srv = startStored(t, dir, args...)
+	a = wiretest.Dial(t, srv.addr)
+	if got := a.Admin("show dead", true); got != ".\n" {
+		t.Errorf("show dead after the second crash = %q; want none", got)
+	}
+	w = wiretest.Dial(t, srv.addr)
+	w.Send(wire.CanDo, "f")
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.JobAssignUniq, h1, "f", "u1", "p1") // the retried one, queued
+	w.Send(wire.WorkComplete, h1, "")
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.NoJob) // the purged one is gone
+}
