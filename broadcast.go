@@ -168,6 +168,9 @@ func newBroadcastID() string {
 // on this package's server, a message a worker has not taken by then is
 // withdrawn with it. ctx bounds the whole broadcast: listing, sending and
 // waiting for the answers. It fails only when no server could be asked.
+// A worker that left after the listing never answers: end ctx, or call
+// [Broadcast.Close], to stop waiting for it and release the broadcast's
+// goroutines and connections.
 //
 // A handler may broadcast, but must not wait for the answer of its own
 // pool while that pool's slots are all taken (see [Pool]).

@@ -214,6 +214,14 @@ func dialNet(ctx context.Context, addr string, o *Options) (net.Conn, error) {
 // NewConn runs the Gearman protocol on an established connection, such as one
 // from an in-memory transport, and negotiates it as [Dial] does. The Conn owns
 // nc from then on.
+//
+// What needs a second connection to the same server dials
+// nc.RemoteAddr() with opts' DialContext and TLSConfig: the admin
+// connection that withdraws jobs past their [Job.AssignTimeout], and
+// [Conn.Broadcast]. Give a DialContext that reaches the server that way
+// (a TLS connection made by hand needs TLSConfig too); otherwise those
+// withdrawals fail (the [TimeoutError] says the job was not withdrawn)
+// and broadcasts find no server.
 func NewConn(ctx context.Context, nc net.Conn, opts *Options) (*Conn, error) {
 	return newConn(ctx, nc, nc.RemoteAddr().String(), opts.withDefaults(), nil)
 }
