@@ -272,7 +272,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 			return nil, err
 		}
 	}
-	err := c.Option(ctx, "exceptions")
+	err := c.Option(ctx, wire.OptionExceptions)
 	var se *ServerError
 	if err != nil && !errors.As(err, &se) {
 		c.Close()
@@ -294,14 +294,14 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 
 // negotiateStreaming turns streaming mode on, or says clearly why not.
 func (c *Conn) negotiateStreaming(ctx context.Context) error {
-	err := c.Option(ctx, "streaming")
+	err := c.Option(ctx, wire.OptionStreaming)
 	if errors.Is(err, ErrNotSupported) {
 		return fmt.Errorf("gearman: %s does not support streaming mode: %w", c.addr, err)
 	}
 	if err != nil {
 		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
 	}
-	err = c.Option(ctx, "stream-chunks")
+	err = c.Option(ctx, wire.OptionStreamChunks)
 	if errors.Is(err, ErrNotSupported) {
 		c.opts.Logger.Info("gearman: server has streaming mode without the chunked-payload extension", "server", c.addr, "error", err)
 		return nil
