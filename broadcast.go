@@ -76,12 +76,23 @@ type Broadcast struct {
 func (b *Broadcast) Workers() []string { return append([]string(nil), b.workers...) }
 
 // Servers returns, for each server asked, how many of the workers' messages
-// it took so far, or why it could not be asked (its workers then
-// count as none: they are not in Workers).
+// it took so far (created as jobs, answered or not), or why it could not be
+// asked (its workers then count as none: they are not in Workers).
 func (b *Broadcast) Servers() []PerServer[int] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]PerServer[int](nil), b.servers...)
+}
+
+// took counts a message that the server at addr took.
+func (b *Broadcast) took(addr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.servers {
+		if b.servers[i].Addr == addr {
+			b.servers[i].Value++
+		}
+	}
 }
 
 // Replies yields one reply for every worker in Workers as it comes, in the
@@ -234,17 +245,7 @@ func broadcast(ctx context.Context, addrs []string, o *Options, msg BroadcastMes
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reply, sent := s.deliver(ctx, r, msg.Data)
-			if sent {
-				b.mu.Lock()
-				for i := range b.servers {
-					if b.servers[i].Addr == reply.Addr {
-						b.servers[i].Value++
-					}
-				}
-				b.mu.Unlock()
-			}
-			b.replies <- reply
+			b.replies <- s.deliver(ctx, r, msg.Data, b.took)
 		}()
 	}
 	go func() {
@@ -346,11 +347,11 @@ func (s *sender) close() {
 }
 
 // deliver sends the message to one worker through the first of its
-// servers that takes the job, and waits for the answer. A job is sent
-// again to the next server only when the last one surely did not create it
-// (see [SafeToRetry]), so the worker gets it at most once.
-// It reports whether a server took the job.
-func (s *sender) deliver(ctx context.Context, r *recipient, data []byte) (_ BroadcastReply, sent bool) {
+// servers that takes the job, calls took with that server's address, and
+// waits for the answer. A job is sent again to the next server only when
+// the last one surely did not create it (see [SafeToRetry]), so the worker
+// gets it at most once.
+func (s *sender) deliver(ctx context.Context, r *recipient, data []byte, took func(addr string)) BroadcastReply {
 	reply := BroadcastReply{Worker: r.id}
 	job := Job{Func: BroadcastPrefix + r.id, Unique: s.id, Data: data, Priority: High}
 	for _, addr := range r.addrs {
@@ -366,10 +367,11 @@ func (s *sender) deliver(ctx context.Context, r *recipient, data []byte) (_ Broa
 			if SafeToRetry(err) && ctx.Err() == nil {
 				continue
 			}
-			return reply, false
+			return reply
 		}
+		took(addr)
 		reply.Data, reply.Err = t.Result(ctx)
-		return reply, true
+		return reply
 	}
-	return reply, false
+	return reply
 }

@@ -64,3 +64,41 @@ func TestBroadcastAtMostOnceAcrossReconnect(t *testing.T) {
 		}
 	})
 }
+
+// Broadcast.Servers counts a message as soon as its server took it, not
+// when its worker answers: with the handler still running, it shows one.
+func TestBroadcastServersCountTaken(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	ctx := testCtx(t)
+	w := dial(t, addr, nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	if _, err := w.HandleBroadcasts(gearman.BytesHandler(func(ctx context.Context, data []byte) ([]byte, error) {
+		close(started)
+		<-release
+		return data, nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	waitBroadcastees(t, ctx, nil, 1, addr)
+	c := dial(t, addr, nil)
+	b, err := c.Broadcast(ctx, gearman.BroadcastMessage{Data: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	<-started
+	for b.Servers()[0].Value != 1 {
+		if ctx.Err() != nil {
+			close(release)
+			t.Fatalf("servers %+v while the handler runs; want one message taken", b.Servers())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	if got := b.Wait(); len(got) != 1 || got[0].Err != nil {
+		t.Fatalf("replies %+v", got)
+	}
+	if s := b.Servers(); s[0].Value != 1 {
+		t.Fatalf("servers %+v after the reply; want one", s)
+	}
+}
