@@ -9,6 +9,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"time"
 )
 
 // BroadcastPrefix begins the name of the function through which a worker
@@ -178,7 +179,9 @@ func newBroadcastID() string {
 // to each server it needs, closed when the broadcast ends: on gearmand as
 // on this package's server, a message a worker has not taken by then is
 // withdrawn with it. ctx bounds the whole broadcast: listing, sending and
-// waiting for the answers. It fails only when no server could be asked.
+// waiting for the answers; a server that has not listed its workers within
+// 5s is left out (its [PerServer] in [Broadcast.Servers] says why). It fails
+// only when no server could be asked.
 // A worker that left after the listing never answers: end ctx, or call
 // [Broadcast.Close], to stop waiting for it and release the broadcast's
 // goroutines and connections.
@@ -278,8 +281,17 @@ func broadcastIDs(w WorkerInfo, fn string) []string {
 	return ids
 }
 
+// listWait bounds each server's "workers" list: a server that does not
+// answer the admin protocol (the abraxas server has none) leaves the
+// broadcast to the others after that long instead of holding it until its
+// context ends.
+var listWait = 5 * time.Second
+
 // listWorkers asks every server for its "workers" list at once.
 func listWorkers(ctx context.Context, addrs []string, o *Options) []PerServer[[]WorkerInfo] {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, listWait)
+	defer cancel()
 	out := make([]PerServer[[]WorkerInfo], len(addrs))
 	var wg sync.WaitGroup
 	for i, addr := range addrs {
@@ -294,6 +306,9 @@ func listWorkers(ctx context.Context, addrs []string, o *Options) []PerServer[[]
 			}
 			defer a.Close()
 			out[i].Value, out[i].Err = a.Workers(ctx)
+			if errors.Is(out[i].Err, context.DeadlineExceeded) && parent.Err() == nil {
+				out[i].Err = fmt.Errorf("gearman: broadcast: %s did not answer the admin workers list within %v: %w", addr, listWait, out[i].Err)
+			}
 		}()
 	}
 	wg.Wait()

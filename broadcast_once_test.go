@@ -3,6 +3,7 @@ package gearman_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // A worker whose connection is lost while its broadcast handler runs gets
@@ -101,4 +103,38 @@ func TestBroadcastServersCountTaken(t *testing.T) {
 	if s := b.Servers(); s[0].Value != 1 {
 		t.Fatalf("servers %+v after the reply; want one", s)
 	}
+}
+
+// A server that never answers the admin workers list (the abraxas server
+// has no admin protocol) is left out after the list's bound, and the
+// broadcast goes to the workers the other servers listed, however long
+// the broadcast's own context.
+func TestBroadcastServerWithoutAdmin(t *testing.T) {
+	defer gearman.SetBroadcastListWait(200 * time.Millisecond)()
+	silent := fakeServer(t, func(nc net.Conn, r *wire.Reader) {
+		io.Copy(io.Discard, nc)
+	})
+	addr := srvStart(t, &gearman.Server{})
+	ctx := testCtx(t)
+	w := dial(t, addr, nil)
+	if _, err := w.HandleBroadcasts(gearman.BytesHandler(func(ctx context.Context, data []byte) ([]byte, error) {
+		return data, nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	waitBroadcastees(t, ctx, nil, 1, addr)
+	p := newPool(t, []string{silent, addr}, nil)
+	b, err := p.Broadcast(ctx, gearman.BroadcastMessage{Data: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := b.Wait(); len(got) != 1 || got[0].Err != nil || string(got[0].Data) != "x" {
+		t.Fatalf("replies %+v; want the one worker's answer", got)
+	}
+	s := b.Servers()
+	if len(s) != 2 || s[0].Addr != silent || !errors.Is(s[0].Err, context.DeadlineExceeded) || s[1].Err != nil {
+		t.Fatalf("servers %+v; want the silent one timed out", s)
+	}
+	t.Log(s[0].Err)
 }
