@@ -56,7 +56,7 @@ func fmtRate(p *float64) string {
 }
 
 // page serves / : functions and workers.
-func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
+func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	var ws []workerView
 	for _, c := range h.workers() {
 		if len(c.Functions) > 0 {
@@ -66,7 +66,7 @@ func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
 	render(w, "status.html", struct {
 		Status  statusView
 		Workers []workerView
-	}{h.status(), ws})
+	}{h.status(r.Context()), ws})
 }
 
 // jobsPage serves /jobs?function=F: the function's first jobs.
