@@ -46,7 +46,7 @@ func TestScriptCreated(t *testing.T) {
 	if err := early.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	barrier(t, c, p)
 	if isClosed(created) {
 		t.Fatal("Created closed before JOB_CREATED")
@@ -68,7 +68,7 @@ func TestScriptCreated(t *testing.T) {
 	if err := late.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, "H:2")
 	p.Send(wire.WorkComplete, "H:2", "done")
 	if got, err := late.Result(ctx); err != nil || string(got) != "done" {
@@ -87,7 +87,7 @@ func TestScriptCreated(t *testing.T) {
 	if err := refused.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.Error, "QUEUE_FULL", "no room")
 	recv(t, created)
 	if !isClosed(refused.Done()) || refused.Handle() != "" || refused.Err() == nil {
@@ -211,13 +211,13 @@ func TestScriptSharedHandleAbandonBeforeCreated(t *testing.T) {
 	job := gearman.Job{Func: "f", Unique: "u"}
 	actx, cancel := context.WithCancel(ctx)
 	ach := submitAsync(actx, c, job)
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	cancel()
 	if s := <-ach; !errors.Is(s.err, context.Canceled) {
 		t.Fatalf("abandoned submit: %v, %v", s.task, s.err)
 	}
 	bch := submitAsync(ctx, c, job)
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, "H:1") // for the abandoned task
 	p.Send(wire.JobCreated, "H:1")
 	b := <-bch
@@ -248,7 +248,7 @@ func TestScriptOptionRefused(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Option(testCtx(t), "other") }()
-	p.Expect(wire.OptionReq)
+	p.ExpectPacket(wire.OptionReq)
 	p.Send(wire.Error, "UNKNOWN_OPTION", "Server does not recognize given option")
 	if err := recv(t, done); !errors.Is(err, gearman.ErrNotSupported) {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestScriptSubmitError(t *testing.T) {
 	}
 	var order []string
 	for range 3 {
-		order = append(order, string(p.Expect(wire.SubmitJob).Arg(2)))
+		order = append(order, string(p.ExpectPacket(wire.SubmitJob).Arg(2)))
 	}
 	p.Send(wire.JobCreated, "H:1")
 	p.Send(wire.Error, "QUEUE_ERROR", "Job queue is full")
@@ -406,7 +406,7 @@ func TestScriptOpenKeepsCallerData(t *testing.T) {
 	if err := task.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Expect(wire.SubmitJob); string(got.Arg(2)) != "abcxyz" {
+	if got := p.ExpectPacket(wire.SubmitJob); string(got.Arg(2)) != "abcxyz" {
 		t.Fatalf("got %v; want payload abcxyz", got)
 	}
 }
@@ -458,18 +458,18 @@ func TestScriptCopyFromTask(t *testing.T) {
 		_, err := io.Copy(task, task)
 		return err
 	}), nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	payload := strings.Repeat("p", 200<<10)
 	p.Send(wire.JobAssignUniq, "H:1", "copy", "", payload)
-	got := p.Expect(wire.WorkData)
+	got := p.ExpectPacket(wire.WorkData)
 	if string(got.Arg(1)) != payload {
 		t.Fatalf("first WORK_DATA holds %d bytes; want the whole payload of %d", len(got.Arg(1)), len(payload))
 	}
-	if got := p.Expect(wire.WorkComplete); len(got.Arg(1)) != 0 {
+	if got := p.ExpectPacket(wire.WorkComplete); len(got.Arg(1)) != 0 {
 		t.Fatalf("WORK_COMPLETE with %d bytes; want none", len(got.Arg(1)))
 	}
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.GrabJobUniq)
 
 	ctx := testCtx(t)
 	task := submitScripted(t, ctx, c, p, gearman.Job{Func: "f"}, "H:2")
@@ -554,7 +554,7 @@ func TestScriptSizedDoEarlyResult(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	close(hc.release)
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	r := recv(t, done)
 	if r.err != nil || string(r.data) != big {
 		t.Fatalf("Do: %d bytes, %v; want %d bytes", len(r.data), r.err, len(big))

@@ -9,19 +9,19 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
-	"github.com/seed749d6d6d/gearman/internal/scripted"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// Tests against a scripted server (internal/scripted): the exact packets the
+// Tests against a scripted server (internal/wiretest): the exact packets the
 // connection sends, and what it does with packets a correct server never
 // sends. Events are ordered by the script and by barrier, never by sleeping.
 
 // scriptConn dials a scripted server and answers the negotiation: OPTION_RES
 // when exceptions is true, else ERROR UNKNOWN_OPTION.
-func scriptConn(t *testing.T, opts *gearman.Options, exceptions bool) (*gearman.Conn, *scripted.Peer) {
+func scriptConn(t *testing.T, opts *gearman.Options, exceptions bool) (*gearman.Conn, *wiretest.Peer) {
 	t.Helper()
-	l := scripted.Listen(t)
+	l := wiretest.Listen(t)
 	type dialed struct {
 		c   *gearman.Conn
 		err error
@@ -34,9 +34,9 @@ func scriptConn(t *testing.T, opts *gearman.Options, exceptions bool) (*gearman.
 	}()
 	p := l.Accept()
 	if opts != nil && opts.ClientID != "" {
-		p.Expect(wire.SetClientID)
+		p.ExpectPacket(wire.SetClientID)
 	}
-	if got := p.Expect(wire.OptionReq); string(got.Arg(0)) != "exceptions" {
+	if got := p.ExpectPacket(wire.OptionReq); string(got.Arg(0)) != "exceptions" {
 		t.Fatalf("got %v; want OPTION_REQ exceptions", got)
 	}
 	if exceptions {
@@ -56,7 +56,7 @@ func scriptConn(t *testing.T, opts *gearman.Options, exceptions bool) (*gearman.
 // When it returns, the connection has handled every packet the peer sent
 // before, and the peer has read every packet the connection queued before:
 // had it queued one more, Expect(ECHO_REQ) would have failed on it.
-func barrier(t *testing.T, c *gearman.Conn, p *scripted.Peer) {
+func barrier(t *testing.T, c *gearman.Conn, p *wiretest.Peer) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
@@ -66,7 +66,7 @@ func barrier(t *testing.T, c *gearman.Conn, p *scripted.Peer) {
 		}
 		done <- err
 	}()
-	p.Expect(wire.EchoReq)
+	p.ExpectPacket(wire.EchoReq)
 	p.Send(wire.EchoRes, "barrier")
 	if err := <-done; err != nil {
 		t.Fatalf("barrier: %v", err)
@@ -89,10 +89,10 @@ func submitAsync(ctx context.Context, c *gearman.Conn, job gearman.Job) <-chan s
 }
 
 // submitScripted submits job and creates it as handle h on the peer.
-func submitScripted(t *testing.T, ctx context.Context, c *gearman.Conn, p *scripted.Peer, job gearman.Job, h string) *gearman.Task {
+func submitScripted(t *testing.T, ctx context.Context, c *gearman.Conn, p *wiretest.Peer, job gearman.Job, h string) *gearman.Task {
 	t.Helper()
 	ch := submitAsync(ctx, c, job)
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, h)
 	s := <-ch
 	if s.err != nil {
@@ -108,7 +108,7 @@ func wantConnLost(t *testing.T, c *gearman.Conn) error {
 	t.Helper()
 	select {
 	case <-c.Done():
-	case <-time.After(scripted.DefaultTimeout):
+	case <-time.After(wiretest.Timeout):
 		t.Fatal("connection did not fail")
 	}
 	err := c.Err()
@@ -168,7 +168,7 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(scripted.DefaultTimeout):
+	case <-time.After(wiretest.Timeout):
 		t.Fatal("timed out")
 		panic("unreachable")
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
-	"github.com/seed749d6d6d/gearman/internal/scripted"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -41,18 +41,18 @@ func TestScriptUnexpectedPackets(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		send func(p *scripted.Peer)
+		send func(p *wiretest.Peer)
 		want string
 	}{
-		{"JOB_CREATED", func(p *scripted.Peer) { p.Send(wire.JobCreated, "H:1") }, "JOB_CREATED with no submit"},
-		{"NO_JOB", func(p *scripted.Peer) { p.Send(wire.NoJob) }, "NO_JOB with no grab"},
-		{"JOB_ASSIGN", func(p *scripted.Peer) { p.Send(wire.JobAssign, "H:1", "f", "x") }, "JOB_ASSIGN with no grab"},
-		{"ECHO_RES", func(p *scripted.Peer) { p.Send(wire.EchoRes, "x") }, "ECHO_RES with no request"},
-		{"STATUS_RES", func(p *scripted.Peer) { p.Send(wire.StatusRes, "H:1", "0", "0", "0", "0") }, "STATUS_RES with no request"},
-		{"OPTION_RES", func(p *scripted.Peer) { p.Send(wire.OptionRes, "exceptions") }, "OPTION_RES with no request"},
-		{"REQ magic", func(p *scripted.Peer) { p.SendRaw(raw("\x00REQ", wire.Noop, "")) }, "unexpected REQ NOOP"},
-		{"request type", func(p *scripted.Peer) { p.SendRaw(raw("\x00RES", wire.GrabJob, "")) }, "unexpected RES GRAB_JOB"},
-		{"text line", func(p *scripted.Peer) { p.SendRaw([]byte("OK\n")) }, "unexpected TEXT"},
+		{"JOB_CREATED", func(p *wiretest.Peer) { p.Send(wire.JobCreated, "H:1") }, "JOB_CREATED with no submit"},
+		{"NO_JOB", func(p *wiretest.Peer) { p.Send(wire.NoJob) }, "NO_JOB with no grab"},
+		{"JOB_ASSIGN", func(p *wiretest.Peer) { p.Send(wire.JobAssign, "H:1", "f", "x") }, "JOB_ASSIGN with no grab"},
+		{"ECHO_RES", func(p *wiretest.Peer) { p.Send(wire.EchoRes, "x") }, "ECHO_RES with no request"},
+		{"STATUS_RES", func(p *wiretest.Peer) { p.Send(wire.StatusRes, "H:1", "0", "0", "0", "0") }, "STATUS_RES with no request"},
+		{"OPTION_RES", func(p *wiretest.Peer) { p.Send(wire.OptionRes, "exceptions") }, "OPTION_RES with no request"},
+		{"REQ magic", func(p *wiretest.Peer) { p.SendRaw(raw("\x00REQ", wire.Noop, "")) }, "unexpected REQ NOOP"},
+		{"request type", func(p *wiretest.Peer) { p.SendRaw(raw("\x00RES", wire.GrabJob, "")) }, "unexpected RES GRAB_JOB"},
+		{"text line", func(p *wiretest.Peer) { p.SendRaw([]byte("OK\n")) }, "unexpected TEXT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, p := scriptConn(t, nil, true)
@@ -61,7 +61,7 @@ func TestScriptUnexpectedPackets(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Err() = %q; want it to say %q", err, tc.want)
 			}
-			p.ExpectClosed()
+			p.ExpectClosedNow()
 		})
 	}
 }
@@ -109,16 +109,16 @@ func TestScriptLongArguments(t *testing.T) {
 	if err := c.Register(long, reverseHandler, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Expect(wire.CanDo); string(got.Arg(0)) != long {
+	if got := p.ExpectPacket(wire.CanDo); string(got.Arg(0)) != long {
 		t.Fatalf("CAN_DO of %d bytes; want %d", len(got.Arg(0)), len(long))
 	}
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.GrabJobUniq)
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.JobStatus(context.Background(), long)
 		done <- err
 	}()
-	if got := p.Expect(wire.GetStatus); string(got.Arg(0)) != long {
+	if got := p.ExpectPacket(wire.GetStatus); string(got.Arg(0)) != long {
 		t.Fatalf("GET_STATUS of %d bytes; want %d", len(got.Arg(0)), len(long))
 	}
 	p.Send(wire.StatusRes, "H:x", "0", "0", "0", "0")
@@ -139,10 +139,10 @@ func TestScriptCloseRacesReplies(t *testing.T) {
 		c.Register("f", gearman.BytesHandler(func(ctx context.Context, b []byte) ([]byte, error) {
 			return b, nil
 		}), nil)
-		p.Expect(wire.CanDo)
-		p.Expect(wire.GrabJobUniq)
+		p.ExpectPacket(wire.CanDo)
+		p.ExpectPacket(wire.GrabJobUniq)
 		ch := submitAsync(ctx, c, gearman.Job{Func: "f"})
-		p.Expect(wire.SubmitJob)
+		p.ExpectPacket(wire.SubmitJob)
 		closed := make(chan struct{})
 		go func() {
 			c.Close()

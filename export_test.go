@@ -68,3 +68,7 @@ func (h *healthOverride) Healthy() error {
 	}
 	return h.Log.Healthy()
 }
+
+// ReadsRaw reports whether c reads its socket through its raw file
+// descriptor (internal/nonblock) rather than the net.Conn's Read.
+func (c *Conn) ReadsRaw() bool { return c.rd.src.try != nil }

@@ -58,7 +58,7 @@ func TestInvalidFunctionNames(t *testing.T) {
 	if err := c.Register("größe:v1/ü", copyHandler, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Expect(wire.CanDo); string(got.Arg(0)) != "größe:v1/ü" {
+	if got := p.ExpectPacket(wire.CanDo); string(got.Arg(0)) != "größe:v1/ü" {
 		t.Errorf("got %v; want CAN_DO größe:v1/ü", got)
 	}
 }
@@ -109,7 +109,7 @@ func TestInvalidClientIDs(t *testing.T) {
 	if err := c.SetClientID("with space"); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Expect(wire.SetClientID); string(got.Arg(0)) != "with space" {
+	if got := p.ExpectPacket(wire.SetClientID); string(got.Arg(0)) != "with space" {
 		t.Errorf("got %v; want SET_CLIENT_ID with space", got)
 	}
 }

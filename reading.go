@@ -13,6 +13,50 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
+// This file is who reads a connection's socket. The contract:
+//
+//   - At any time one goroutine holds the reading, or nobody does and it is
+//     parked. Only the holder touches rd.r, rd.src, rd.direct and
+//     rd.taskEnded, and runs dispatch.
+//   - The reading changes hands only under Conn.mu: to a reader goroutine
+//     by start (serve runs the read loop), to nobody by park, parkIdle and
+//     releaseReading, and back from nobody by resume (the handler that
+//     parked it), takeParked (a Do or Submit caller) and takeReadingFor
+//     (Result).
+//   - While it is parked, whoever comes to expect a packet starts a reader
+//     (unpark: every request queued, a task waited for otherwise than by
+//     Result), and a park that lasts from one check to the next ends
+//     (checkPark), so that a lost connection is always seen.
+//   - A caller holds it only where callersMayRead says so, reads only whole
+//     packets that callerHandles lets it handle on its own goroutine, and
+//     hands it on at a packet's boundary.
+//
+// The mechanism: the reading passes between the read loop's goroutine
+// (see serve), a handler's while it runs with the reading parked (see
+// park), and the callers of Do, Submit and Result. A connection that serves
+// such calls one at a time needs no other goroutine at all: when the read
+// loop has delivered a client task's result and nothing more is expected,
+// it parks the reading (parkIdle); the next Do or Submit, finding it parked
+// as it submits (takeParked), takes it and reads its own reply (readFor).
+// Its wait then costs no hand-off between goroutines: the network wakes the
+// goroutine that waits. Submit reads until the job is created, then leaves
+// the reading parked for the task (parkedFor) when only its result is
+// expected: Result takes it back and reads; any other way of waiting for the
+// task (Done, Read, Status...) starts a reader (needReader), as does any
+// other request made while the reading is parked (unpark).
+
+// callerReads switches the callers' reading (readFor) on. Off, a
+// connection is read by its own goroutines only (and parked only while a
+// handler runs), as one that is not a socket always is: the alternating
+// pairs of BENCHMARKS.md decide which is faster.
+const callerReads = true
+
+// callersMayRead reports whether a caller of Do, Submit or Result may take
+// the reading of c: the switch is on, c's socket takes non-blocking reads
+// and read deadlines, and the caller waits alone in the process (see
+// waiting).
+func (c *Conn) callersMayRead() bool { return callerReads && c.rd.pollable && alone() }
+
 // waiting counts the calls of Do, Submit and Result under way in the
 // process. Callers read for themselves only while one is alone in waiting:
 // with many waiting (a busy server fanning out jobs), each connection's read
@@ -26,20 +70,6 @@ var waiting atomic.Int32
 // alone reports whether the caller of Do, Submit or Result that asks, or
 // whose task's end the read loop has just delivered, waits alone.
 func alone() bool { return waiting.Load() <= 1 }
-
-// The reading of a connection passes between goroutines: the read loop's
-// (see serve), a handler's while it runs with the reading parked (see park),
-// and the callers of Do, Submit and Result. A connection that serves such
-// calls one at a time needs no other goroutine at all: when the read loop
-// has delivered a client task's result and nothing more is expected, it
-// parks the reading (parkIdle); the next Do or Submit, finding it parked as
-// it submits (takeParked), takes it and reads its own reply (readFor).
-// Its wait then costs no hand-off between goroutines: the network wakes the
-// goroutine that waits. Submit reads until the job is created, then leaves
-// the reading parked for the task (parkedFor) when only its result is
-// expected: Result takes it back and reads; any other way of waiting for the
-// task (Done, Read, Status...) starts a reader (needReader), as does any
-// other request made while the reading is parked (unpark).
 
 // reading is who reads a connection's socket, and the goroutines that
 // take turns at it.
@@ -119,11 +149,11 @@ func (c *Conn) handOn() {
 // after handling what came meanwhile (see pollPending), and reports whether
 // it holds it.
 func (c *Conn) takeParked() bool {
-	if !alone() {
-		return false // a reader starts (unpark): see waiting
+	if !c.callersMayRead() {
+		return false // a reader starts (unpark)
 	}
 	c.mu.Lock()
-	if !c.rd.parked || !c.rd.pollable {
+	if !c.rd.parked {
 		c.mu.Unlock()
 		return false
 	}
@@ -350,7 +380,7 @@ func (c *Conn) releaseReading(t *Task, created bool) {
 		c.rd.interrupted = false
 		c.nc.SetReadDeadline(time.Time{})
 	}
-	if c.rd.r.Buffered() == 0 && len(c.w.funcs) == 0 && alone() {
+	if c.rd.r.Buffered() == 0 && len(c.w.funcs) == 0 && c.callersMayRead() {
 		if c.expectsNothing() {
 			c.parkLocked()
 			return
@@ -441,7 +471,7 @@ func (c *Conn) park() bool {
 func (c *Conn) parkIdle() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.rd.pollable || !c.expectsNothing() || len(c.w.funcs) > 0 || !alone() {
+	if !c.callersMayRead() || !c.expectsNothing() || len(c.w.funcs) > 0 {
 		return false
 	}
 	c.parkLocked()

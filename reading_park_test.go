@@ -23,8 +23,8 @@ func TestScriptParkedHandlerLearnsConnLoss(t *testing.T) {
 		ended <- ctx.Err()
 		return ctx.Err()
 	}), nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:1", "long", "", "payload")
 	recv(t, started)
 	p.Close()
@@ -48,22 +48,22 @@ func TestScriptParkedHandlerUsesItsConn(t *testing.T) {
 		out, err := c.Do(ctx, gearman.Job{Func: "inner", Data: in})
 		return append(out, " via outer"...), err
 	}), nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	for i, h := range []string{"H:1", "H:2"} {
 		p.Send(wire.JobAssignUniq, h, "outer", "", "job")
-		sub := p.Expect(wire.SubmitJob)
+		sub := p.ExpectPacket(wire.SubmitJob)
 		if got := string(sub.Arg(2)); got != "job" {
 			t.Fatalf("inner payload %q", got)
 		}
 		inner := "H:inner" + string(rune('1'+i))
 		p.Send(wire.JobCreated, inner)
 		p.Send(wire.WorkComplete, inner, "done")
-		done := p.Expect(wire.WorkComplete)
+		done := p.ExpectPacket(wire.WorkComplete)
 		if got, data := string(done.Arg(0)), string(done.Arg(1)); got != h || data != "done via outer" {
 			t.Fatalf("job %s: WORK_COMPLETE %s %q", h, got, data)
 		}
-		p.Expect(wire.GrabJobUniq)
+		p.ExpectPacket(wire.GrabJobUniq)
 	}
 	barrier(t, c, p)
 }
@@ -77,21 +77,21 @@ func TestScriptParkedGrab(t *testing.T) {
 	c, p := scriptConn(t, &gearman.Options{MaxJobs: 2}, true)
 	g := newGate("H:1", "H:2")
 	c.Register("g", g, nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:1", "g", "", "one")
 	recv(t, g.started)
 	p.Send(wire.JobAssignUniq, "H:2", "g", "", "two") // parks: nothing pending
 	recv(t, g.started)
 	g.release["H:1"] <- nil
-	p.Expect(wire.WorkData)
-	p.Expect(wire.WorkComplete)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.WorkData)
+	p.ExpectPacket(wire.WorkComplete)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 	g.release["H:2"] <- nil
-	p.Expect(wire.WorkData)
-	p.Expect(wire.WorkComplete)
+	p.ExpectPacket(wire.WorkData)
+	p.ExpectPacket(wire.WorkComplete)
 	barrier(t, c, p) // asleep: no grab
 }

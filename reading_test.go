@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman"
-	"github.com/seed749d6d6d/gearman/internal/scripted"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -48,13 +48,13 @@ func (c *countedConn) Read(b []byte) (int, error) {
 }
 
 // callReadConn dials a scripted server through a countedConn.
-func callReadConn(t *testing.T) (*gearman.Conn, *scripted.Peer, *countedConn) {
+func callReadConn(t *testing.T) (*gearman.Conn, *wiretest.Peer, *countedConn) {
 	t.Helper()
 	return callReadConnOpts(t, gearman.Options{})
 }
 
 // callReadConnOpts is callReadConn with options.
-func callReadConnOpts(t *testing.T, opts gearman.Options) (*gearman.Conn, *scripted.Peer, *countedConn) {
+func callReadConnOpts(t *testing.T, opts gearman.Options) (*gearman.Conn, *wiretest.Peer, *countedConn) {
 	t.Helper()
 	cc := make(chan *countedConn, 1)
 	opts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -74,7 +74,7 @@ func callReadConnOpts(t *testing.T, opts gearman.Options) (*gearman.Conn, *scrip
 
 // parkedConn is callReadConnOpts after a first Do, which leaves the
 // connection unread.
-func parkedConn(t *testing.T, opts gearman.Options) (*gearman.Conn, *scripted.Peer, *countedConn) {
+func parkedConn(t *testing.T, opts gearman.Options) (*gearman.Conn, *wiretest.Peer, *countedConn) {
 	t.Helper()
 	c, p, counted := callReadConnOpts(t, opts)
 	doScripted(t, c, p, "H:1", "one")
@@ -96,10 +96,10 @@ func resultReading(t *testing.T, ctx context.Context, c *gearman.Conn, task *gea
 
 // doReading starts a Do of data on c, left unread, and waits until the
 // peer has its submit and the Do's caller reads.
-func doReading(t *testing.T, ctx context.Context, c *gearman.Conn, p *scripted.Peer, data string) <-chan doResult {
+func doReading(t *testing.T, ctx context.Context, c *gearman.Conn, p *wiretest.Peer, data string) <-chan doResult {
 	t.Helper()
 	ch := doAsync(ctx, c, gearman.Job{Func: "f", Data: []byte(data)})
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	waitFor(t, "the caller reads", c.CallerReading)
 	return ch
 }
@@ -107,7 +107,7 @@ func doReading(t *testing.T, ctx context.Context, c *gearman.Conn, p *scripted.P
 // waitFor waits until cond holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(scripted.DefaultTimeout)
+	deadline := time.Now().Add(wiretest.Timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
@@ -132,10 +132,10 @@ func doAsync(ctx context.Context, c *gearman.Conn, job gearman.Job) <-chan doRes
 }
 
 // doScripted runs a Do that the peer answers with result as handle h.
-func doScripted(t *testing.T, c *gearman.Conn, p *scripted.Peer, h, result string) {
+func doScripted(t *testing.T, c *gearman.Conn, p *wiretest.Peer, h, result string) {
 	t.Helper()
 	ch := doAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte(h)})
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, h)
 	p.Send(wire.WorkComplete, h, result)
 	if r := recv(t, ch); r.err != nil || string(r.data) != result {
@@ -265,16 +265,16 @@ func TestScriptRegisterOnUnreadConn(t *testing.T) {
 		ran <- string(in)
 		return in, nil
 	}), nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:w", "work", "", "payload")
 	if got := recv(t, ran); got != "payload" {
 		t.Fatalf("handler got %q", got)
 	}
-	p.Expect(wire.WorkComplete)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.WorkComplete)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 	doScripted(t, c, p, "H:2", "two")
 	if c.CallerReading() || c.ReadingParked() {
 		t.Fatal("a connection that serves a function is left to a Do's caller")
@@ -313,11 +313,11 @@ func TestScriptDoLeavesFullTaskToReader(t *testing.T) {
 // submitParked submits a job on a connection whose reading is parked, so
 // that Submit's caller reads until the job is created and leaves the
 // reading parked for its result.
-func submitParked(t *testing.T, c *gearman.Conn, p *scripted.Peer, h string) *gearman.Task {
+func submitParked(t *testing.T, c *gearman.Conn, p *wiretest.Peer, h string) *gearman.Task {
 	t.Helper()
 	waitFor(t, "the reading parks", c.ReadingParked)
 	ch := submitAsync(testCtx(t), c, gearman.Job{Func: "f", Data: []byte(h)})
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	waitFor(t, "Submit's caller reads", c.CallerReading)
 	p.Send(wire.JobCreated, h)
 	s := recv(t, ch)
@@ -365,26 +365,26 @@ func TestScriptSubmitAndResultRead(t *testing.T) {
 // Warnings; and so does any other request on the connection.
 func TestScriptSubmitOtherWaits(t *testing.T) {
 	defer gearman.SetParkCheck(time.Hour)()
-	waits := map[string]func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string){
-		"Done": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+	waits := map[string]func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string){
+		"Done": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string) {
 			done := task.Done()
 			p.Send(wire.WorkComplete, h, "end")
 			recv(t, done)
 		},
-		"Read": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+		"Read": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string) {
 			p.Send(wire.WorkComplete, h, "end")
 			if b, err := io.ReadAll(task); err != nil || string(b) != "end" {
 				t.Fatalf("read %q, %v", b, err)
 			}
 		},
-		"WriteTo": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+		"WriteTo": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string) {
 			p.Send(wire.WorkComplete, h, "end")
 			var b strings.Builder
 			if _, err := task.WriteTo(&b); err != nil || b.String() != "end" {
 				t.Fatalf("WriteTo gave %q, %v", b.String(), err)
 			}
 		},
-		"Status": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+		"Status": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string) {
 			st := task.Status()
 			p.Send(wire.WorkStatus, h, "1", "2")
 			if s := recv(t, st); s.Numerator != 1 || s.Denominator != 2 {
@@ -392,7 +392,7 @@ func TestScriptSubmitOtherWaits(t *testing.T) {
 			}
 			p.Send(wire.WorkComplete, h, "end")
 		},
-		"Warnings": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+		"Warnings": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string) {
 			w := task.Warnings()
 			p.Send(wire.WorkWarning, h, "careful")
 			if got := recv(t, w); string(got) != "careful" {
@@ -400,7 +400,7 @@ func TestScriptSubmitOtherWaits(t *testing.T) {
 			}
 			p.Send(wire.WorkComplete, h, "end")
 		},
-		"another request": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *scripted.Peer, h string) {
+		"another request": func(t *testing.T, c *gearman.Conn, task *gearman.Task, p *wiretest.Peer, h string) {
 			barrier(t, c, p)
 			p.Send(wire.WorkComplete, h, "end")
 		},
@@ -469,12 +469,12 @@ func TestScriptNoCallerReadsWhenNotAlone(t *testing.T) {
 	b, pb, _ := callReadConn(t)
 	doScripted(t, b, pb, "H:1", "one") // b may now be left unread
 	ch := doAsync(testCtx(t), a, gearman.Job{Func: "f", Data: []byte("waits")})
-	pa.Expect(wire.SubmitJob)
+	pa.ExpectPacket(wire.SubmitJob)
 	pa.Send(wire.JobCreated, "H:a")
 	barrier(t, a, pa) // the Do on a waits for its result
 
 	chb := doAsync(testCtx(t), b, gearman.Job{Func: "f", Data: []byte("two")})
-	pb.Expect(wire.SubmitJob) // sent: the Do has decided who reads
+	pb.ExpectPacket(wire.SubmitJob) // sent: the Do has decided who reads
 	if b.CallerReading() {
 		t.Fatal("a Do's caller reads for itself while another Do waits")
 	}
@@ -521,11 +521,11 @@ func TestScriptSubmitSharedHandleResults(t *testing.T) {
 	c, p, _ := parkedConn(t, gearman.Options{})
 	job := gearman.Job{Func: "f", Unique: "u", Data: []byte("x")}
 	ch := submitAsync(testCtx(t), c, job)
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, "H:u")
 	t1 := recv(t, ch)
 	ch = submitAsync(testCtx(t), c, job)
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, "H:u")
 	t2 := recv(t, ch)
 	if t1.err != nil || t2.err != nil {
@@ -566,7 +566,7 @@ func TestScriptSubmitContextEndsWhileResultReads(t *testing.T) {
 	c, p, _ := parkedConn(t, gearman.Options{})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	ch := submitAsync(ctx, c, gearman.Job{Func: "f", Data: []byte("two")})
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	p.Send(wire.JobCreated, "H:2")
 	s := recv(t, ch)
 	if s.err != nil {

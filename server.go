@@ -254,36 +254,40 @@ func init() {
 
 // srv returns the engine, building it at first use.
 func (s *Server) srv() *jobserver.Server {
-	s.srvOnce.Do(func() {
-		var st store.Log
-		if s.Store != nil {
-			st = s.Store.log
-		}
-		s.srvEngine = jobserver.New(jobserver.Config{
-			Store:                 st,
-			HandlePrefix:          s.HandlePrefix,
-			MaxPacketSize:         s.MaxPacketSize,
-			MaxConnections:        s.MaxConnections,
-			MaxQueue:              s.MaxQueue,
-			MaxSpool:              s.MaxSpool,
-			MaxSpoolTotal:         s.MaxSpoolTotal,
-			MaxFunctionName:       s.MaxFunctionName,
-			MaxClientID:           s.MaxClientID,
-			JobRetries:            s.JobRetries,
-			Retry:                 jobserver.RetryPolicy(s.RetryFailed),
-			MaxDeadLetters:        s.MaxDeadLetters,
-			HandshakeTimeout:      s.HandshakeTimeout,
-			PacketTimeout:         s.PacketTimeout,
-			Exceptions:            s.Exceptions,
-			EnableShutdownCommand: s.EnableShutdownCommand,
-			Version:               s.Version,
-			TLSConfig:             s.TLSConfig,
-			Logger:                s.Logger,
-			Clock:                 s.srvClock,
-			Observer:              s.srvObs,
-		})
-	})
+	s.srvOnce.Do(func() { s.srvEngine = jobserver.New(s.config()) })
 	return s.srvEngine
+}
+
+// config is the engine's configuration: the Server's fields of the same
+// names, which TestServerConfigCopied checks are all copied.
+func (s *Server) config() jobserver.Config {
+	var st store.Log
+	if s.Store != nil {
+		st = s.Store.log
+	}
+	return jobserver.Config{
+		Store:                 st,
+		HandlePrefix:          s.HandlePrefix,
+		MaxPacketSize:         s.MaxPacketSize,
+		MaxConnections:        s.MaxConnections,
+		MaxQueue:              s.MaxQueue,
+		MaxSpool:              s.MaxSpool,
+		MaxSpoolTotal:         s.MaxSpoolTotal,
+		MaxFunctionName:       s.MaxFunctionName,
+		MaxClientID:           s.MaxClientID,
+		JobRetries:            s.JobRetries,
+		Retry:                 jobserver.RetryPolicy(s.RetryFailed),
+		MaxDeadLetters:        s.MaxDeadLetters,
+		HandshakeTimeout:      s.HandshakeTimeout,
+		PacketTimeout:         s.PacketTimeout,
+		Exceptions:            s.Exceptions,
+		EnableShutdownCommand: s.EnableShutdownCommand,
+		Version:               s.Version,
+		TLSConfig:             s.TLSConfig,
+		Logger:                s.Logger,
+		Clock:                 s.srvClock,
+		Observer:              s.srvObs,
+	}
 }
 
 // ListenAndServe listens on [Server.Addr] and serves until

@@ -47,11 +47,11 @@ func TestScriptBufferedResult(t *testing.T) {
 			c.Register("f", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
 				return tc.work(task)
 			}), &gearman.RegisterOptions{BufferResult: true})
-			p.Expect(wire.CanDo)
-			p.Expect(wire.GrabJobUniq)
+			p.ExpectPacket(wire.CanDo)
+			p.ExpectPacket(wire.GrabJobUniq)
 			p.Send(wire.JobAssignUniq, "H:1", "f", "", "x")
 			for _, want := range tc.want {
-				got := p.Expect(want.Type)
+				got := p.ExpectPacket(want.Type)
 				if len(got.Args) != len(want.Args) {
 					t.Fatalf("got %v; want %v", got, want)
 				}
@@ -74,13 +74,13 @@ func TestScriptConnShutdown(t *testing.T) {
 		<-release
 		return []byte("done"), nil
 	}), nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:1", "f", "", "x")
 	shut := make(chan error, 1)
 	go func() { shut <- c.Shutdown(context.Background()) }()
 	close(release)
-	got := p.Expect(wire.WorkComplete)
+	got := p.ExpectPacket(wire.WorkComplete)
 	if string(got.Arg(1)) != "done" {
 		t.Fatalf("got %v", got)
 	}
@@ -88,7 +88,7 @@ func TestScriptConnShutdown(t *testing.T) {
 	// waits for that grab's answer: serve as a server would, until the
 	// connection closes.
 	for {
-		pk, err := p.Next()
+		pk, err := p.NextPacket()
 		if err != nil {
 			break
 		}

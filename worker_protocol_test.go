@@ -18,19 +18,19 @@ func TestScriptGrabFallback(t *testing.T) {
 	if err := c.Register("rev", reverseHandler, nil); err != nil {
 		t.Fatal(err)
 	}
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.Error, "ERR_UNKNOWN_COMMAND", "Unknown+command")
-	p.Expect(wire.GrabJob)
+	p.ExpectPacket(wire.GrabJob)
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 	p.Send(wire.Noop)
-	p.Expect(wire.GrabJob) // the fallback sticks
+	p.ExpectPacket(wire.GrabJob) // the fallback sticks
 	p.Send(wire.JobAssign, "H:1", "rev", "abc")
-	if got := p.Expect(wire.WorkComplete); string(got.Arg(0)) != "H:1" || string(got.Arg(1)) != "cba" {
+	if got := p.ExpectPacket(wire.WorkComplete); string(got.Arg(0)) != "H:1" || string(got.Arg(1)) != "cba" {
 		t.Fatalf("got %v; want WORK_COMPLETE H:1 cba", got)
 	}
-	p.Expect(wire.GrabJob)
+	p.ExpectPacket(wire.GrabJob)
 	if err := c.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,18 +41,18 @@ func TestScriptGrabFallback(t *testing.T) {
 func TestScriptNoopDuringGrab(t *testing.T) {
 	c, p := scriptConn(t, nil, true)
 	c.Register("rev", reverseHandler, nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.Noop)
 	p.Send(wire.Noop)
 	barrier(t, c, p) // fails on a second GRAB_JOB_UNIQ
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 	barrier(t, c, p) // asleep: nothing more
 	p.Send(wire.Noop)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 }
 
 // abraxas defect 14: a JOB_NOT_FOUND ERROR about a worker's packet must not
@@ -62,16 +62,16 @@ func TestScriptJobNotFoundAfterComplete(t *testing.T) {
 	ctx := testCtx(t)
 	g := newGate("H:w")
 	c.Register("g", g, nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:w", "g", "", "x")
 	recv(t, g.started)
 	ch := submitAsync(ctx, c, gearman.Job{Func: "f"})
-	p.Expect(wire.SubmitJob)
+	p.ExpectPacket(wire.SubmitJob)
 	g.release["H:w"] <- nil
-	p.Expect(wire.WorkData)
-	p.Expect(wire.WorkComplete)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.WorkData)
+	p.ExpectPacket(wire.WorkComplete)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.Error, "JOB_NOT_FOUND", "Job given in work result not found")
 	p.Send(wire.JobCreated, "H:c")
 	s := recv(t, ch)
@@ -79,7 +79,7 @@ func TestScriptJobNotFoundAfterComplete(t *testing.T) {
 		t.Fatalf("submit: %v", s.err)
 	}
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 	barrier(t, c, p)
 }
 
@@ -102,11 +102,11 @@ func TestScriptWorkerFailurePackets(t *testing.T) {
 			c.Register("f", gearman.HandlerFunc(func(ctx context.Context, task *gearman.Task) error {
 				return tc.err
 			}), nil)
-			p.Expect(wire.CanDo)
-			p.Expect(wire.GrabJobUniq)
+			p.ExpectPacket(wire.CanDo)
+			p.ExpectPacket(wire.GrabJobUniq)
 			p.Send(wire.JobAssignUniq, "H:1", "f", "u", "payload")
 			for _, typ := range tc.want {
-				got := p.Expect(typ)
+				got := p.ExpectPacket(typ)
 				if string(got.Arg(0)) != "H:1" {
 					t.Fatalf("got %v; want handle H:1", got)
 				}
@@ -116,7 +116,7 @@ func TestScriptWorkerFailurePackets(t *testing.T) {
 					}
 				}
 			}
-			p.Expect(wire.GrabJobUniq)
+			p.ExpectPacket(wire.GrabJobUniq)
 		})
 	}
 }
@@ -134,12 +134,12 @@ func TestScriptCanDoTimeout(t *testing.T) {
 		if err := c.Register("f", reverseHandler, &gearman.RegisterOptions{Timeout: tc.d}); err != nil {
 			t.Fatal(err)
 		}
-		got := p.Expect(wire.CanDoTimeout)
+		got := p.ExpectPacket(wire.CanDoTimeout)
 		if string(got.Arg(0)) != "f" || string(got.Arg(1)) != tc.want {
 			t.Fatalf("got %v; want CAN_DO_TIMEOUT f %s", got, tc.want)
 		}
 		if tc.d == 1500*time.Millisecond {
-			p.Expect(wire.GrabJobUniq)
+			p.ExpectPacket(wire.GrabJobUniq)
 		}
 	}
 	barrier(t, c, p)
@@ -151,9 +151,9 @@ func TestScriptMaxJobs(t *testing.T) {
 	c, p := scriptConn(t, &gearman.Options{MaxJobs: 2}, true)
 	g := newGate("H:1", "H:2", "H:3")
 	c.Register("g", g, nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
+	p.ExpectPacket(wire.GrabJobUniq)
 	barrier(t, c, p) // one grab per free slot, all in flight, no more
 	p.Send(wire.JobAssignUniq, "H:1", "g", "", "one")
 	p.Send(wire.JobAssignUniq, "H:2", "g", "", "two")
@@ -161,20 +161,20 @@ func TestScriptMaxJobs(t *testing.T) {
 	recv(t, g.started)
 	barrier(t, c, p) // two jobs run: no grab
 	g.release["H:2"] <- nil
-	p.Expect(wire.WorkData)
-	p.Expect(wire.WorkComplete)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.WorkData)
+	p.ExpectPacket(wire.WorkComplete)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:3", "g", "", "three")
 	recv(t, g.started)
 	barrier(t, c, p)
 	g.release["H:1"] <- nil
-	p.Expect(wire.WorkData)
-	p.Expect(wire.WorkComplete)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.WorkData)
+	p.ExpectPacket(wire.WorkComplete)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.NoJob)
-	p.Expect(wire.PreSleep)
+	p.ExpectPacket(wire.PreSleep)
 	g.release["H:3"] <- gearman.ErrJobFailed
-	p.Expect(wire.WorkFail)
+	p.ExpectPacket(wire.WorkFail)
 	barrier(t, c, p) // asleep: no grab
 }
 
@@ -189,9 +189,9 @@ func TestScriptWorkerParksAfterNoJobs(t *testing.T) {
 		parked <- c.ReadingParked()
 		return b, nil
 	}), nil)
-	p.Expect(wire.CanDo)
+	p.ExpectPacket(wire.CanDo)
 	for range 3 {
-		p.Expect(wire.GrabJobUniq)
+		p.ExpectPacket(wire.GrabJobUniq)
 	}
 	var b []byte
 	for _, pk := range [][][]byte{
@@ -211,8 +211,8 @@ func TestScriptWorkerParksAfterNoJobs(t *testing.T) {
 	if !recv(t, parked) {
 		t.Error("the handler ran while another goroutine read the connection; want the reading parked")
 	}
-	p.Expect(wire.PreSleep)
-	if got := p.Expect(wire.WorkComplete); string(got.Arg(1)) != "abc" {
+	p.ExpectPacket(wire.PreSleep)
+	if got := p.ExpectPacket(wire.WorkComplete); string(got.Arg(1)) != "abc" {
 		t.Fatalf("got %v; want WORK_COMPLETE H:1 abc", got)
 	}
 	barrier(t, c, p) // asleep: no grab
@@ -248,9 +248,9 @@ func TestScriptWorkerHeadOfLine(t *testing.T) {
 		_, err := task.Write([]byte(fmt.Sprint(len(got), bytes.Equal(got, big))))
 		return err
 	}), nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:1", "slow", "", string(big))
 	p.Send(wire.JobAssignUniq, "H:2", "slow", "", "x")
 	if h := recv(t, started); h != "H:1" {
@@ -270,7 +270,7 @@ func TestScriptWorkerHeadOfLine(t *testing.T) {
 	want := map[string]string{"H:1": fmt.Sprint(len(big), true), "H:2": "1 false"}
 	count := map[wire.Type]int{}
 	for range 6 {
-		got, err := p.Next()
+		got, err := p.NextPacket()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,8 +291,8 @@ func TestScriptCloseWithHandler(t *testing.T) {
 	c, p := scriptConn(t, nil, true)
 	g := newGate()
 	c.Register("g", g, nil)
-	p.Expect(wire.CanDo)
-	p.Expect(wire.GrabJobUniq)
+	p.ExpectPacket(wire.CanDo)
+	p.ExpectPacket(wire.GrabJobUniq)
 	p.Send(wire.JobAssignUniq, "H:1", "g", "", "x")
 	recv(t, g.payload)
 	if err := c.Close(); err != nil {
@@ -301,5 +301,5 @@ func TestScriptCloseWithHandler(t *testing.T) {
 	if !errors.Is(c.Err(), gearman.ErrClosed) {
 		t.Fatalf("Err() = %v", c.Err())
 	}
-	p.ExpectClosed()
+	p.ExpectClosedNow()
 }

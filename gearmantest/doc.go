@@ -21,6 +21,13 @@
 // loopback port instead, for code that takes an address. [Start] needs no
 // Tester, for Example functions; the caller closes it.
 //
+// A gearman.Conn on the in-memory transport is not a socket, so a
+// goroutine of its own always reads it, as for a TLS connection (see
+// gearman.Conn); on a TCP socket, a lone Do or Submit caller may read its
+// own replies instead. The packets, results and errors are the same
+// either way; what differs is which goroutine waits. [NewTCPServer] runs
+// the socket path.
+//
 // # Fakes, inspection and faults
 //
 // [Server.HandleFunc], [Server.Fake] and [Server.Handle] register workers

@@ -82,6 +82,14 @@ const (
 // exists (STREAMING.md).
 const StreamWindow = 256 << 10
 
+// MaxUnique is the longest unique id, in bytes, a server takes in a submit
+// (gearmand's GEARMAN_MAX_UNIQUE_SIZE).
+const MaxUnique = 64
+
+// MaxStreamID is the longest stream id, in bytes, a client may choose for
+// SUBMIT_STREAM (STREAMING.md).
+const MaxStreamID = 64
+
 // MaxArgs is the largest number of arguments any packet type carries
 // (SUBMIT_JOB_SCHED has eight).
 const MaxArgs = 8

@@ -8,10 +8,6 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// maxUnique is the longest unique id accepted (gearmand's limit, stored in
-// full here).
-const maxUnique = 64
-
 // Error bodies gearmand sends, by code and text.
 var (
 	errInvalidMagic   = [2][]byte{[]byte("INVALID_MAGIC"), []byte("Request magic expected")}

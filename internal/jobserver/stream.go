@@ -24,9 +24,6 @@ import (
 // fails at once: WORK_EXCEPTION (WORK_FAIL for a client without exceptions)
 // with the reason, and STREAM_ABORT for the stream.
 
-// maxStreamID is the longest stream id a client may choose.
-const maxStreamID = 64
-
 // spoolChunk is the size of the chunks in which a payload spooled for a
 // worker without the extension is held past its first window: the memory
 // grows with the payload, never copied to grow.
@@ -158,7 +155,7 @@ func (s *Server) violation(c *conn, why string) bool {
 // first chunk.
 func (s *Server) submitStream(c *conn, a [][]byte) bool {
 	id, fn, data := string(a[0]), a[2], a[3]
-	if len(id) == 0 || len(id) > maxStreamID {
+	if len(id) == 0 || len(id) > wire.MaxStreamID {
 		return s.violation(c, "invalid stream id")
 	}
 	if _, dup := c.streams[id]; dup {

@@ -52,7 +52,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 		s.refuse(c, errShuttingDown)
 		return
 	}
-	if len(r.unique) > maxUnique {
+	if len(r.unique) > wire.MaxUnique {
 		s.refuse(c, errUniqueTooLarge)
 		return
 	}

@@ -21,5 +21,8 @@
 // So the socket must stay non-blocking, as package net made it: one put
 // back in blocking mode (as taking its file descriptor with File and Fd
 // does) would block a thread and its processor in a raw call, and with
-// them every stop of the world, until the peer sends.
+// them every stop of the world, until the peer sends. NewReader and
+// NewWriter check the mode once, and give no Reader or Writer for a socket
+// in blocking mode: its owner then uses the net.Conn's own methods. A
+// socket put in blocking mode after that is not detected.
 package nonblock

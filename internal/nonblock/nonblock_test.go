@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,5 +253,39 @@ func TestNotSocket(t *testing.T) {
 	}
 	if r := nonblock.NewReader(a); r != nil {
 		t.Fatalf("NewReader(net.Pipe) = %v; want nil", r)
+	}
+}
+
+// A socket put in blocking mode has no Reader or Writer: a raw call on it
+// would block its thread unseen by the runtime. Its owner falls back to
+// the net.Conn's own methods.
+func TestBlockingSocket(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the mode is checked on Linux only")
+	}
+	c, _ := pair(t)
+	setBlocking(t, c, true)
+	if w := nonblock.NewWriter(c); w != nil {
+		t.Fatal("NewWriter of a socket in blocking mode; want nil")
+	}
+	if r := nonblock.NewReader(c); r != nil {
+		t.Fatal("NewReader of a socket in blocking mode; want nil")
+	}
+	setBlocking(t, c, false)
+	if nonblock.NewWriter(c) == nil || nonblock.NewReader(c) == nil {
+		t.Fatal("no Reader or Writer for the socket back in non-blocking mode")
+	}
+}
+
+// setBlocking puts nc's socket in blocking mode, or back out of it.
+func setBlocking(t *testing.T, nc net.Conn, blocking bool) {
+	t.Helper()
+	rc, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.SetNonblock(int(fd), !blocking) }); err != nil || serr != nil {
+		t.Fatal(err, serr)
 	}
 }

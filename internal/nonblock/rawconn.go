@@ -6,8 +6,9 @@ import (
 	"syscall"
 )
 
-// rawConn returns nc's raw connection, or false when nc is not a socket (or
-// the platform has no non-blocking system calls wired up).
+// rawConn returns nc's raw connection, or false when nc is not a socket, is
+// not in non-blocking mode (see isNonblocking), or the platform has no
+// non-blocking system calls wired up.
 func rawConn(nc net.Conn) (syscall.RawConn, bool) {
 	if !supported {
 		return nil, false
@@ -18,6 +19,10 @@ func rawConn(nc net.Conn) (syscall.RawConn, bool) {
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
+		return nil, false
+	}
+	nb := false
+	if err := rc.Control(func(fd uintptr) { nb = isNonblocking(fd) }); err != nil || !nb {
 		return nil, false
 	}
 	return rc, true

@@ -1,5 +1,13 @@
-// Package wiretest is a scripted Gearman peer for tests: it sends packets
-// and admin lines, and expects exact packets back within a deadline.
+// Package wiretest is a scripted Gearman peer for tests, on either side of
+// a connection: it sends packets (and admin lines), and expects exact
+// packets back within a deadline. A client-side peer ([Dial], [New]) sends
+// requests and expects responses, to test a server; a server-side peer
+// ([Listen] and [Listener.Accept], [NewServerSide]) sends responses and
+// expects requests, to test a client or worker, including with what a
+// correct server never sends ([Peer.SendRaw]).
+//
+// Steps that fail the test (Expect*, Send*, Next) must run on the test's
+// goroutine; NextErr and NextPacket are for other goroutines.
 package wiretest
 
 import (
@@ -14,8 +22,9 @@ import (
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-// Timeout is how long an expectation waits.
-const Timeout = 5 * time.Second
+// Timeout is how long an expectation waits, unless [Peer.SetTimeout]
+// says otherwise.
+const Timeout = 10 * time.Second
 
 // Pkt is a received packet with its arguments copied; an admin line has
 // Magic wire.Text, Type 0 and the line as its one argument.
@@ -46,13 +55,14 @@ func quote(s string) string {
 	return "\"" + strings.ReplaceAll(s, "\x00", `\0`) + "\""
 }
 
-// Peer is one scripted connection. Its methods fail the test on error and
-// must be called from the test's goroutine.
+// Peer is one side of a scripted connection.
 type Peer struct {
-	t  testing.TB
-	C  net.Conn
-	r  *wire.Reader
-	bw *wire.Writer
+	t       testing.TB
+	C       net.Conn
+	r       *wire.Reader
+	bw      *wire.Writer
+	out, in wire.Magic // what it sends, what it expects
+	timeout time.Duration
 }
 
 // Dial connects to addr and closes the connection at the test's end.
@@ -65,28 +75,43 @@ func Dial(t testing.TB, addr string) *Peer {
 	return New(t, c)
 }
 
-// New wraps an open connection.
-func New(t testing.TB, c net.Conn) *Peer {
+// New makes c the client side of a script: it sends requests and expects
+// responses. The connection is closed at the test's end.
+func New(t testing.TB, c net.Conn) *Peer { return newPeer(t, c, wire.Req, wire.Res) }
+
+// NewServerSide makes c the server side of a script: it sends responses
+// and expects requests. The connection is closed at the test's end.
+func NewServerSide(t testing.TB, c net.Conn) *Peer { return newPeer(t, c, wire.Res, wire.Req) }
+
+func newPeer(t testing.TB, c net.Conn, out, in wire.Magic) *Peer {
 	t.Cleanup(func() { c.Close() })
-	p := &Peer{t: t, C: c, r: wire.NewReader(c), bw: wire.NewWriter(c)}
+	p := &Peer{t: t, C: c, r: wire.NewReader(c), bw: wire.NewWriter(c), out: out, in: in, timeout: Timeout}
 	p.r.SetMaxPacketSize(1 << 30)
 	return p
 }
 
-// Send writes a request packet.
+// SetTimeout changes how long each later step waits.
+func (p *Peer) SetTimeout(d time.Duration) { p.timeout = d }
+
+// Close closes the connection.
+func (p *Peer) Close() { p.C.Close() }
+
+// Send writes a packet of type t: a request from a client-side peer, a
+// response from a server-side one.
 func (p *Peer) Send(t wire.Type, args ...string) {
 	p.t.Helper()
 	bs := make([][]byte, len(args))
 	for i, a := range args {
 		bs[i] = []byte(a)
 	}
-	if err := p.bw.WritePacket(wire.Req, t, bs...); err != nil {
+	if err := p.bw.WritePacket(p.out, t, bs...); err != nil {
 		p.t.Fatalf("encode %v: %v", t, err)
 	}
 	p.flush()
 }
 
-// SendRaw writes bytes as they are.
+// SendRaw writes bytes as they are: a malformed packet, a packet with the
+// wrong magic, the first part of one.
 func (p *Peer) SendRaw(b []byte) {
 	p.t.Helper()
 	p.bw.Write(b)
@@ -98,16 +123,17 @@ func (p *Peer) Line(cmd string) { p.t.Helper(); p.SendRaw([]byte(cmd + "\r\n")) 
 
 func (p *Peer) flush() {
 	p.t.Helper()
-	p.C.SetWriteDeadline(time.Now().Add(Timeout))
+	p.C.SetWriteDeadline(time.Now().Add(p.timeout))
 	if err := p.bw.Flush(); err != nil {
 		p.t.Fatalf("write: %v", err)
 	}
 }
 
-// Next returns the next packet or line, failing the test after Timeout.
+// Next returns the next packet or line, failing the test after the
+// peer's timeout.
 func (p *Peer) Next() Pkt {
 	p.t.Helper()
-	pk, err := p.NextErr(Timeout)
+	pk, err := p.NextErr(p.timeout)
 	if err != nil {
 		p.t.Fatalf("waiting for a packet: %v", err)
 	}
@@ -128,13 +154,45 @@ func (p *Peer) NextErr(d time.Duration) (Pkt, error) {
 	return pk, nil
 }
 
-// Expect fails the test unless the next packet is a response of type t
-// with exactly args.
+// NextPacket reads the next packet whole, within the peer's timeout. Its
+// arguments are copies the caller may keep. It does not fail the test, so
+// any goroutine may call it.
+func (p *Peer) NextPacket() (wire.Packet, error) {
+	p.C.SetReadDeadline(time.Now().Add(p.timeout))
+	pk, err := p.r.Next()
+	if err != nil {
+		return wire.Packet{}, err
+	}
+	args := make([][]byte, len(pk.Args))
+	for i, a := range pk.Args {
+		args[i] = append([]byte{}, a...)
+	}
+	pk.Args = args
+	return pk, nil
+}
+
+// ExpectPacket reads the next packet and fails the test unless it is of
+// type typ, from the other side (a request to a server-side peer, a
+// response to a client-side one); its arguments are copies.
+func (p *Peer) ExpectPacket(typ wire.Type) wire.Packet {
+	p.t.Helper()
+	pk, err := p.NextPacket()
+	if err != nil {
+		p.t.Fatalf("wiretest: want %v, read failed: %v", typ, err)
+	}
+	if pk.Magic != p.in || pk.Type != typ {
+		p.t.Fatalf("wiretest: got %v; want %v %v", pk, p.in, typ)
+	}
+	return pk
+}
+
+// Expect fails the test unless the next packet is of type t, from the
+// other side, with exactly args.
 func (p *Peer) Expect(t wire.Type, args ...string) Pkt {
 	p.t.Helper()
 	got := p.Next()
-	want := Pkt{Magic: wire.Res, Type: t, Args: args}
-	if got.String() != want.String() || got.Magic != wire.Res {
+	want := Pkt{Magic: p.in, Type: t, Args: args}
+	if got.String() != want.String() || got.Magic != p.in {
 		p.t.Fatalf("got %v; want %v", got, want)
 	}
 	return got
@@ -145,7 +203,7 @@ func (p *Peer) Expect(t wire.Type, args ...string) Pkt {
 func (p *Peer) ExpectType(t wire.Type) Pkt {
 	p.t.Helper()
 	got := p.Next()
-	if got.Type != t || got.Magic != wire.Res {
+	if got.Type != t || got.Magic != p.in {
 		p.t.Fatalf("got %v; want a %v", got, t)
 	}
 	return got
@@ -166,27 +224,39 @@ func (p *Peer) ExpectNone(d time.Duration) {
 	p.r.SetMaxPacketSize(1 << 30)
 }
 
-// ExpectClosed fails the test unless the server closes the connection
-// (after any packets, which are returned).
+// ExpectClosed fails the test unless the other side closes the connection
+// (after any packets, which are returned) within the peer's timeout.
 func (p *Peer) ExpectClosed() []Pkt {
 	p.t.Helper()
 	var got []Pkt
 	for {
-		pk, err := p.NextErr(Timeout)
+		pk, err := p.NextErr(p.timeout)
 		if err == nil {
 			got = append(got, pk)
 			continue
 		}
-		if errors.Is(err, io.EOF) || isReset(err) {
+		if closed(err) {
 			return got
 		}
 		p.t.Fatalf("after %v: got %v; want the connection closed", got, err)
 	}
 }
 
-func isReset(err error) bool {
+// ExpectClosedNow is ExpectClosed for a connection that must close with
+// no packet first.
+func (p *Peer) ExpectClosedNow() {
+	p.t.Helper()
+	if got := p.ExpectClosed(); len(got) > 0 {
+		p.t.Fatalf("wiretest: got %v; want the connection closed first", got)
+	}
+}
+
+// closed reports whether err, from a read, says the connection ended: the
+// peer closed it (EOF) or reset it, or this side was closed; not a
+// deadline.
+func closed(err error) bool {
 	var ne *net.OpError
-	return errors.As(err, &ne) && !ne.Timeout()
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && !ne.Timeout()
 }
 
 // ReadText reads raw text until it ends with end (such as ".\n" or "\r\n")
@@ -194,7 +264,7 @@ func isReset(err error) bool {
 func (p *Peer) ReadText(end string) string {
 	p.t.Helper()
 	var b strings.Builder
-	deadline := time.Now().Add(Timeout)
+	deadline := time.Now().Add(p.timeout)
 	for !strings.HasSuffix(b.String(), end) {
 		pk, err := p.NextErr(time.Until(deadline))
 		if err != nil {
@@ -216,7 +286,7 @@ func (p *Peer) Admin(cmd string, list bool) string {
 	p.Line(cmd)
 	buf := make([]byte, 0, 256)
 	tmp := make([]byte, 4096)
-	deadline := time.Now().Add(Timeout)
+	deadline := time.Now().Add(p.timeout)
 	for {
 		if list && (string(buf) == ".\n" || strings.HasSuffix(string(buf), "\n.\n")) ||
 			!list && strings.HasSuffix(string(buf), "\n") {
@@ -260,4 +330,37 @@ func Pair(t testing.TB, network, addr string) (net.Conn, net.Conn) {
 	}
 	t.Cleanup(func() { c.Close(); peer.Close() })
 	return c, peer
+}
+
+// Listener is a loopback listener whose connections become server-side
+// peers. It is closed at the test's end, as is every peer it accepted.
+type Listener struct {
+	t testing.TB
+	l net.Listener
+}
+
+// Listen starts a Listener on a free loopback port.
+func Listen(t testing.TB) *Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("wiretest: listen: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &Listener{t: t, l: l}
+}
+
+// Addr returns the address to dial.
+func (l *Listener) Addr() string { return l.l.Addr().String() }
+
+// Accept waits (at most Timeout) for the next connection and returns its
+// server-side peer.
+func (l *Listener) Accept() *Peer {
+	l.t.Helper()
+	l.l.(*net.TCPListener).SetDeadline(time.Now().Add(Timeout))
+	nc, err := l.l.Accept()
+	if err != nil {
+		l.t.Fatalf("wiretest: accept: %v", err)
+	}
+	return NewServerSide(l.t, nc)
 }

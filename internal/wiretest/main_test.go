@@ -1,4 +1,4 @@
-package scripted_test
+package wiretest_test
 
 import (
 	"testing"

@@ -1,15 +1,15 @@
-package scripted_test
+package wiretest_test
 
 import (
 	"net"
 	"testing"
 
-	"github.com/seed749d6d6d/gearman/internal/scripted"
+	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
 func TestScript(t *testing.T) {
-	l := scripted.Listen(t)
+	l := wiretest.Listen(t)
 	nc, err := net.Dial("tcp", l.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -20,7 +20,7 @@ func TestScript(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Expect(wire.EchoReq); string(got.Arg(0)) != "hi" {
+	if got := p.ExpectPacket(wire.EchoReq); string(got.Arg(0)) != "hi" {
 		t.Fatalf("got %v", got)
 	}
 	p.Send(wire.EchoRes, "hi")
@@ -29,5 +29,5 @@ func TestScript(t *testing.T) {
 		t.Fatalf("got %v, %v", pk, err)
 	}
 	nc.Close()
-	p.ExpectClosed()
+	p.ExpectClosedNow()
 }
