@@ -51,3 +51,61 @@ func TestServerGrabHigh(t *testing.T) {
 		}
 	}
 }
+
+// A grab-high connection cannot get more than high jobs, nor have the
+// server wake more of its kind than there are high jobs: the option sent
+// twice, or after CAN_DO and PRE_SLEEP, still means high only; every grab
+// type obeys it; with low jobs queued a high job wakes one grab-high
+// sleeper, not every one; the low jobs go to a plain worker untouched.
+func TestServerGrabHighHostile(t *testing.T) {
+	addr := srvStart(t, &gearman.Server{})
+	late := wiretest.Dial(t, addr) // asleep first, the option after, twice
+	late.Send(wire.CanDo, "f")
+	late.Send(wire.PreSleep)
+	for range 2 {
+		late.Send(wire.OptionReq, wire.OptionGrabHigh)
+		late.Expect(wire.OptionRes, wire.OptionGrabHigh)
+	}
+	var his []*wiretest.Peer
+	for range 2 {
+		hi := wiretest.Dial(t, addr)
+		hi.Send(wire.OptionReq, wire.OptionGrabHigh)
+		hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
+		hi.Send(wire.CanDo, "f")
+		hi.Send(wire.PreSleep)
+		srvSync(hi)
+		his = append(his, hi)
+	}
+
+	cl := wiretest.Dial(t, addr)
+	for range 3 {
+		cl.Send(wire.SubmitJobLow, "f", "", "low")
+		cl.ExpectType(wire.JobCreated)
+	}
+	late.ExpectNone(100 * time.Millisecond)
+	for _, grab := range []wire.Type{wire.GrabJob, wire.GrabJobUniq, wire.GrabJobAll} {
+		late.Send(grab)
+		late.Expect(wire.NoJob)
+	}
+	late.Send(wire.PreSleep)
+	srvSync(late)
+
+	cl.Send(wire.SubmitJobHigh, "f", "", "high")
+	cl.ExpectType(wire.JobCreated)
+	his[0].Expect(wire.Noop) // the oldest grab-high sleeper, alone
+	his[1].ExpectNone(100 * time.Millisecond)
+	late.ExpectNone(100 * time.Millisecond)
+	his[0].Send(wire.GrabJobUniq)
+	if p := his[0].ExpectType(wire.JobAssignUniq); string(p.Args[3]) != "high" {
+		t.Fatalf("grab-high worker got %q", p.Args[3])
+	}
+
+	lo := wiretest.Dial(t, addr)
+	lo.Send(wire.CanDo, "f")
+	for range 3 {
+		lo.Send(wire.GrabJobUniq)
+		if p := lo.ExpectType(wire.JobAssignUniq); string(p.Args[3]) != "low" {
+			t.Fatalf("plain worker got %q", p.Args[3])
+		}
+	}
+}
