@@ -39,6 +39,25 @@ func failOnce(t *testing.T, addr, fn, handle, unique, data, exc string, wait boo
 	w.Expect(wire.EchoRes, "x")
 }
 
+// failNext has a new worker of fn wait for a job, take whichever comes
+// (one of lastErr's handles) and fail it with WORK_EXCEPTION lastErr[handle].
+func failNext(t *testing.T, addr, fn string, lastErr map[string]string) {
+	t.Helper()
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, fn)
+	w.Send(wire.PreSleep)
+	w.Expect(wire.Noop)
+	w.Send(wire.GrabJobUniq)
+	h := string(w.ExpectType(wire.JobAssignUniq).Args[0])
+	exc, ok := lastErr[h]
+	if !ok {
+		t.Fatalf("%s assigned; want one of %q", h, lastErr)
+	}
+	w.Send(wire.WorkException, h, exc)
+	w.Send(wire.EchoReq, "x")
+	w.Expect(wire.EchoRes, "x")
+}
+
 // TestKilledServerKeepsDeadLetters: with --retry-failed 1 and the embedded
 // store, a job that fails twice is a dead letter; the server is killed
 // (SIGKILL) and started again, and the dead letter is still there, with
@@ -58,9 +77,13 @@ func TestKilledServerKeepsDeadLetters(t *testing.T) {
 	h3 := string(c.ExpectType(wire.JobCreated).Args[0])
 	failOnce(t, srv.addr, "f", h1, "u1", "p1", "", false)
 	failOnce(t, srv.addr, "f", h2, "u2", "p2", "", false)
-	failOnce(t, srv.addr, "f", h1, "u1", "p1", "boom", true)        // out of retries
-	failOnce(t, srv.addr, "g", h3, "u3", "p3", "", false)           // its retry waits
-	failOnce(t, srv.addr, "f", h2, "u2", "p2", "out\tof ink", true) // out of retries
+	// Their retries come within the same second or so, in either order
+	// (the backoff's jitter): each is failed again, out of retries, with
+	// an error of its own.
+	lastErr := map[string]string{h1: "boom", h2: "out\tof ink"}
+	failNext(t, srv.addr, "f", lastErr)
+	failOnce(t, srv.addr, "g", h3, "u3", "p3", "", false) // its retry waits
+	failNext(t, srv.addr, "f", lastErr)
 	durable(t, srv.addr)
 	srv.kill()
 
@@ -71,11 +94,14 @@ func TestKilledServerKeepsDeadLetters(t *testing.T) {
 	if len(lines) != 3 || lines[2] != "" {
 		t.Fatalf("show dead after the crash = %q; want two dead letters", got)
 	}
-	for i, want := range [][]string{{h1, "f", "u1", "2", "boom"}, {h2, "f", "u2", "2", "out of ink"}} {
-		f := strings.Split(lines[i], "\t")
-		if len(f) != 7 || f[0] != want[0] || f[1] != want[1] || f[2] != want[2] || f[3] != want[3] || f[6] != want[4] {
-			t.Errorf("dead letter %d after the crash = %q; want %q", i, lines[i], want)
+	want := map[string][]string{h1: {h1, "f", "u1", "2", "boom"}, h2: {h2, "f", "u2", "2", "out of ink"}}
+	for _, line := range lines[:2] {
+		f := strings.Split(line, "\t")
+		w, ok := want[f[0]]
+		if len(f) != 7 || !ok || f[1] != w[1] || f[2] != w[2] || f[3] != w[3] || f[6] != w[4] {
+			t.Errorf("dead letter after the crash = %q; want one of %q", line, want)
 		}
+		delete(want, f[0])
 	}
 	// The job whose retry was waiting runs once its time comes.
 	w := wiretest.Dial(t, srv.addr)
