@@ -44,6 +44,16 @@ import (
 // expected: Result takes it back and reads; any other way of waiting for the
 // task (Done, Read, Status...) starts a reader (needReader), as does any
 // other request made while the reading is parked (unpark).
+//
+// What this gives the users of a Conn: one small job at a time, served or
+// submitted, wakes no goroutine but the one that waits; a park ends within
+// two checks, 20 to 40 milliseconds (parkCheck), so a handler that runs
+// longer, or an idle connection, still sees the server go away and cancels
+// the handlers' contexts; a caller that takes the reading first handles
+// what came meanwhile (pollPending), so a submit on a connection the server
+// has closed fails unsent, safe to retry. A connection that is not a plain
+// socket, refuses read deadlines, or is TLS, is read by its own goroutines
+// only (callersMayRead), and parked only while a handler runs.
 
 // callerReads switches the callers' reading (readFor) on. Off, a
 // connection is read by its own goroutines only (and parked only while a
