@@ -3,7 +3,6 @@ package gearman
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -312,11 +311,7 @@ func (s *Server) ListenAndServe() error {
 // the listener's error. Serve closes l when it returns. It may be called for
 // several listeners.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv().Serve(l)
-	if errors.Is(err, jobserver.ErrClosed) {
-		return ErrServerClosed
-	}
-	return err
+	return s.srv().Serve(l)
 }
 
 // ServeConn serves one connection that the caller accepted (or made with an
