@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/srvhook"
 	"github.com/seed749d6d6d/gearman/internal/store"
@@ -239,16 +238,19 @@ type Server struct {
 
 	srvOnce   sync.Once
 	srvEngine *jobserver.Server
-	srvClock  clock.Clock        // set through srvhook by tests
-	srvObs    jobserver.Observer // set through srvhook by gearmantest
+	hooks     // the tests' and gearmantest's clock and observer
 	httpOnce  sync.Once
 	httpH     http.Handler // Handler's (http.go)
 }
 
+// hooks is srvhook.State under this package's name: embedded, it exports
+// nothing, and makes *Server a srvhook.Server.
+type hooks = srvhook.State
+
 func init() {
-	srvhook.SetClock = func(s any, c clock.Clock) { s.(*Server).srvClock = c }
-	srvhook.SetObserver = func(s any, o jobserver.Observer) { s.(*Server).srvObs = o }
-	srvhook.Engine = func(s any) *jobserver.Server { return s.(*Server).srv() }
+	// *Server is the only srvhook.Server (the only type that embeds
+	// srvhook.State): the assertion cannot fail.
+	srvhook.Engine = func(s srvhook.Server) *jobserver.Server { return s.(*Server).srv() }
 }
 
 // srv returns the engine, building it at first use.
@@ -284,8 +286,8 @@ func (s *Server) config() jobserver.Config {
 		Version:               s.Version,
 		TLSConfig:             s.TLSConfig,
 		Logger:                s.Logger,
-		Clock:                 s.srvClock,
-		Observer:              s.srvObs,
+		Clock:                 srvhook.Clock(s),
+		Observer:              srvhook.Observer(s),
 	}
 }
 
