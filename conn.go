@@ -19,7 +19,7 @@ import (
 type Options struct {
 	// DialContext dials the job server. Default: a net.Dialer. A plain
 	// *net.TCPConn or *net.UnixConn it returns must stay in the
-	// non-blocking mode package net put it in (see Conn): taking its file
+	// non-blocking mode package net put it in (see [Conn]): taking its file
 	// descriptor with File and Fd would take it out.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLSConfig, when set, wraps the connection in TLS.
@@ -125,7 +125,7 @@ type Conn struct {
 	mu       sync.Mutex  // guards what follows
 	pending  []*request  // requests awaiting a reply, in order
 	err      error       // why the connection ended
-	writeErr error       // a write failed: the connection is ending (see writeFailed)
+	writeErr error       // a write failed: the connection is ending ([Conn.writeFailed])
 	linger   *time.Timer // ends the connection after a write error, unless its reader does first
 	neg      negotiated  // what the server agreed to
 	cl       clientState // the client side
@@ -214,7 +214,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	c.w.budget = budget
 	// A caller may read only where it can first see without waiting what
 	// came while nobody read, and where a read deadline can stop it when
-	// its context ends (see readFor).
+	// its context ends ([Conn.readFor]).
 	if plainSocket(nc) {
 		c.rd.src.try = nonblock.NewReader(nc)
 		c.rd.src.raw = c.rd.src.try != nil && socketType(nc)

@@ -32,7 +32,7 @@ import (
 // running job of the same function attaches to it; a background one is not
 // queued twice. A submit whose unique id holds a line break (CR or LF)
 // is refused with ERROR INVALID_ARGUMENT: it would forge lines of the
-// admin "show unique jobs" list (see wire.ValidUnique). A new job wakes one sleeping worker that can run it (no
+// admin "show unique jobs" list (see [wire.ValidUnique]). A new job wakes one sleeping worker that can run it (no
 // thundering herd).
 //
 // A worker that disconnects (or sends CANT_DO or RESET_ABILITIES) while
@@ -43,7 +43,7 @@ import (
 // jobs that no worker has started and no other client waits for.
 //
 // Beside gearmand's "exceptions", OPTION_REQ knows "streaming" and
-// "stream-chunks" (see Options.Streaming) and "grab-high"
+// "stream-chunks" (see [Options.Streaming]) and "grab-high"
 // (wire.OptionGrabHigh): the connection's grabs then take high-priority
 // jobs only, and it is woken only for those, which is how a [Pool] keeps
 // slots for them ([PoolOptions.ReservedHigh]).
@@ -133,7 +133,7 @@ type Server struct {
 	MaxPacketSize int64
 
 	// MaxSpool caps the payload of one streamed job that the server holds
-	// whole for a worker without the streaming extension (see Memory);
+	// whole for a worker without the streaming extension (see [Server.Memory]);
 	// a longer payload fails. Default MaxPacketSize less 64 KiB (256 MiB
 	// by default), so that the job fits one JOB_ASSIGN packet; at least
 	// 256 KiB.
@@ -176,14 +176,14 @@ type Server struct {
 	// longer one is refused with ERROR ARGUMENT_TOO_LARGE (ERR
 	// INVALID_ARGUMENTS for the admin command). Default 512, gearmand's
 	// GEARMAN_FUNCTION_MAX_SIZE. Whatever the length, a name holding a
-	// space or a control character (see wire.ValidFunctionName), which
+	// space or a control character (see [wire.ValidFunctionName]), which
 	// would forge lines or fields of the admin lists, is refused with
 	// ERROR INVALID_ARGUMENT; gearmand accepts such names.
 	MaxFunctionName int
 
 	// MaxClientID is the length at which a SET_CLIENT_ID value is cut, as
 	// gearmand cuts it. Default 127. An id holding a control character
-	// (see wire.ValidClientID) is refused with ERROR INVALID_ARGUMENT and
+	// (see [wire.ValidClientID]) is refused with ERROR INVALID_ARGUMENT and
 	// the connection keeps its previous id.
 	MaxClientID int
 
