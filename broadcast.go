@@ -9,6 +9,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"time"
 )
 
 // BroadcastPrefix begins the name of the function through which a worker
@@ -55,8 +56,13 @@ type BroadcastReply struct {
 // at the moment of the broadcast (and Func, when set), each counted once
 // however many of the servers list it. Workers that join later do not get
 // the message. Each gets it at most once: one job, to one server, never
-// sent again; a worker that leaves before taking it never gets it, and
-// its reply then says why when the broadcast's context ends.
+// sent again by the broadcaster; a worker that leaves before taking it
+// never gets it, and its reply then says why when the broadcast's context
+// ends. A worker whose connection is lost while its handler runs gets the
+// message again from the server when it reconnects (a job whose worker
+// went away is queued again); [Pool.HandleBroadcasts] refuses the repeat
+// without running the handler, and the reply is then an error (the first
+// run's answer was lost with its connection).
 type Broadcast struct {
 	workers []string
 	mu      sync.Mutex // guards servers' values
@@ -71,12 +77,23 @@ type Broadcast struct {
 func (b *Broadcast) Workers() []string { return append([]string(nil), b.workers...) }
 
 // Servers returns, for each server asked, how many of the workers' messages
-// it took so far, or why it could not be asked (its workers then
-// count as none: they are not in Workers).
+// it took so far (created as jobs, answered or not), or why it could not be
+// asked (its workers then count as none: they are not in Workers).
 func (b *Broadcast) Servers() []PerServer[int] {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]PerServer[int](nil), b.servers...)
+}
+
+// took counts a message that the server at addr took.
+func (b *Broadcast) took(addr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.servers {
+		if b.servers[i].Addr == addr {
+			b.servers[i].Value++
+		}
+	}
 }
 
 // Replies yields one reply for every worker in Workers as it comes, in the
@@ -121,26 +138,30 @@ func (b *Broadcast) Close() error {
 // and keeps the id. A broadcast job takes one of the pool's MaxJobs slots
 // while h runs, as any job does; broadcasters submit it with high
 // priority, so on this package's server it is taken before the queued
-// jobs of normal and low priority.
+// jobs of normal and low priority. A message the pool took before (the
+// server gives it again when the pool's connection was lost while h ran)
+// fails without running h again.
 func (p *Pool) HandleBroadcasts(h Handler) (string, error) {
 	p.mu.Lock()
-	if p.broadcastID == "" {
-		p.broadcastID = newBroadcastID()
+	if p.broadcastee == nil {
+		p.broadcastee = newBroadcastee()
 	}
-	id := p.broadcastID
+	b := p.broadcastee
 	p.mu.Unlock()
-	return id, p.Register(BroadcastPrefix+id, h, nil)
+	b.serve(h)
+	return b.id, p.Register(BroadcastPrefix+b.id, b, nil)
 }
 
 // HandleBroadcasts is [Pool.HandleBroadcasts] for one connection.
 func (c *Conn) HandleBroadcasts(h Handler) (string, error) {
 	c.mu.Lock()
-	if c.broadcastID == "" {
-		c.broadcastID = newBroadcastID()
+	if c.broadcastee == nil {
+		c.broadcastee = newBroadcastee()
 	}
-	id := c.broadcastID
+	b := c.broadcastee
 	c.mu.Unlock()
-	return id, c.Register(BroadcastPrefix+id, h, nil)
+	b.serve(h)
+	return b.id, c.Register(BroadcastPrefix+b.id, b, nil)
 }
 
 func newBroadcastID() string {
@@ -158,7 +179,12 @@ func newBroadcastID() string {
 // to each server it needs, closed when the broadcast ends: on gearmand as
 // on this package's server, a message a worker has not taken by then is
 // withdrawn with it. ctx bounds the whole broadcast: listing, sending and
-// waiting for the answers. It fails only when no server could be asked.
+// waiting for the answers; a server that has not listed its workers within
+// 5s is left out (its [PerServer] in [Broadcast.Servers] says why). It fails
+// only when no server could be asked.
+// A worker that left after the listing never answers: end ctx, or call
+// [Broadcast.Close], to stop waiting for it and release the broadcast's
+// goroutines and connections.
 //
 // A handler may broadcast, but must not wait for the answer of its own
 // pool while that pool's slots are all taken (see [Pool]).
@@ -216,23 +242,13 @@ func broadcast(ctx context.Context, addrs []string, o *Options, msg BroadcastMes
 	}
 	b.replies = make(chan BroadcastReply, len(rcpts))
 	ctx, b.cancel = context.WithCancel(ctx)
-	s := &sender{o: o, conns: map[string]*connDial{}}
+	s := &sender{id: newBroadcastID(), o: o, conns: map[string]*connDial{}}
 	var wg sync.WaitGroup
 	for _, r := range rcpts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reply, sent := s.deliver(ctx, r, msg.Data)
-			if sent {
-				b.mu.Lock()
-				for i := range b.servers {
-					if b.servers[i].Addr == reply.Addr {
-						b.servers[i].Value++
-					}
-				}
-				b.mu.Unlock()
-			}
-			b.replies <- reply
+			b.replies <- s.deliver(ctx, r, msg.Data, b.took)
 		}()
 	}
 	go func() {
@@ -265,8 +281,17 @@ func broadcastIDs(w WorkerInfo, fn string) []string {
 	return ids
 }
 
+// listWait bounds each server's "workers" list: a server that does not
+// answer the admin protocol (the abraxas server has none) leaves the
+// broadcast to the others after that long instead of holding it until its
+// context ends.
+var listWait = 5 * time.Second
+
 // listWorkers asks every server for its "workers" list at once.
 func listWorkers(ctx context.Context, addrs []string, o *Options) []PerServer[[]WorkerInfo] {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, listWait)
+	defer cancel()
 	out := make([]PerServer[[]WorkerInfo], len(addrs))
 	var wg sync.WaitGroup
 	for i, addr := range addrs {
@@ -281,6 +306,9 @@ func listWorkers(ctx context.Context, addrs []string, o *Options) []PerServer[[]
 			}
 			defer a.Close()
 			out[i].Value, out[i].Err = a.Workers(ctx)
+			if errors.Is(out[i].Err, context.DeadlineExceeded) && parent.Err() == nil {
+				out[i].Err = fmt.Errorf("gearman: broadcast: %s did not answer the admin workers list within %v: %w", addr, listWait, out[i].Err)
+			}
 		}()
 	}
 	wg.Wait()
@@ -290,6 +318,7 @@ func listWorkers(ctx context.Context, addrs []string, o *Options) []PerServer[[]
 // sender holds a broadcast's connections, one per server, dialled on first
 // use.
 type sender struct {
+	id    string // the broadcast's, each message's unique id (broadcast_once.go)
 	o     *Options
 	mu    sync.Mutex
 	conns map[string]*connDial
@@ -333,13 +362,13 @@ func (s *sender) close() {
 }
 
 // deliver sends the message to one worker through the first of its
-// servers that takes the job, and waits for the answer. A job is sent
-// again to the next server only when the last one surely did not create it
-// (see [SafeToRetry]), so the worker gets it at most once.
-// It reports whether a server took the job.
-func (s *sender) deliver(ctx context.Context, r *recipient, data []byte) (_ BroadcastReply, sent bool) {
+// servers that takes the job, calls took with that server's address, and
+// waits for the answer. A job is sent again to the next server only when
+// the last one surely did not create it (see [SafeToRetry]), so the worker
+// gets it at most once.
+func (s *sender) deliver(ctx context.Context, r *recipient, data []byte, took func(addr string)) BroadcastReply {
 	reply := BroadcastReply{Worker: r.id}
-	job := Job{Func: BroadcastPrefix + r.id, Data: data, Priority: High}
+	job := Job{Func: BroadcastPrefix + r.id, Unique: s.id, Data: data, Priority: High}
 	for _, addr := range r.addrs {
 		reply.Addr = addr
 		c, err := s.conn(ctx, addr)
@@ -353,10 +382,11 @@ func (s *sender) deliver(ctx context.Context, r *recipient, data []byte) (_ Broa
 			if SafeToRetry(err) && ctx.Err() == nil {
 				continue
 			}
-			return reply, false
+			return reply
 		}
+		took(addr)
 		reply.Data, reply.Err = t.Result(ctx)
-		return reply, true
+		return reply
 	}
-	return reply, false
+	return reply
 }

@@ -133,7 +133,7 @@ type Conn struct {
 	admin    connAdmin   // withdraws jobs past their assign timeout
 	rd       reading     // who reads the socket
 
-	broadcastID string // see HandleBroadcasts; guarded by mu
+	broadcastee *broadcastee // see HandleBroadcasts; guarded by mu
 
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
@@ -188,6 +188,14 @@ func dialNet(ctx context.Context, addr string, o *Options) (net.Conn, error) {
 // NewConn runs the Gearman protocol on an established connection, such as one
 // from an in-memory transport, and negotiates it as [Dial] does. The Conn owns
 // nc from then on.
+//
+// What needs a second connection to the same server dials
+// nc.RemoteAddr() with opts' DialContext and TLSConfig: the admin
+// connection that withdraws jobs past their [Job.AssignTimeout], and
+// [Conn.Broadcast]. Give a DialContext that reaches the server that way
+// (a TLS connection made by hand needs TLSConfig too); otherwise those
+// withdrawals fail (the [TimeoutError] says the job was not withdrawn)
+// and broadcasts find no server.
 func NewConn(ctx context.Context, nc net.Conn, opts *Options) (*Conn, error) {
 	return newConn(ctx, nc, nc.RemoteAddr().String(), opts.withDefaults(), nil)
 }
@@ -238,7 +246,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 			return nil, err
 		}
 	}
-	err := c.Option(ctx, "exceptions")
+	err := c.Option(ctx, wire.OptionExceptions)
 	var se *ServerError
 	if err != nil && !errors.As(err, &se) {
 		c.Close()
@@ -260,14 +268,14 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 
 // negotiateStreaming turns streaming mode on, or says clearly why not.
 func (c *Conn) negotiateStreaming(ctx context.Context) error {
-	err := c.Option(ctx, "streaming")
+	err := c.Option(ctx, wire.OptionStreaming)
 	if errors.Is(err, ErrNotSupported) {
 		return fmt.Errorf("gearman: %s does not support streaming mode: %w", c.addr, err)
 	}
 	if err != nil {
 		return fmt.Errorf("gearman: negotiate streaming with %s: %w", c.addr, err)
 	}
-	err = c.Option(ctx, "stream-chunks")
+	err = c.Option(ctx, wire.OptionStreamChunks)
 	if errors.Is(err, ErrNotSupported) {
 		c.opts.Logger.Info("gearman: server has streaming mode without the chunked-payload extension", "server", c.addr, "error", err)
 		return nil

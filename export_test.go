@@ -33,6 +33,14 @@ func SetParkCheck(d time.Duration) (restore func()) {
 	return func() { parkCheck = old }
 }
 
+// SetBroadcastListWait sets how long a broadcast waits for each server's
+// workers list, and returns a function that restores the old bound.
+func SetBroadcastListWait(d time.Duration) (restore func()) {
+	old := listWait
+	listWait = d
+	return func() { listWait = old }
+}
+
 // CallerReading reports whether a Do's caller reads c (see readFor).
 func (c *Conn) CallerReading() bool {
 	c.mu.Lock()

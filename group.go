@@ -104,7 +104,10 @@ type GroupDone struct {
 // Nothing runs before Results is ranged over or Wait is called, and
 // everything the group started has ended when either returns: a group holds
 // no goroutine once its loop is over, even after a break. A Group runs
-// once.
+// once. The group takes its jobs from the sequence one at a time, on its
+// runners' goroutines: a sequence that blocks holds up the whole group,
+// its end included, and the group's context does not interrupt it (a
+// sequence that waits should watch that context itself).
 type Group struct {
 	ctx  context.Context
 	s    Submitter
@@ -134,7 +137,9 @@ func NewGroup(ctx context.Context, s Submitter, jobs iter.Seq[Job], opts *GroupO
 // it ends, in completion order; the loop ends when every job taken has been
 // reported. Breaking out of the loop stops the group: the jobs in flight are
 // abandoned (their outcomes are not yielded) and Results returns once they
-// have ended. A second call, or a call after Wait, yields nothing.
+// have ended. A second call, or a call after Wait, yields nothing; one made
+// while the first runs waits until it has ended (so never make one from
+// inside the loop).
 func (g *Group) Results() iter.Seq2[int, JobResult] {
 	return func(yield func(int, JobResult) bool) {
 		g.once.Do(func() { g.run(yield) })

@@ -119,7 +119,7 @@ type Pool struct {
 	high    []*Conn // grab-high connections that are up (ReservedHigh)
 	highOn  bool    // their supervisors run: a function was registered
 
-	broadcastID string // see HandleBroadcasts
+	broadcastee *broadcastee // see HandleBroadcasts; guarded by mu
 
 	ctx    context.Context // the pool's lifetime, cancelled by Close
 	cancel context.CancelFunc

@@ -91,6 +91,7 @@ type reading struct {
 	src       connReader // what r reads
 	direct    handlerRun // read loop only: a job its goroutine runs next
 	taskEnded bool       // read loop only: its last packet ended a client task
+	unknowns  int        // packets of unknown types skipped so far (trace.go)
 
 	// The goroutines that run the read loop and handlers (serve).
 	goroutines sync.WaitGroup

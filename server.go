@@ -45,8 +45,10 @@ import (
 // Beside gearmand's "exceptions", OPTION_REQ knows "streaming" and
 // "stream-chunks" (see [Options.Streaming]) and "grab-high"
 // (wire.OptionGrabHigh): the connection's grabs then take high-priority
-// jobs only, and it is woken only for those, which is how a [Pool] keeps
-// slots for them ([PoolOptions.ReservedHigh]).
+// jobs only, and it is woken only for those (however many such connections
+// sleep, a job of another priority never looks at them, and a high job
+// wakes at most one of them), which is how a [Pool] keeps slots for them
+// ([PoolOptions.ReservedHigh]).
 //
 // A background job whose worker fails it (WORK_FAIL, WORK_EXCEPTION) is
 // gone, as in gearmand, unless [Server.RetryFailed] (or the admin command

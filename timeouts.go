@@ -221,9 +221,7 @@ func (c *Conn) withdraw(t *Task, h string) error {
 		return e
 	}
 	t.timing.withdrawing.Store(true)
-	ctx, cancel := context.WithTimeout(c.baseCtx, adminWait)
-	defer cancel()
-	if err := c.admin.cancelJob(ctx, c, h); err != nil {
+	if err := c.admin.cancelJob(c, h); err != nil {
 		c.opts.Logger.Warn("gearman: withdrawing a job past its assign timeout failed", "server", c.addr, "handle", h, "error", err)
 		return e
 	}
@@ -273,10 +271,15 @@ type connAdmin struct {
 // at once instead of each waiting for a server that does not answer.
 const adminRetry = 10 * time.Second
 
-// cancelJob sends "cancel job h" to c's server.
-func (a *connAdmin) cancelJob(ctx context.Context, c *Conn, h string) error {
+// cancelJob sends "cancel job h" to c's server, waiting adminWait at most
+// once its turn has come: withdrawals wait for one another (one admin
+// connection), and a burst of them must not run out of time in line and
+// so mark a working connection broken.
+func (a *connAdmin) cancelJob(c *Conn, h string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.baseCtx, adminWait)
+	defer cancel()
 	if a.broke != nil && time.Since(a.brokeAt) < adminRetry {
 		return a.broke
 	}

@@ -29,7 +29,8 @@ type PacketTrace struct {
 	// not fit the connection's state (a reply nobody awaits, a request
 	// packet from a server) ends the connection, with err as the
 	// connection's error. Either is also logged to [Options.Logger] at
-	// level Warn, with or without a trace.
+	// level Warn, with or without a trace (after the first 8 unknown
+	// packets of a connection, at level Debug).
 	Unexpected func(info PacketInfo, err error)
 	// Data asks for each packet's data argument in PacketInfo.Data, where
 	// it is in memory whole.
@@ -158,12 +159,25 @@ func (c *Conn) traceReceived(p wire.Packet) {
 	c.opts.Trace.Received(c.received(p))
 }
 
+// unknownWarnings is how many unknown packets a connection logs at level
+// Warn; the ones after go to level Debug, so that a server sending them
+// without end does not flood the log. The trace sees them all.
+const unknownWarnings = 8
+
 // unknownPacket reports a packet of a type the protocol does not define,
 // which the connection skips.
 func (c *Conn) unknownPacket(p wire.Packet) {
 	info := c.received(p)
 	err := fmt.Errorf("gearman: %s sent a packet of unknown type %d (%d bytes), skipped", c.addr, uint32(p.Type), info.Size)
-	c.opts.Logger.Warn("gearman: unknown packet", "server", c.addr, "type", uint32(p.Type), "size", info.Size)
+	c.rd.unknowns++
+	switch n := c.rd.unknowns; {
+	case n < unknownWarnings:
+		c.opts.Logger.Warn("gearman: unknown packet", "server", c.addr, "type", uint32(p.Type), "size", info.Size)
+	case n == unknownWarnings:
+		c.opts.Logger.Warn("gearman: unknown packet; further ones on this connection are logged at level Debug", "server", c.addr, "type", uint32(p.Type), "size", info.Size)
+	default:
+		c.opts.Logger.Debug("gearman: unknown packet", "server", c.addr, "type", uint32(p.Type), "size", info.Size)
+	}
 	if tr := c.opts.Trace; tr != nil && tr.Unexpected != nil {
 		tr.Unexpected(info, err)
 	}

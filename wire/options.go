@@ -1,12 +1,23 @@
 package wire
 
-// Names of the OPTION_REQ options this module's server knows beyond
-// gearmand's "exceptions". A server that does not know one answers ERROR,
-// as gearmand does for every name but "exceptions".
+// Names of the OPTION_REQ options this module's server knows: gearmand's
+// "exceptions" and those beyond it. A server that does not know one
+// answers ERROR, as gearmand does for every name but "exceptions".
 const (
 	// OptionExceptions asks the server to forward WORK_EXCEPTION packets
 	// to this client (gearmand's option).
 	OptionExceptions = "exceptions"
+
+	// OptionStreaming turns on streaming mode, with the abraxas server's
+	// semantics: a job whose streaming worker disconnects fails instead of
+	// running again, and a foreground submit with a unique id on the
+	// connection is refused. gearmand answers ERROR UNKNOWN_OPTION.
+	OptionStreaming = "streaming"
+
+	// OptionStreamChunks turns on the streaming extension's packets
+	// (SUBMIT_STREAM, STREAM_DATA, credit); it needs OptionStreaming
+	// first.
+	OptionStreamChunks = "stream-chunks"
 
 	// OptionGrabHigh makes every grab of this connection (GRAB_JOB,
 	// GRAB_JOB_UNIQ, GRAB_JOB_ALL) take only jobs of high priority: the

@@ -9,22 +9,39 @@ import (
 
 // wakeFor NOOPs sleeping workers of f until as many are awake as f has
 // queued jobs: one new job wakes one worker, not all of them. Sleepers are
-// woken in the order they went to sleep; a grab-high one (grabhigh.go) is
-// passed over, and stays asleep in line, while f has no high job.
+// woken in the order they went to sleep. Grab-high sleepers (grabhigh.go)
+// wait in a list of their own, looked at only while f has high jobs, and
+// then first, at most one for each high job: however many of them sleep,
+// a job of another priority costs nothing more.
 func (s *Server) wakeFor(f *function) {
-	var later []sleeper // grab-high sleepers, while f has no high job
-	for f.woken < f.queued() && len(f.sleepers) > 0 {
-		e := f.sleepers[0]
-		f.sleepers[0] = sleeper{}
-		f.sleepers = f.sleepers[1:]
+	if n := f.queue[prioHigh].n; n > 0 {
+		f.highSleepers = s.wakeFrom(f, f.highSleepers, n)
+	}
+	f.sleepers = s.wakeFrom(f, f.sleepers, -1)
+}
+
+// wakeFrom is wakeFor on one of f's lists of sleepers, waking at most
+// most of them (all when negative), and returns what is left of it. A
+// connection that cannot take f's jobs (its grab-high option came after it
+// went to sleep) moves to f.highSleepers.
+func (s *Server) wakeFrom(f *function, list []sleeper, most int) []sleeper {
+	for f.woken < f.queued() && len(list) > 0 && most != 0 {
+		e := list[0]
+		list[0] = sleeper{}
+		list = list[1:]
 		c := e.c
 		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen {
 			continue
 		}
 		if !c.canTake(f) {
-			later = append(later, e)
+			if most < 0 {
+				f.highSleepers = append(f.highSleepers, e)
+			} else {
+				list = append(list, e) // not reached: f has a high job
+			}
 			continue
 		}
+		most--
 		if c.allYours && !s.draining {
 			// ALL_YOURS: the worker said it serves only this server, so the
 			// job goes to it directly, without a NOOP and a grab.
@@ -39,7 +56,7 @@ func (s *Server) wakeFor(f *function) {
 		f.woken++
 		c.sendFor(wire.Noop)
 	}
-	f.sleepers = append(f.sleepers, later...)
+	return list
 }
 
 // preSleep handles PRE_SLEEP: a NOOP at once when work is waiting (the
@@ -68,17 +85,21 @@ func (s *Server) preSleep(c *conn) {
 
 // addSleeper records c as asleep on f, pruning stale entries now and then.
 func (s *Server) addSleeper(f *function, c *conn) {
-	if len(f.sleepers) > 2*f.workers+16 {
-		live := f.sleepers[:0]
-		for _, e := range f.sleepers {
+	list := &f.sleepers
+	if c.highOnly {
+		list = &f.highSleepers
+	}
+	if len(*list) > 2*f.workers+16 {
+		live := (*list)[:0]
+		for _, e := range *list {
 			if !e.c.gone && e.c.sleeping && !e.c.noopSent && e.gen == e.c.sleepGen {
 				live = append(live, e)
 			}
 		}
-		clear(f.sleepers[len(live):])
-		f.sleepers = live
+		clear((*list)[len(live):])
+		*list = live
 	}
-	f.sleepers = append(f.sleepers, sleeper{c: c, gen: c.sleepGen})
+	*list = append(*list, sleeper{c: c, gen: c.sleepGen})
 }
 
 // unwake clears c's wake-up state after a grab or when it goes away, and

@@ -2,7 +2,9 @@ package jobserver
 
 // A connection with the grab-high option (wire.OptionGrabHigh) takes only
 // high-priority jobs: its grabs look at the high queues alone, PRE_SLEEP
-// finds work only there, and wake-ups for other jobs pass it by.
+// finds work only there, and wake-ups for other jobs pass it by: it
+// sleeps in a list of its own (function.highSleepers), looked at only for
+// high jobs.
 
 // prios returns how many priority levels c's grabs look at, from the
 // highest: all of them, or only the high one.

@@ -1,53 +1,44 @@
-package jobserver_test
+package jobserver
 
-import (
-	"testing"
-	"time"
+import "testing"
 
-	"github.com/seed749d6d6d/gearman/internal/jobserver"
-	"github.com/seed749d6d6d/gearman/internal/wiretest"
-	"github.com/seed749d6d6d/gearman/wire"
-)
-
-// OPTION_REQ grab-high: the connection's grabs take high-priority jobs
-// only, and it sleeps through the others; a plain worker takes them.
-func TestServerGrabHigh(t *testing.T) {
-	addr := start(t, jobserver.Config{})
-	hi := wiretest.Dial(t, addr)
-	hi.Send(wire.OptionReq, wire.OptionGrabHigh)
-	hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
-	hi.Send(wire.CanDo, "f")
-	hi.Send(wire.GrabJobUniq)
-	hi.Expect(wire.NoJob)
-	hi.Send(wire.PreSleep)
-	waitHandled(hi)
-
-	cl := wiretest.Dial(t, addr)
-	cl.Send(wire.SubmitJobLow, "f", "", "low")
-	cl.ExpectType(wire.JobCreated)
-	cl.Send(wire.SubmitJob, "f", "", "normal")
-	cl.ExpectType(wire.JobCreated)
-	hi.ExpectNone(100 * time.Millisecond) // not woken for them
-	hi.Send(wire.GrabJobUniq)             // nor handed one
-	hi.Expect(wire.NoJob)
-	hi.Send(wire.PreSleep)
-	waitHandled(hi)
-
-	cl.Send(wire.SubmitJobHigh, "f", "", "high")
-	cl.ExpectType(wire.JobCreated)
-	hi.Expect(wire.Noop)
-	hi.Send(wire.GrabJobUniq)
-	if p := hi.ExpectType(wire.JobAssignUniq); string(p.Args[3]) != "high" {
-		t.Fatalf("grab-high worker got %q", p.Args[3])
-	}
-
-	// The others wait for a plain worker, in priority order.
-	lo := wiretest.Dial(t, addr)
-	lo.Send(wire.CanDo, "f")
-	for _, want := range []string{"normal", "low"} {
-		lo.Send(wire.GrabJobUniq)
-		if p := lo.ExpectType(wire.JobAssignUniq); string(p.Args[3]) != want {
-			t.Fatalf("plain worker got %q; want %q", p.Args[3], want)
+// Grab-high sleepers cost a job of another priority nothing: with a
+// thousand of them asleep on a function and its low and normal jobs
+// waiting, waking for one more job looks at none of them (no allocation,
+// none woken), whether they slept with the option or took it after going
+// to sleep; a high job then wakes one of them, not all.
+func TestWakeForPassesGrabHighSleepersByForFree(t *testing.T) {
+	s := &Server{}
+	f := &function{name: "f"}
+	var conns []*conn
+	for i := range 1000 {
+		c := &conn{highOnly: true, sleeping: true, sleepGen: 1}
+		conns = append(conns, c)
+		f.workers++
+		if i%2 == 0 {
+			s.addSleeper(f, c)
+		} else {
+			// Asleep first, the option after.
+			c.highOnly = false
+			s.addSleeper(f, c)
+			c.highOnly = true
 		}
+	}
+	f.queue[prioLow].n = 5
+	f.queue[prioNormal].n = 5
+	s.wakeFor(f) // moves the late option's sleepers to their list
+	if allocs := testing.AllocsPerRun(100, func() { s.wakeFor(f) }); allocs != 0 {
+		t.Errorf("wakeFor allocates %v times with grab-high sleepers and no high job; want 0", allocs)
+	}
+	if n := len(f.sleepers); n != 0 {
+		t.Errorf("%d grab-high connections among the plain sleepers; want 0", n)
+	}
+	for i, c := range conns {
+		if c.noopSent {
+			t.Fatalf("grab-high connection %d woken without a high job", i)
+		}
+	}
+	if len(f.highSleepers) != len(conns) {
+		t.Fatalf("%d grab-high sleepers left; want %d", len(f.highSleepers), len(conns))
 	}
 }

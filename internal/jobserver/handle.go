@@ -37,13 +37,13 @@ func (c *conn) sendError(e [2][]byte) { c.send(wire.Res, wire.Error, e[0], e[1])
 // and echoed as sent.
 func (s *Server) option(c *conn, name []byte) {
 	switch {
-	case bytes.EqualFold(name, []byte("exceptions")):
+	case bytes.EqualFold(name, []byte(wire.OptionExceptions)):
 		c.exceptions = true
-	case bytes.EqualFold(name, []byte("streaming")):
+	case bytes.EqualFold(name, []byte(wire.OptionStreaming)):
 		c.streaming = true
 	case bytes.EqualFold(name, []byte(wire.OptionGrabHigh)):
 		c.highOnly = true
-	case bytes.EqualFold(name, []byte("stream-chunks")):
+	case bytes.EqualFold(name, []byte(wire.OptionStreamChunks)):
 		if !c.streaming {
 			c.send(wire.Res, wire.Error, errUnknownOption[0], []byte("stream-chunks needs the streaming option first"))
 			return

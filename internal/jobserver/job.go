@@ -175,8 +175,11 @@ type function struct {
 	workers  int        // registrations, duplicates included
 	maxQueue [nPrio]int // 0 = no limit
 	sleepers []sleeper  // workers asleep on this function, oldest first (lazily pruned)
-	woken    int        // sleepers NOOPed for this function that have not grabbed yet
-	stalled  bool       // jobs are not handed out (gearmantest's Stall)
+	// highSleepers are the grab-high ones (grabhigh.go), apart so that
+	// wake-ups for other jobs never look at them.
+	highSleepers []sleeper
+	woken        int  // sleepers NOOPed for this function that have not grabbed yet
+	stalled      bool // jobs are not handed out (gearmantest's Stall)
 
 	heldPending int // with a shared store: held jobs of this function whose records are not yet durable
 

@@ -528,25 +528,36 @@ func (s *Server) dropStreams(c *conn) {
 }
 
 // wakeExt NOOPs one sleeping extension worker of f for a new stream job
-// (which the other workers cannot take before its payload is complete).
+// (which the other workers cannot take before its payload is complete):
+// a grab-high one first when f has a high stream job.
 func (s *Server) wakeExt(f *function) {
-	for i, e := range f.sleepers {
+	if f.streamq[prioHigh].n > 0 && s.wakeExtFrom(f, &f.highSleepers) {
+		return
+	}
+	s.wakeExtFrom(f, &f.sleepers)
+}
+
+// wakeExtFrom is wakeExt on one of f's lists of sleepers; it reports
+// whether it woke one.
+func (s *Server) wakeExtFrom(f *function, list *[]sleeper) bool {
+	for i, e := range *list {
 		c := e.c
 		if c.gone || !c.sleeping || c.noopSent || e.gen != c.sleepGen || !c.chunks || !c.canTake(f) {
 			continue
 		}
-		f.sleepers = append(f.sleepers[:i], f.sleepers[i+1:]...)
+		*list = append((*list)[:i], (*list)[i+1:]...)
 		if c.allYours && !s.draining {
 			c.sleeping = false
 			if j := s.pick(c); j != nil {
 				s.assign(c, j, c.grabType)
 			}
-			return
+			return true
 		}
 		c.noopSent = true
 		c.send(wire.Res, wire.Noop)
-		return
+		return true
 	}
+	return false
 }
 
 // extQueued reports whether f has stream jobs only extension workers can
