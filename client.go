@@ -55,7 +55,7 @@ func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
 		return nil, err
 	}
 	if t.st != nil {
-		return t.Result(ctx) // a streamed job (see open)
+		return t.Result(ctx) // a streamed job: see [Conn.open]
 	}
 	if t.reads {
 		c.readFor(ctx, t, false)
@@ -118,7 +118,7 @@ func (c *Conn) Open(ctx context.Context, job Job) (*Task, error) {
 // its result whole without a reader; except a task whose payload streams
 // (its result may stream under a window that only a reader opens), which is
 // opened as by Open, as it is for Submit. Do's and Submit's callers may read
-// the connection themselves (see readFor).
+// the connection themselves ([Conn.readFor]).
 func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if _, err := job.packetType(); err != nil {
 		return nil, unsent(err)
@@ -238,7 +238,7 @@ func (c *Conn) submitTask(t *Task, job Job, chunks [][]byte) error {
 	t.req = request{t: pt, task: t}
 	if t.awaited || t.submitted {
 		// Nobody may be reading: then the caller, about to wait, reads
-		// instead of having a reader start and wake it (see readFor).
+		// instead of having a reader start and wake it ([Conn.readFor]).
 		t.reads = c.takeParked()
 	}
 	err := c.enqueueChunks(&t.req, job.leadingArgs(pt), chunks)

@@ -19,7 +19,7 @@ import (
 type Options struct {
 	// DialContext dials the job server. Default: a net.Dialer. A plain
 	// *net.TCPConn or *net.UnixConn it returns must stay in the
-	// non-blocking mode package net put it in (see Conn): taking its file
+	// non-blocking mode package net put it in (see [Conn]): taking its file
 	// descriptor with File and Fd would take it out.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLSConfig, when set, wraps the connection in TLS.
@@ -99,45 +99,19 @@ func (o *Options) withDefaults() Options {
 }
 
 // Conn is a connection to one job server, on which a program submits jobs
-// and serves them. Many tasks share it; one goroutine reads it and routes
-// each packet to its task, another writes what the tasks queue, many packets
-// per system call. It is safe for concurrent use.
+// and serves them.
 //
-// A job whose payload arrived whole runs on the goroutine that read it. When
-// the connection then expects nothing from the server (no request awaits
-// its reply, no client task its result), that goroutine leaves it unread
-// while the handler runs, and reads on when the handler returns: no other
-// goroutine is woken per job. Anything that comes to expect a reply (a
-// submit, even from the handler, another job's next grab) starts a reader at
-// once, as does a handler that runs longer than 20 to 40 milliseconds, so
-// that a lost connection still cancels its context.
+// A Conn is safe for concurrent use by any number of goroutines, its tasks
+// and handlers included. A call on it waits only for its own request, its
+// context or the connection's end, never for another caller or a running
+// handler, and a connection that nobody waits on still sees the server go
+// away within 40 milliseconds.
 //
-// Likewise on the client side: when a job's result has been delivered and
-// the connection expects nothing more and serves no function, it is left
-// unread, and the next [Conn.Do] or [Conn.Submit] caller reads the replies
-// it waits for instead of waiting to be woken by a reader; Submit then
-// leaves the connection unread for the job's result, which [Task.Result]
-// reads (and Done, Read, Status or Warnings have a reader start). One job at
-// a time then costs no hand-off between goroutines. A caller reads only
-// whole packets that fit the read buffer and hands the reading to a
-// goroutine at a packet's boundary when its context ends (a read deadline
-// in the past wakes it), when a larger packet comes, or when its wait is
-// over and others are still expected. Before it submits, it handles without
-// waiting what came while nobody read: a connection the server closed
-// meanwhile ends before the submit is sent, which then fails safe to retry.
-// An idle connection left unread learns that the server went away within
-// 20 to 40 milliseconds, and Close is immediate. A net.Conn from
-// [Options.DialContext] that is not a socket or refuses read deadlines, and
-// a TLS connection, are always read by a goroutine of their own.
-//
-// On a plain TCP or Unix socket (a *net.TCPConn or *net.UnixConn, not a
-// wrapper of one) the connection reads and writes through the socket's file
-// descriptor, with the same waits and deadlines as the net.Conn's own Read
-// and Write but cheaper system calls: as the socket never blocks a thread,
-// they skip the runtime's bookkeeping for calls that may (on Linux), which
-// cost a fifth of the jobs per second, one small job at a time through a
-// gearmand on the same machine. Such a socket must stay non-blocking, as
-// package net made it.
+// On a plain *net.TCPConn or *net.UnixConn (not a wrapper of one) found in
+// the non-blocking mode package net puts it in, the connection reads and
+// writes through the socket's file descriptor: the same waits and deadlines
+// as the net.Conn's Read and Write, with cheaper system calls. Such a socket
+// must stay non-blocking (see [Options.DialContext]).
 type Conn struct {
 	// Who may touch what: nc, addr and opts are set once; out is the
 	// writers' (outQueue); mu guards the fields below it and those that
@@ -151,7 +125,7 @@ type Conn struct {
 	mu       sync.Mutex  // guards what follows
 	pending  []*request  // requests awaiting a reply, in order
 	err      error       // why the connection ended
-	writeErr error       // a write failed: the connection is ending (see writeFailed)
+	writeErr error       // a write failed: the connection is ending ([Conn.writeFailed])
 	linger   *time.Timer // ends the connection after a write error, unless its reader does first
 	neg      negotiated  // what the server agreed to
 	cl       clientState // the client side
@@ -248,7 +222,7 @@ func newConn(ctx context.Context, nc net.Conn, addr string, o Options, budget *j
 	c.w.budget = budget
 	// A caller may read only where it can first see without waiting what
 	// came while nobody read, and where a read deadline can stop it when
-	// its context ends (see readFor).
+	// its context ends ([Conn.readFor]).
 	if plainSocket(nc) {
 		c.rd.src.try = nonblock.NewReader(nc)
 		c.rd.src.raw = c.rd.src.try != nil && socketType(nc)

@@ -3,6 +3,8 @@ package gearman
 import (
 	"errors"
 	"strings"
+
+	"github.com/seed749d6d6d/gearman/internal/jobserver"
 )
 
 // SafeToRetry reports whether err, from a submit, guarantees that the job was
@@ -55,8 +57,10 @@ var (
 	// ErrClosed means the connection, pool or task was closed by its owner.
 	ErrClosed = errors.New("gearman: closed")
 	// ErrServerClosed is returned by [Server.Serve] and
-	// [Server.ListenAndServe] after [Server.Shutdown] or [Server.Close].
-	ErrServerClosed = errors.New("gearman: server closed")
+	// [Server.ListenAndServe] after [Server.Shutdown] or [Server.Close],
+	// and by [Server.RetryDeadLetters] and [Server.PurgeDeadLetters] (on a
+	// server without a shared store) after Close.
+	ErrServerClosed = jobserver.ErrClosed
 	// ErrShortPayload means a task was closed before its payload reached
 	// the length declared in Job.Size.
 	ErrShortPayload = errors.New("gearman: payload shorter than declared")

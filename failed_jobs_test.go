@@ -278,6 +278,22 @@ func TestDeadLettersAPI(t *testing.T) {
 	w.Expect(wire.JobAssignUniq, "H:test:2", "f", "b", "payload") // the retried one
 }
 
+// After Close, the calls that change the dead letters fail with
+// ErrServerClosed, the error Serve returns: one sentinel for the server,
+// whichever part of it says so.
+func TestDeadLettersAfterCloseErrServerClosed(t *testing.T) {
+	s := &gearman.Server{RetryFailed: gearman.RetryPolicy{Keep: true}}
+	srvStart(t, s)
+	s.Close()
+	ctx := context.Background()
+	if _, err := s.RetryDeadLetters(ctx, "", ""); !errors.Is(err, gearman.ErrServerClosed) {
+		t.Errorf("RetryDeadLetters after Close = %v; want ErrServerClosed", err)
+	}
+	if _, err := s.PurgeDeadLetters(ctx, "", "f"); !errors.Is(err, gearman.ErrServerClosed) {
+		t.Errorf("PurgeDeadLetters after Close = %v; want ErrServerClosed", err)
+	}
+}
+
 // TestScheduledJobFailedRunIsRetriedThenKept: a scheduled job's failed run
 // is retried after its backoff; out of retries, the run is kept as a
 // one-off dead letter with a handle of its own, and the schedule goes on.

@@ -20,7 +20,7 @@ import (
 type outQueue struct {
 	nc      net.Conn
 	sock    *nonblock.Writer // for tryDrain; nil when nc is not a socket
-	rawIO   bool             // writes that wait go through sock too (see socketType)
+	rawIO   bool             // writes that wait go through sock too ([socketType])
 	mu      sync.Mutex
 	segs    []outSeg // waiting to be written, in order
 	spare   []outSeg // the other batch slice, reused
@@ -42,7 +42,7 @@ type outQueue struct {
 	trace     *PacketTrace // Options.Trace when it has a Sent hook, else nil
 	traceAddr string
 	traceBuf  []byte               // copies of a traced packet's arguments
-	traceArgs [wire.MaxArgs][]byte // and their slices (see traceSentLead)
+	traceArgs [wire.MaxArgs][]byte // and their slices ([outQueue.traceSentLead])
 }
 
 // highWater is the queued size above which task writes wait (waitRoom).

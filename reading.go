@@ -32,18 +32,30 @@ import (
 //     hands it on at a packet's boundary.
 //
 // The mechanism: the reading passes between the read loop's goroutine
-// (see serve), a handler's while it runs with the reading parked (see
-// park), and the callers of Do, Submit and Result. A connection that serves
-// such calls one at a time needs no other goroutine at all: when the read
-// loop has delivered a client task's result and nothing more is expected,
-// it parks the reading (parkIdle); the next Do or Submit, finding it parked
-// as it submits (takeParked), takes it and reads its own reply (readFor).
-// Its wait then costs no hand-off between goroutines: the network wakes the
-// goroutine that waits. Submit reads until the job is created, then leaves
-// the reading parked for the task (parkedFor) when only its result is
-// expected: Result takes it back and reads; any other way of waiting for the
-// task (Done, Read, Status...) starts a reader (needReader), as does any
-// other request made while the reading is parked (unpark).
+// ([Conn.serve]), a handler's while it runs with the reading parked
+// ([Conn.park]), and the callers of Do, Submit and Result. A connection
+// that serves such calls one at a time needs no other goroutine at all:
+// when the read loop has delivered a client task's result and nothing more
+// is expected, it parks the reading ([Conn.parkIdle]); the next Do or
+// Submit, finding it parked as it submits ([Conn.takeParked]), takes it and
+// reads its own reply ([Conn.readFor]). Its wait then costs no hand-off
+// between goroutines: the network wakes the goroutine that waits. Submit
+// reads until the job is created, then leaves the reading parked for the
+// task ([reading.parkedFor]) when only its result is expected: Result takes
+// it back and reads; any other way of waiting for the task (Done, Read,
+// Status...) starts a reader ([Task.needReader]), as does any other request
+// made while the reading is parked ([Conn.unpark]).
+//
+// What this gives the users of a Conn: one small job at a time, served or
+// submitted, wakes no goroutine but the one that waits; a park ends within
+// two checks, 20 to 40 milliseconds ([parkCheck]), so a handler that runs
+// longer, or an idle connection, still sees the server go away and cancels
+// the handlers' contexts; a caller that takes the reading first handles
+// what came meanwhile ([Conn.pollPending]), so a submit on a connection the
+// server has closed fails unsent, safe to retry. A connection that is not a
+// plain socket, refuses read deadlines, or is TLS, is read by its own
+// goroutines only ([Conn.callersMayRead]), and parked only while a handler
+// runs.
 
 // callerReads switches the callers' reading (readFor) on. Off, a
 // connection is read by its own goroutines only (and parked only while a
@@ -86,8 +98,8 @@ type reading struct {
 	spare      chan handlerRun // to a goroutine waiting for work
 	spares     atomic.Int32    // goroutines waiting for work
 
-	// Guarded by Conn.mu: the read loop's park (see park) and the caller
-	// that reads instead (see readFor).
+	// Guarded by Conn.mu: the read loop's park ([Conn.park]) and the
+	// caller that reads instead ([Conn.readFor]).
 	parked      bool          // nobody reads (a handler runs, or the connection is idle)
 	caller      *Task         // the task whose Do, Submit or Result caller reads the connection
 	parkedFor   *Task         // parked for this task's result, which its waiter reads
@@ -105,7 +117,7 @@ type reading struct {
 // server has created it); it then leaves the reading parked if nothing more
 // is expected (or only t's result, for Result to read), or hands it to a
 // reader goroutine. It reads only whole packets that fit the read buffer and
-// that it can handle without waiting (see handledAtOnce): any other packet,
+// that it can handle without waiting ([Conn.handledAtOnce]): any other packet,
 // or the end of ctx (which interrupts a read with a deadline in the past),
 // hands the reading on at a packet's boundary, so the stream stays intact
 // for the next reader.
@@ -116,7 +128,7 @@ func (c *Conn) readFor(ctx context.Context, t *Task, created bool) {
 	c.mu.Unlock()
 	var stop func() bool
 	if done := ctx.Done(); done != nil && done != t.ctxDone {
-		// The task's own context already interrupts (see open).
+		// The task's own context already interrupts: see [Conn.open].
 		stop = context.AfterFunc(ctx, func() { c.interruptReader(t) })
 	}
 	handOn := c.readUntilDone(t, created)
@@ -147,7 +159,7 @@ func (c *Conn) handOn() {
 }
 
 // takeParked takes the reading for the calling goroutine if nobody reads,
-// after handling what came meanwhile (see pollPending), and reports whether
+// after handling what came meanwhile ([Conn.pollPending]), and reports whether
 // it holds it.
 func (c *Conn) takeParked() bool {
 	if !c.callersMayRead() {
@@ -169,7 +181,7 @@ func (c *Conn) takeParked() bool {
 // and above all the end of the connection, which so ends before the caller
 // sends on it (a submit then fails unsent, safe to retry elsewhere). It
 // reports whether the caller still holds the reading: not after the end, nor
-// after handing it on for a packet it does not take (see handledAtOnce).
+// after handing it on for a packet it does not take ([Conn.handledAtOnce]).
 func (c *Conn) pollPending() bool {
 	for {
 		c.rd.src.nonblock = true // only around the read: see connReader
@@ -234,7 +246,7 @@ var anySocketForTest atomic.Bool
 type connReader struct {
 	nc       net.Conn
 	try      *nonblock.Reader // nil when nc is not a socket
-	raw      bool             // reads that wait go through try too (see socketType)
+	raw      bool             // reads that wait go through try too ([socketType])
 	nonblock bool
 }
 
@@ -265,7 +277,7 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 			return true // created, and nothing more has come yet
 		}
 		if c.rd.r.Buffered() == 0 {
-			c.loopFlush()
+			c.flushNoWait()
 		}
 		whole, err := c.rd.r.Buffer()
 		if err != nil {
@@ -288,7 +300,7 @@ func (c *Conn) readUntilDone(t *Task, created bool) bool {
 }
 
 // handledAtOnce reports whether the next packet, buffered whole, is handled
-// without waiting (see callerHandles): not when it brings data to a task
+// without waiting ([callerHandles]): not when it brings data to a task
 // whose buffer is full (its reader holds back the connection's reading, and
 // so would hold the caller, whose context could then not free it), nor a job
 // or stream packet for the worker side or a streaming task, which a reader
@@ -368,7 +380,7 @@ func (c *Conn) wasInterrupted() bool {
 
 // releaseReading ends the reading of t's caller: it parks the reading when
 // the connection expects nothing, or, after Submit's (created), only t's
-// result (for Result to read: see parkedFor), else hands it to a reader
+// result (for Result to read: [reading.parkedFor]), else hands it to a reader
 // goroutine. A caller whose context ended never parks it for t: whoever
 // else waits for t (Done, Err) needs a reader.
 func (c *Conn) releaseReading(t *Task, created bool) {
@@ -479,7 +491,7 @@ func (c *Conn) parkIdle() bool {
 	return true
 }
 
-// parkLocked parks the reading (see park). c.mu held.
+// parkLocked is [Conn.park] with c.mu held.
 func (c *Conn) parkLocked() {
 	c.rd.parked = true
 	c.rd.parks++

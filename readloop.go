@@ -21,10 +21,10 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 		if c.rd.r.Buffered() == 0 {
 			// About to read from the socket: first send the replies to
 			// the packets read so far, in one write.
-			c.loopFlush()
+			c.flushNoWait()
 			if c.rd.taskEnded {
 				// The next Do's or Submit's caller reads: leave it
-				// the reading while nothing is expected (see readFor).
+				// the reading while nothing is expected ([Conn.readFor]).
 				c.rd.taskEnded = false
 				if c.parkIdle() {
 					return handlerRun{}, true
@@ -45,7 +45,7 @@ func (c *Conn) readLoop() (run handlerRun, ok bool) {
 			if !c.settleBuffered() {
 				return run, true
 			}
-			c.loopFlush()
+			c.flushNoWait()
 			if c.rd.r.Buffered() == 0 && c.park() {
 				run.parked = true // nobody reads until the handler returns
 			} else {
@@ -152,7 +152,7 @@ func (c *Conn) readData() ([]byte, error) {
 type handlerRun struct {
 	h      Handler
 	t      *Task
-	parked bool // the read loop waits for this handler (see park)
+	parked bool // the read loop waits for this handler ([Conn.park])
 }
 
 // start gives run to a goroutine of the connection that waits for work (one

@@ -47,7 +47,7 @@ func (c *Conn) enqueue(rq *request, args ...[]byte) error {
 }
 
 // enqueueChunks queues a submit and its packet, whose data argument is
-// chunks (see outQueue.packetChunks), in the same order.
+// chunks ([outQueue.packetChunks]), in the same order.
 func (c *Conn) enqueueChunks(rq *request, lead [][]byte, chunks [][]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -65,7 +65,7 @@ func (c *Conn) enqueueChunks(rq *request, lead [][]byte, chunks [][]byte) error 
 }
 
 // enqueueLocked is enqueue with c.mu held; done, if not nil, learns when
-// the packet has been written (see outQueue.packet).
+// the packet has been written ([outQueue.packet]).
 func (c *Conn) enqueueLocked(rq *request, done chan error, args ...[]byte) error {
 	if c.err != nil {
 		return c.err

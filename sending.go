@@ -17,7 +17,7 @@ func (c *Conn) writeLoop() {
 }
 
 // writeLinger bounds how long a connection whose write failed waits for its
-// reader to meet the end of what the server sent (see writeFailed).
+// reader to meet the end of what the server sent ([Conn.writeFailed]).
 const writeLinger = 2 * time.Second
 
 // writeFailed ends the connection after a write error, once its reader has
@@ -45,9 +45,15 @@ func (c *Conn) writeFailed(err error) {
 	c.unpark()
 }
 
-// send sends a request that expects no reply. It writes it from the
-// caller's goroutine unless another write is under way: never call it from
-// the read loop (use post).
+// A connection's packets are queued in its outQueue and written by one of
+// three: the goroutine that queued them, which then waits on the socket
+// (send, sendData, flush); the read loop, which never waits on it
+// (flushNoWait); or the writer goroutine (sendViaWriter). A queue method
+// only queues, for the caller to write next.
+
+// send queues a packet and writes what is queued from the caller's
+// goroutine, waiting on the socket: never call it from the read loop
+// (queue, then flushNoWait).
 func (c *Conn) send(t wire.Type, args ...[]byte) error {
 	if _, err := c.out.packet(t, nil, args...); err != nil {
 		return c.connErr(err)
@@ -55,33 +61,17 @@ func (c *Conn) send(t wire.Type, args ...[]byte) error {
 	return c.flush()
 }
 
-// loopPost queues a packet from the read loop, which sends it before it
-// next waits to read (loopFlush), with whatever else it queued meanwhile.
-func (c *Conn) loopPost(t wire.Type, args ...[]byte) (uint64, error) {
-	return c.out.packet(t, nil, args...)
-}
-
-// loopFlush sends what the read loop queued: what the socket takes at once
-// from the read loop itself, the rest by the writer goroutine. The read loop
-// never waits on the socket (see outQueue).
-func (c *Conn) loopFlush() {
-	if !c.out.tryDrain() {
-		c.out.signal()
+// sendData is queueData, then flush.
+func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
+	if err := c.queueData(t, handle, data); err != nil {
+		return err
 	}
+	return c.flush()
 }
 
-// post queues a packet for the writer goroutine, from a goroutine that must
-// not write (it may hold locks the read loop needs).
-func (c *Conn) post(t wire.Type, args ...[]byte) (uint64, error) {
-	seq, err := c.out.packet(t, nil, args...)
-	if err == nil {
-		c.out.signal()
-	}
-	return seq, err
-}
-
-// flush writes what is queued from the caller's goroutine (see outQueue). A
-// write error ends the connection (see writeFailed).
+// flush writes what is queued from the caller's goroutine, waiting on the
+// socket (see [outQueue]). A write error ends the connection (see
+// [Conn.writeFailed]).
 func (c *Conn) flush() error {
 	if err := c.out.drain(); err != nil {
 		err = fmt.Errorf("gearman: write to %s: %w: %w", c.addr, ErrConnLost, err)
@@ -91,22 +81,22 @@ func (c *Conn) flush() error {
 	return nil
 }
 
-// sendData sends a packet whose last argument is data from the caller, and
-// for data sent by reference (wire.LargeData bytes or more) waits until it is
-// written, so the caller may reuse it.
-func (c *Conn) sendData(t wire.Type, handle string, data []byte) error {
-	return c.writeData(t, handle, data, true)
+// queue queues a packet for the caller to write next: the read loop with
+// flushNoWait, before it next waits to read.
+func (c *Conn) queue(t wire.Type, args ...[]byte) (uint64, error) {
+	return c.out.packet(t, nil, args...)
 }
 
-// writeData is sendData, but without flush it only queues the packet (for a
-// caller that flushes next), unless its data goes by reference. For a packet
-// type without data (WORK_FAIL) data is ignored.
-func (c *Conn) writeData(t wire.Type, handle string, data []byte, flush bool) error {
+// queueData queues a packet whose last argument is data from the caller,
+// for the caller to write next; data that goes by reference
+// ([wire.LargeData] bytes or more) is written before queueData returns,
+// so that the caller may reuse it. For a packet type without data
+// (WORK_FAIL), data is ignored. Like send, it may wait on the socket.
+func (c *Conn) queueData(t wire.Type, handle string, data []byte) error {
 	c.out.waitRoom()
 	var done chan error
 	if len(data) >= wire.LargeData {
 		done = make(chan error, 1)
-		flush = true
 	}
 	var err error
 	if t.HasData() {
@@ -117,16 +107,32 @@ func (c *Conn) writeData(t wire.Type, handle string, data []byte, flush bool) er
 	if err != nil {
 		return c.connErr(err)
 	}
-	if !flush {
+	if done == nil {
 		return nil
 	}
 	if err := c.flush(); err != nil {
 		return err
 	}
-	if done != nil {
-		return c.connErr(<-done)
+	return c.connErr(<-done)
+}
+
+// flushNoWait writes, from the read loop, what the socket takes at once,
+// and leaves the rest to the writer goroutine: the read loop never waits on
+// the socket (see [outQueue]).
+func (c *Conn) flushNoWait() {
+	if !c.out.tryDrain() {
+		c.out.signal()
 	}
-	return nil
+}
+
+// sendViaWriter queues a packet for the writer goroutine to write, from a
+// goroutine that must not write (it may hold locks the read loop needs).
+func (c *Conn) sendViaWriter(t wire.Type, args ...[]byte) (uint64, error) {
+	seq, err := c.out.packet(t, nil, args...)
+	if err == nil {
+		c.out.signal()
+	}
+	return seq, err
 }
 
 // connErr returns the connection's own error for a failed queue.

@@ -3,14 +3,12 @@ package gearman
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/srvhook"
 	"github.com/seed749d6d6d/gearman/internal/store"
@@ -34,7 +32,7 @@ import (
 // running job of the same function attaches to it; a background one is not
 // queued twice. A submit whose unique id holds a line break (CR or LF)
 // is refused with ERROR INVALID_ARGUMENT: it would forge lines of the
-// admin "show unique jobs" list (see wire.ValidUnique). A new job wakes one sleeping worker that can run it (no
+// admin "show unique jobs" list (see [wire.ValidUnique]). A new job wakes one sleeping worker that can run it (no
 // thundering herd).
 //
 // A worker that disconnects (or sends CANT_DO or RESET_ABILITIES) while
@@ -45,7 +43,7 @@ import (
 // jobs that no worker has started and no other client waits for.
 //
 // Beside gearmand's "exceptions", OPTION_REQ knows "streaming" and
-// "stream-chunks" (see Options.Streaming) and "grab-high"
+// "stream-chunks" (see [Options.Streaming]) and "grab-high"
 // (wire.OptionGrabHigh): the connection's grabs then take high-priority
 // jobs only, and it is woken only for those (however many such connections
 // sleep, a job of another priority never looks at them, and a high job
@@ -137,7 +135,7 @@ type Server struct {
 	MaxPacketSize int64
 
 	// MaxSpool caps the payload of one streamed job that the server holds
-	// whole for a worker without the streaming extension (see Memory);
+	// whole for a worker without the streaming extension (see [Server.Memory]);
 	// a longer payload fails. Default MaxPacketSize less 64 KiB (256 MiB
 	// by default), so that the job fits one JOB_ASSIGN packet; at least
 	// 256 KiB.
@@ -180,14 +178,14 @@ type Server struct {
 	// longer one is refused with ERROR ARGUMENT_TOO_LARGE (ERR
 	// INVALID_ARGUMENTS for the admin command). Default 512, gearmand's
 	// GEARMAN_FUNCTION_MAX_SIZE. Whatever the length, a name holding a
-	// space or a control character (see wire.ValidFunctionName), which
+	// space or a control character (see [wire.ValidFunctionName]), which
 	// would forge lines or fields of the admin lists, is refused with
 	// ERROR INVALID_ARGUMENT; gearmand accepts such names.
 	MaxFunctionName int
 
 	// MaxClientID is the length at which a SET_CLIENT_ID value is cut, as
 	// gearmand cuts it. Default 127. An id holding a control character
-	// (see wire.ValidClientID) is refused with ERROR INVALID_ARGUMENT and
+	// (see [wire.ValidClientID]) is refused with ERROR INVALID_ARGUMENT and
 	// the connection keeps its previous id.
 	MaxClientID int
 
@@ -242,16 +240,19 @@ type Server struct {
 
 	srvOnce   sync.Once
 	srvEngine *jobserver.Server
-	srvClock  clock.Clock        // set through srvhook by tests
-	srvObs    jobserver.Observer // set through srvhook by gearmantest
+	hooks     // the tests' and gearmantest's clock and observer
 	httpOnce  sync.Once
 	httpH     http.Handler // Handler's (http.go)
 }
 
+// hooks is srvhook.State under this package's name: embedded, it exports
+// nothing, and makes *Server a srvhook.Server.
+type hooks = srvhook.State
+
 func init() {
-	srvhook.SetClock = func(s any, c clock.Clock) { s.(*Server).srvClock = c }
-	srvhook.SetObserver = func(s any, o jobserver.Observer) { s.(*Server).srvObs = o }
-	srvhook.Engine = func(s any) *jobserver.Server { return s.(*Server).srv() }
+	// *Server is the only srvhook.Server (the only type that embeds
+	// srvhook.State): the assertion cannot fail.
+	srvhook.Engine = func(s srvhook.Server) *jobserver.Server { return s.(*Server).srv() }
 }
 
 // srv returns the engine, building it at first use.
@@ -287,8 +288,8 @@ func (s *Server) config() jobserver.Config {
 		Version:               s.Version,
 		TLSConfig:             s.TLSConfig,
 		Logger:                s.Logger,
-		Clock:                 s.srvClock,
-		Observer:              s.srvObs,
+		Clock:                 srvhook.Clock(s),
+		Observer:              srvhook.Observer(s),
 	}
 }
 
@@ -314,11 +315,7 @@ func (s *Server) ListenAndServe() error {
 // the listener's error. Serve closes l when it returns. It may be called for
 // several listeners.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv().Serve(l)
-	if errors.Is(err, jobserver.ErrClosed) {
-		return ErrServerClosed
-	}
-	return err
+	return s.srv().Serve(l)
 }
 
 // ServeConn serves one connection that the caller accepted (or made with an

@@ -40,6 +40,11 @@ func srvStart(t testing.TB, s *gearman.Server) string {
 	return l.Addr().String()
 }
 
+const quiet = 150 * time.Millisecond // how long "nothing arrives" is watched
+
+// srvT0 is the fake clocks' start.
+var srvT0 = time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC)
+
 // srvFakeClock gives s a fake clock starting at start.
 func srvFakeClock(s *gearman.Server, start time.Time) *clock.Fake {
 	c := clock.NewFake(start)

@@ -116,7 +116,7 @@ type tstream struct {
 
 	// A background task is done once created, but its context governs its
 	// payload until that ends too: whichever of the two comes second
-	// stops watching the context (see Task.end and payloadEnded).
+	// stops watching the context ([Task.end], [Task.payloadEnded]).
 	taskDone    atomic.Bool // a background task ended with success (JOB_CREATED)
 	payloadDone atomic.Bool // STREAM_END was sent, or the stream stopped
 }
@@ -338,7 +338,7 @@ func (t *Task) stopStream(err error) {
 func (t *Task) resultRead(n int) {
 	if d := t.st.result.consumed(n); d > 0 {
 		if h := t.Handle(); h != "" {
-			t.conn.post(wire.ResultWindow, []byte(h), strconv.AppendInt(nil, d, 10))
+			t.conn.sendViaWriter(wire.ResultWindow, []byte(h), strconv.AppendInt(nil, d, 10))
 		}
 	}
 }
@@ -347,7 +347,7 @@ func (t *Task) resultRead(n int) {
 // consumes (or drops) the payload.
 func (t *Task) payloadRead(n int) {
 	if d := t.ws.payload.consumed(n); d > 0 {
-		t.conn.post(wire.PayloadWindow, []byte(t.handle), strconv.AppendInt(nil, d, 10))
+		t.conn.sendViaWriter(wire.PayloadWindow, []byte(t.handle), strconv.AppendInt(nil, d, 10))
 	}
 }
 

@@ -96,10 +96,10 @@ type Task struct {
 
 	// awaited (client): Do waits for the whole result. submitted: Submit
 	// waits for the handle. reads: the caller took the reading of the
-	// connection at submit (see readFor).
+	// connection at submit ([Conn.readFor]).
 	awaited, submitted, reads bool
 	// readParked (client): the connection is left unread for this task's
-	// result, for its waiter to read (see Conn.parkedFor).
+	// result, for its waiter to read ([reading.parkedFor]).
 	readParked atomic.Bool
 }
 
@@ -230,7 +230,7 @@ func (t *Task) Done() <-chan struct{} {
 }
 
 // needReader has a goroutine read the connection when it is left unread
-// for this task's result (see Conn.parkedFor): its caller is about to wait
+// for this task's result ([reading.parkedFor]): its caller is about to wait
 // for the result by some other way than Result.
 func (t *Task) needReader() {
 	if t.readParked.Load() {

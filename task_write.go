@@ -108,7 +108,7 @@ func (t *Task) writeBody(p []byte) (int, error) {
 // task was opened with (the caller's, never written into), then what Write
 // gives, copied once into chunks that double in size up to maxPayloadChunk.
 // The payload is so held once: it is never copied to grow, nor again into
-// the submit packet, which refers to the chunks (see outQueue.packetChunks).
+// the submit packet, which refers to the chunks ([outQueue.packetChunks]).
 type payloadBuf struct {
 	chunks   [][]byte
 	n        int64 // bytes held

@@ -40,7 +40,7 @@ type workerState struct {
 	dry      bool      // a grab got NO_JOB: grab no more until woken
 	sleeping bool      // PRE_SLEEP sent, waiting for NOOP
 	grabReq  *request  // the pending-list entry shared by all grabs
-	inline   bool      // maybeGrab's caller sends the grab itself (flush, loopFlush)
+	inline   bool      // maybeGrab's caller sends the grab itself (flush, flushNoWait)
 	stopped  bool      // StopWork called: grab no more
 	idle     chan struct{}
 
@@ -132,7 +132,7 @@ func (c *Conn) StopWork(ctx context.Context) error {
 
 // grabQueued is maybeGrab for a caller that sends the grabs itself: a
 // handler's goroutine (flush), or the read loop before it next waits
-// (loopFlush). c.mu held.
+// (flushNoWait). c.mu held.
 func (c *Conn) grabQueued() {
 	c.w.inline = true
 	c.maybeGrab()
@@ -147,9 +147,9 @@ func (c *Conn) maybeGrab() {
 		var seq uint64
 		var err error
 		if w.inline {
-			seq, err = c.out.packet(w.grab, nil) // the caller flushes
+			seq, err = c.queue(w.grab) // the caller flushes
 		} else {
-			seq, err = c.post(w.grab)
+			seq, err = c.sendViaWriter(w.grab)
 		}
 		if err != nil {
 			if c.w.budget != nil {
@@ -192,7 +192,7 @@ func (c *Conn) onNoJob() error {
 	if c.w.grabbing > 0 || c.w.sleeping {
 		return nil // sleep once the other grabs are answered
 	}
-	if _, err := c.loopPost(wire.PreSleep); err == nil {
+	if _, err := c.queue(wire.PreSleep); err == nil {
 		c.w.sleeping = true
 	}
 	return nil
@@ -287,11 +287,11 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	if reg == nil {
 		c.releaseSlot()
 		c.opts.Logger.Warn("gearman: server assigned a job of a function not registered here", "server", c.addr, "function", fn)
-		_, err := c.loopPost(wire.WorkFail, []byte(t.handle))
+		_, err := c.queue(wire.WorkFail, []byte(t.handle))
 		return c.connErr(err)
 	}
 	// The grab queued above goes out before fill can wait for the handler.
-	c.loopFlush()
+	c.flushNoWait()
 	// A payload that fits in the task's buffer is read before the handler
 	// starts, which then never waits for it; so is any payload of a
 	// BytesHandler, which reads it whole anyway. A larger one streams to
@@ -313,7 +313,7 @@ func (c *Conn) onAssign(p wire.Packet) error {
 	}
 	if whole {
 		// The read loop's goroutine runs this handler itself, at once,
-		// and hands the reading on (see readLoop).
+		// and hands the reading on ([Conn.readLoop]).
 		c.rd.direct = handlerRun{h: reg.h, t: t}
 	}
 	return err
@@ -327,7 +327,7 @@ func (c *Conn) startHandler(h Handler, t *Task) {
 
 // runHandler runs one job's handler and ends the job by what it returns. For
 // a handler the read loop waits for, it reports whether the caller is to go
-// on reading (see resume).
+// on reading ([Conn.resume]).
 func (c *Conn) runHandler(run handlerRun) (read bool) {
 	h, t := run.h, run.t
 	defer func() { c.jobEnded(t, read) }()
@@ -368,7 +368,7 @@ func (c *Conn) runHandler(run handlerRun) (read bool) {
 
 // jobEnded frees a job's slot and asks for the next job. With inLoop, the
 // caller goes on to run the read loop, which never waits on the socket: what
-// it queued is written as loopFlush does.
+// it queued is written as flushNoWait does.
 func (c *Conn) jobEnded(t *Task, inLoop bool) {
 	c.mu.Lock()
 	delete(c.w.jobs, t)
@@ -384,7 +384,7 @@ func (c *Conn) jobEnded(t *Task, inLoop bool) {
 	c.grabQueued()
 	c.mu.Unlock()
 	if inLoop {
-		c.loopFlush()
+		c.flushNoWait()
 	} else {
 		c.flush()
 	}
@@ -394,6 +394,14 @@ func (c *Conn) jobEnded(t *Task, inLoop bool) {
 // queued: the handler's goroutine is ending the job as it finishes, and
 // jobEnded follows at once and writes it with the next grab.
 func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
+	if err := c.queueJobEnd(t, buffered, cause); err != nil || !flush {
+		return err
+	}
+	return c.flush()
+}
+
+// queueJobEnd queues the packets that end a worker's job, as queueData does.
+func (c *Conn) queueJobEnd(t *Task, buffered []byte, cause error) error {
 	h := t.Handle()
 	if cause != nil && len(buffered) > 0 {
 		// A failure is final: what the handler wrote goes out first, as
@@ -408,16 +416,16 @@ func (c *Conn) endJob(t *Task, buffered []byte, cause error, flush bool) error {
 		if _, err := t.windowedWrite(buffered); err != nil {
 			return err
 		}
-		return c.writeData(wire.WorkComplete, h, nil, flush)
+		return c.queueData(wire.WorkComplete, h, nil)
 	case cause == nil:
-		return c.writeData(wire.WorkComplete, h, buffered, flush)
+		return c.queueData(wire.WorkComplete, h, buffered)
 	case errors.Is(cause, ErrJobFailed):
-		return c.writeData(wire.WorkFail, h, nil, flush)
+		return c.queueData(wire.WorkFail, h, nil)
 	case c.opts.SendExceptions && c.Exceptions():
-		return c.writeData(wire.WorkException, h, []byte(cause.Error()), flush)
+		return c.queueData(wire.WorkException, h, []byte(cause.Error()))
 	}
-	if err := c.writeData(wire.WorkWarning, h, []byte(cause.Error()), false); err != nil {
+	if err := c.queueData(wire.WorkWarning, h, []byte(cause.Error())); err != nil {
 		return err
 	}
-	return c.writeData(wire.WorkFail, h, nil, flush)
+	return c.queueData(wire.WorkFail, h, nil)
 }

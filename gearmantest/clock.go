@@ -14,6 +14,11 @@ import (
 // real timers, re-armed when the offset moves; those that come due by a
 // move run in the goroutine that moved it, so that FastForward returns
 // with their effects done.
+//
+// It is not internal/clock's Fake, the clock of this module's own server
+// tests, whose time stands still until the test moves it: a user's test
+// sleeps (in a bubble or not) and expects the server's timers, a
+// CAN_DO_TIMEOUT say, to fire as that time passes.
 type offsetClock struct {
 	changed func() // called after each timer function, outside mu
 

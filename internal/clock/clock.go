@@ -36,6 +36,15 @@ func (Real) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d
 
 // Fake is a [Clock] that moves only when told to. Its zero value is not
 // usable; make one with [NewFake]. It is safe for concurrent use.
+//
+// It is the clock of tests that run the server over real sockets and must
+// decide when each of its timers fires. Package gearmantest has a clock of
+// its own (offsetClock) for another use: its users' tests run with the time
+// package's time, virtual in a testing/synctest bubble, so a server's timer
+// there must fire as time passes, as a real one does, and FastForward only
+// adds an offset to it. A Fake's timers never fire unless moved, and a
+// bubble cannot stand in for a Fake here: a goroutine blocked on a real
+// socket stops its time.
 type Fake struct {
 	mu     sync.Mutex
 	now    time.Time    // guarded by mu

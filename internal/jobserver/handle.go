@@ -84,12 +84,13 @@ func (s *Server) handle(c *conn, p wire.Packet) bool {
 	if p.Type.IsExt() {
 		return s.handleStream(c, p)
 	}
+	if p.Type.PlainSubmit() { // the function, the unique id, the payload
+		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[2]})
+		return true
+	}
 	switch p.Type {
 	case wire.EchoReq:
 		c.send(wire.Res, wire.EchoRes, p.Args[0])
-	case wire.SubmitJob, wire.SubmitJobBg, wire.SubmitJobHigh, wire.SubmitJobHighBg,
-		wire.SubmitJobLow, wire.SubmitJobLowBg:
-		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[2]})
 	case wire.SubmitJobEpoch:
 		when, _ := strconv.ParseInt(string(p.Args[2]), 10, 64) // rubbish = 0 = now, as gearmand
 		s.submit(c, p.Type, submitReq{fn: p.Args[0], unique: p.Args[1], data: p.Args[3], when: when})

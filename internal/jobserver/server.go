@@ -95,7 +95,10 @@ type Config struct {
 	PacketTimeout    time.Duration // a started packet must progress within it; default DefaultPacketTimeout
 }
 
-// ErrClosed is returned by Serve after Close or Shutdown.
+// ErrClosed is returned by Serve after Close or Shutdown, and by the calls
+// that change the jobs after Close. It is the root package's
+// ErrServerClosed, so that the facade passes the engine's errors on as they
+// are.
 var ErrClosed = errors.New("gearman: server closed")
 
 // Server is the job server engine. Its methods are safe for concurrent use.

@@ -1,25 +1,26 @@
-package gearman_test
+package jobserver_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/clock"
+	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-var srvT0 = time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC)
+// t0 is the fake clocks' start.
+var t0 = time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC)
 
 func TestServerEpochJob(t *testing.T) {
-	s := &gearman.Server{}
-	clk := srvFakeClock(s, srvT0)
-	addr := srvStart(t, s)
-	w := srvWorker(t, addr, "f")
-	srvSync(w)
+	clk := clock.NewFake(t0)
+	addr := start(t, jobserver.Config{Clock: clk})
+	w := worker(t, addr, "f")
+	waitHandled(w)
 	c := wiretest.Dial(t, addr)
-	due := srvT0.Add(time.Minute).Unix()
+	due := t0.Add(time.Minute).Unix()
 	c.Send(wire.SubmitJobEpoch, "f", "e1", fmt.Sprint(due), "later")
 	c.Expect(wire.JobCreated, "H:test:1")
 	c.Send(wire.SubmitJobEpoch, "f", "", "abc", "now") // rubbish time = now, as gearmand
@@ -31,7 +32,7 @@ func TestServerEpochJob(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob) // the epoch job is not due
 	w.Send(wire.PreSleep)
-	srvSync(w)
+	waitHandled(w)
 	a := wiretest.Dial(t, addr)
 	if got := a.Admin("prioritystatus", true); got != "f\t0\t1\t0\t1\n.\n" {
 		t.Errorf("prioritystatus = %q", got)
@@ -45,11 +46,10 @@ func TestServerEpochJob(t *testing.T) {
 }
 
 func TestServerScheduledJob(t *testing.T) {
-	s := &gearman.Server{}
-	clk := srvFakeClock(s, srvT0) // 2030-01-01 00:00:30 UTC, a Tuesday
-	addr := srvStart(t, s)
-	w := srvWorker(t, addr, "cron")
-	srvSync(w)
+	clk := clock.NewFake(t0) // 2030-01-01 00:00:30 UTC, a Tuesday
+	addr := start(t, jobserver.Config{Clock: clk})
+	w := worker(t, addr, "cron")
+	waitHandled(w)
 	c := wiretest.Dial(t, addr)
 	// Minute 5 of every hour.
 	c.Send(wire.SubmitJobSched, "cron", "tick", "5", "", "", "", "", "payload")
@@ -70,7 +70,7 @@ func TestServerScheduledJob(t *testing.T) {
 		w.Expect(wire.JobAssignUniq, "H:test:1", "cron", "tick", "payload")
 		w.Send(wire.WorkComplete, "H:test:1", "")
 		w.Send(wire.PreSleep)
-		srvSync(w)
+		waitHandled(w)
 		wait = time.Hour - time.Second // to the next hh:04:59
 	}
 	a := wiretest.Dial(t, addr)
@@ -86,9 +86,8 @@ func TestServerScheduledJob(t *testing.T) {
 }
 
 func TestServerCanDoTimeout(t *testing.T) {
-	s := &gearman.Server{}
-	clk := srvFakeClock(s, srvT0)
-	addr := srvStart(t, s)
+	clk := clock.NewFake(t0)
+	addr := start(t, jobserver.Config{Clock: clk})
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "slow", "", "x")
 	c.Expect(wire.JobCreated, "H:test:1")

@@ -1,4 +1,4 @@
-package gearman_test
+package jobserver_test
 
 import (
 	"fmt"
@@ -7,16 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
-const quiet = 150 * time.Millisecond // how long "nothing arrives" is watched
-
 func TestServerForegroundJob(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
-	w := srvWorker(t, addr, "rev")
+	addr := start(t, jobserver.Config{})
+	w := worker(t, addr, "rev")
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "rev", "u7", "abc")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -50,7 +48,7 @@ func TestServerForegroundJob(t *testing.T) {
 }
 
 func TestServerPriorityOrder(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	subs := []struct {
 		t    wire.Type
@@ -87,7 +85,7 @@ func TestServerPriorityOrder(t *testing.T) {
 }
 
 func TestServerPipelinedRepliesInOrder(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	var raw []byte
 	for i := range 50 {
@@ -122,7 +120,7 @@ func TestServerPipelinedRepliesInOrder(t *testing.T) {
 }
 
 func TestServerUniqueCoalescing(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c1, c2, c3 := wiretest.Dial(t, addr), wiretest.Dial(t, addr), wiretest.Dial(t, addr)
 	c1.Send(wire.SubmitJob, "f", "same", "first")
 	c1.Expect(wire.JobCreated, "H:test:1")
@@ -166,7 +164,7 @@ func TestServerUniqueCoalescing(t *testing.T) {
 }
 
 func TestServerStatusQueries(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "f", "uu", "x")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -177,7 +175,7 @@ func TestServerStatusQueries(t *testing.T) {
 	w.Send(wire.GrabJob)
 	w.ExpectType(wire.JobAssign)
 	w.Send(wire.WorkStatus, "H:test:1", "3", "10")
-	srvSync(w)
+	waitHandled(w)
 	c.Send(wire.GetStatus, "H:test:1")
 	c.Expect(wire.StatusRes, "H:test:1", "1", "1", "3", "10")
 	c.Send(wire.GetStatusUnique, "uu")
@@ -197,7 +195,7 @@ func TestServerStatusQueries(t *testing.T) {
 }
 
 func TestServerExceptions(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	plain, opted := wiretest.Dial(t, addr), wiretest.Dial(t, addr)
 	opted.Send(wire.OptionReq, "exceptions")
 	opted.Expect(wire.OptionRes, "exceptions")
@@ -213,7 +211,7 @@ func TestServerExceptions(t *testing.T) {
 	opted.Expect(wire.WorkException, "H:test:1", "boom")
 	plain.Expect(wire.WorkFail, "H:test:1")
 	// Server-wide exceptions.
-	addr2 := srvStart(t, &gearman.Server{Exceptions: true})
+	addr2 := start(t, jobserver.Config{Exceptions: true})
 	c := wiretest.Dial(t, addr2)
 	c.Send(wire.SubmitJob, "f", "", "x")
 	h := c.ExpectType(wire.JobCreated).Args[0]
@@ -226,11 +224,11 @@ func TestServerExceptions(t *testing.T) {
 }
 
 func TestServerRetriesThenFail(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{JobRetries: 2})
-	w1 := srvWorker(t, addr, "f")
-	srvSync(w1)
-	w2 := srvWorker(t, addr, "f")
-	srvSync(w2)
+	addr := start(t, jobserver.Config{JobRetries: 2})
+	w1 := worker(t, addr, "f")
+	waitHandled(w1)
+	w2 := worker(t, addr, "f")
+	waitHandled(w2)
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "f", "", "x")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -253,7 +251,7 @@ func TestServerRetriesThenFail(t *testing.T) {
 }
 
 func TestServerCantDoAndResetRequeue(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "f", "", "x")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -279,7 +277,7 @@ func TestServerCantDoAndResetRequeue(t *testing.T) {
 }
 
 func TestServerClientDisconnect(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	a := wiretest.Dial(t, addr)
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "f", "", "dropped")
@@ -310,19 +308,19 @@ func TestServerClientDisconnect(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	w.Send(wire.WorkComplete, "H:test:3", "r")
 	w.Send(wire.WorkComplete, "H:test:2", "r")
-	srvSync(w)
+	waitHandled(w)
 	if got := a.Admin("status", true); got != "f\t0\t0\t1\n.\n" {
 		t.Errorf("final status = %q", got)
 	}
 }
 
 func TestServerNoopRules(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
-	w1 := srvWorker(t, addr, "f")
-	w2 := srvWorker(t, addr, "f")
-	w3 := srvWorker(t, addr, "other")
-	srvSync(w1)
-	srvSync(w2)
+	addr := start(t, jobserver.Config{})
+	w1 := worker(t, addr, "f")
+	w2 := worker(t, addr, "f")
+	w3 := worker(t, addr, "other")
+	waitHandled(w1)
+	waitHandled(w2)
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "f", "", "1")
 	c.ExpectType(wire.JobCreated)
@@ -347,14 +345,14 @@ func TestServerNoopRules(t *testing.T) {
 }
 
 func TestServerAllYours(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	w := wiretest.Dial(t, addr)
 	w.Send(wire.CanDo, "f")
 	w.Send(wire.AllYours)
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob)
 	w.Send(wire.PreSleep)
-	srvSync(w)
+	waitHandled(w)
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "f", "u", "x")
 	c.ExpectType(wire.JobCreated)
@@ -362,7 +360,7 @@ func TestServerAllYours(t *testing.T) {
 }
 
 func TestServerReduceAndGrabAll(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitReduceJob, "map", "u1", "red", "", "data")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -383,13 +381,13 @@ func TestServerReduceAndGrabAll(t *testing.T) {
 }
 
 func TestServerSetClientIDShownInWorkers(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	w := wiretest.Dial(t, addr)
 	w.Send(wire.SetClientID, "worker A")
 	w.Send(wire.CanDo, "f")
 	w.Send(wire.CanDo, "g")
 	w.Send(wire.CanDo, "f")
-	srvSync(w)
+	waitHandled(w)
 	a := wiretest.Dial(t, addr)
 	got := a.Admin("workers", true)
 	lines := strings.Split(got, "\n")
@@ -406,7 +404,7 @@ func TestServerSetClientIDShownInWorkers(t *testing.T) {
 // worker whole and unchanged: the server keeps each one's memory (or a
 // copy), never a buffer the next packet overwrites.
 func TestServerLargePayloadsKept(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	payloads := make([]string, 4)
 	for i := range payloads {
@@ -429,9 +427,9 @@ func TestServerLargePayloadsKept(t *testing.T) {
 // worker's request alone: nobody else sends anything after the worker's
 // WORK_COMPLETE, so each client's copy must be written by the server then.
 func TestServerResultToEveryClient(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
-	w1 := srvWorker(t, addr, "f")
-	w2 := srvWorker(t, addr, "f")
+	addr := start(t, jobserver.Config{})
+	w1 := worker(t, addr, "f")
+	w2 := worker(t, addr, "f")
 	c1, c2 := wiretest.Dial(t, addr), wiretest.Dial(t, addr)
 	c1.Send(wire.SubmitJob, "f", "u", "x")
 	c1.Expect(wire.JobCreated, "H:test:1")
@@ -455,7 +453,7 @@ func TestServerResultToEveryClient(t *testing.T) {
 // longer found, and the next oldest answers. Submits still coalesce per
 // function while several functions hold the id.
 func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	c := wiretest.Dial(t, addr)
 	for i, fn := range []string{"a", "b", "c"} {
 		c.Send(wire.SubmitJobBg, fn, "u", "x")
@@ -466,7 +464,7 @@ func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
 	wb.Send(wire.GrabJob)
 	wb.Expect(wire.JobAssign, "H:test:2", "b", "x")
 	wb.Send(wire.WorkStatus, "H:test:2", "3", "10")
-	srvSync(wb)
+	waitHandled(wb)
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "0", "0", "0", "0") // a's, the oldest
 	// Coalescing under each function: b's running job, not a new one.
@@ -479,11 +477,11 @@ func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
 	wa.Send(wire.GrabJob)
 	wa.Expect(wire.JobAssign, "H:test:1", "a", "x")
 	wa.Send(wire.WorkComplete, "H:test:1", "")
-	srvSync(wa)
+	waitHandled(wa)
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "1", "3", "10", "0") // b's now
 	wb.Send(wire.WorkComplete, "H:test:2", "")
-	srvSync(wb)
+	waitHandled(wb)
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "0", "0", "0", "0") // c's
 	// a's id is free again: a new job, found after c's.
@@ -494,15 +492,15 @@ func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
 	wc.Send(wire.GrabJob)
 	wc.Expect(wire.JobAssign, "H:test:3", "c", "x")
 	wc.Send(wire.WorkStatus, "H:test:3", "1", "2")
-	srvSync(wc)
+	waitHandled(wc)
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "1", "1", "2", "0")
 	wc.Send(wire.WorkComplete, "H:test:3", "")
-	srvSync(wc)
+	waitHandled(wc)
 	wa.Send(wire.GrabJob)
 	wa.Expect(wire.JobAssign, "H:test:4", "a", "z")
 	wa.Send(wire.WorkComplete, "H:test:4", "")
-	srvSync(wa)
+	waitHandled(wa)
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "0", "0", "0", "0", "0")
 }

@@ -1,4 +1,4 @@
-package gearman_test
+package jobserver_test
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
 func TestServerAdminExactBytes(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{Version: "9.9-test"})
+	addr := start(t, jobserver.Config{Version: "9.9-test"})
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "fa", "ua", "x")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -81,7 +81,7 @@ func TestServerAdminExactBytes(t *testing.T) {
 }
 
 func TestServerMaxQueue(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	a := wiretest.Dial(t, addr)
 	c := wiretest.Dial(t, addr)
 	for range 3 {
@@ -108,7 +108,7 @@ func TestServerMaxQueue(t *testing.T) {
 	c.Send(wire.SubmitJobBg, "mq", "", "x")
 	c.ExpectType(wire.JobCreated)
 	// The MaxQueue field sets every new function's limit.
-	addr2 := srvStart(t, &gearman.Server{MaxQueue: 1})
+	addr2 := start(t, jobserver.Config{MaxQueue: 1})
 	c2 := wiretest.Dial(t, addr2)
 	c2.Send(wire.SubmitJobBg, "f", "", "x")
 	c2.ExpectType(wire.JobCreated)

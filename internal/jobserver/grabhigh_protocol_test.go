@@ -1,10 +1,10 @@
-package gearman_test
+package jobserver_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/seed749d6d6d/gearman"
+	"github.com/seed749d6d6d/gearman/internal/jobserver"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -12,7 +12,7 @@ import (
 // OPTION_REQ grab-high: the connection's grabs take high-priority jobs
 // only, and it sleeps through the others; a plain worker takes them.
 func TestServerGrabHigh(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	hi := wiretest.Dial(t, addr)
 	hi.Send(wire.OptionReq, wire.OptionGrabHigh)
 	hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
@@ -20,7 +20,7 @@ func TestServerGrabHigh(t *testing.T) {
 	hi.Send(wire.GrabJobUniq)
 	hi.Expect(wire.NoJob)
 	hi.Send(wire.PreSleep)
-	srvSync(hi)
+	waitHandled(hi)
 
 	cl := wiretest.Dial(t, addr)
 	cl.Send(wire.SubmitJobLow, "f", "", "low")
@@ -31,7 +31,7 @@ func TestServerGrabHigh(t *testing.T) {
 	hi.Send(wire.GrabJobUniq)             // nor handed one
 	hi.Expect(wire.NoJob)
 	hi.Send(wire.PreSleep)
-	srvSync(hi)
+	waitHandled(hi)
 
 	cl.Send(wire.SubmitJobHigh, "f", "", "high")
 	cl.ExpectType(wire.JobCreated)
@@ -58,7 +58,7 @@ func TestServerGrabHigh(t *testing.T) {
 // type obeys it; with low jobs queued a high job wakes one grab-high
 // sleeper, not every one; the low jobs go to a plain worker untouched.
 func TestServerGrabHighHostile(t *testing.T) {
-	addr := srvStart(t, &gearman.Server{})
+	addr := start(t, jobserver.Config{})
 	late := wiretest.Dial(t, addr) // asleep first, the option after, twice
 	late.Send(wire.CanDo, "f")
 	late.Send(wire.PreSleep)
@@ -73,7 +73,7 @@ func TestServerGrabHighHostile(t *testing.T) {
 		hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
 		hi.Send(wire.CanDo, "f")
 		hi.Send(wire.PreSleep)
-		srvSync(hi)
+		waitHandled(hi)
 		his = append(his, hi)
 	}
 
@@ -88,7 +88,7 @@ func TestServerGrabHighHostile(t *testing.T) {
 		late.Expect(wire.NoJob)
 	}
 	late.Send(wire.PreSleep)
-	srvSync(late)
+	waitHandled(late)
 
 	cl.Send(wire.SubmitJobHigh, "f", "", "high")
 	cl.ExpectType(wire.JobCreated)
