@@ -110,3 +110,39 @@ func TestClusterRetriesFailedJobsAndSharesDeadLetters(t *testing.T) {
 		t.Errorf("show dead on b after the purge = %q", got)
 	}
 }
+
+// TestClusterScheduledJobRetryThenRunEndsWell: on PostgreSQL, a scheduled
+// job's failed run waits for its retry in the shared queue with its
+// failure stored; the retry that ends well leaves the row waiting for the
+// next scheduled run with no failures, so that run has its retries anew.
+func TestClusterScheduledJobRetryThenRunEndsWell(t *testing.T) {
+	url := pgtest.Start(t)
+	st, err := gearman.OpenStore(t.Context(), url, &clusterOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &gearman.Server{HandlePrefix: "H:a", Store: st,
+		RetryFailed: gearman.RetryPolicy{Retries: 1, Backoff: time.Second, MaxBackoff: time.Second, Keep: true}}
+	addr := srvStart(t, s)
+	c := wiretest.Dial(t, addr)
+	c.Send(wire.SubmitJobSched, "cron", "nightly", "0", "3", "", "", "", "tick") // 03:00 every day
+	n := handleNumber(c.ExpectType(wire.JobCreated).Args[0])
+	pgtest.Exec(t, url, "UPDATE gearman_job SET run_at = 0 WHERE id = "+n) // its time comes
+	w := srvWorker(t, addr, "cron")
+	clusterFail(t, w, n, "boom")
+	got := expectAssigned(t, w, 10*time.Second) // the retry, after 1 s in the shared queue
+	w.Send(wire.WorkComplete, got.Args[0], "")
+	w.Send(wire.PreSleep)
+	srvSync(w)
+	query := "SELECT count(*) FROM gearman_job WHERE id = " + n +
+		" AND failures = 0 AND owner IS NULL AND NOT running AND run_at > extract(epoch FROM now()) + 2" // not a retry's 1 s
+	for deadline := time.Now().Add(10 * time.Second); pgtest.Value[int64](t, url, query) != 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after its retry ended well, the scheduled job's row is not free, without failures, waiting for its next run: %v",
+				pgtest.Value[string](t, url, "SELECT row_to_json(j)::text FROM gearman_job j WHERE id = "+n))
+		}
+	}
+	if _, total, err := s.DeadLetters(t.Context(), "", 0); err != nil || total != 0 {
+		t.Errorf("dead letters: %d, %v; want none", total, err)
+	}
+}

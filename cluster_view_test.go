@@ -112,6 +112,16 @@ func TestClusterStatusCountsTheSharedQueue(t *testing.T) {
 	if len(v.Nodes) != 2 || selves != 1 {
 		t.Errorf("/api/cluster nodes: %+v; want two, one of them a", v.Nodes)
 	}
+	// a keeps no dead letter itself; its gauge and its status count the
+	// cluster's (b's).
+	checkSamples(t, scrape(t, hs.URL+"/metrics"), map[string]float64{`gearman_dead_letters{function="h"}`: 1})
+	var status struct {
+		Dead *int `json:"dead_letters"`
+	}
+	getJSON(t, hs.URL+"/api/status", &status)
+	if status.Dead == nil || *status.Dead != 1 {
+		t.Errorf("/api/status dead_letters on a = %v; want the cluster's 1", status.Dead)
+	}
 
 	alone := wiretest.Dial(t, srvStart(t, &gearman.Server{}))
 	if got := alone.Admin("cluster status", false); got != "ERR NOT_A_CLUSTER The+server+has+no+shared+store\r\n" {

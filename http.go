@@ -16,19 +16,23 @@ import (
 //	              second, within 1 s); 503 with the reason otherwise
 //	              (closed, draining, not listening yet, the store failed,
 //	              closed or unreachable)
-//	/             a status page: functions, workers (live, and the tables
-//	              also work without JavaScript)
+//	/             a status page: functions, workers, the dead letters'
+//	              count and, with a PostgreSQL store, the cluster's
+//	              servers, shared queue and dead letters (live, and the
+//	              tables also work without JavaScript)
 //	/jobs?function=F   the first 100 jobs of F on the page
 //	/api/status   JSON: each function's total, running, workers, queued
-//	              by priority, scheduled, oldest job's age, throughput
+//	              by priority, scheduled, oldest job's age, throughput;
+//	              the dead letters' count (as gearman_dead_letters)
 //	/api/workers  JSON: the admin "workers" list
 //	/api/jobs?function=F[&limit=N]   JSON: F's first jobs
 //	/dead[?function=F]   the dead letters (see RetryPolicy), first 100,
 //	              with forms to retry or purge one, a function's or all
 //	/api/dead[?function=F][&limit=N]   JSON: the same, and the total
 //	/api/cluster  JSON, with a PostgreSQL store: the shared queue's jobs by
-//	              function and state, and the cluster's servers (404
-//	              without one; counted at most every 5 s)
+//	              function and state, the dead letters, and the cluster's
+//	              servers with their leases (404 without one; the jobs
+//	              counted at most every 5 s)
 //	POST /api/dead/retry, POST /api/dead/purge   handle=H, function=F or
 //	              all=1 (form values): JSON {"retried": n} or {"purged": n};
 //	              no selection is 400; cross-origin browser requests are
@@ -52,8 +56,10 @@ import (
 // complete, fail, exception, timeout, cancelled; each failed attempt
 // counts), gearman_jobs_retried_total (failed jobs queued again, after
 // their backoff or by an operator), gearman_jobs_dead_lettered_total,
-// gearman_dead_letters (now; with PostgreSQL the cluster's are in the
-// database and not in this gauge: see /api/dead),
+// gearman_dead_letters (now: this server's, or with PostgreSQL the
+// cluster's, the same on every server, counted at most every 5 s and at
+// once after this server wrote, retried or purged one; absent while the
+// database cannot be asked),
 // gearman_dead_letters_dropped_total (past Server.MaxDeadLetters), and
 // the histograms gearman_job_wait_seconds (queued to assigned) and
 // gearman_job_run_seconds (assigned to ended). Server-wide: gearman_connections,

@@ -170,3 +170,51 @@ func TestReadyzPingsTheDatabase(t *testing.T) {
 	px.Restore()
 	waitReady(http.StatusOK, "with the database back")
 }
+
+// TestDeadLettersGaugeAbsentWhileTheDatabaseIsCutOff: with PostgreSQL,
+// the cluster's dead-letter count is absent from /metrics (which still
+// answers) and null in /api/status while the database cannot be asked,
+// rather than a false 0; it comes back with the database.
+func TestDeadLettersGaugeAbsentWhileTheDatabaseIsCutOff(t *testing.T) {
+	px := pgtest.NewProxy(t, pgtest.Start(t))
+	st, err := gearman.OpenStore(t.Context(), px.URL(), &clusterOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, url := opsServer(t, &gearman.Server{Store: st})
+	w := wiretest.Dial(t, addr)
+	w.Send(wire.CanDo, "f") // f is known, so its gauges are there
+	srvSync(w)
+	const sample = `gearman_dead_letters{function="f"}`
+	var status struct {
+		Dead *int `json:"dead_letters"`
+	}
+	px.Cut() // before any count: nothing is cached
+	samples := scrape(t, url+"/metrics")
+	if _, ok := samples[sample]; ok {
+		t.Errorf("%s = %v with the database cut off; want it absent", sample, samples[sample])
+	}
+	if _, ok := samples[`gearman_workers{function="f"}`]; !ok {
+		t.Errorf("gearman_workers{function=\"f\"} absent with the database cut off; want this server's figures")
+	}
+	getJSON(t, url+"/api/status", &status)
+	if status.Dead != nil {
+		t.Errorf("/api/status dead_letters = %d with the database cut off; want null", *status.Dead)
+	}
+	px.Restore()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if v, ok := scrape(t, url+"/metrics")[sample]; ok {
+			if v != 0 {
+				t.Errorf("%s = %v; want 0", sample, v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still absent 20 s after the database came back", sample)
+		}
+	}
+	getJSON(t, url+"/api/status", &status)
+	if status.Dead == nil || *status.Dead != 0 {
+		t.Errorf("/api/status dead_letters = %v with the database back; want 0", status.Dead)
+	}
+}

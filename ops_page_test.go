@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/peertest"
+	"github.com/seed749d6d6d/gearman/internal/pgtest"
 	"github.com/seed749d6d6d/gearman/internal/wiretest"
 	"github.com/seed749d6d6d/gearman/wire"
 )
@@ -148,24 +150,27 @@ func row(rows [][]string, first string) []string {
 	return nil
 }
 
-func TestStatusPageInChromium(t *testing.T) {
-	path := ""
+// chromiumPath returns chromium's path, or skips t (fails it under CI).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
+			return p
 		}
 	}
-	if path == "" {
-		peertest.Missing(t, "chromium is not installed (apt-get install chromium; .ci/run installs it)")
-	}
-	url := pageServer(t)
+	peertest.Missing(t, "chromium is not installed (apt-get install chromium; .ci/run installs it)")
+	return ""
+}
+
+// screenshotsOnFailure keeps, when t fails, a screenshot of each page (by
+// file name) in t's artifact directory.
+func screenshotsOnFailure(t *testing.T, path string, pages map[string]string) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
 		dir := t.ArtifactDir()
-		for name, u := range map[string]string{"status.png": url + "/", "jobs.png": url + "/jobs?function=resize", "dead.png": url + "/dead"} {
+		for name, u := range pages {
 			p := filepath.Join(dir, name)
 			chromium(t, path, u, "--virtual-time-budget=3000", "--hide-scrollbars", "--screenshot="+p)
 			if _, err := os.Stat(p); err == nil {
@@ -173,6 +178,12 @@ func TestStatusPageInChromium(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestStatusPageInChromium(t *testing.T) {
+	path := chromiumPath(t)
+	url := pageServer(t)
+	screenshotsOnFailure(t, path, map[string]string{"status.png": url + "/", "jobs.png": url + "/jobs?function=resize", "dead.png": url + "/dead"})
 
 	// Without JavaScript: the server's tables, as served (headless
 	// chromium's --dump-dom needs scripts, so the HTML is read as is).
@@ -196,6 +207,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	if ws := tb["workers"]; len(ws) != 1 || len(ws[0]) != 5 || ws[0][2] != "thumbnailer-7" || ws[0][3] != "resize" || ws[0][4] != "1" {
 		t.Errorf("workers without JavaScript: %v; want one row, thumbnailer-7 serving resize, running 1", ws)
+	}
+	if strings.Contains(dom, `id="cluster"`) || tb["nodes"] != nil {
+		t.Errorf("a Cluster section on a server without a shared store:\n%s", dom)
 	}
 
 	// With JavaScript: the page fetches /api/status and shows the job
@@ -277,3 +291,96 @@ func deadCount(dom string) string {
 	}
 	return m[1]
 }
+
+// TestStatusPageClusterInChromium: on a cluster of two servers on
+// PostgreSQL, the status page of one has a Cluster section: both servers
+// with their leases, the shared queue's jobs by function and state
+// (whichever server holds them), and the cluster's dead letters; without
+// JavaScript as served, and kept up to date live: the page's first
+// /api/cluster request purges the dead letter (through the other server's
+// store), and the live page shows it gone.
+func TestStatusPageClusterInChromium(t *testing.T) {
+	path := chromiumPath(t)
+	db := pgtest.Start(t)
+	a, addrA := clusterServer(t, db, "a")
+	st, err := gearman.OpenStore(t.Context(), db, &clusterOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &gearman.Server{HandlePrefix: "H:b", Store: st, RetryFailed: gearman.RetryPolicy{Keep: true}}
+	addrB := srvStart(t, b)
+
+	c := wiretest.Dial(t, addrA)
+	for _, u := range []string{"img-1", "img-2"} {
+		c.Send(wire.SubmitJobBg, "resize", u, "x") // no worker anywhere: free in the shared queue
+		c.ExpectType(wire.JobCreated)
+	}
+	c.Send(wire.SubmitJobEpoch, "report", "", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10), "x")
+	c.ExpectType(wire.JobCreated)
+	c.Send(wire.SubmitJobBg, "flaky", "order-9", "e")
+	c.ExpectType(wire.JobCreated)
+	wb := wiretest.Dial(t, addrB) // b takes flaky's job and fails it: a dead letter of the cluster
+	wb.Send(wire.CanDo, "flaky")
+	wb.Send(wire.PreSleep)
+	got := expectAssigned(t, wb, 10*time.Second)
+	wb.Send(wire.WorkFail, got.Args[0])
+	wb.Send(wire.CantDo, "flaky")
+	waitDead(t, b, 1)
+
+	h := a.Handler()
+	var once sync.Once
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/cluster" {
+			once.Do(func() {
+				if n, err := a.PurgeDeadLetters(r.Context(), "", ""); err != nil || n != 1 {
+					t.Errorf("purging the cluster's dead letters through a: %d, %v; want 1", n, err)
+				}
+			})
+		}
+		h.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(hs.Close)
+	url := hs.URL
+	screenshotsOnFailure(t, path, map[string]string{"cluster.png": url + "/"})
+
+	check := func(how, dom string, dead int) {
+		t.Helper()
+		tb := tables(dom)
+		nodes := tb["nodes"]
+		selves := 0
+		for _, n := range nodes {
+			if len(n) != 3 || !strings.HasSuffix(n[1], " left") {
+				t.Errorf("%s: server row %q; want its number, its lease's time left, its age", how, n)
+			}
+			if len(n) > 0 && strings.HasSuffix(n[0], " (this one)") {
+				selves++
+			}
+		}
+		if len(nodes) != 2 || selves != 1 {
+			t.Errorf("%s: servers %q; want two, one of them this one", how, nodes)
+		}
+		// Function, Queued, Held, Running, Waiting, Dead.
+		want := [][]string{{"report", "0", "0", "0", "1", "0"}, {"resize", "2", "0", "0", "0", "0"}}
+		if dead > 0 {
+			want = append([][]string{{"flaky", "0", "0", "0", "0", "1"}}, want...)
+		}
+		if fmt.Sprint(tb["shared"]) != fmt.Sprint(want) {
+			t.Errorf("%s: shared queue %q; want %q", how, tb["shared"], want)
+		}
+		if m := clusterDeadRE.FindStringSubmatch(dom); m == nil || m[1] != strconv.Itoa(dead) {
+			t.Errorf("%s: the cluster's dead letters %q; want %d", how, m, dead)
+		}
+		if got := deadCount(dom); got != strconv.Itoa(dead) {
+			t.Errorf("%s: the header's dead letters %q; want the cluster's %d", how, got, dead)
+		}
+	}
+	_, dom := get(t, url+"/")
+	check("without JavaScript", dom, 1)
+	dom = chromium(t, path, url+"/", "--virtual-time-budget=5000", "--dump-dom")
+	if !strings.Contains(dom, `data-live="ok"`) {
+		t.Errorf("the page did not update itself (no data-live=ok):\n%s", dom)
+	}
+	check("after a live update", dom, 0)
+}
+
+var clusterDeadRE = regexp.MustCompile(`<span id="cluster-dead">([^<]*)</span>`)

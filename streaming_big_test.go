@@ -34,7 +34,7 @@ func (p *pattern) Read(b []byte) (int, error) {
 
 // A 1 GiB payload and result piped through our server and a worker (all in
 // one child process), checked byte for byte, with the process's peak
-// resident memory under 64 MiB.
+// resident memory under 64 MiB (128 under the race detector).
 func TestStreamGiB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pipes 1 GiB each way")
@@ -63,8 +63,15 @@ func TestStreamGiB(t *testing.T) {
 		t.Fatalf("child reported no peak memory:\n%s", out)
 	}
 	t.Logf("peak resident memory of the child: %d MiB", hwm>>10)
-	if hwm > 64<<10 {
-		t.Fatalf("peak memory %d MiB; want under 64 MiB", hwm>>10)
+	// Without the race detector the child peaks near 25 MiB; the race
+	// detector's shadow memory more than doubles that (55-64 MiB seen), so
+	// its runs get a bound of their own. CI runs the test both ways.
+	limit := int64(64)
+	if raceEnabled {
+		limit = 128
+	}
+	if hwm > limit<<10 {
+		t.Fatalf("peak memory %d MiB; want under %d MiB", hwm>>10, limit)
 	}
 }
 

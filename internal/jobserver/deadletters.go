@@ -272,6 +272,23 @@ func (s *Server) eachDead(ctx context.Context, sel DeadSelector, do func(*job),
 	return len(picked), nil
 }
 
+// DeadCounts returns the number of dead letters of each function that has
+// some: this server's, or with a shared store the cluster's, from a count
+// that may be a few seconds old (store.ClusterCounter). The map is the
+// caller's to read, not to change.
+func (s *Server) DeadCounts(ctx context.Context) (map[string]int, error) {
+	if s.shared != nil {
+		cc, ok := s.shared.(store.ClusterCounter)
+		if !ok {
+			return nil, ErrNoDeadLetters
+		}
+		return cc.DeadCounts(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deadCounts(), nil
+}
+
 // deadCounts returns the number of dead letters per function name. s.mu
 // held.
 func (s *Server) deadCounts() map[string]int {

@@ -162,9 +162,9 @@ func (s *Server) failed(j *job, reason []byte) {
 		return
 	}
 	if sc := j.sched(); sc != nil {
-		// The schedule goes on: its run is kept as a one-off copy.
+		// The schedule goes on (ended forgets the failures): its run is
+		// kept as a one-off copy.
 		s.bury(s.deadCopy(j))
-		j.extra.fail = nil
 		s.ended(j)
 		return
 	}

@@ -47,6 +47,15 @@ func (s *Server) place(j *job) { s.placeAt(j, s.clock.Now()) }
 // placeAt is place at time now.
 func (s *Server) placeAt(j *job, now time.Time) {
 	switch {
+	case j.sched() != nil && j.failInfo() != nil:
+		// A failed run waiting for its retry (failed.go), or running it
+		// when the server stopped: the retry's time is the job's, not
+		// the schedule's.
+		if j.when > now.Unix() {
+			s.wait(j, j.when)
+		} else {
+			s.enqueue(j)
+		}
 	case j.sched() != nil:
 		s.wait(j, j.sched().next(now))
 	case j.when > now.Unix():
@@ -207,7 +216,20 @@ func (s *Server) ended(j *job) {
 		j.num, j.den = 0, 0
 		s.detachClients(j)
 		next := j.sched().next(s.clock.Now())
-		if j.stored {
+		switch {
+		case j.failInfo() != nil:
+			// The run ended after failed attempts (failed.go): the next
+			// run has its retries anew, and the stored record, which
+			// holds the failures and the retry's time, is replaced by
+			// one without.
+			j.extra.fail = nil
+			if j.stored {
+				var sj store.Job
+				s.toStored(j, &sj)
+				sj.When = next
+				j.ref = s.store.Failed(j.ref, sj)
+			}
+		case j.stored:
 			s.store.RunEnded(j.ref, j.id, next)
 		}
 		if s.shared != nil && j.stored {

@@ -295,7 +295,7 @@ type FuncMetrics struct {
 	Retried              uint64     // failed attempts queued again, and dead letters retried
 	Buried               uint64     // jobs that became dead letters
 	DeadDropped          uint64     // dead letters dropped for the list's bound
-	DeadLetters          int        // dead letters now (this server's; none kept in memory with a shared store)
+	DeadLetters          int        // dead letters now: this server's, or with a shared store the cluster's
 	Finished             [NumResults]uint64
 	Wait, Run            Histogram
 }
@@ -307,13 +307,25 @@ type Metrics struct {
 	Connections int
 	Rejected    [NumRejects]uint64
 	Funcs       []FuncMetrics // by label, OtherLabel last when used
+	// DeadUnknown is set when the shared store could not count the
+	// cluster's dead letters: FuncMetrics.DeadLetters are all 0 then.
+	DeadUnknown bool
 }
 
 // Metrics returns a snapshot of the counters and the state, by label.
-func (s *Server) Metrics() Metrics {
+// With a shared store, the dead letters are the cluster's, from
+// DeadCounts, which ctx bounds.
+func (s *Server) Metrics(ctx context.Context) Metrics {
+	var (
+		sharedDead map[string]int
+		deadErr    error
+	)
+	if s.shared != nil {
+		sharedDead, deadErr = s.DeadCounts(ctx)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := Metrics{Now: s.clock.Now(), Enabled: s.stats != nil, Connections: len(s.conns)}
+	m := Metrics{Now: s.clock.Now(), Enabled: s.stats != nil, Connections: len(s.conns), DeadUnknown: deadErr != nil}
 	byLabel := map[string]*FuncMetrics{}
 	get := func(label string) *FuncMetrics {
 		fm := byLabel[label]
@@ -346,12 +358,17 @@ func (s *Server) Metrics() Metrics {
 			fm.Oldest = t
 		}
 	}
-	for j := s.deadq.head; j != nil; j = j.next {
-		label := j.fn.name
+	deadLabel := func(name string) string {
 		if s.stats != nil {
-			label = s.stats.label(j.fn.name).label
+			return s.stats.label(name).label
 		}
-		get(label).DeadLetters++
+		return name
+	}
+	for j := s.deadq.head; j != nil; j = j.next {
+		get(deadLabel(j.fn.name)).DeadLetters++
+	}
+	for name, n := range sharedDead {
+		get(deadLabel(name)).DeadLetters += n
 	}
 	if st := s.stats; st != nil && st.otherUsed {
 		fillCounters(get(OtherLabel), st.other)

@@ -44,8 +44,10 @@ type statusView struct {
 	Time        time.Time  `json:"time"`
 	Connections int        `json:"connections"`
 	Functions   []funcView `json:"functions"`
-	// DeadLetters is the number of dead letters (see /api/dead); null
-	// when a shared store could not be asked.
+	// DeadLetters is the number of dead letters (see /api/dead): this
+	// server's, or with PostgreSQL the cluster's, counted at most every
+	// 5 s (at once after a change made on this server); null when the
+	// database could not be asked.
 	DeadLetters *int `json:"dead_letters"`
 }
 
@@ -79,7 +81,7 @@ type jobsView struct {
 	Jobs     []jobView `json:"jobs"`
 }
 
-func (h *handler) status() statusView {
+func (h *handler) status(ctx context.Context) statusView {
 	funcs, conns, now := h.eng.Status()
 	rates := h.throughput(funcs, now)
 	v := statusView{Version: h.opts.Version, Time: now, Connections: conns, Functions: []funcView{}}
@@ -99,9 +101,13 @@ func (h *handler) status() statusView {
 		}
 		v.Functions = append(v.Functions, fv)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	if _, n, err := h.eng.DeadLetters(ctx, "", 1); err == nil {
+	if counts, err := h.eng.DeadCounts(ctx); err == nil {
+		n := 0
+		for _, c := range counts {
+			n += c
+		}
 		v.DeadLetters = &n
 	}
 	return v
@@ -145,7 +151,9 @@ func (h *handler) jobs(r *http.Request) jobsView {
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-func (h *handler) apiStatus(w http.ResponseWriter, _ *http.Request) { writeJSON(w, h.status()) }
+func (h *handler) apiStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, h.status(r.Context()))
+}
 
 func (h *handler) apiWorkers(w http.ResponseWriter, _ *http.Request) { writeJSON(w, h.workers()) }
 

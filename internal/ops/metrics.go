@@ -1,13 +1,19 @@
 package ops
 
 import (
+	"context"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
 )
+
+// storeTimeout bounds what a scrape or a status asks a shared store (the
+// cluster's dead-letter count).
+const storeTimeout = 2 * time.Second
 
 // collector reads the engine's snapshot at each scrape (see
 // jobserver.Metrics); nothing is counted on its behalf between scrapes.
@@ -55,7 +61,7 @@ func newCollector(eng *jobserver.Server, version string) *collector {
 		retried:     d("gearman_jobs_retried_total", "Failed background jobs queued again: after their backoff, or out of the dead-letter list by an operator.", fn...),
 		buried:      d("gearman_jobs_dead_lettered_total", "Failed background jobs out of retries that became dead letters.", fn...),
 		deadDropped: d("gearman_dead_letters_dropped_total", "Dead letters dropped, oldest first, to keep the list within its bound.", fn...),
-		dead:        d("gearman_dead_letters", "Dead letters of the function kept by this server (with PostgreSQL they are the cluster's and kept there: see /api/dead).", fn...),
+		dead:        d("gearman_dead_letters", "Dead letters of the function: this server's, or with PostgreSQL the cluster's (counted at most every 5 s; absent while the database cannot be asked).", fn...),
 		connections: d("gearman_connections", "Open connections (clients, workers and admin)."),
 		wait:        d("gearman_job_wait_seconds", "Time from a job's queueing (its submit, its time coming, or its requeue) to its assignment to a worker.", fn...),
 		run:         d("gearman_job_run_seconds", "Time from a job's assignment to its end (or its cancellation, or the loss of a last attempt).", fn...),
@@ -75,7 +81,9 @@ var prioLabels = [...]string{"high", "normal", "low"}
 
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	m := c.eng.Metrics()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	m := c.eng.Metrics(ctx)
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -108,7 +116,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.retried, f.Retried, l)
 		counter(c.buried, f.Buried, l)
 		counter(c.deadDropped, f.DeadDropped, l)
-		gauge(c.dead, float64(f.DeadLetters), l)
+		if !m.DeadUnknown {
+			gauge(c.dead, float64(f.DeadLetters), l)
+		}
 		for r, n := range f.Finished {
 			counter(c.finished, n, l, jobserver.ResultNames[r])
 		}

@@ -19,8 +19,9 @@ var assetsDir embed.FS
 var (
 	assets = assetsDir
 	pages  = template.Must(template.New("").Funcs(template.FuncMap{
-		"age":  fmtAge,
-		"rate": fmtRate,
+		"age":   fmtAge,
+		"rate":  fmtRate,
+		"lease": fmtLease,
 	}).ParseFS(assetsDir, "assets/*.html"))
 )
 
@@ -48,6 +49,15 @@ func fmtAge(v any) string {
 	return strconv.FormatFloat(s/86400, 'f', 1, 64) + "d"
 }
 
+// fmtLease formats a lease's time left as the page shows it; live.js has
+// the same rules.
+func fmtLease(s float64) string {
+	if s < 0 {
+		return "ran out " + fmtAge(-s) + " ago"
+	}
+	return fmtAge(s) + " left"
+}
+
 func fmtRate(p *float64) string {
 	if p == nil {
 		return "-"
@@ -55,8 +65,9 @@ func fmtRate(p *float64) string {
 	return strconv.FormatFloat(*p, 'f', 2, 64) + "/s"
 }
 
-// page serves / : functions and workers.
-func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
+// page serves / : functions and workers, and the cluster with a shared
+// store.
+func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	var ws []workerView
 	for _, c := range h.workers() {
 		if len(c.Functions) > 0 {
@@ -66,7 +77,8 @@ func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
 	render(w, "status.html", struct {
 		Status  statusView
 		Workers []workerView
-	}{h.status(), ws})
+		Cluster *clusterSection
+	}{h.status(r.Context()), ws, h.clusterSection(r.Context())})
 }
 
 // jobsPage serves /jobs?function=F: the function's first jobs.

@@ -468,6 +468,9 @@ func (l *Log) write(ctx context.Context, recs []rec, b *batch) error {
 	if err := l.pool.SendBatch(ctx, &q).Close(); err != nil {
 		return err
 	}
+	if len(dead.id) > 0 {
+		l.deadGen.Add(1) // the cached counts are out of date (cluster.go)
+	}
 	if inserted < len(ins.id) {
 		// Some jobs were in the queue already (a unique id anywhere in
 		// the cluster): find them, for the submits' answers. They are

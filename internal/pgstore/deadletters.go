@@ -188,6 +188,7 @@ func (l *Log) ReviveDead(ctx context.Context, id uint64, fn string) (int, error)
 	if err := l.lookups.QueryRow(ctx, sqlRevive, int64(id), notNil([]byte(fn))).Scan(&n, &notified); err != nil {
 		return 0, l.lookupError(err)
 	}
+	l.deadGen.Add(1)
 	return n, nil
 }
 
@@ -197,6 +198,7 @@ func (l *Log) PurgeDead(ctx context.Context, id uint64, fn string) (int, error) 
 	if err != nil {
 		return 0, l.lookupError(err)
 	}
+	l.deadGen.Add(1)
 	return int(tag.RowsAffected()), nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -86,6 +87,11 @@ type Log struct {
 	clusterMu   sync.Mutex          // one count of the cluster at a time (cluster.go)
 	clusterAt   time.Time           // when the last count ended
 	clusterLast store.ClusterStatus // its answer
+	deadMu      sync.Mutex          // one count of the dead letters at a time (cluster.go)
+	deadAt      time.Time           // when the last count ended
+	deadCounted uint64              // deadGen when it began
+	deadLast    map[string]int      // its answer
+	deadGen     atomic.Uint64       // bumped when this server changes the dead letters
 	deadMax     int                 // the dead-letter list's bound (deadletters.go); 0 = defaultMaxDead
 	started     bool
 

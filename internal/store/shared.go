@@ -80,6 +80,10 @@ type ClusterCounter interface {
 	// ClusterStatus counts the shared queue's jobs by function and lists
 	// the servers. It may answer from a count a few seconds old.
 	ClusterStatus(ctx context.Context) (ClusterStatus, error)
+	// DeadCounts counts the cluster's dead letters by function. It may
+	// answer from a count a few seconds old; the map is the caller's to
+	// read, not to change.
+	DeadCounts(ctx context.Context) (map[string]int, error)
 }
 
 // ClusterStatus is the shared queue as a whole.

@@ -30,7 +30,7 @@ type Job struct {
 	Data     []byte // the payload; a replayed Job's Data is the engine's to keep
 	Reducer  string // a background reduce job's reducer, else ""
 	Priority int8   // 0 high, 1 normal, 2 low
-	When     int64  // an epoch job's Unix time, or a scheduled job's next; else 0
+	When     int64  // an epoch job's Unix time, a scheduled job's next run (its retry's, with Failures), a failed job's retry; else 0
 	Schedule string // a scheduled job's five fields, space-separated, else ""
 	Retries  int32  // attempts lost so far
 	Created  int64  // Unix nanoseconds of the first submit
@@ -107,8 +107,9 @@ type Log interface {
 	RunEnded(ref Ref, id uint64, next int64)
 	// Failed records the newest full state of a job whose attempt failed
 	// (see [Job.Failures]): waiting to be retried at j.When, or a dead
-	// letter (j.Dead); and of a dead letter queued again (j.Dead unset,
-	// j.When 0). It returns the job's new ref; the job's place is the tail
+	// letter (j.Dead); of a dead letter queued again (j.Dead unset,
+	// j.When 0); and of a scheduled job whose run ended after failed
+	// attempts (its failures cleared, j.When its next run). It returns the job's new ref; the job's place is the tail
 	// of its queue. Like the other transitions it is not waited for.
 	Failed(ref Ref, j Job) Ref
 	// Finished records that the job is gone (completed, failed, cancelled,

@@ -14,6 +14,7 @@
     if (s < 86400) return (s / 3600).toFixed(1) + "h";
     return (s / 86400).toFixed(1) + "d";
   }
+  function lease(s) { return s < 0 ? "ran out " + age(-s) + " ago" : age(s) + " left"; }
   function rate(r) { return r === null || r === undefined ? "-" : r.toFixed(2) + "/s"; }
   function clock(t) { return new Date(t).toTimeString().slice(0, 8); }
 
@@ -58,6 +59,7 @@
   }
 
   async function refreshStatus() {
+    const cluster = document.getElementById("cluster") ? refreshCluster() : null;
     const [st, ws] = await Promise.all([get("/api/status"), get("/api/workers")]);
     document.getElementById("connections").textContent = st.connections;
     document.getElementById("dead-count").textContent = st.dead_letters === null ? "-" : st.dead_letters;
@@ -71,7 +73,34 @@
     fill("workers", ws.filter((w) => w.functions.length > 0), (w) => [
       cell(w.fd, true), cell(w.ip), cell(w.client_id), cell(w.functions.join(" ")), cell(w.running, true),
     ], "No workers connected.");
+    await cluster;
     return st.time;
+  }
+
+  // refreshCluster fills the Cluster section (a server with a shared
+  // store) from /api/cluster; when the store cannot count, the section
+  // says so and the rest of the page still updates.
+  async function refreshCluster() {
+    const text = (id, t) => { document.getElementById(id).textContent = t; };
+    let v;
+    try {
+      v = await get("/api/cluster");
+    } catch (e) {
+      text("cluster-servers", "-");
+      text("cluster-dead", "-");
+      text("cluster-time", "not counted (" + e.message + ")");
+      return;
+    }
+    text("cluster-servers", v.nodes.length);
+    text("cluster-dead", v.dead_letters);
+    text("cluster-time", "counted at " + clock(v.time));
+    fill("nodes", v.nodes, (n) => [
+      cell(n.node + (n.self ? " (this one)" : ""), true), cell(lease(n.lease_left_seconds)), cell(age(n.age_seconds), true),
+    ], "No servers counted.");
+    fill("shared", v.functions, (f) => [
+      cell(f.function, false, "/dead?function=" + encodeURIComponent(f.function)),
+      cell(f.queued, true), cell(f.held, true), cell(f.running, true), cell(f.waiting, true), cell(f.dead_letters, true),
+    ], "No jobs in the cluster.");
   }
 
   async function refreshJobs() {
