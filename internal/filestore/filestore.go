@@ -565,10 +565,14 @@ func (l *Log) fail(err *store.WriteError, cut bool) error {
 
 // account applies a written batch's records to the segments' live bytes.
 func (l *Log) account(b *batch) {
+	var s *segInfo
 	for _, o := range b.ops {
-		s := l.seg(o.seg)
-		if s == nil {
-			continue
+		if s == nil || s.n != o.seg {
+			// Most of a batch's records are in one segment: look it up
+			// once, not for each.
+			if s = l.seg(o.seg); s == nil {
+				continue
+			}
 		}
 		if o.create {
 			s.live += int64(o.size)

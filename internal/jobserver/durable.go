@@ -187,3 +187,25 @@ func (s *Server) awaitAcks(c *conn, n int32) bool {
 	}
 	return true
 }
+
+// A pendingCommit is the commit that pending jobs wait for. The jobs
+// submitted while the store fills one batch share one (the store's
+// commits are per batch), so a pending job costs the engine one pointer
+// and two links in Server.pending, not an entry in a map.
+type pendingCommit struct{ c store.Commit }
+
+// addPending makes j, just stored, a pending job waiting for commit.
+// s.mu held.
+func (s *Server) addPending(j *job, commit store.Commit) {
+	if s.lastPending == nil || s.lastPending.c != commit {
+		s.lastPending = &pendingCommit{c: commit}
+	}
+	j.commit = s.lastPending
+	s.pending.pushBack(j)
+}
+
+// removePending takes j out of the pending jobs. s.mu held.
+func (s *Server) removePending(j *job) {
+	s.pending.remove(j)
+	j.commit = nil
+}

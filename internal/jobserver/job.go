@@ -26,15 +26,16 @@ type job struct {
 
 	when int64 // Unix seconds before which an epoch job does not run; 0 = now
 
-	prev, next   *job // links in fn.queue[prio] while queued
+	prev, next   *job // links in fn.queue[prio] while queued, in Server.pending while pending
 	uprev, unext *job // links in the chain of its key while indexed (unique.go)
 
 	worker   *conn     // holder while running
 	timer    *runTimer // CAN_DO_TIMEOUT timer while running, or nil
 	num, den int64
 
-	clients []*conn  // attached foreground clients; one entry per submit
-	st      *jstream // the payload stream of a SUBMIT_STREAM job, else nil
+	clients []*conn        // attached foreground clients; one entry per submit
+	st      *jstream       // the payload stream of a SUBMIT_STREAM job, else nil
+	commit  *pendingCommit // the record it waits for while pending, else nil
 
 	heapi    int32 // index in Server.timed while waiting; -1 otherwise
 	retries  int32

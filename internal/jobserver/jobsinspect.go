@@ -68,7 +68,7 @@ func (s *Server) Jobs(name string, limit int) []JobInfo {
 			return out
 		}
 	}
-	for j := range s.pending {
+	for j := s.pending.head; j != nil; j = j.next {
 		if j.fn == f && !add(j, "pending") {
 			return out
 		}

@@ -274,7 +274,7 @@ func (s *Server) free(j *job) {
 	case j.state == stateRunning && j.worker != nil: // not yet released
 		s.release(j)
 	case j.state == statePending:
-		delete(s.pending, j)
+		s.removePending(j)
 	}
 	j.state = stateDone
 	if j.st != nil {
@@ -363,7 +363,7 @@ func (s *Server) toStored(j *job, sj *store.Job) {
 // activate makes a pending job whose record is durable runnable.
 func (s *Server) activate(j *job) {
 	if j.state == statePending {
-		delete(s.pending, j)
+		s.removePending(j)
 		if s.shared != nil && !j.held {
 			s.handOver(j)
 			return
@@ -383,7 +383,7 @@ func (s *Server) abandon(j *job) {
 	if j.state != statePending {
 		return
 	}
-	delete(s.pending, j)
+	s.removePending(j)
 	if j.held {
 		j.fn.heldPending--
 	}

@@ -108,9 +108,12 @@ type Server struct {
 	store           store.Log    // nil = memory only
 	shared          store.Shared // store, when several servers share it (cluster.go)
 
-	// pending (guarded by mu): the record of each job in statePending,
-	// whose submits' answers wait for it.
-	pending map[*job]store.Commit
+	// pending (guarded by mu): the jobs in statePending, whose submits'
+	// answers wait for their records (durable.go).
+	pending jobList
+	// lastPending (guarded by mu): the commit the newest pending job waits
+	// for, shared by the jobs of one store batch.
+	lastPending *pendingCommit
 
 	wg sync.WaitGroup // every goroutine the server started or is running in
 
@@ -209,7 +212,6 @@ func New(cfg Config) *Server {
 		nextConn:      32,
 		listeners:     make(map[net.Listener]struct{}),
 		closedCh:      make(chan struct{}),
-		pending:       make(map[*job]store.Commit),
 	}
 	if cfg.MaxQueue > 0 {
 		s.defaultMaxQueue = [nPrio]int{cfg.MaxQueue, cfg.MaxQueue, cfg.MaxQueue}

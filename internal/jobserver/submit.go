@@ -76,7 +76,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 			case !bg:
 				s.attach(c, j)
 			case j.state == statePending:
-				commit = s.pending[j]
+				commit = j.commit.c
 			case s.store != nil && !j.stored && j.st == nil:
 				// A foreground job becomes background: from now on it
 				// is stored, and held here, where its clients are.
@@ -132,7 +132,7 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 			f.heldPending++
 		}
 		commit = s.persist(j, 0)
-		s.pending[j] = commit
+		s.addPending(j, commit)
 	}
 	s.ack(c, j, commit)
 	s.recordSubmit(t, &r, j)

@@ -69,7 +69,9 @@ type Ref struct {
 	Seq  uint64 // the job's place in its queue: lower runs first
 }
 
-// Commit is the durability of one record.
+// Commit is the durability of one record. Its dynamic type must be
+// comparable: the engine compares commits with ==, and the records of one
+// write may (and, to spare the engine work, should) share one Commit.
 type Commit interface {
 	// Done is closed once the record is durable or has failed.
 	Done() <-chan struct{}
