@@ -126,11 +126,20 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 	if err := c.Err(); err != nil {
 		return nil, unsent(err)
 	}
+	noticed := false
+	if job.RunTimeout > 0 {
+		// Before the submit: the server must know to tell when the job
+		// starts by the time a worker takes it.
+		var err error
+		if noticed, err = c.startsNoticed(ctx); err != nil {
+			return nil, unsent(err)
+		}
+	}
 	t := newTask(c, job.Func, false)
 	t.unique = job.Unique
 	t.job = job
 	if job.timed() {
-		c.timeTask(t)
+		c.timeTask(t, noticed)
 	}
 	t.sizeLeft = job.Size
 	streamable := c.streamable(&job)

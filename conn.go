@@ -122,16 +122,17 @@ type Conn struct {
 	opts Options
 	out  *outQueue
 
-	mu       sync.Mutex  // guards what follows
-	pending  []*request  // requests awaiting a reply, in order
-	err      error       // why the connection ended
-	writeErr error       // a write failed: the connection is ending ([Conn.writeFailed])
-	linger   *time.Timer // ends the connection after a write error, unless its reader does first
-	neg      negotiated  // what the server agreed to
-	cl       clientState // the client side
-	w        workerState // the worker side
-	admin    connAdmin   // withdraws jobs past their assign timeout
-	rd       reading     // who reads the socket
+	mu       sync.Mutex   // guards what follows
+	pending  []*request   // requests awaiting a reply, in order
+	err      error        // why the connection ended
+	writeErr error        // a write failed: the connection is ending ([Conn.writeFailed])
+	linger   *time.Timer  // ends the connection after a write error, unless its reader does first
+	neg      negotiated   // what the server agreed to
+	cl       clientState  // the client side
+	w        workerState  // the worker side
+	admin    connAdmin    // withdraws jobs past their assign timeout
+	starts   startNotices // whether the server tells when jobs start (assigned.go)
+	rd       reading      // who reads the socket
 
 	broadcastee *broadcastee // see HandleBroadcasts; guarded by mu
 

@@ -95,12 +95,15 @@ type Job struct {
 	// context passed to the submit bounds everything still.
 	AssignTimeout time.Duration
 	// RunTimeout bounds the time the job runs, from when the client learns
-	// that a worker took it: neither gearmand nor this package's server
-	// tells a client when its job is assigned, so the client counts from
-	// the worker's first WORK_DATA, WORK_STATUS or WORK_WARNING, or from a
-	// GET_STATUS answer that says the job runs, asked every tenth of
-	// RunTimeout (5ms to 500ms apart) until one does. The job is never
-	// failed before it ran RunTimeout, and at most one such interval after.
+	// that a worker took it. This package's [Server] tells it at the
+	// assignment: the connection asks for that (OPTION_REQ job-assigned,
+	// see [wire.OptionAssigned]) once, before its first job with a
+	// RunTimeout, and sends no GET_STATUS for it. gearmand tells nothing
+	// of the kind, so there the client counts from the worker's first
+	// WORK_DATA, WORK_STATUS or WORK_WARNING, or from a GET_STATUS answer
+	// that says the job runs, asked every tenth of RunTimeout (50ms to
+	// 500ms apart) until one does. The job is never failed before it ran
+	// RunTimeout; on gearmand, at most one such interval after.
 	// It then ends with a [*TimeoutError] matching [ErrRunTimeout]; its
 	// worker is not stopped and its result goes nowhere (a worker's
 	// [RegisterOptions.Timeout] has the server give up on the worker's

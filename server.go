@@ -48,7 +48,12 @@ import (
 // jobs only, and it is woken only for those (however many such connections
 // sleep, a job of another priority never looks at them, and a high job
 // wakes at most one of them), which is how a [Pool] keeps slots for them
-// ([PoolOptions.ReservedHigh]).
+// ([PoolOptions.ReservedHigh]). With "job-assigned" (wire.OptionAssigned)
+// a client is told when each of its foreground jobs starts: WORK_STATUS
+// with 0 of 0 at each assignment to a worker, before anything the worker
+// sends, and, to a submit that joins a job already running, WORK_STATUS
+// with its progress so far just after JOB_CREATED; a [Conn] asks for it
+// for [Job.RunTimeout]. A connection that did not ask never gets these.
 //
 // A background job whose worker fails it (WORK_FAIL, WORK_EXCEPTION) is
 // gone, as in gearmand, unless [Server.RetryFailed] (or the admin command

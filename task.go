@@ -173,7 +173,9 @@ func (t *Task) markCreated() {
 
 // Status returns a channel of the progress reports (WORK_STATUS) of a client
 // task. It holds the latest report only: an unread report is replaced by a
-// newer one. It is nil on the worker side.
+// newer one. It is nil on the worker side. On a connection that has sent a
+// job with a [Job.RunTimeout] to this package's [Server], it also gets
+// {0, 0} when a worker takes the job (see [wire.OptionAssigned]).
 func (t *Task) Status() <-chan Status {
 	if t.worker {
 		return nil

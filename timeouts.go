@@ -84,6 +84,7 @@ func (j *Job) timed() bool { return j.AssignTimeout > 0 || j.RunTimeout > 0 }
 // jobTimer is what the connection's reader tells a timed task's watcher.
 type jobTimer struct {
 	assign, run time.Duration // the job's timeouts
+	noticed     bool          // the server tells when the job starts (startNotices): no polling
 	spoke       chan struct{} // closed at the first packet of the job's worker
 	spokeOnce   sync.Once
 	withdrawing atomic.Bool // the watcher is withdrawing the job: its end is the watcher's to report
@@ -105,9 +106,10 @@ func (t *Task) withdrawn() bool {
 }
 
 // timeTask arms the timeouts of t, whose job has them; open calls it
-// before the submit is sent.
-func (c *Conn) timeTask(t *Task) {
-	t.timing = &jobTimer{assign: t.job.AssignTimeout, run: t.job.RunTimeout, spoke: make(chan struct{})}
+// before the submit is sent. noticed says that the server will tell when
+// the job starts.
+func (c *Conn) timeTask(t *Task, noticed bool) {
+	t.timing = &jobTimer{assign: t.job.AssignTimeout, run: t.job.RunTimeout, noticed: noticed, spoke: make(chan struct{})}
 }
 
 // watchTimeouts enforces the timeouts of t, a timed task whose submit has
@@ -115,12 +117,15 @@ func (c *Conn) timeTask(t *Task) {
 // with the task.
 //
 // The AssignTimeout counts from JOB_CREATED. The RunTimeout counts from
-// when the client learns that a worker took the job, as neither gearmand
-// nor this package's server tells a client when its job is assigned: at
-// the worker's first WORK_DATA, WORK_STATUS or WORK_WARNING, or at a
-// GET_STATUS answer that says it runs, asked every tenth of the RunTimeout
-// (at least 5ms apart, at most 500ms) until one does. A job is so never
-// failed before it ran its RunTimeout, and at most a poll later.
+// when the client learns that a worker took the job. This package's
+// server tells it, with the option the connection negotiated at its first
+// job with a RunTimeout (wire.OptionAssigned): a WORK_STATUS at the
+// assignment, and the watcher asks nothing. gearmand tells nothing of the
+// kind, so there the timer starts at the worker's first WORK_DATA,
+// WORK_STATUS or WORK_WARNING, or at a GET_STATUS answer that says the job
+// runs, asked every tenth of the RunTimeout (at least pollFloor apart, at
+// most pollCeiling) until one does. A job is so never failed before it ran
+// its RunTimeout; on gearmand, at most a poll later.
 func (c *Conn) watchTimeouts(t *Task) {
 	select {
 	case <-t.Created():
@@ -139,8 +144,8 @@ func (c *Conn) watchTimeouts(t *Task) {
 		assign = tm.C
 	}
 	var ticker *time.Ticker
-	if job.run > 0 {
-		ticker = time.NewTicker(min(max(job.run/10, 5*time.Millisecond), 500*time.Millisecond))
+	if job.run > 0 && !job.noticed {
+		ticker = time.NewTicker(pollInterval(job.run))
 		defer ticker.Stop()
 		poll = ticker.C
 	}
@@ -191,6 +196,23 @@ func (c *Conn) watchTimeouts(t *Task) {
 			return
 		}
 	}
+}
+
+// pollFloor and pollCeiling bound the interval at which a watcher asks a
+// server that does not tell when jobs start (gearmand) whether its job
+// runs yet. The floor bounds the load: each job waiting for a worker costs
+// its connection at most 20 GET_STATUS a second (64 jobs with a RunTimeout
+// of 50ms, 1,280 a second), at the price of a job running at most 50ms
+// past its RunTimeout there.
+const (
+	pollFloor   = 50 * time.Millisecond
+	pollCeiling = 500 * time.Millisecond
+)
+
+// pollInterval is how often a watcher asks whether a job with RunTimeout
+// run has started.
+func pollInterval(run time.Duration) time.Duration {
+	return min(max(run/10, pollFloor), pollCeiling)
 }
 
 // timeoutWait bounds each status request a watcher makes, and adminWait

@@ -30,8 +30,10 @@
 // Gearman's: they are this module's streaming extension, negotiated with
 // OPTION_REQ stream-chunks, for payloads of any size sent in chunks under
 // per-job credit windows. STREAMING.md in this directory specifies them for
-// other implementations. [OptionGrabHigh] names the other option of this
-// module's server: grabs that take high-priority jobs only.
+// other implementations. [OptionGrabHigh] and [OptionAssigned] name the
+// other options of this module's server: grabs that take high-priority
+// jobs only, and a WORK_STATUS 0 0 that tells a client its job was
+// assigned to a worker (gearmand tells a client nothing on assignment).
 //
 // # Admin text
 //

@@ -31,4 +31,20 @@ const (
 	// priority is a job's, not a function's, so on a server without this
 	// option no connection can leave the low jobs to others.
 	OptionGrabHigh = "grab-high"
+
+	// OptionAssigned asks the server to tell this client when a
+	// foreground job it submitted starts: at each assignment to a worker
+	// the server sends WORK_STATUS for the job with numerator and
+	// denominator "0" (a run starting with no progress), before any packet
+	// of the worker; a submit that joins a job already running (same
+	// unique id) gets, just after JOB_CREATED, WORK_STATUS with the job's
+	// progress so far. A client without the option never gets these. It
+	// is a WORK_STATUS rather than a packet of its own so that any client
+	// library reads it, as progress; a client that asked takes the first
+	// WORK_STATUS of a job as "it runs" (a worker's own WORK_STATUS can
+	// only come after it). It stays on for the connection's life; asking
+	// again, or on a worker's connection, changes nothing. gearmand
+	// answers ERROR UNKNOWN_OPTION, and tells a client nothing of the
+	// kind: GET_STATUS is the only way to learn that a job runs there.
+	OptionAssigned = "job-assigned"
 )

@@ -32,25 +32,26 @@ type conn struct {
 	ip string // the peer's address without the port
 
 	// Guarded by Server.mu.
-	clientID   string
-	regs       []reg       // registrations in the order they came (duplicates kept)
-	funcs      []*function // distinct registered functions, for dispatch
-	rotor      int         // round-robin start in funcs
-	timeouts   map[*function]time.Duration
-	sleeping   bool            // sent PRE_SLEEP and found nothing
-	noopSent   bool            // has been NOOPed since its last grab
-	sleepGen   uint64          // bumped at each PRE_SLEEP, to spot stale sleeper entries
-	wokenFor   *function       // the function whose wake-up count this conn's NOOP took
-	exceptions bool            // OPTION_REQ exceptions
-	streaming  bool            // OPTION_REQ streaming: see lose and submit
-	chunks     bool            // OPTION_REQ stream-chunks: the extension (stream.go)
-	highOnly   bool            // OPTION_REQ grab-high: grabs take high-priority jobs only (grabhigh.go)
-	streams    map[string]*job // open stream ids; nil for a refused or dropped stream
-	allYours   bool            // ALL_YOURS: assign directly instead of NOOP
-	grabType   wire.Type       // the last grab type, for ALL_YOURS assignments
-	holding    []*job          // jobs assigned to this connection
-	attached   map[*job]int    // jobs this client waits on, with the number of attachments
-	gone       bool            // detached from the engine
+	clientID        string
+	regs            []reg       // registrations in the order they came (duplicates kept)
+	funcs           []*function // distinct registered functions, for dispatch
+	rotor           int         // round-robin start in funcs
+	timeouts        map[*function]time.Duration
+	sleeping        bool            // sent PRE_SLEEP and found nothing
+	noopSent        bool            // has been NOOPed since its last grab
+	sleepGen        uint64          // bumped at each PRE_SLEEP, to spot stale sleeper entries
+	wokenFor        *function       // the function whose wake-up count this conn's NOOP took
+	exceptions      bool            // OPTION_REQ exceptions
+	streaming       bool            // OPTION_REQ streaming: see lose and submit
+	chunks          bool            // OPTION_REQ stream-chunks: the extension (stream.go)
+	highOnly        bool            // OPTION_REQ grab-high: grabs take high-priority jobs only (grabhigh.go)
+	assignedNotices bool            // OPTION_REQ job-assigned: told when its jobs start (assigned.go)
+	streams         map[string]*job // open stream ids; nil for a refused or dropped stream
+	allYours        bool            // ALL_YOURS: assign directly instead of NOOP
+	grabType        wire.Type       // the last grab type, for ALL_YOURS assignments
+	holding         []*job          // jobs assigned to this connection
+	attached        map[*job]int    // jobs this client waits on, with the number of attachments
+	gone            bool            // detached from the engine
 
 	// Guarded by Server.mu: the functions c registered or submitted to
 	// (names.go), and the last of them, to skip the map on repeats.

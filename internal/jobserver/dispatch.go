@@ -167,6 +167,7 @@ func (s *Server) assign(c *conn, j *job, t wire.Type) {
 	s.start(c, j)
 	h := s.appendHandle(s.hbuf[:0], j)
 	s.hbuf = h
+	s.announceStart(j, h)
 	if j.st != nil {
 		if c.chunks {
 			s.assignStream(c, j, h)

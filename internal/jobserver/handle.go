@@ -43,6 +43,8 @@ func (s *Server) option(c *conn, name []byte) {
 		c.streaming = true
 	case bytes.EqualFold(name, []byte(wire.OptionGrabHigh)):
 		c.highOnly = true
+	case bytes.EqualFold(name, []byte(wire.OptionAssigned)):
+		c.assignedNotices = true
 	case bytes.EqualFold(name, []byte(wire.OptionStreamChunks)):
 		if !c.streaming {
 			c.send(wire.Res, wire.Error, errUnknownOption[0], []byte("stream-chunks needs the streaming option first"))

@@ -87,6 +87,9 @@ func (s *Server) submit(c *conn, t wire.Type, r submitReq) {
 				j.bg = true
 			}
 			s.ack(c, j, commit)
+			if !bg {
+				s.announceJoined(c, j)
+			}
 			s.recordSubmit(t, &r, j)
 			s.mCoalesced(f)
 			return
