@@ -11,21 +11,25 @@ import (
 // queued jobs: one new job wakes one worker, not all of them. Sleepers are
 // woken in the order they went to sleep. Grab-high sleepers (grabhigh.go)
 // wait in a list of their own, looked at only while f has high jobs, and
-// then first, at most one for each high job: however many of them sleep,
-// a job of another priority costs nothing more.
+// then first, until as many of them are awake as f has high jobs: however
+// many of them sleep, a job of another priority costs nothing more. Other
+// workers awake do not count there: a plain worker woken for a high job
+// may not come to grab it (a pool's slots for other jobs can be full,
+// see the root package's PoolOptions.ReservedHigh), and the grab-high
+// sleeper would then sleep beside a job it takes at once.
 func (s *Server) wakeFor(f *function) {
-	if n := f.queue[prioHigh].n; n > 0 {
-		f.highSleepers = s.wakeFrom(f, f.highSleepers, n)
+	if f.highQueued() > 0 {
+		f.highSleepers = s.wakeFrom(f, f.highSleepers, true)
 	}
-	f.sleepers = s.wakeFrom(f, f.sleepers, -1)
+	f.sleepers = s.wakeFrom(f, f.sleepers, false)
 }
 
-// wakeFrom is wakeFor on one of f's lists of sleepers, waking at most
-// most of them (all when negative), and returns what is left of it. A
-// connection that cannot take f's jobs (its grab-high option came after it
-// went to sleep) moves to f.highSleepers.
-func (s *Server) wakeFrom(f *function, list []sleeper, most int) []sleeper {
-	for f.woken < f.queued() && len(list) > 0 && most != 0 {
+// wakeFrom is wakeFor on one of f's lists of sleepers, the grab-high one
+// when high, and returns what is left of it. A connection in the other
+// list that cannot take f's jobs (its grab-high option came after it went
+// to sleep) moves to f.highSleepers.
+func (s *Server) wakeFrom(f *function, list []sleeper, high bool) []sleeper {
+	for len(list) > 0 && (high && f.highWoken < f.highQueued() || !high && f.woken < f.queued()) {
 		e := list[0]
 		list[0] = sleeper{}
 		list = list[1:]
@@ -34,14 +38,14 @@ func (s *Server) wakeFrom(f *function, list []sleeper, most int) []sleeper {
 			continue
 		}
 		if !c.canTake(f) {
-			if most < 0 {
-				f.highSleepers = append(f.highSleepers, e)
-			} else {
-				list = append(list, e) // not reached: f has a high job
+			if high {
+				// Not reached: f has a high job, and c takes those.
+				list = append(list, e)
+				break
 			}
+			f.highSleepers = append(f.highSleepers, e)
 			continue
 		}
-		most--
 		if c.allYours && !s.draining {
 			// ALL_YOURS: the worker said it serves only this server, so the
 			// job goes to it directly, without a NOOP and a grab.
@@ -51,12 +55,37 @@ func (s *Server) wakeFrom(f *function, list []sleeper, most int) []sleeper {
 			}
 			continue
 		}
-		c.noopSent = true
-		c.wokenFor = f
-		f.woken++
+		s.woke(c, f)
 		c.sendFor(wire.Noop)
 	}
 	return list
+}
+
+// woke counts c's NOOP, about to be sent, in f's wake-ups.
+func (s *Server) woke(c *conn, f *function) {
+	c.noopSent = true
+	c.wokenFor = f
+	f.woken++
+	if c.highOnly {
+		c.wokenHigh = true
+		f.highWoken++
+	}
+}
+
+// takeWake takes c's NOOP out of the wake-ups of the function it was woken
+// for, and returns that function: nil when c was not woken.
+func (c *conn) takeWake() *function {
+	f := c.wokenFor
+	if f == nil {
+		return nil
+	}
+	c.wokenFor = nil
+	f.woken--
+	if c.wokenHigh {
+		c.wokenHigh = false
+		f.highWoken--
+	}
+	return f
 }
 
 // preSleep handles PRE_SLEEP: a NOOP at once when work is waiting (the
@@ -68,9 +97,7 @@ func (s *Server) preSleep(c *conn) {
 		for _, f := range c.funcs {
 			if c.canTake(f) {
 				if !c.noopSent {
-					c.noopSent = true
-					c.wokenFor = f
-					f.woken++
+					s.woke(c, f)
 					c.send(wire.Res, wire.Noop)
 				}
 				return
@@ -107,9 +134,7 @@ func (s *Server) addSleeper(f *function, c *conn) {
 func (s *Server) unwake(c *conn) {
 	c.sleeping = false
 	c.noopSent = false
-	if f := c.wokenFor; f != nil {
-		c.wokenFor = nil
-		f.woken--
+	if f := c.takeWake(); f != nil {
 		s.wakeFor(f)
 	}
 }
@@ -117,11 +142,8 @@ func (s *Server) unwake(c *conn) {
 // grab answers GRAB_JOB, GRAB_JOB_UNIQ and GRAB_JOB_ALL.
 func (s *Server) grab(c *conn, t wire.Type) {
 	c.grabType = t
-	f := c.wokenFor
-	c.sleeping, c.noopSent, c.wokenFor = false, false, nil
-	if f != nil {
-		f.woken--
-	}
+	f := c.takeWake()
+	c.sleeping, c.noopSent = false, false
 	var j *job
 	if !s.draining {
 		j = s.pick(c)
@@ -352,9 +374,7 @@ func (s *Server) detach(c *conn) {
 	delete(s.conns, c)
 	s.dropStreams(c)
 	s.unregister(c, func(*function) bool { return true })
-	if f := c.wokenFor; f != nil {
-		c.wokenFor = nil
-		f.woken--
+	if f := c.takeWake(); f != nil {
 		s.wakeFor(f)
 	}
 	for j := range c.attached {

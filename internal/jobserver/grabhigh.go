@@ -25,3 +25,11 @@ func (c *conn) canTake(f *function) bool {
 	}
 	return f.queue[prioHigh].n > 0 || c.chunks && f.streamq[prioHigh].n > 0
 }
+
+// highQueued is how many high jobs f has for grab-high workers to take now.
+func (f *function) highQueued() int {
+	if f.stalled {
+		return 0
+	}
+	return f.queue[prioHigh].n
+}

@@ -109,3 +109,42 @@ func TestServerGrabHighHostile(t *testing.T) {
 		}
 	}
 }
+
+// A plain worker woken for a high job that it does not come to grab (its
+// pool's slots for other jobs are full) does not keep the next high job
+// from the grab-high sleeper: that one is woken for it, though as many
+// workers are awake as jobs are queued. (The wake-up count was shared:
+// the plain worker's NOOP held it, and the grab-high connection slept
+// beside a high job it would have taken at once.)
+func TestServerGrabHighWokenDespiteWokenPlainWorker(t *testing.T) {
+	addr := start(t, jobserver.Config{})
+	plain := wiretest.Dial(t, addr)
+	plain.Send(wire.CanDo, "f")
+	plain.Send(wire.PreSleep)
+	waitHandled(plain)
+	hi := wiretest.Dial(t, addr)
+	hi.Send(wire.OptionReq, wire.OptionGrabHigh)
+	hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
+	hi.Send(wire.CanDo, "f") // awake: not yet asleep for the first job
+
+	cl := wiretest.Dial(t, addr)
+	cl.Send(wire.SubmitJobHigh, "f", "", "high1")
+	cl.ExpectType(wire.JobCreated)
+	plain.Expect(wire.Noop) // the only sleeper; it never grabs
+	hi.Send(wire.GrabJobUniq)
+	if p := hi.ExpectType(wire.JobAssignUniq); string(p.Args[3]) != "high1" {
+		t.Fatalf("grab-high worker got %q; want high1", p.Args[3])
+	}
+	hi.Send(wire.GrabJobUniq)
+	hi.Expect(wire.NoJob)
+	hi.Send(wire.PreSleep)
+	waitHandled(hi)
+
+	cl.Send(wire.SubmitJobHigh, "f", "", "high2")
+	cl.ExpectType(wire.JobCreated)
+	hi.Expect(wire.Noop)
+	hi.Send(wire.GrabJobUniq)
+	if p := hi.ExpectType(wire.JobAssignUniq); string(p.Args[3]) != "high2" {
+		t.Fatalf("grab-high worker got %q; want high2", p.Args[3])
+	}
+}

@@ -179,8 +179,11 @@ type function struct {
 	// highSleepers are the grab-high ones (grabhigh.go), apart so that
 	// wake-ups for other jobs never look at them.
 	highSleepers []sleeper
-	woken        int  // sleepers NOOPed for this function that have not grabbed yet
-	stalled      bool // jobs are not handed out (gearmantest's Stall)
+	woken        int // sleepers NOOPed for this function that have not grabbed yet
+	// highWoken is how many of woken are grab-high connections: high jobs
+	// wake grab-high sleepers by this count alone (see wakeFor).
+	highWoken int
+	stalled   bool // jobs are not handed out (gearmantest's Stall)
 
 	heldPending int // with a shared store: held jobs of this function whose records are not yet durable
 
