@@ -142,26 +142,27 @@ func (b *Broadcast) Close() error {
 // server gives it again when the pool's connection was lost while h ran)
 // fails without running h again.
 func (p *Pool) HandleBroadcasts(h Handler) (string, error) {
-	p.mu.Lock()
-	if p.broadcastee == nil {
-		p.broadcastee = newBroadcastee()
-	}
-	b := p.broadcastee
-	p.mu.Unlock()
-	b.serve(h)
+	b := broadcasteeOf(&p.mu, &p.broadcastee, h)
 	return b.id, p.Register(BroadcastPrefix+b.id, b, nil)
 }
 
 // HandleBroadcasts is [Pool.HandleBroadcasts] for one connection.
 func (c *Conn) HandleBroadcasts(h Handler) (string, error) {
-	c.mu.Lock()
-	if c.broadcastee == nil {
-		c.broadcastee = newBroadcastee()
-	}
-	b := c.broadcastee
-	c.mu.Unlock()
-	b.serve(h)
+	b := broadcasteeOf(&c.mu, &c.broadcastee, h)
 	return b.id, c.Register(BroadcastPrefix+b.id, b, nil)
+}
+
+// broadcasteeOf returns the broadcastee in *slot (guarded by mu), made on
+// first use, serving its broadcasts with h from now on.
+func broadcasteeOf(mu *sync.Mutex, slot **broadcastee, h Handler) *broadcastee {
+	mu.Lock()
+	if *slot == nil {
+		*slot = newBroadcastee()
+	}
+	b := *slot
+	mu.Unlock()
+	b.serve(h)
+	return b
 }
 
 func newBroadcastID() string {
