@@ -22,7 +22,7 @@ func clusterFail(t *testing.T, w *wiretest.Peer, n, exc string) {
 	}
 	w.Send(wire.WorkException, got.Args[0], exc)
 	w.Send(wire.PreSleep)
-	srvSync(w)
+	w.Sync()
 }
 
 // waitDead waits until s lists want dead letters.
@@ -64,11 +64,11 @@ func TestClusterRetriesFailedJobsAndSharesDeadLetters(t *testing.T) {
 	c.Send(wire.SubmitJobBg, "f", "order-1", "p1")
 	n := handleNumber(c.ExpectType(wire.JobCreated).Args[0])
 
-	wb := srvWorker(t, addrs[1], "f")
+	wb := wiretest.SleepingWorker(t, addrs[1], "f")
 	clusterFail(t, wb, n, "first")
 	wb.Send(wire.CantDo, "f") // the retry must run on a
-	srvSync(wb)
-	wa := srvWorker(t, addrs[0], "f")
+	wb.Sync()
+	wa := wiretest.SleepingWorker(t, addrs[0], "f")
 	clusterFail(t, wa, n, "second")
 
 	for i, s := range servers {
@@ -94,7 +94,7 @@ func TestClusterRetriesFailedJobsAndSharesDeadLetters(t *testing.T) {
 	}
 	wa.Send(wire.WorkComplete, got.Args[0], "")
 	wa.Send(wire.PreSleep)
-	srvSync(wa)
+	wa.Sync()
 	waitDead(t, servers[0], 0)
 
 	// Purged from a: gone for b too.
@@ -128,12 +128,12 @@ func TestClusterScheduledJobRetryThenRunEndsWell(t *testing.T) {
 	c.Send(wire.SubmitJobSched, "cron", "nightly", "0", "3", "", "", "", "tick") // 03:00 every day
 	n := handleNumber(c.ExpectType(wire.JobCreated).Args[0])
 	pgtest.Exec(t, url, "UPDATE gearman_job SET run_at = 0 WHERE id = "+n) // its time comes
-	w := srvWorker(t, addr, "cron")
+	w := wiretest.SleepingWorker(t, addr, "cron")
 	clusterFail(t, w, n, "boom")
 	got := expectAssigned(t, w, 10*time.Second) // the retry, after 1 s in the shared queue
 	w.Send(wire.WorkComplete, got.Args[0], "")
 	w.Send(wire.PreSleep)
-	srvSync(w)
+	w.Sync()
 	query := "SELECT count(*) FROM gearman_job WHERE id = " + n +
 		" AND failures = 0 AND owner IS NULL AND NOT running AND run_at > extract(epoch FROM now()) + 2" // not a retry's 1 s
 	for deadline := time.Now().Add(10 * time.Second); pgtest.Value[int64](t, url, query) != 1; time.Sleep(20 * time.Millisecond) {

@@ -34,7 +34,7 @@ func threeServers(t *testing.T, url, fn string) (addrs []string, workers []*wire
 	for _, name := range []string{"a", "b", "c"} {
 		_, addr := clusterServer(t, url, name)
 		addrs = append(addrs, addr)
-		workers = append(workers, srvWorker(t, addr, fn))
+		workers = append(workers, wiretest.SleepingWorker(t, addr, fn))
 	}
 	return addrs, workers
 }
@@ -91,7 +91,7 @@ func TestClusterJobSubmittedOnOneServerRunsOnAnother(t *testing.T) {
 	url := pgtest.Start(t)
 	_, a := clusterServer(t, url, "a")
 	_, b := clusterServer(t, url, "b")
-	w := srvWorker(t, b, "f")
+	w := wiretest.SleepingWorker(t, b, "f")
 
 	c := wiretest.Dial(t, a)
 	c.Send(wire.SubmitJobBg, "f", "", "payload\x00bytes")
@@ -102,7 +102,7 @@ func TestClusterJobSubmittedOnOneServerRunsOnAnother(t *testing.T) {
 		t.Fatalf("worker on b got %q; want the job %s submitted on a", got.Args, h)
 	}
 	w.Send(wire.WorkComplete, got.Args[0], "done")
-	srvSync(w)
+	w.Sync()
 	// Gone from the shared queue (its end is recorded without waiting,
 	// within a commit): neither server knows it any more.
 	for _, addr := range []string{a, b} {
@@ -152,7 +152,7 @@ func TestClusterUniqueIDsStatusAndCancelAnswerOnEveryServer(t *testing.T) {
 	}
 
 	// A worker anywhere gets only the job of g.
-	w := srvWorker(t, a, "f", "g")
+	w := wiretest.SleepingWorker(t, a, "f", "g")
 	if got := expectAssigned(t, w, 5*time.Second); got.Args[1] != "g" {
 		t.Fatalf("worker got %q; want the job of g (f's was cancelled)", got.Args)
 	}
@@ -180,7 +180,7 @@ func TestClusterRunningJobShowsEverywhereAndOfAStoppedServerRunsElsewhere(t *tes
 	url := pgtest.Start(t)
 	sa, a := clusterServer(t, url, "a")
 	_, b := clusterServer(t, url, "b")
-	wa := srvWorker(t, a, "f")
+	wa := wiretest.SleepingWorker(t, a, "f")
 	c := wiretest.Dial(t, a)
 	c.Send(wire.SubmitJobBg, "f", "u", "x")
 	h := c.ExpectType(wire.JobCreated).Args[0]
@@ -202,7 +202,7 @@ func TestClusterRunningJobShowsEverywhereAndOfAStoppedServerRunsElsewhere(t *tes
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	wb := srvWorker(t, b, "f")
+	wb := wiretest.SleepingWorker(t, b, "f")
 	sa.Close() // gives back what it held: the running job too
 	got := expectAssigned(t, wb, 5*time.Second)
 	if handleNumber(got.Args[0]) != handleNumber(h) {
@@ -219,7 +219,7 @@ func TestClusterDatabaseUnreachableRefusesSubmitsAndLosesNothing(t *testing.T) {
 	url := pgtest.Start(t)
 	px := pgtest.NewProxy(t, url)
 	_, a := clusterServer(t, px.URL(), "a")
-	w := srvWorker(t, a, "f")
+	w := wiretest.SleepingWorker(t, a, "f")
 	c := wiretest.Dial(t, a)
 	c.Send(wire.SubmitJobBg, "f", "", "runs through the outage")
 	h := c.ExpectType(wire.JobCreated).Args[0]

@@ -51,7 +51,7 @@ func TestClusterStatusCountsTheSharedQueue(t *testing.T) {
 	wb.Send(wire.CanDo, "f")
 	wb.Send(wire.PreSleep)
 	expectAssigned(t, wb, 10*time.Second) // held by b's worker from now on
-	srvSync(wb)
+	wb.Sync()
 	submit("f", "2")
 	submit("f", "3")
 	c.Send(wire.SubmitJobEpoch, "g", "later", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10), "x")

@@ -34,7 +34,7 @@ func failRun(t *testing.T, w *wiretest.Peer, handle, fn, unique, data, exc strin
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob)
 	w.Send(wire.PreSleep)
-	srvSync(w)
+	w.Sync()
 }
 
 // TestServerRetryFailedThenDeadLetter runs a background job that always
@@ -48,7 +48,7 @@ func TestServerRetryFailedThenDeadLetter(t *testing.T) {
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	addr := srvStart(t, s)
-	w := srvWorker(t, addr, "f")
+	w := wiretest.SleepingWorker(t, addr, "f")
 	c := wiretest.Dial(t, addr)
 	a := wiretest.Dial(t, addr)
 
@@ -112,7 +112,7 @@ func TestServerRetryFailedThenDeadLetter(t *testing.T) {
 	w.Expect(wire.JobAssignUniq, "H:test:1", "f", "u1", "p1")
 	w.Send(wire.WorkComplete, "H:test:1", "done")
 	w.Send(wire.PreSleep)
-	srvSync(w)
+	w.Sync()
 	if got := a.Admin("show dead", true); got != ".\n" {
 		t.Errorf("show dead after the retry = %q", got)
 	}
@@ -186,7 +186,7 @@ func TestAdminRetriesSetsThePolicyPerFunction(t *testing.T) {
 		w.Send(wire.GrabJobUniq)
 		h := w.ExpectType(wire.JobAssignUniq).Args[0]
 		w.Send(wire.WorkFail, h)
-		srvSync(w)
+		w.Sync()
 	}
 	// A lost last attempt.
 	c.Send(wire.SubmitJobBg, "lost", "", "y")
@@ -230,7 +230,7 @@ func TestDeadLettersAPI(t *testing.T) {
 			w.Send(wire.WorkFail, h)
 		}
 	}
-	srvSync(w)
+	w.Sync()
 	if list, _, _ := s.DeadLetters(context.Background(), "f", 0); len(list) != 2 || list[1].Error != "no b" {
 		t.Errorf("dead letters: %+v; want the second's error from its WORK_WARNING", list)
 	}
@@ -301,7 +301,7 @@ func TestScheduledJobFailedRunIsRetriedThenKept(t *testing.T) {
 	s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: gearman.RetryPolicy{Retries: 1, Backoff: 10 * time.Second, MaxBackoff: 10 * time.Second, Keep: true}}
 	clk := srvFakeClock(s, srvT0) // 00:00:30
 	addr := srvStart(t, s)
-	w := srvWorker(t, addr, "cron")
+	w := wiretest.SleepingWorker(t, addr, "cron")
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobSched, "cron", "tick", "5", "", "", "", "", "payload") // minute 5 of every hour
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -323,7 +323,7 @@ func TestScheduledJobFailedRunIsRetriedThenKept(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.JobAssignUniq, "H:test:1", "cron", "tick", "payload")
 	w.Send(wire.WorkComplete, "H:test:1", "")
-	srvSync(w)
+	w.Sync()
 	if got := a.Admin("show dead", true); !strings.HasPrefix(got, "H:test:2\t") || strings.Count(got, "\n") != 2 {
 		t.Errorf("show dead after a run that recovered = %q; want only H:test:2", got)
 	}
@@ -336,7 +336,7 @@ func TestRetryFailedWithoutKeepDropsTheJob(t *testing.T) {
 	s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: gearman.RetryPolicy{Retries: 1, Backoff: 2 * time.Second}}
 	clk := srvFakeClock(s, srvT0)
 	addr := srvStart(t, s)
-	w := srvWorker(t, addr, "f")
+	w := wiretest.SleepingWorker(t, addr, "f")
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "f", "", "x")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -380,7 +380,7 @@ func TestAdminClientDeadLetters(t *testing.T) {
 		h := w.ExpectType(wire.JobAssignUniq).Args[0]
 		w.Send(wire.WorkException, h, "bad\nline")
 	}
-	srvSync(w)
+	w.Sync()
 	list, err := a.ShowDead(ctx, "f")
 	if err != nil || len(list) != 2 {
 		t.Fatalf("ShowDead = %+v, %v", list, err)
@@ -418,7 +418,7 @@ func TestRevivedDeadLetterHasItsLostAttemptsAnew(t *testing.T) {
 		w.Send(wire.GrabJobUniq)
 		w.Expect(wire.JobAssignUniq, "H:test:1", "f", "", "x")
 		w.Send(wire.CantDo, "f")
-		srvSync(w)
+		w.Sync()
 	}
 	lose()
 	lose()

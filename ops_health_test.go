@@ -50,7 +50,7 @@ func TestReadyzListening(t *testing.T) {
 	// Serve registers its listener before it accepts: a connection that
 	// gets an answer proves it is registered.
 	p := wiretest.Dial(t, l.Addr().String())
-	srvSync(p)
+	p.Sync()
 	if code, body := get(t, hs.URL+"/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("readyz while serving: %d %q; want 200 ok", code, body)
 	}
@@ -184,7 +184,7 @@ func TestDeadLettersGaugeAbsentWhileTheDatabaseIsCutOff(t *testing.T) {
 	addr, url := opsServer(t, &gearman.Server{Store: st})
 	w := wiretest.Dial(t, addr)
 	w.Send(wire.CanDo, "f") // f is known, so its gauges are there
-	srvSync(w)
+	w.Sync()
 	const sample = `gearman_dead_letters{function="f"}`
 	var status struct {
 		Dead *int `json:"dead_letters"`

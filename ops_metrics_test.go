@@ -106,7 +106,7 @@ func TestMetricsAfterKnownJobs(t *testing.T) {
 	w.Send(wire.GrabJob)
 	w.Expect(wire.JobAssign, "H:test:2", "a", "y")
 	w.Send(wire.WorkException, "H:test:2", "boom")
-	srvSync(w)
+	w.Sync()
 
 	// b: the second label; cancelled while queued.
 	c.Send(wire.SubmitJobBg, "b", "", "")
@@ -132,7 +132,7 @@ func TestMetricsAfterKnownJobs(t *testing.T) {
 	w.Send(wire.GrabJob)
 	w.Expect(wire.JobAssign, "H:test:6", "d", "")
 	w.Send(wire.CantDo, "d")
-	srvSync(w)
+	w.Sync()
 	clk.Advance(4 * time.Second) // now +10 s: c's job queued at +5 s, d's at +6 s
 
 	const other = `"(other functions)"`

@@ -89,7 +89,7 @@ func pageServer(t *testing.T) (url string) {
 	fw.Expect(wire.JobAssignUniq, "H:test:5", "flaky", "order-9", "e")
 	fw.Send(wire.WorkException, "H:test:5", "card <declined>")
 	fw.Send(wire.CantDo, "flaky")
-	srvSync(fw)
+	fw.Sync()
 
 	late, err := gearman.Dial(t.Context(), addr, nil)
 	if err != nil {

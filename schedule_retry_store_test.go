@@ -24,7 +24,7 @@ func TestScheduledJobRetryWaitsAcrossARestart(t *testing.T) {
 		s := &gearman.Server{HandlePrefix: "H:test", RetryFailed: policy}
 		clk := srvFakeClock(s, at)
 		s, addr := storeServer(t, dir, s)
-		return s, clk, addr, srvWorker(t, addr, "cron")
+		return s, clk, addr, wiretest.SleepingWorker(t, addr, "cron")
 	}
 	s, clk, addr, w := start(srvT0) // 00:00:30
 	c := wiretest.Dial(t, addr)
@@ -50,7 +50,7 @@ func TestScheduledJobRetryWaitsAcrossARestart(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.JobAssignUniq, "H:test:1", "cron", "tick", "payload")
 	w.Send(wire.WorkComplete, "H:test:1", "") // the retry ends well
-	srvSync(w)
+	w.Sync()
 	s.Close()
 
 	_, clk, addr, w = start(time.Date(2030, 1, 1, 1, 20, 0, 0, time.UTC))
@@ -62,7 +62,7 @@ func TestScheduledJobRetryWaitsAcrossARestart(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.JobAssignUniq, "H:test:1", "cron", "tick", "payload")
 	w.Send(wire.WorkComplete, "H:test:1", "")
-	srvSync(w)
+	w.Sync()
 	a = wiretest.Dial(t, addr)
 	if got := a.Admin("show dead", true); got != "H:test:2\tcron\ttick\t2\t2030-01-01T00:05:00Z\t2030-01-01T00:15:00Z\tagain\n.\n" {
 		t.Errorf("show dead at the end = %q; want only the first run's", got)

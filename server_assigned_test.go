@@ -110,6 +110,6 @@ func TestServerJobAssignedHostile(t *testing.T) {
 	cl.ExpectNone(50 * time.Millisecond)
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob) // nothing stray before it
-	srvSync(w)
-	srvSync(cl)
+	w.Sync()
+	cl.Sync()
 }

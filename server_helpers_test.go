@@ -9,8 +9,6 @@ import (
 	"github.com/seed749d6d6d/gearman"
 	"github.com/seed749d6d6d/gearman/internal/clock"
 	"github.com/seed749d6d6d/gearman/internal/srvhook"
-	"github.com/seed749d6d6d/gearman/internal/wiretest"
-	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // srvStart serves s on a loopback port and returns its address; the
@@ -50,26 +48,4 @@ func srvFakeClock(s *gearman.Server, start time.Time) *clock.Fake {
 	c := clock.NewFake(start)
 	srvhook.SetClock(s, c)
 	return c
-}
-
-// srvWorker connects a worker that registers fns and goes to sleep.
-func srvWorker(t *testing.T, addr string, fns ...string) *wiretest.Peer {
-	t.Helper()
-	w := wiretest.Dial(t, addr)
-	for _, f := range fns {
-		w.Send(wire.CanDo, f)
-	}
-	w.Send(wire.GrabJobUniq)
-	w.Expect(wire.NoJob)
-	w.Send(wire.PreSleep)
-	// The server reads each connection on its own goroutine: without
-	// this, a worker dialled next could be asleep first.
-	srvSync(w)
-	return w
-}
-
-// srvSync makes sure the server has handled everything p sent before.
-func srvSync(p *wiretest.Peer) {
-	p.Send(wire.EchoReq, "sync")
-	p.Expect(wire.EchoRes, "sync")
 }

@@ -73,9 +73,9 @@ func testNonReader(t *testing.T, size int) {
 	addr := srvStart(t, &gearman.Server{MaxPacketSize: maxPacket})
 	w := wiretest.Dial(t, addr)
 	w.Send(wire.CanDo, "big")
-	srvSync(w)
+	w.Sync()
 	other := wiretest.Dial(t, addr)
-	srvSync(other)
+	other.Sync()
 	result := make([]byte, size)
 	pkt := make([]byte, 0, maxPacket)
 
@@ -93,7 +93,7 @@ func testNonReader(t *testing.T, size int) {
 	if _, err := hog.Write(req); err != nil {
 		t.Fatal(err)
 	}
-	srvSync(other)
+	other.Sync()
 
 	// Meanwhile another connection's echoes keep coming.
 	echoes := make(chan error, 1)
@@ -206,7 +206,7 @@ func TestServerNameLimits(t *testing.T) {
 func TestServerForgetsFunctionsPeersLeft(t *testing.T) {
 	addr := srvStart(t, &gearman.Server{})
 	admin := wiretest.Dial(t, addr)
-	w := srvWorker(t, addr, "worked", "kept")
+	w := wiretest.SleepingWorker(t, addr, "worked", "kept")
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "waited", "", "x") // no worker: dropped when c goes
 	c.ExpectType(wire.JobCreated)
@@ -218,7 +218,7 @@ func TestServerForgetsFunctionsPeersLeft(t *testing.T) {
 	w.Send(wire.GrabJob)
 	h := w.ExpectType(wire.JobAssign).Args[0]
 	w.Send(wire.WorkComplete, h, "done")
-	srvSync(w)
+	w.Sync()
 	if got := admin.Admin("create function made", false); got != "OK\r\n" {
 		t.Fatalf("create function = %q", got)
 	}
@@ -249,7 +249,7 @@ func TestServerForgetsFunctionsPeersLeft(t *testing.T) {
 	h = w2.ExpectType(wire.JobAssign).Args[0]
 	w2.Send(wire.WorkComplete, h, "")
 	w2.Send(wire.CantDo, "queued")
-	srvSync(w2)
+	w2.Sync()
 	if got := admin.Admin("status", true); got != "kept\t0\t0\t0\nmade\t0\t0\t0\nqueued\t0\t0\t0\n.\n" {
 		t.Errorf("status with the worker still connected = %q", got)
 	}
@@ -286,7 +286,7 @@ func TestServerRefusesNamesThatForgeAdminOutput(t *testing.T) {
 	p.Expect(wire.Error, "INVALID_ARGUMENT", "Client id holds a control character")
 	p.Send(wire.CanDo, "ünï/fine:1")
 	p.Send(wire.SetClientID, "with spaces")
-	srvSync(p)
+	p.Sync()
 	if got := p.Admin("create function a\tb", false); !strings.HasPrefix(got, "ERR INVALID_ARGUMENTS") {
 		t.Errorf("create function with a tab = %q", got)
 	}
@@ -313,7 +313,7 @@ func TestServerSlowlorisPeersAreCut(t *testing.T) {
 	const d = 300 * time.Millisecond
 	addr := srvStart(t, &gearman.Server{MaxConnections: 3, PacketTimeout: d})
 	idle := wiretest.Dial(t, addr)
-	srvSync(idle)
+	idle.Sync()
 	half := wiretest.Dial(t, addr)
 	half.SendRaw([]byte("\x00REQ\x00\x00")) // half a header
 	line := wiretest.Dial(t, addr)
@@ -342,7 +342,7 @@ func TestServerSlowlorisPeersAreCut(t *testing.T) {
 		t.Fatal("no new connection got in after the stalled ones were cut")
 	}
 	time.Sleep(2 * d)
-	srvSync(idle)
+	idle.Sync()
 }
 
 // A large packet may take longer than PacketTimeout while it keeps coming
@@ -389,5 +389,5 @@ func TestServerTLSHandshakeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srvSync(wiretest.New(t, nc))
+	wiretest.New(t, nc).Sync()
 }

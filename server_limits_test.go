@@ -43,7 +43,7 @@ func TestServerBadInput(t *testing.T) {
 		kept.SendRaw(raw)
 		kept.Expect(wire.Error, "INVALID_COMMAND", "Command not expected")
 	}
-	srvSync(kept)
+	kept.Sync()
 
 	for _, tc := range []struct {
 		name string
@@ -70,7 +70,7 @@ func TestServerBadInput(t *testing.T) {
 		t.Errorf("long line: got %v", got)
 	}
 	// Everyone else goes on.
-	srvSync(kept)
+	kept.Sync()
 	w := wiretest.Dial(t, addr)
 	w.Send(wire.CanDo, "f")
 	w.Send(wire.GrabJob)
@@ -82,13 +82,13 @@ func TestServerBadInput(t *testing.T) {
 func TestServerMaxConnections(t *testing.T) {
 	addr := srvStart(t, &gearman.Server{MaxConnections: 1})
 	first := wiretest.Dial(t, addr)
-	srvSync(first)
+	first.Sync()
 	second := wiretest.Dial(t, addr)
 	second.ExpectClosed()
 	first.C.Close()
 	time.Sleep(50 * time.Millisecond)
 	third := wiretest.Dial(t, addr)
-	srvSync(third)
+	third.Sync()
 }
 
 func TestServerSlowReaderDoesNotStallOthers(t *testing.T) {
@@ -110,7 +110,7 @@ func TestServerSlowReaderDoesNotStallOthers(t *testing.T) {
 	}()
 	other := wiretest.Dial(t, addr)
 	for range 20 {
-		srvSync(other)
+		other.Sync()
 	}
 	<-done
 }
@@ -156,7 +156,7 @@ func TestServerTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := wiretest.New(t, nc)
-	srvSync(p)
+	p.Sync()
 	if got := p.Admin("version", false); !strings.HasPrefix(got, "OK ") {
 		t.Errorf("version over TLS = %q", got)
 	}

@@ -84,7 +84,7 @@ func TestServerPeerGearadmin(t *testing.T) {
 		c.ExpectType(wire.JobCreated)
 		w.Send(wire.GrabJobUniq)
 		w.ExpectType(wire.JobAssignUniq)
-		srvSync(w)
+		w.Sync()
 		return []*wiretest.Peer{w, c}
 	}
 	setup(ref)

@@ -99,7 +99,7 @@ func TestServerStreamSpoolTotal(t *testing.T) {
 	addr := srvStart(t, &gearman.Server{MaxSpool: 1 << 20, MaxSpoolTotal: 1 << 20})
 	w := wiretest.Dial(t, addr) // a worker without the extension, not grabbing yet
 	w.Send(wire.CanDo, "f")
-	srvSync(w)
+	w.Sync()
 
 	// a's payload of 1 MiB (MaxSpool) takes 768 KiB of the spool, past its
 	// first window, and the credit it has left (up to 128 KiB) some more.
@@ -180,7 +180,7 @@ func TestServerStreamSpoolIntact(t *testing.T) {
 			addr := srvStart(t, &gearman.Server{})
 			plain := wiretest.Dial(t, addr)
 			plain.Send(wire.CanDo, "f")
-			srvSync(plain)
+			plain.Sync()
 			c := spoolPeer(t, addr)
 			var payload []byte
 			src := &pattern{3}
@@ -233,7 +233,7 @@ func TestServerStreamSpoolIntact(t *testing.T) {
 }
 
 // syncCredit makes sure the server has handled everything p sent before,
-// as srvSync does, skipping the PAYLOAD_WINDOW packets that come first.
+// as wiretest.Peer.Sync does, skipping the PAYLOAD_WINDOW packets that come first.
 func syncCredit(t *testing.T, p *wiretest.Peer) {
 	t.Helper()
 	p.Send(wire.EchoReq, "sync")

@@ -107,7 +107,7 @@ func TestStoreForgetsFinishedJobs(t *testing.T) {
 			w.Send(wire.WorkFail, h)
 		}
 	}
-	srvSync(w)
+	w.Sync()
 	s.Close()
 	_, addr = storeServer(t, dir, &gearman.Server{HandlePrefix: "H:test"})
 	if got := wiretest.Dial(t, addr).Admin("status", true); got != "f\t0\t0\t0\n.\n" && got != ".\n" {
@@ -218,7 +218,7 @@ func TestStoreReclaimsSpaceWhileRunning(t *testing.T) {
 			w.Send(wire.WorkComplete, h, "")
 		}
 	}
-	srvSync(w)
+	w.Sync()
 	c.Send(wire.SubmitJobBg, "keep", "k4", "kept k4") // its JOB_CREATED: every end before it is written
 	kept = append(kept, c.ExpectType(wire.JobCreated).Args[0])
 	s.Close()

@@ -58,8 +58,8 @@ func TestStreamingWorkerLostFails(t *testing.T) {
 	w.Expect(wire.OptionRes, "streaming")
 	w.Send(wire.CanDo, "f")
 	// A second, plain worker would get the job if it were requeued.
-	w2 := srvWorker(t, addr, "f")
-	srvSync(w2) // asleep before the submit
+	w2 := wiretest.SleepingWorker(t, addr, "f")
+	w2.Sync() // asleep before the submit
 
 	c := dial(t, addr, nil)
 	task, err := c.Submit(ctx, gearman.Job{Func: "f", Data: []byte("in")})

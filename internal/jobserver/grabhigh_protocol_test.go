@@ -20,7 +20,7 @@ func TestServerGrabHigh(t *testing.T) {
 	hi.Send(wire.GrabJobUniq)
 	hi.Expect(wire.NoJob)
 	hi.Send(wire.PreSleep)
-	waitHandled(hi)
+	hi.Sync()
 
 	cl := wiretest.Dial(t, addr)
 	cl.Send(wire.SubmitJobLow, "f", "", "low")
@@ -31,7 +31,7 @@ func TestServerGrabHigh(t *testing.T) {
 	hi.Send(wire.GrabJobUniq)             // nor handed one
 	hi.Expect(wire.NoJob)
 	hi.Send(wire.PreSleep)
-	waitHandled(hi)
+	hi.Sync()
 
 	cl.Send(wire.SubmitJobHigh, "f", "", "high")
 	cl.ExpectType(wire.JobCreated)
@@ -73,7 +73,7 @@ func TestServerGrabHighHostile(t *testing.T) {
 		hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
 		hi.Send(wire.CanDo, "f")
 		hi.Send(wire.PreSleep)
-		waitHandled(hi)
+		hi.Sync()
 		his = append(his, hi)
 	}
 
@@ -88,7 +88,7 @@ func TestServerGrabHighHostile(t *testing.T) {
 		late.Expect(wire.NoJob)
 	}
 	late.Send(wire.PreSleep)
-	waitHandled(late)
+	late.Sync()
 
 	cl.Send(wire.SubmitJobHigh, "f", "", "high")
 	cl.ExpectType(wire.JobCreated)
@@ -121,7 +121,7 @@ func TestServerGrabHighWokenDespiteWokenPlainWorker(t *testing.T) {
 	plain := wiretest.Dial(t, addr)
 	plain.Send(wire.CanDo, "f")
 	plain.Send(wire.PreSleep)
-	waitHandled(plain)
+	plain.Sync()
 	hi := wiretest.Dial(t, addr)
 	hi.Send(wire.OptionReq, wire.OptionGrabHigh)
 	hi.Expect(wire.OptionRes, wire.OptionGrabHigh)
@@ -138,7 +138,7 @@ func TestServerGrabHighWokenDespiteWokenPlainWorker(t *testing.T) {
 	hi.Send(wire.GrabJobUniq)
 	hi.Expect(wire.NoJob)
 	hi.Send(wire.PreSleep)
-	waitHandled(hi)
+	hi.Sync()
 
 	cl.Send(wire.SubmitJobHigh, "f", "", "high2")
 	cl.ExpectType(wire.JobCreated)

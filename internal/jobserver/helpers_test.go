@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/seed749d6d6d/gearman/internal/jobserver"
-	"github.com/seed749d6d6d/gearman/internal/wiretest"
-	"github.com/seed749d6d6d/gearman/wire"
 )
 
 // The engine's behaviour as its peers see it: these tests talk the
@@ -44,26 +42,4 @@ func start(t testing.TB, cfg jobserver.Config) string {
 		}
 	})
 	return l.Addr().String()
-}
-
-// worker connects a worker that registers fns and goes to sleep.
-func worker(t *testing.T, addr string, fns ...string) *wiretest.Peer {
-	t.Helper()
-	w := wiretest.Dial(t, addr)
-	for _, f := range fns {
-		w.Send(wire.CanDo, f)
-	}
-	w.Send(wire.GrabJobUniq)
-	w.Expect(wire.NoJob)
-	w.Send(wire.PreSleep)
-	// The server reads each connection on its own goroutine: without
-	// this, a worker dialled next could be asleep first.
-	waitHandled(w)
-	return w
-}
-
-// waitHandled makes sure the server has handled everything p sent before.
-func waitHandled(p *wiretest.Peer) {
-	p.Send(wire.EchoReq, "sync")
-	p.Expect(wire.EchoRes, "sync")
 }

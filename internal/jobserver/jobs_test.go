@@ -14,7 +14,7 @@ import (
 
 func TestServerForegroundJob(t *testing.T) {
 	addr := start(t, jobserver.Config{})
-	w := worker(t, addr, "rev")
+	w := wiretest.SleepingWorker(t, addr, "rev")
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "rev", "u7", "abc")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -175,7 +175,7 @@ func TestServerStatusQueries(t *testing.T) {
 	w.Send(wire.GrabJob)
 	w.ExpectType(wire.JobAssign)
 	w.Send(wire.WorkStatus, "H:test:1", "3", "10")
-	waitHandled(w)
+	w.Sync()
 	c.Send(wire.GetStatus, "H:test:1")
 	c.Expect(wire.StatusRes, "H:test:1", "1", "1", "3", "10")
 	c.Send(wire.GetStatusUnique, "uu")
@@ -225,10 +225,10 @@ func TestServerExceptions(t *testing.T) {
 
 func TestServerRetriesThenFail(t *testing.T) {
 	addr := start(t, jobserver.Config{JobRetries: 2})
-	w1 := worker(t, addr, "f")
-	waitHandled(w1)
-	w2 := worker(t, addr, "f")
-	waitHandled(w2)
+	w1 := wiretest.SleepingWorker(t, addr, "f")
+	w1.Sync()
+	w2 := wiretest.SleepingWorker(t, addr, "f")
+	w2.Sync()
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJob, "f", "", "x")
 	c.Expect(wire.JobCreated, "H:test:1")
@@ -308,7 +308,7 @@ func TestServerClientDisconnect(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	w.Send(wire.WorkComplete, "H:test:3", "r")
 	w.Send(wire.WorkComplete, "H:test:2", "r")
-	waitHandled(w)
+	w.Sync()
 	if got := a.Admin("status", true); got != "f\t0\t0\t1\n.\n" {
 		t.Errorf("final status = %q", got)
 	}
@@ -316,11 +316,11 @@ func TestServerClientDisconnect(t *testing.T) {
 
 func TestServerNoopRules(t *testing.T) {
 	addr := start(t, jobserver.Config{})
-	w1 := worker(t, addr, "f")
-	w2 := worker(t, addr, "f")
-	w3 := worker(t, addr, "other")
-	waitHandled(w1)
-	waitHandled(w2)
+	w1 := wiretest.SleepingWorker(t, addr, "f")
+	w2 := wiretest.SleepingWorker(t, addr, "f")
+	w3 := wiretest.SleepingWorker(t, addr, "other")
+	w1.Sync()
+	w2.Sync()
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "f", "", "1")
 	c.ExpectType(wire.JobCreated)
@@ -352,7 +352,7 @@ func TestServerAllYours(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob)
 	w.Send(wire.PreSleep)
-	waitHandled(w)
+	w.Sync()
 	c := wiretest.Dial(t, addr)
 	c.Send(wire.SubmitJobBg, "f", "u", "x")
 	c.ExpectType(wire.JobCreated)
@@ -387,7 +387,7 @@ func TestServerSetClientIDShownInWorkers(t *testing.T) {
 	w.Send(wire.CanDo, "f")
 	w.Send(wire.CanDo, "g")
 	w.Send(wire.CanDo, "f")
-	waitHandled(w)
+	w.Sync()
 	a := wiretest.Dial(t, addr)
 	got := a.Admin("workers", true)
 	lines := strings.Split(got, "\n")
@@ -428,8 +428,8 @@ func TestServerLargePayloadsKept(t *testing.T) {
 // WORK_COMPLETE, so each client's copy must be written by the server then.
 func TestServerResultToEveryClient(t *testing.T) {
 	addr := start(t, jobserver.Config{})
-	w1 := worker(t, addr, "f")
-	w2 := worker(t, addr, "f")
+	w1 := wiretest.SleepingWorker(t, addr, "f")
+	w2 := wiretest.SleepingWorker(t, addr, "f")
 	c1, c2 := wiretest.Dial(t, addr), wiretest.Dial(t, addr)
 	c1.Send(wire.SubmitJob, "f", "u", "x")
 	c1.Expect(wire.JobCreated, "H:test:1")
@@ -464,7 +464,7 @@ func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
 	wb.Send(wire.GrabJob)
 	wb.Expect(wire.JobAssign, "H:test:2", "b", "x")
 	wb.Send(wire.WorkStatus, "H:test:2", "3", "10")
-	waitHandled(wb)
+	wb.Sync()
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "0", "0", "0", "0") // a's, the oldest
 	// Coalescing under each function: b's running job, not a new one.
@@ -477,11 +477,11 @@ func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
 	wa.Send(wire.GrabJob)
 	wa.Expect(wire.JobAssign, "H:test:1", "a", "x")
 	wa.Send(wire.WorkComplete, "H:test:1", "")
-	waitHandled(wa)
+	wa.Sync()
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "1", "3", "10", "0") // b's now
 	wb.Send(wire.WorkComplete, "H:test:2", "")
-	waitHandled(wb)
+	wb.Sync()
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "0", "0", "0", "0") // c's
 	// a's id is free again: a new job, found after c's.
@@ -492,15 +492,15 @@ func TestServerStatusUniqueAcrossFunctions(t *testing.T) {
 	wc.Send(wire.GrabJob)
 	wc.Expect(wire.JobAssign, "H:test:3", "c", "x")
 	wc.Send(wire.WorkStatus, "H:test:3", "1", "2")
-	waitHandled(wc)
+	wc.Sync()
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "1", "1", "1", "2", "0")
 	wc.Send(wire.WorkComplete, "H:test:3", "")
-	waitHandled(wc)
+	wc.Sync()
 	wa.Send(wire.GrabJob)
 	wa.Expect(wire.JobAssign, "H:test:4", "a", "z")
 	wa.Send(wire.WorkComplete, "H:test:4", "")
-	waitHandled(wa)
+	wa.Sync()
 	c.Send(wire.GetStatusUnique, "u")
 	c.Expect(wire.StatusResUnique, "u", "0", "0", "0", "0", "0")
 }

@@ -17,8 +17,8 @@ var t0 = time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC)
 func TestServerEpochJob(t *testing.T) {
 	clk := clock.NewFake(t0)
 	addr := start(t, jobserver.Config{Clock: clk})
-	w := worker(t, addr, "f")
-	waitHandled(w)
+	w := wiretest.SleepingWorker(t, addr, "f")
+	w.Sync()
 	c := wiretest.Dial(t, addr)
 	due := t0.Add(time.Minute).Unix()
 	c.Send(wire.SubmitJobEpoch, "f", "e1", fmt.Sprint(due), "later")
@@ -32,7 +32,7 @@ func TestServerEpochJob(t *testing.T) {
 	w.Send(wire.GrabJobUniq)
 	w.Expect(wire.NoJob) // the epoch job is not due
 	w.Send(wire.PreSleep)
-	waitHandled(w)
+	w.Sync()
 	a := wiretest.Dial(t, addr)
 	if got := a.Admin("prioritystatus", true); got != "f\t0\t1\t0\t1\n.\n" {
 		t.Errorf("prioritystatus = %q", got)
@@ -48,8 +48,8 @@ func TestServerEpochJob(t *testing.T) {
 func TestServerScheduledJob(t *testing.T) {
 	clk := clock.NewFake(t0) // 2030-01-01 00:00:30 UTC, a Tuesday
 	addr := start(t, jobserver.Config{Clock: clk})
-	w := worker(t, addr, "cron")
-	waitHandled(w)
+	w := wiretest.SleepingWorker(t, addr, "cron")
+	w.Sync()
 	c := wiretest.Dial(t, addr)
 	// Minute 5 of every hour.
 	c.Send(wire.SubmitJobSched, "cron", "tick", "5", "", "", "", "", "payload")
@@ -70,7 +70,7 @@ func TestServerScheduledJob(t *testing.T) {
 		w.Expect(wire.JobAssignUniq, "H:test:1", "cron", "tick", "payload")
 		w.Send(wire.WorkComplete, "H:test:1", "")
 		w.Send(wire.PreSleep)
-		waitHandled(w)
+		w.Sync()
 		wait = time.Hour - time.Second // to the next hh:04:59
 	}
 	a := wiretest.Dial(t, addr)

@@ -364,3 +364,29 @@ func (l *Listener) Accept() *Peer {
 	}
 	return NewServerSide(l.t, nc)
 }
+
+// Sync returns once the server has handled everything p sent before: an
+// ECHO_REQ's answer comes after theirs.
+func (p *Peer) Sync() {
+	p.t.Helper()
+	p.Send(wire.EchoReq, "sync")
+	p.Expect(wire.EchoRes, "sync")
+}
+
+// SleepingWorker connects a worker to the server at addr that registers
+// fns, finds no job and goes to sleep (PRE_SLEEP), and returns once the
+// server has handled all of it: the server reads each connection on its
+// own goroutine, so without that a worker dialled next could be asleep
+// first.
+func SleepingWorker(t testing.TB, addr string, fns ...string) *Peer {
+	t.Helper()
+	w := Dial(t, addr)
+	for _, f := range fns {
+		w.Send(wire.CanDo, f)
+	}
+	w.Send(wire.GrabJobUniq)
+	w.Expect(wire.NoJob)
+	w.Send(wire.PreSleep)
+	w.Sync()
+	return w
+}
