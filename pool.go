@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jpillora/backoff"
 )
 
 // Strategy chooses the server a pool submits a job to.
@@ -198,23 +196,16 @@ func (p *Pool) Live() []string {
 // supervise keeps a connection to one server up until the pool closes.
 func (p *Pool) supervise(index int, addr string) {
 	defer p.wg.Done()
-	b := backoff.Backoff{Min: p.opts.MinBackoff, Max: p.opts.MaxBackoff, Factor: 2, Jitter: true}
-	for p.ctx.Err() == nil {
-		c, err := p.dial(addr)
-		if err != nil {
-			if p.ctx.Err() != nil {
-				return
-			}
+	b := p.newBackoff()
+	for {
+		c := p.redial(b, func() (*Conn, error) { return p.dial(addr) }, func(err error) bool {
 			p.emit(Event{Addr: addr, Kind: DialFailed, Err: err})
 			p.opts.Logger.Debug("gearman: dial failed", "server", addr, "error", err)
-			select {
-			case <-time.After(b.Duration()):
-			case <-p.ctx.Done():
-				return
-			}
-			continue
+			return true
+		})
+		if c == nil {
+			return
 		}
-		b.Reset()
 		if !p.attach(index, c) {
 			c.Close()
 			return
@@ -229,7 +220,7 @@ func (p *Pool) supervise(index int, addr string) {
 			c.Close()
 			return
 		}
-		err = c.Err()
+		err := c.Err()
 		c.Close()
 		p.emit(Event{Addr: addr, Kind: Down, Err: err})
 		p.opts.Logger.Info("gearman: connection lost", "server", addr, "error", err)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/jpillora/backoff"
 	"github.com/seed749d6d6d/gearman/wire"
 )
 
@@ -52,26 +50,19 @@ func (p *Pool) startHigh() {
 // pool closes, or until the server says it does not know the option.
 func (p *Pool) superviseHigh(addr string) {
 	defer p.wg.Done()
-	b := backoff.Backoff{Min: p.opts.MinBackoff, Max: p.opts.MaxBackoff, Factor: 2, Jitter: true}
-	for p.ctx.Err() == nil {
-		c, err := p.dialHigh(addr)
-		if errors.Is(err, ErrNotSupported) {
-			p.opts.Logger.Info("gearman: server cannot hand out high-priority jobs alone; its reserved slots stay empty", "server", addr, "error", err)
-			return
-		}
-		if err != nil {
-			if p.ctx.Err() != nil {
-				return
+	b := p.newBackoff()
+	for {
+		c := p.redial(b, func() (*Conn, error) { return p.dialHigh(addr) }, func(err error) bool {
+			if errors.Is(err, ErrNotSupported) {
+				p.opts.Logger.Info("gearman: server cannot hand out high-priority jobs alone; its reserved slots stay empty", "server", addr, "error", err)
+				return false
 			}
 			p.opts.Logger.Debug("gearman: dial for high-priority jobs failed", "server", addr, "error", err)
-			select {
-			case <-time.After(b.Duration()):
-			case <-p.ctx.Done():
-				return
-			}
-			continue
+			return true
+		})
+		if c == nil {
+			return
 		}
-		b.Reset()
 		if !p.attachHigh(c) {
 			c.Close()
 			return
