@@ -125,7 +125,7 @@ func ParseShowJobs(line []byte) (JobInfo, error) {
 // WorkerInfo is one line of the "workers" answer: one connection of the
 // server, with the functions it registered (none for a client).
 type WorkerInfo struct {
-	FD        int    // the server's number for the connection
+	FD        int    // the server's number for the connection; -1 once gearmand has closed its socket but not yet dropped it
 	Addr      string // the peer's IP address
 	ClientID  string // from SET_CLIENT_ID; "-" when none was set
 	Functions []string
@@ -159,6 +159,11 @@ func ParseWorkers(line []byte) (WorkerInfo, error) {
 		return bad(`no " :" separator`)
 	}
 	n, ok := atoi(string(fd))
+	if string(fd) == "-1" {
+		// gearmand lists a connection whose socket it closed, until it
+		// frees it, with the fd -1: an admin connection just ended, say.
+		n, ok = -1, true
+	}
 	if !ok {
 		return bad("fd is not a number")
 	}

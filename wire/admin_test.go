@@ -235,6 +235,9 @@ func TestParseWorkers(t *testing.T) {
 		{"43 10.0.0.1 a :b : f:g", wire.WorkerInfo{FD: 43, Addr: "10.0.0.1", ClientID: "a :b", Functions: []string{"f:g"}}},
 		{"44 ::1 - : x", wire.WorkerInfo{FD: 44, Addr: "::1", ClientID: "-", Functions: []string{"x"}}},
 		{"45 127.0.0.1  :", wire.WorkerInfo{FD: 45, Addr: "127.0.0.1", ClientID: ""}},
+		// gearmand's line for a connection it has closed but not yet freed
+		// (seen in CI: an admin connection that had just ended).
+		{"-1 127.0.0.1 - :", wire.WorkerInfo{FD: -1, Addr: "127.0.0.1", ClientID: "-"}},
 	}
 	for _, tt := range tests {
 		got, err := wire.ParseWorkers([]byte(tt.line))
@@ -255,7 +258,8 @@ func TestParseWorkers(t *testing.T) {
 		"39 127.0.0.1 worker-A tmo rev",
 		"39 127.0.0.1 - :rev",
 		"x 127.0.0.1 - :",
-		"-1 127.0.0.1 - :",
+		"-2 127.0.0.1 - :",
+		"-01 127.0.0.1 - :",
 		"+1 127.0.0.1 - :",
 		" 39 127.0.0.1 - :",
 		"39\t127.0.0.1\t-\t:",

@@ -190,7 +190,7 @@ func FuzzAdmin(f *testing.F) {
 		w, err := wire.ParseWorkers(line)
 		check("ParseWorkers", err)
 		if err == nil {
-			if w.FD < 0 || strings.Contains(w.Addr, " ") {
+			if w.FD < -1 || strings.Contains(w.Addr, " ") {
 				t.Fatalf("ParseWorkers(%q) = %+v", line, w)
 			}
 			for _, fn := range w.Functions {
