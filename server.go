@@ -33,7 +33,14 @@ import (
 // queued twice. A submit whose unique id holds a line break (CR or LF)
 // is refused with ERROR INVALID_ARGUMENT: it would forge lines of the
 // admin "show unique jobs" list (see [wire.ValidUnique]). A new job wakes one sleeping worker that can run it (no
-// thundering herd).
+// thundering herd). A woken worker counts as awake until it grabs, or for
+// at most 500 ms: one that was sent NOOP and has not sent GRAB_JOB by then
+// (a frozen process, a stuck event loop, a hostile or buggy peer, or a
+// worker busy elsewhere) no longer counts, and the next sleeper is woken.
+// Each such worker thus delays the job it was woken for by at most 500 ms
+// (gearmand, which wakes every sleeper, does not delay it); a late grab by
+// it gets a job or NO_JOB, and waking one worker more than needed costs
+// only that NO_JOB.
 //
 // A worker that disconnects (or sends CANT_DO or RESET_ABILITIES) while
 // holding a job has the job queued again, up to [Server.JobRetries]

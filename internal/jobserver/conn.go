@@ -42,6 +42,7 @@ type conn struct {
 	sleepGen        uint64          // bumped at each PRE_SLEEP, to spot stale sleeper entries
 	wokenFor        *function       // the function whose wake-up count this conn's NOOP took
 	wokenHigh       bool            // that NOOP is in wokenFor's highWoken too
+	wakeID          uint64          // its NOOP's current wake-up (wake.go); 0 = none, or expired
 	exceptions      bool            // OPTION_REQ exceptions
 	streaming       bool            // OPTION_REQ streaming: see lose and submit
 	chunks          bool            // OPTION_REQ stream-chunks: the extension (stream.go)

@@ -16,7 +16,8 @@ import (
 // workers awake do not count there: a plain worker woken for a high job
 // may not come to grab it (a pool's slots for other jobs can be full,
 // see the root package's PoolOptions.ReservedHigh), and the grab-high
-// sleeper would then sleep beside a job it takes at once.
+// sleeper would then sleep beside a job it takes at once. A worker awake
+// counts until it grabs, goes away, or wakeBound passes (wake.go).
 func (s *Server) wakeFor(f *function) {
 	if f.highQueued() > 0 {
 		f.highSleepers = s.wakeFrom(f, f.highSleepers, true)
@@ -66,6 +67,7 @@ func (s *Server) woke(c *conn, f *function) {
 	c.noopSent = true
 	c.wokenFor = f
 	f.woken++
+	s.noteWake(c, f, false)
 	if c.highOnly {
 		c.wokenHigh = true
 		f.highWoken++
@@ -73,8 +75,10 @@ func (s *Server) woke(c *conn, f *function) {
 }
 
 // takeWake takes c's NOOP out of the wake-ups of the function it was woken
-// for, and returns that function: nil when c was not woken.
+// for, and returns that function: nil when c was not woken or its wake-up
+// expired (wake.go).
 func (c *conn) takeWake() *function {
+	c.s.dropWake(c)
 	f := c.wokenFor
 	if f == nil {
 		return nil

@@ -20,6 +20,13 @@ const quiet = 150 * time.Millisecond // how long "nothing arrives" is watched
 // ends, and returns its address. Handles are "H:test:N" unless cfg says.
 func start(t testing.TB, cfg jobserver.Config) string {
 	t.Helper()
+	_, addr := startServer(t, cfg)
+	return addr
+}
+
+// startServer is start that returns the server too.
+func startServer(t testing.TB, cfg jobserver.Config) (*jobserver.Server, string) {
+	t.Helper()
 	if cfg.HandlePrefix == "" {
 		cfg.HandlePrefix = "H:test"
 	}
@@ -41,5 +48,5 @@ func start(t testing.TB, cfg jobserver.Config) string {
 			t.Errorf("Serve did not return after Close")
 		}
 	})
-	return l.Addr().String()
+	return s, l.Addr().String()
 }

@@ -179,7 +179,7 @@ type function struct {
 	// highSleepers are the grab-high ones (grabhigh.go), apart so that
 	// wake-ups for other jobs never look at them.
 	highSleepers []sleeper
-	woken        int // sleepers NOOPed for this function that have not grabbed yet
+	woken        int // sleepers NOOPed for this function that have not grabbed yet, for at most wakeBound (wake.go)
 	// highWoken is how many of woken are grab-high connections: high jobs
 	// wake grab-high sleepers by this count alone (see wakeFor).
 	highWoken int

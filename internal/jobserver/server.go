@@ -26,6 +26,10 @@
 // Dispatch never scans jobs: every function keeps one FIFO list per
 // priority, a worker's grab looks at the heads of the lists of its own
 // functions, and a new job wakes one sleeping worker that can run it.
+// A worker woken that has not grabbed within half a second (wakeBound,
+// wake.go: frozen, hostile, or busy) stops counting as awake, and the next
+// sleeper is woken: such a worker delays a job by at most that bound,
+// where gearmand, which NOOPs every sleeper, does not delay it at all.
 // A unique id is found in one lookup too, under a function (coalescing)
 // or under any (GET_STATUS_UNIQUE), in the server's unique index
 // (unique.go).
@@ -140,6 +144,16 @@ type Server struct {
 	hbuf          []byte                    // guarded by mu; scratch space for handles
 	spoolTotal    int64                     // guarded by mu; stream payloads spooled for plain workers (stream.go)
 	draining      bool                      // guarded by mu; Shutdown called: no new assignments
+	// The wake-ups not yet followed by a grab (wake.go), guarded by mu:
+	// the FIFO wakes[wakeHead:] of their records, oldest first, the
+	// current ones' number, the last wake-up id, the times' origin, and
+	// the timer that expires the head.
+	wakes     []wakeRec
+	wakeHead  int
+	nWoken    int
+	wakeSeq   uint64
+	wakeBase  time.Time
+	wakeTimer timerHandle
 	// deferring (guarded by mu): a connection's reader handles a request,
 	// and the writers of the other connections it sends to (deferred) are
 	// left to it: see deferWake.
@@ -368,6 +382,10 @@ func (s *Server) Close() error {
 		if s.timer != nil {
 			s.timer.Stop()
 			s.timer = nil
+		}
+		if s.wakeTimer != nil {
+			s.wakeTimer.Stop()
+			s.wakeTimer = nil
 		}
 		for _, j := range s.jobs {
 			if j.timer != nil {

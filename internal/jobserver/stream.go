@@ -554,6 +554,7 @@ func (s *Server) wakeExtFrom(f *function, list *[]sleeper) bool {
 			return true
 		}
 		c.noopSent = true
+		s.noteWake(c, f, true)
 		c.send(wire.Res, wire.Noop)
 		return true
 	}
