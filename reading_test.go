@@ -188,12 +188,7 @@ func TestScriptDoCancelledWhileReading(t *testing.T) {
 		if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
 			t.Fatalf("split %d: Do = %q, %v; want context.Canceled", split, r.data, r.err)
 		}
-		// The caller gave up: the client asks whether the job is still
-		// queued, to withdraw it (withdraw.go); told it is unknown, it
-		// lets it be.
-		p.Expect(wire.GetStatus, "H:2")
 		p.SendRaw(result[split:])
-		p.Send(wire.StatusRes, "H:2", "0", "0", "0", "0")
 		barrier(t, c, p)
 		doScripted(t, c, p, "H:3", "three")
 		if err := c.Err(); err != nil {
@@ -306,12 +301,7 @@ func TestScriptDoLeavesFullTaskToReader(t *testing.T) {
 	if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("Do = %q, %v; want context.Canceled", r.data, r.err)
 	}
-	// The caller gave up: the client asks whether the job is still
-	// queued, to withdraw it (withdraw.go); told it is unknown, it
-	// lets it be.
-	p.Expect(wire.GetStatus, "H:2")
 	p.Send(wire.WorkComplete, "H:2", "two")
-	p.Send(wire.StatusRes, "H:2", "0", "0", "0", "0")
 	p.Send(wire.WorkComplete, "H:s", "end")
 	got, err := slow.Result(testCtx(t))
 	if err != nil || string(got) != big+"end" {
@@ -587,12 +577,7 @@ func TestScriptSubmitContextEndsWhileResultReads(t *testing.T) {
 	if r := recv(t, rc); !errors.Is(r.err, context.Canceled) {
 		t.Fatalf("Result = %q, %v; want context.Canceled", r.data, r.err)
 	}
-	// The caller gave up: the client asks whether the job is still
-	// queued, to withdraw it (withdraw.go); told it is unknown, it
-	// lets it be.
-	p.Expect(wire.GetStatus, "H:2")
 	p.Send(wire.WorkComplete, "H:2", "two")
-	p.Send(wire.StatusRes, "H:2", "0", "0", "0", "0")
 	barrier(t, c, p)
 	doScripted(t, c, p, "H:3", "three")
 }
