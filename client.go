@@ -41,12 +41,7 @@ func (c *Conn) Submit(ctx context.Context, job Job) (*Task, error) {
 // Do runs job and returns its result: what Submit then [Task.Result] return,
 // with one wait instead of two, since Do does not wait for the job handle
 // on its own. A background job returns a nil result once the server has
-// created it. When ctx ends, the job is abandoned and ctx's error returned
-// at once; a foreground job without a unique id that is still queued is
-// then withdrawn from the server in the background (GET_STATUS, then the
-// admin "cancel job", as for [Job.AssignTimeout]), so that no worker runs
-// it. A job a worker has taken runs on, its result dropped. The same holds
-// for the contexts of Submit and Open, which govern their tasks.
+// created it. When ctx ends, the job is abandoned and ctx's error returned.
 // An error of a submit the server refused, or never got, satisfies
 // [SafeToRetry], as Submit's does.
 func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
@@ -69,7 +64,7 @@ func (c *Conn) Do(ctx context.Context, job Job) ([]byte, error) {
 	select {
 	case <-t.done:
 	case <-ctx.Done():
-		c.giveUp(t, ctx.Err(), false) // does nothing if the job has just ended
+		c.abandon(t, ctx.Err()) // does nothing if the job has just ended
 		<-t.done
 	}
 	data, err := t.in.readAllCtx(ctx, false) // the pipe has ended: no wait
@@ -178,7 +173,7 @@ func (c *Conn) open(ctx context.Context, job Job, w waiter) (*Task, error) {
 		return t, nil // see wantAll above
 	}
 	if t.ctxDone = ctx.Done(); t.ctxDone != nil {
-		stop := context.AfterFunc(ctx, func() { c.giveUp(t, ctx.Err(), true) })
+		stop := context.AfterFunc(ctx, func() { c.dropTask(t, ctx.Err()) })
 		t.handleMu.Lock()
 		t.stopWatch = stop
 		t.handleMu.Unlock()
@@ -278,8 +273,8 @@ func (c *Conn) submitTask(t *Task, job Job, chunks [][]byte) error {
 // route, as a sink for its copy of each packet, until the job's last packet:
 // the server sends a packet once for each task on a shared handle, and a live
 // task must not get an abandoned one's copy too.
-func (c *Conn) abandon(t *Task, err error) bool {
-	return t.abandon(err)
+func (c *Conn) abandon(t *Task, err error) {
+	t.abandon(err)
 }
 
 // clientState is the client side of a connection: its tasks by handle and,
@@ -359,7 +354,7 @@ func (c *Conn) onCreated(p wire.Packet) error {
 		c.cl.routes[h] = routeTo(t)
 	}
 	c.mu.Unlock()
-	c.created(t, h)
+	t.setHandle(h)
 	return nil
 }
 

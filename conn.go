@@ -136,8 +136,6 @@ type Conn struct {
 
 	broadcastee *broadcastee // see HandleBroadcasts; guarded by mu
 
-	withdrawals withdrawer // withdraws the queued jobs of callers that gave up (withdraw.go; its own mutex)
-
 	baseCtx    context.Context // handlers' parent; cancelled by Close
 	cancelBase context.CancelFunc
 	loops      sync.WaitGroup // the read loop (whichever goroutine runs it) and the write loop
@@ -348,7 +346,6 @@ func (c *Conn) Streaming() bool {
 func (c *Conn) Close() error {
 	c.shutdown(fmt.Errorf("gearman: connection to %s: %w", c.addr, ErrClosed))
 	c.loops.Wait()
-	c.stopWithdrawals()
 	c.mu.Lock()
 	if c.rd.parkTimer != nil {
 		c.rd.parkTimer.Stop() // the read loop has ended: no park is left to check

@@ -96,9 +96,10 @@ type GroupDone struct {
 // A handler may run a group of sub-jobs, under the rule of [Pool] about
 // waiting for jobs the same pool serves.
 //
-// A job the group abandons (its context ended, or the group stopped) has
-// its result dropped, and is withdrawn from the server if it is still
-// queued, as [Conn.Do] says; a job a worker has taken runs on.
+// An abandoned job is abandoned by this client: its result is dropped, but
+// a server may still run it. On this package's [Server] and on gearmand a
+// queued foreground job nobody waits for any more is dropped only when its
+// connection closes (see [Job.AssignTimeout] for withdrawing jobs).
 //
 // Nothing runs before Results is ranged over or Wait is called, and
 // everything the group started has ended when either returns: a group holds

@@ -70,7 +70,6 @@ type Task struct {
 	doneOnce  sync.Once
 	err       error       // the job's end, set before done is closed
 	stopWatch func() bool // guarded by handleMu: set after the watch starts
-	wd        withdrawal  // client: guarded by handleMu (withdraw.go)
 
 	mu       sync.Mutex // guards what follows
 	job      Job        // client: the job (its Data is in payload, or sent)
@@ -102,9 +101,6 @@ type Task struct {
 	// readParked (client): the connection is left unread for this task's
 	// result, for its waiter to read ([reading.parkedFor]).
 	readParked atomic.Bool
-	// spoke (client): the job's worker sent a packet, or this package's
-	// server said that a worker took the job: it runs, or ran.
-	spoke atomic.Bool
 }
 
 func newTask(c *Conn, fn string, worker bool) *Task {
@@ -386,16 +382,12 @@ func (t *Task) unwatch() {
 
 // abandon ends a client task whose context ended: it stops waiting and drops
 // whatever the server sends for it later. A task that has already ended
-// keeps its result: its context may end while finish runs. It reports
-// whether it ended the task.
-func (t *Task) abandon(err error) bool {
-	ended := false
+// keeps its result: its context may end while finish runs.
+func (t *Task) abandon(err error) {
 	t.doneOnce.Do(func() {
-		ended = true
 		t.in.abort(err)
 		t.end(err)
 	})
-	return ended
 }
 
 // pushStatus delivers a status report, replacing an unread one.

@@ -93,9 +93,6 @@ type jobTimer struct {
 // workerSpoke records that the worker of t's job sent a packet (WORK_DATA,
 // WORK_STATUS, WORK_WARNING): the job runs. The reader calls it.
 func (t *Task) workerSpoke() {
-	if !t.spoke.Load() {
-		t.spoke.Store(true)
-	}
 	if jt := t.timing; jt != nil {
 		jt.spokeOnce.Do(func() { close(jt.spoke) })
 	}
@@ -260,9 +257,9 @@ func (c *Conn) withdraw(t *Task, h string) error {
 }
 
 // dropTask ends client task t with err and stops everything waiting on it:
-// what its context ending does. It reports whether it ended the task.
-func (c *Conn) dropTask(t *Task, err error) bool {
-	ended := c.abandon(t, err)
+// what its context ending does.
+func (c *Conn) dropTask(t *Task, err error) {
+	c.abandon(t, err)
 	c.interruptReader(t) // a Submit's or Result's caller reading for t
 	if t.st != nil {
 		// A background job is done once created, but its payload may
@@ -270,7 +267,6 @@ func (c *Conn) dropTask(t *Task, err error) bool {
 		// and the server drops the job.
 		t.stopStream(fmt.Errorf("gearman: payload of task %s: %w", t.fn, err))
 	}
-	return ended
 }
 
 // doTimed is Do for a job with timeouts of its own: Submit then Result,
